@@ -1,0 +1,35 @@
+# The two commands a newcomer needs:  `make serve`  and  `make test`.
+SHELL := /bin/bash
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+# Lambda runs Python 3.13; use it when this machine has it (pyenv or PATH), else python3.
+PYTHON ?= $(shell for p in "$$(PYENV_VERSION=3.13.0 pyenv which python 2>/dev/null)" python3.13 python3; do \
+	  [ -n "$$p" ] && "$$p" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null && { echo "$$p"; break; }; done)
+
+.PHONY: setup serve test compile check validate build bench demo clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+serve: setup            ## start the backend on localhost:3000 (moto, virtual clock)
+	$(VENV)/bin/automaps serve $(ARGS)
+
+test: setup             ## the whole test suite (unit, end to end, lint of template and machines)
+	$(PY) -m pytest $(ARGS)
+
+compile: setup          ## maps/*.yaml -> statemachines/*.asl.json
+	$(VENV)/bin/automaps compile
+
+check: setup
+	$(VENV)/bin/automaps compile --check
+
+bench: setup            ## benchmarks: transitions and invocations per step, journeys/s, cold imports
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache

@@ -1,0 +1,46 @@
+"""Action types: one module each, holding its ``Settings`` model and its behaviour ``run``.
+
+The registry below is the single list of action types. From an action's name follow, by
+convention, everything else: its module ``automaps.actions.<name>``, its Lambda folder
+``functions/<name>/``, its function resource ``<Camel>Function`` in template.yaml and the
+DefinitionSubstitutions key ``<Camel>FunctionArn`` the compiled state machines use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from pydantic import BaseModel
+
+ACTION_TYPES: tuple[str, ...] = (
+    "change_tags",
+    "update_contact",
+    "send_email",
+    "send_sms",
+    "add_note",
+)
+
+
+def camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def function_resource(name: str) -> str:
+    """Logical id of the Lambda function in template.yaml, e.g. ``SendEmailFunction``."""
+    return f"{camel(name)}Function"
+
+
+def function_arn_substitution(name: str) -> str:
+    """DefinitionSubstitutions key, e.g. ``SendEmailFunctionArn`` (``${SendEmailFunctionArn}``)."""
+    return f"{function_resource(name)}Arn"
+
+
+def module(name: str) -> ModuleType:
+    if name not in ACTION_TYPES:
+        raise KeyError(f"unknown action type {name!r}; known: {', '.join(ACTION_TYPES)}")
+    return importlib.import_module(f"automaps.actions.{name}")
+
+
+def settings_model(name: str) -> type[BaseModel]:
+    return module(name).Settings

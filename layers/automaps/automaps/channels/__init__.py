@@ -1,0 +1,1 @@
+"""Message channels: email and SMS senders."""

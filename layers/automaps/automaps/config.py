@@ -1,0 +1,58 @@
+"""Deployment settings, read from the environment each time they are needed.
+
+Nothing here is read at import time, so tests can set the environment in any order.
+The names are the environment variables ``template.yaml`` sets in Globals.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise ConfigError(f"environment variable {name} is not set (template.yaml sets it in Globals)")
+    return value
+
+
+def contacts_table() -> str:
+    return _required("CONTACTS_TABLE")
+
+
+def content_table() -> str:
+    return _required("CONTENT_TABLE")
+
+
+def idempotency_table() -> str:
+    return _required("IDEMPOTENCY_TABLE")
+
+
+def email_from() -> str:
+    return _required("EMAIL_FROM")
+
+
+def public_api_url() -> str:
+    """Base URL of the public API (unsubscribe links point here), without trailing slash."""
+    return _required("PUBLIC_API_URL").rstrip("/")
+
+
+def signing_secret_arn() -> str:
+    return _required("SIGNING_SECRET_ARN")
+
+
+def state_machine_prefix() -> str:
+    """ARN prefix of this stack's state machines; a map's ARN is this prefix plus its id."""
+    return _required("STATE_MACHINE_ARN_PREFIX")
+
+
+def ses_configuration_set() -> str | None:
+    return os.environ.get("SES_CONFIGURATION_SET") or None
+
+
+def sms_sender_id() -> str | None:
+    return os.environ.get("SMS_SENDER_ID") or None

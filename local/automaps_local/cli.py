@@ -1,0 +1,35 @@
+"""The `automaps` command: compile, serve, simulate, push.
+
+Each subcommand lives in its own module with ``add_arguments(parser)`` and ``run(args) -> int``;
+they are imported only when chosen, so `automaps compile` never pays for moto.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = {
+    "compile": ("automaps_local.compile", "compile maps/*.yaml to statemachines/*.asl.json"),
+    "serve": ("automaps_local.serve", "run the backend locally on moto (HTTP API on localhost:3000)"),
+    "simulate": ("automaps_local.simulate", "run one contact through a map on the virtual clock"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="automaps", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    chosen = (argv if argv is not None else sys.argv[1:])[:1]
+    for name, (module_name, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text)
+        if chosen == [name]:
+            module = importlib.import_module(module_name)
+            module.add_arguments(command)
+            command.set_defaults(run=module.run)
+    args = parser.parse_args(argv)
+    return int(args.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
