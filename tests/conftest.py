@@ -1,0 +1,64 @@
+"""Shared fixtures: moto as the AWS account, set up from template.yaml itself."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+LOCAL_URL = "http://localhost:3000"
+
+
+@pytest.fixture(autouse=True)
+def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and region, so nothing can ever reach a real account."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+        "POWERTOOLS_METRICS_NAMESPACE": "AutomapsTest", "POWERTOOLS_SERVICE_NAME": "automaps",
+        "POWERTOOLS_DEV": "false", "SAM_CLI_TELEMETRY": "0",
+    }.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator["LocalStack"]:
+    """GIVEN an AWS account (moto) with the tables, secret and queues template.yaml declares,
+    and the functions' environment set from the template."""
+    from moto import mock_aws
+
+    from automaps import aws as aws_clients
+    from automaps_local.stack import LocalStack
+    from automaps_local.template import Template
+
+    with mock_aws():
+        aws_clients.reset()
+        stack = LocalStack(Template.load(ROOT / "template.yaml"))
+        stack.create_data()
+        stack.resolver.refs.setdefault("PublicApi", "local")
+        for key, value in stack.export_environment().items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("PUBLIC_API_URL", LOCAL_URL)
+        aws_clients.client("sesv2").create_email_identity(EmailIdentity=os.environ["EMAIL_FROM"])
+        yield stack
+        aws_clients.reset()
+
+
+@pytest.fixture
+def clock() -> Iterator["FixedClock"]:
+    """GIVEN the clock stands at a known instant (advance it with ``clock.advance(days=1)``)."""
+    from automaps.clock import FixedClock, using
+
+    with using(FixedClock(datetime(2026, 11, 2, 8, 0, tzinfo=UTC))) as fixed:
+        yield fixed
+
+
+def load_event(name: str) -> dict:
+    """A fixture event from events/ (the same files `sam local invoke -e` would use)."""
+    return json.loads((EVENTS / name).read_text())
