@@ -1,0 +1,57 @@
+"""The public API's answers: form posts and unsubscribe pages, independent of the HTTP plumbing.
+
+``functions/public_api/app.py`` routes requests here and turns a :class:`Reply` into an API
+Gateway response. Browser posts (HTML forms) get HTML and redirects; scripts get JSON.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+
+from automaps import forms
+
+
+@dataclass
+class Reply:
+    status: int
+    body: str
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _json(status: int, payload: dict) -> Reply:
+    return Reply(status, json.dumps(payload, sort_keys=True))
+
+
+def _page(status: int, title: str, message: str) -> Reply:
+    body = (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title></head>"
+            f"<body><h1>{html.escape(title)}</h1>{message}</body></html>")
+    return Reply(status, body, "text/html; charset=utf-8")
+
+
+def wants_html(content_type: str | None, accept: str | None) -> bool:
+    return "x-www-form-urlencoded" in (content_type or "") and "text/html" in (accept or "")
+
+
+def submit_form(form_id: str, body: str | None, content_type: str | None, accept: str | None,
+                idempotency_key: str | None = None) -> Reply:
+    browser = wants_html(content_type, accept)
+    try:
+        data = forms.parse_body(body, content_type)
+        result = forms.submit(form_id, data, idempotency_key=idempotency_key)
+    except forms.UnknownForm as exc:
+        return _page(404, "Form not found", f"<p>{html.escape(str(exc))}</p>") if browser else \
+            _json(404, {"message": str(exc)})
+    except forms.InvalidSubmission as exc:
+        if browser:
+            items = "".join(f"<li>{html.escape(e['field'])}: {html.escape(e['error'])}</li>" for e in exc.errors)
+            return _page(400, "Please check the form", f"<ul>{items}</ul><p>Go back and correct it.</p>")
+        return _json(400, {"message": "invalid submission", "errors": exc.errors})
+    if browser and result.thank_you_url:
+        return Reply(303, "", "text/plain", {"Location": result.thank_you_url})
+    if browser:
+        return _page(200, "Thank you", "<p>We received your submission.</p>")
+    # a filled honeypot gets the same answer as a real submission: bots learn nothing
+    return _json(202, {"status": "accepted", "submission_id": result.submission_id})

@@ -1,0 +1,151 @@
+"""`automaps push`: upload what is data, not code, into a deployed stack's content table.
+
+Email templates (content/templates/*.yaml), forms (content/forms/*.yaml) and the map registry
+(which trigger starts which state machine, with which entry rule) change without a redeploy.
+Everything is validated before anything is written, so a broken file changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from automaps.content import ContentStore
+from automaps.enrollment import EntryRule, MapRecord, Trigger, register
+from automaps.forms import FormDefinition
+
+
+class ContentError(ValueError):
+    pass
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ContentError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ContentError(f"{path}: expected a mapping of keys to values")
+    return data
+
+
+def load_templates(root: Path) -> dict[str, dict[str, Any]]:
+    from automaps.rendering import EmailTemplate
+
+    found = {}
+    for path in _yaml_files(root / "content" / "templates"):
+        try:
+            found[path.stem] = EmailTemplate.model_validate(_read(path)).model_dump(mode="json")
+        except ValueError as exc:
+            raise ContentError(f"{path}: {exc}") from None
+    return found
+
+
+def load_forms(root: Path) -> dict[str, dict[str, Any]]:
+    found = {}
+    for path in _yaml_files(root / "content" / "forms"):
+        try:
+            form = FormDefinition.model_validate(_read(path))
+        except ValueError as exc:
+            raise ContentError(f"{path}: {exc}") from None
+        if form.id != path.stem:
+            raise ContentError(f"{path}: id {form.id!r} differs from the file name; rename one")
+        found[form.id] = form.model_dump(mode="json")
+    return found
+
+
+def map_records(root: Path, arn_for: Callable[[str], str]) -> list[MapRecord]:
+    from automaps.maps.loader import load_maps
+
+    records = []
+    for m in load_maps(root / "maps"):
+        definition = (root / "statemachines" / f"{m.id}.asl.json").read_bytes()
+        records.append(MapRecord(
+            id=m.id, state_machine_arn=arn_for(m.id),
+            version=hashlib.sha256(definition).hexdigest()[:16],
+            triggers=[Trigger(type=t.type, key=t.key) for t in m.trigger_keys()],
+            entry=EntryRule(reenter=m.entry.reenter,
+                            min_interval_seconds=m.entry.min_interval.total_seconds if m.entry.min_interval else 0),
+        ))
+    return records
+
+
+def push_all(root: Path, arn_for: Callable[[str], str]) -> dict[str, int]:
+    """Validate everything first, then write. Returns counts by kind."""
+    templates, forms, maps = load_templates(root), load_forms(root), map_records(root, arn_for)
+    _check_references(forms, maps, templates, root)
+    store = ContentStore()
+    for name, body in templates.items():
+        store.put("TEMPLATE", name, body)
+    for form_id, body in forms.items():
+        store.put("FORM", form_id, body)
+    for record in maps:
+        register(record)
+    return {"templates": len(templates), "forms": len(forms), "maps": len(maps)}
+
+
+def _check_references(forms: dict, maps: list[MapRecord], templates: dict, root: Path) -> None:
+    for record in maps:
+        for trigger in record.triggers:
+            if trigger.type == "form_submitted" and trigger.key not in forms:
+                raise ContentError(f"maps/{record.id}.yaml: trigger form {trigger.key!r} has no "
+                                   f"content/forms/{trigger.key}.yaml")
+    for path in sorted((root / "statemachines").glob("*.asl.json")):
+        for name in _templates_used(json.loads(path.read_text())):
+            if name not in templates:
+                raise ContentError(f"{path.name}: email template {name!r} has no content/templates/{name}.yaml")
+
+
+def _templates_used(node: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(node, dict):
+        payload = node.get("Payload") if isinstance(node.get("Payload"), dict) else None
+        if payload and payload.get("action") == "send_email":
+            found.add(payload["settings"]["template"])
+        for value in node.values():
+            found |= _templates_used(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _templates_used(value)
+    return found
+
+
+# ---------------------------------------------------------------- the command
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack-name", default="automaps", help="the deployed CloudFormation stack")
+    parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+    parser.add_argument("--root", default=".", type=Path)
+
+
+def run(args: argparse.Namespace) -> int:
+    import boto3
+
+    from automaps_local.template import Template
+    from automaps_local.wiring import machines_by_map
+
+    cfn = boto3.client("cloudformation", region_name=args.region)
+    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                for page in cfn.get_paginator("list_stack_resources").paginate(StackName=args.stack_name)
+                for r in page["StackResourceSummaries"]}
+    os.environ["CONTENT_TABLE"] = physical["ContentTable"]
+    machines = machines_by_map(Template.load(args.root / "template.yaml"))
+    try:
+        counts = push_all(args.root, lambda map_id: physical[machines[map_id]])
+    except ContentError as exc:
+        print(f"error: {exc}")
+        return 2
+    print(", ".join(f"{n} {kind}" for kind, n in counts.items()) + f" pushed to {args.stack_name}")
+    return 0
