@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
-serve: setup            ## start the backend on localhost:3000 (moto, virtual clock)
+serve: setup compile    ## start the backend on localhost:3000 (moto, virtual clock)
 	$(VENV)/bin/automaps serve $(ARGS)
 
 test: setup             ## the whole test suite (unit, end to end, lint of template and machines)

@@ -1,0 +1,56 @@
+"""template.yaml is valid SAM, and it wires every function, action and map the code expects."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from automaps.actions import ACTION_TYPES, function_resource
+from automaps_local.template import Template
+from automaps_local.wiring import check
+from tests.conftest import ROOT
+
+TEMPLATE = Template.load(ROOT / "template.yaml")
+
+
+def test_given_the_template_when_sam_validates_it_with_lint_then_it_passes():
+    sam = Path(sys.executable).parent / "sam"
+    result = subprocess.run([str(sam), "validate", "--lint", "--template", "template.yaml"], cwd=ROOT,
+                            capture_output=True, text=True, env={**os.environ, "SAM_CLI_TELEMETRY": "0"})
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+def test_given_every_function_in_the_template_then_its_handler_file_exists_and_defines_lambda_handler():
+    for logical in TEMPLATE.of_type("AWS::Serverless::Function"):
+        props = TEMPLATE.function_properties(logical)
+        module, function = props["Handler"].split(".")
+        source = ROOT / props["CodeUri"] / f"{module}.py"
+        assert source.is_file(), f"{logical}: {source} is missing"
+        assert f"def {function}(" in source.read_text(), f"{logical}: no {function} in {source}"
+        assert props["Runtime"] == "python3.13" and props["Architectures"] == ["arm64"]
+
+
+def test_given_every_action_type_then_the_template_has_its_function():
+    functions = TEMPLATE.of_type("AWS::Serverless::Function")
+    for action in ACTION_TYPES:
+        assert function_resource(action) in functions, f"template.yaml lacks {function_resource(action)}"
+        assert functions[function_resource(action)]["Properties"]["CodeUri"] == f"functions/{action}/"
+
+
+def test_given_the_maps_then_each_is_deployed_by_a_state_machine_that_substitutes_all_it_uses():
+    from automaps.maps.loader import load_maps
+
+    map_ids = [m.id for m in load_maps(ROOT / "maps")]
+
+    assert map_ids, "maps/ has no maps"
+    assert check(TEMPLATE, map_ids, ROOT) == []
+
+
+def test_given_a_map_without_a_resource_then_the_check_says_what_to_add():
+    problems = check(TEMPLATE, ["welcome-leads", "brand-new"], ROOT)
+
+    assert any("'brand-new'" in p and "statemachines/brand-new.asl.json" in p for p in problems)
