@@ -1,0 +1,462 @@
+"""Compiling a map to an Amazon States Language definition: pure and deterministic.
+
+No AWS, no files, no clock: the same map gives the same dict, key for key (dicts are built in a
+fixed order), so ``to_json(compile_map(m))`` is byte-identical from run to run. JSONPath only.
+
+What each step becomes (``M`` is the step's main state name: its id, or "<label> <kind>" such as
+"3 send_email" or "engaged.else.0 send_email" for a step without id):
+
+=============  ==============================================================================
+action         [Wait "M when" (Seconds / Timestamp)] -> Task "M" (the action's function)
+wait           Wait "M" (Seconds or Timestamp), or, when it depends on the contact or the
+               clock, Task "M resolve" (resolve_wait -> ``$.timers.<key>``) -> Wait "M"
+               (TimestampPath)
+if             Task "M check" (check_condition -> ``$.checks.<key>``) -> Choice "M"
+switch         per case i: Task "M case i check" -> Choice "M case i" (first match wins)
+go_to          Pass "M" -> the target; a go_to backwards (a loop) counts its rounds in
+               ``$.loops.<key>`` and Choice "M limit" exits through Task "M exit"
+               (reason ``loop_limit``) after :func:`loop_bound` rounds
+fork           Parallel "M"; each branch ends in Succeed "M branch i done"
+end            Task "M" (exit_map, reason ``end``) -> Succeed "Exited"
+(last step)    Task "Completed" (exit_map, reason ``completed``) -> Succeed "Exited"
+=============  ==============================================================================
+
+Every Task calls a Lambda through ``arn:aws:states:::lambda:invoke`` with the Retry of
+docs/architecture.md and a Catch to "<task> failed" (record_failure), which moves on to what
+would have come after the step. Action results are discarded (``ResultPath: null``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from automaps.actions import function_arn_substitution
+from automaps.clock import iso
+from automaps.conditions import AllOf, AnyOf, FieldCondition, HasTag, NotCondition, dump
+from automaps.maps.model import (
+    ActionStep,
+    EndStep,
+    ForkStep,
+    GoToStep,
+    IfStep,
+    Map,
+    Path,
+    StepRef,
+    SwitchStep,
+    WaitSpec,
+    WaitStep,
+    When,
+    check,
+    format_path,
+    walk,
+)
+from automaps.timing import Duration
+
+TASK_RESOURCE = "arn:aws:states:::lambda:invoke"
+RETRY_ERRORS = ("TransientError", "Lambda.ServiceException", "Lambda.AWSLambdaException",
+                "Lambda.SdkClientException", "Lambda.TooManyRequestsException")
+EXITED = "Exited"
+COMPLETED = "Completed"
+LOOP_COUNTERS = "Loop counters"
+
+HISTORY_EVENTS_LIMIT = 25_000
+HISTORY_EVENTS_RESERVE = 1_000
+EVENTS_PER_STATE = {"Task": 8, "Parallel": 4}
+"""History events one visit of a state costs: a Task 5 (entered, scheduled, started, succeeded,
+exited) plus 3 for one retry; a Parallel 4 plus its branches; any other state 2."""
+
+
+def compile_map(map_: Map) -> dict[str, Any]:
+    """The ASL definition of ``map_`` (a map that :func:`automaps.maps.model.check` accepts)."""
+    problems = check(map_)
+    if problems:
+        details = "; ".join(f"{format_path(p.path)}: {p.message}" for p in problems)
+        raise ValueError(f"map {map_.id!r} cannot be compiled: {details}")
+    draft = _Compiler(map_, loop_bound=1).build()
+    loops = len(draft["States"].get(LOOP_COUNTERS, {}).get("Result", {}))
+    return _Compiler(map_, loop_bound(draft, loops)).build() if loops else draft
+
+
+def loop_bound(asl: dict[str, Any], loops: int) -> int:
+    """How many rounds each of ``loops`` go_to loops may run.
+
+    Between two jumps back, an execution visits each state at most once, so with every loop at
+    its bound the history holds at most (1 + loops * bound) passes over all the states. The
+    bound keeps that under the 25,000-event limit, less a reserve for the execution's own events
+    and extra retries.
+    """
+    per_pass = _events(asl["States"])
+    passes = (HISTORY_EVENTS_LIMIT - HISTORY_EVENTS_RESERVE) // per_pass
+    return max(1, (passes - 1) // loops)
+
+
+def _events(states: dict[str, Any]) -> int:
+    return sum(EVENTS_PER_STATE.get(state["Type"], 2) + sum(_events(b["States"]) for b in state.get("Branches", ()))
+               for state in states.values())
+
+
+def to_json(asl: dict[str, Any]) -> str:
+    """The file form of a definition (``statemachines/<map id>.asl.json``)."""
+    return json.dumps(asl, indent=2) + "\n"
+
+
+def substitutions_used(asl: dict[str, Any]) -> set[str]:
+    """The ``${Name}`` DefinitionSubstitutions a definition refers to."""
+    return set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", json.dumps(asl)))
+
+
+def _retry() -> list[dict[str, Any]]:
+    return [{"ErrorEquals": list(RETRY_ERRORS), "IntervalSeconds": 2, "MaxAttempts": 5, "BackoffRate": 2.0,
+             "JitterStrategy": "FULL"}]
+
+
+def _function(name: str) -> str:
+    return f"${{{function_arn_substitution(name)}}}"
+
+
+class _Compiler:
+    """Builds one definition; state names and payload keys are unique across it."""
+
+    def __init__(self, map_: Map, loop_bound: int) -> None:
+        self.map = map_
+        self.loop_bound = loop_bound
+        self.refs = {ref.path: ref for ref in walk(map_)}
+        self.by_id = {ref.step.id: ref for ref in self.refs.values() if ref.step.id}
+        self.linked: set[str] = set()
+        self.keys: set[str] = set()
+        self.loops: list[str] = []
+
+    def build(self) -> dict[str, Any]:
+        states: dict[str, Any] = {}
+        start = self._steps(states, ("steps",), self.map.steps, COMPLETED)
+        if COMPLETED in self.linked:
+            self._exit(states, COMPLETED, "completed", COMPLETED, "Exit the map: every step has run")
+        if EXITED in self.linked:
+            states[EXITED] = {"Type": "Succeed", "Comment": "The contact has left the map"}
+        if self.loops:
+            counters = {
+                "Type": "Pass",
+                "Comment": f"Start the go_to loop counters at 0; each loop exits the map after {self.loop_bound} "
+                           "rounds, which keeps the execution under the 25,000-event history limit",
+                "Result": {key: {"count": 0} for key in self.loops},
+                "ResultPath": "$.loops",
+                "Next": start,
+            }
+            states, start = {LOOP_COUNTERS: counters, **states}, LOOP_COUNTERS
+        comment = (f"Automation map '{self.map.id}' ({self.map.name}), version {self.map.content_hash()}. "
+                   "Generated by `automaps compile` from the map's YAML: edit the map, not this file.")
+        return {"Comment": comment, "StartAt": start, "States": states}
+
+    # ------------------------------------------------------------ names and keys
+
+    def _to(self, name: str) -> str:
+        """``name`` as the target of a transition (terminal states are added only when targeted)."""
+        self.linked.add(name)
+        return name
+
+    def _key(self, label: str) -> str:
+        """A JSONPath-safe key, unique in this definition, for ``$.checks``/``$.timers``/``$.loops``."""
+        base = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+        base = base if base[:1].isalpha() else f"step_{base}"
+        key, n = base, 2
+        while key in self.keys:
+            key, n = f"{base}_{n}", n + 1
+        self.keys.add(key)
+        return key
+
+    @staticmethod
+    def _main(ref: StepRef) -> str:
+        return ref.label if ref.step.id else f"{ref.label} {ref.step.kind}"
+
+    def _first(self, ref: StepRef) -> str:
+        """The name of the state a step starts with (what a transition to the step targets)."""
+        step, main = ref.step, self._main(ref)
+        if isinstance(step, ActionStep) and step.when:
+            return f"{main} when"
+        if isinstance(step, WaitStep) and step.wait.needs_contact:
+            return f"{main} resolve"
+        if isinstance(step, IfStep):
+            return f"{main} check"
+        if isinstance(step, SwitchStep):
+            return f"{main} case 0 check"
+        return main
+
+    def _list_first(self, list_path: Path) -> str:
+        return self._first(self.refs[(*list_path, 0)])
+
+    def _ids(self, step_id: str) -> dict[str, Any]:
+        return {"contact_id.$": "$.contact_id", "enrollment_id.$": "$.enrollment_id", "map_id": self.map.id,
+                "step_id": step_id}
+
+    # ------------------------------------------------------------ steps
+
+    def _steps(self, states: dict[str, Any], list_path: Path, steps: list[Any], after: str) -> str:
+        """Compile a list of steps that continues with ``after``; returns its first state."""
+        refs = [self.refs[(*list_path, i)] for i in range(len(steps))]
+        for i, ref in enumerate(refs):
+            following = self._first(refs[i + 1]) if i + 1 < len(refs) else after
+            self._step(states, ref, following)
+        return self._first(refs[0])
+
+    def _step(self, states: dict[str, Any], ref: StepRef, after: str) -> None:
+        step = ref.step
+        if isinstance(step, ActionStep):
+            self._action(states, ref, after)
+        elif isinstance(step, WaitStep):
+            self._wait(states, ref, after)
+        elif isinstance(step, IfStep):
+            self._if(states, ref, after)
+        elif isinstance(step, SwitchStep):
+            self._switch(states, ref, after)
+        elif isinstance(step, GoToStep):
+            self._go_to(states, ref)
+        elif isinstance(step, ForkStep):
+            self._fork(states, ref, after)
+        elif isinstance(step, EndStep):
+            self._exit(states, self._main(ref), "end", ref.label, "Exit the map: the contact reached end")
+        else:  # pragma: no cover - every kind in STEP_MODELS is handled above
+            raise TypeError(f"no compilation for step kind {step.kind!r}")
+
+    def _action(self, states: dict[str, Any], ref: StepRef, after: str) -> None:
+        step: ActionStep = ref.step  # type: ignore[assignment]
+        main = self._main(ref)
+        if step.when:
+            states[f"{main} when"] = self._timing(step.when, main)
+        settings = step.settings.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        payload = {**self._ids(ref.label), "action": step.action, "settings": settings}
+        if step.only_if is not None:
+            payload["only_if"] = dump(step.only_if)
+        payload |= {"missing_fields": self.map.missing_fields, "execution_id.$": "$$.Execution.Id",
+                    "state_name.$": "$$.State.Name", "state_entered_time.$": "$$.State.EnteredTime"}
+        comment = f"{step.action}: {_settings_words(settings)}"
+        if step.only_if is not None:
+            comment += f"; runs only if {describe_condition(step.only_if)}, else is skipped"
+        self._task(states, main, comment, step.action, payload, after, after)
+
+    def _timing(self, when: When, main: str) -> dict[str, Any]:
+        if when.delay:
+            return {"Type": "Wait", "Comment": f"Wait {duration_words(when.delay.total_seconds)} before '{main}'",
+                    "Seconds": when.delay.total_seconds, "Next": self._to(main)}
+        at = iso(when.at)
+        return {"Type": "Wait", "Comment": f"Wait until {at} before '{main}'", "Timestamp": at, "Next": self._to(main)}
+
+    def _wait(self, states: dict[str, Any], ref: StepRef, after: str) -> None:
+        spec: WaitSpec = ref.step.wait  # type: ignore[attr-defined]
+        main = self._main(ref)
+        if spec.needs_contact:
+            key = self._key(ref.label)
+            payload = {**self._ids(ref.label), "wait": spec.model_dump(mode="json", exclude_unset=True),
+                       "fallback_timezone": self.map.timezone}
+            comment = f"Work out when the wait ends ({self._wait_words(spec)}); the UTC time goes to $.timers.{key}"
+            self._task(states, f"{main} resolve", comment, "resolve_wait", payload, main, after,
+                       result_selector={"at.$": "$.Payload.at"}, result_path=f"$.timers.{key}")
+            states[main] = {"Type": "Wait", "Comment": f"Wait until the time worked out by '{main} resolve'",
+                            "TimestampPath": f"$.timers.{key}.at", "Next": self._to(after)}
+        elif spec.until:
+            at = iso(spec.until)
+            states[main] = {"Type": "Wait", "Comment": f"Wait until {at}", "Timestamp": at, "Next": self._to(after)}
+        else:
+            states[main] = {"Type": "Wait", "Comment": f"Wait {duration_words(spec.delay_seconds)}",
+                            "Seconds": spec.delay_seconds, "Next": self._to(after)}
+
+    def _wait_words(self, spec: WaitSpec) -> str:
+        words = []
+        if spec.delay_seconds:
+            words.append(duration_words(spec.delay_seconds))
+        if spec.until_field:
+            offset = spec.offset.total_seconds if spec.offset else 0
+            shift = f"{duration_words(abs(offset))} {'before' if offset < 0 else 'after'} " if offset else ""
+            words.append(f"until {shift}the contact's field {spec.until_field}")
+        if spec.at or spec.weekdays:
+            slot = f"the next {spec.at}" if spec.at else "the next allowed day"
+            days = f" on {', '.join(spec.weekdays)}" if spec.weekdays else ""
+            zone = spec.timezone or "contact"
+            where = f"the contact's timezone (or {self.map.timezone})" if zone == "contact" else zone
+            words.append(f"{'then ' if words else ''}{slot}{days} in {where}")
+        return ", ".join(words)
+
+    def _if(self, states: dict[str, Any], ref: StepRef, after: str) -> None:
+        step: IfStep = ref.step  # type: ignore[assignment]
+        main, key = self._main(ref), self._key(ref.label)
+        then_path, else_path = (*ref.path, "then"), (*ref.path, "else")
+        otherwise = self._list_first(else_path) if step.else_ else after
+        words = describe_condition(step.if_)
+        self._check(states, f"{main} check", words, step.if_, key, main, after, ref)
+        states[main] = self._choice(f"If {words}: '{self._list_first(then_path)}'; otherwise '{otherwise}'",
+                                    key, self._list_first(then_path), otherwise)
+        self._steps(states, then_path, step.then, after)
+        if step.else_:
+            self._steps(states, else_path, step.else_, after)
+
+    def _switch(self, states: dict[str, Any], ref: StepRef, after: str) -> None:
+        step: SwitchStep = ref.step  # type: ignore[assignment]
+        main = self._main(ref)
+        otherwise = self._list_first((*ref.path, "default")) if step.default else after
+        for i, case in enumerate(step.switch):
+            key, words = self._key(f"{ref.label}.case.{i}"), describe_condition(case.when)
+            then_first = self._list_first((*ref.path, "switch", i, "then"))
+            following = f"{main} case {i + 1} check" if i + 1 < len(step.switch) else otherwise
+            self._check(states, f"{main} case {i} check", words, case.when, key, f"{main} case {i}", after, ref)
+            states[f"{main} case {i}"] = self._choice(f"Case {i}: if {words}, '{then_first}'; otherwise '{following}'",
+                                                      key, then_first, following)
+        for suffix, steps in step.branches():
+            self._steps(states, (*ref.path, *suffix), steps, after)
+
+    def _check(self, states: dict[str, Any], name: str, words: str, condition: BaseModel, key: str,
+               choice: str, after: str, ref: StepRef) -> None:
+        payload = {**self._ids(ref.label), "condition": dump(condition)}
+        self._task(states, name, f"Evaluate: {words}; the result goes to $.checks.{key}", "check_condition",
+                   payload, choice, after, result_selector={"result.$": "$.Payload.result"},
+                   result_path=f"$.checks.{key}")
+
+    def _choice(self, comment: str, key: str, then: str, otherwise: str) -> dict[str, Any]:
+        return {"Type": "Choice", "Comment": comment,
+                "Choices": [{"Variable": f"$.checks.{key}.result", "BooleanEquals": True, "Next": self._to(then)}],
+                "Default": self._to(otherwise)}
+
+    def _go_to(self, states: dict[str, Any], ref: StepRef) -> None:
+        main, target_id = self._main(ref), ref.step.go_to  # type: ignore[attr-defined]
+        target = self.by_id[target_id]
+        first = self._first(target)
+        if target.order > ref.order:
+            states[main] = {"Type": "Pass", "Comment": f"Go to step '{target_id}'", "Next": self._to(first)}
+            return
+        key = self._key(ref.label)
+        self.loops.append(key)
+        states[main] = {
+            "Type": "Pass",
+            "Comment": f"Count one more round of the loop back to step '{target_id}' in $.loops.{key}",
+            "Parameters": {"count.$": f"States.MathAdd($.loops.{key}.count, 1)"},
+            "ResultPath": f"$.loops.{key}",
+            "Next": self._to(f"{main} limit"),
+        }
+        states[f"{main} limit"] = {
+            "Type": "Choice",
+            "Comment": f"Go back to step '{target_id}', unless the loop has run {self.loop_bound} rounds",
+            "Choices": [{"Variable": f"$.loops.{key}.count", "NumericGreaterThan": self.loop_bound,
+                         "Next": self._to(f"{main} exit")}],
+            "Default": self._to(first),
+        }
+        self._exit(states, f"{main} exit", "loop_limit", ref.label,
+                   f"Exit the map: the loop back to step '{target_id}' ran {self.loop_bound} rounds")
+
+    def _fork(self, states: dict[str, Any], ref: StepRef, after: str) -> None:
+        step: ForkStep = ref.step  # type: ignore[assignment]
+        main = self._main(ref)
+        branches = []
+        for i, steps in enumerate(step.fork):
+            done, branch_states = f"{main} branch {i} done", {}
+            first = self._steps(branch_states, (*ref.path, "fork", i), steps, done)
+            if done in self.linked:
+                branch_states[done] = {"Type": "Succeed", "Comment": f"Branch {i} of '{main}' has finished"}
+            branches.append({"StartAt": first, "States": branch_states})
+        states[main] = {
+            "Type": "Parallel",
+            "Comment": f"Run {len(branches)} branches side by side; go on when all have finished",
+            "Branches": branches,
+            "ResultPath": None,
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": self._to(f"{main} failed")}],
+            "Next": self._to(after),
+        }
+        states[f"{main} failed"] = self._failure(main, after, ref.label)
+
+    def _exit(self, states: dict[str, Any], name: str, reason: str, step_id: str, comment: str) -> None:
+        payload = {**self._ids(step_id), "reason": reason}
+        self._task(states, name, comment, "exit_map", payload, EXITED, EXITED)
+
+    # ------------------------------------------------------------ tasks
+
+    def _task(self, states: dict[str, Any], name: str, comment: str, function: str, payload: dict[str, Any],
+              after: str, on_failure: str, *, result_selector: dict[str, str] | None = None,
+              result_path: str | None = None) -> None:
+        """A Lambda Task ``name`` and its "<name> failed" state, which goes on to ``on_failure``."""
+        task: dict[str, Any] = {"Type": "Task", "Comment": comment, "Resource": TASK_RESOURCE,
+                                "Parameters": {"FunctionName": _function(function), "Payload": payload}}
+        if result_selector:
+            task["ResultSelector"] = result_selector
+        task |= {"ResultPath": result_path, "Retry": _retry(),
+                 "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": self._to(f"{name} failed")}],
+                 "Next": self._to(after)}
+        states[name] = task
+        states[f"{name} failed"] = self._failure(name, on_failure, payload["step_id"])
+
+    def _failure(self, name: str, after: str, step_id: str) -> dict[str, Any]:
+        return {
+            "Type": "Task",
+            "Comment": f"Record on the contact's history that '{name}' failed, then go on",
+            "Resource": TASK_RESOURCE,
+            "Parameters": {"FunctionName": _function("record_failure"),
+                           "Payload": {**self._ids(step_id), "error.$": "$.error"}},
+            "ResultPath": None,
+            "Retry": _retry(),
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": self._to(after)}],
+            "Next": self._to(after),
+        }
+
+
+# ---------------------------------------------------------------- words for Comments
+
+_OPERATORS = {"eq": "=", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<=", "contains": "contains",
+              "starts_with": "starts with", "is_set": "is set", "is_empty": "is empty", "before": "is before",
+              "after": "is after", "within_last": "is within the last"}
+
+
+def describe_condition(condition: BaseModel) -> str:
+    """A condition in words, e.g. ``has tag 'vip' and field age > 45``."""
+    if isinstance(condition, (AllOf, AnyOf)):
+        parts = condition.all if isinstance(condition, AllOf) else condition.any
+        joiner = " and " if isinstance(condition, AllOf) else " or "
+        return joiner.join(_grouped(part) for part in parts)
+    if isinstance(condition, NotCondition):
+        return f"not {_grouped(condition.not_)}"
+    if isinstance(condition, HasTag):
+        return f"has tag '{condition.has_tag}'"
+    if isinstance(condition, FieldCondition):
+        test = condition.field
+        operand = "" if test.operator in ("is_set", "is_empty") else f" {_operand_words(test.operand)}"
+        return f"field {test.name} {_OPERATORS[test.operator]}{operand}"
+    return json.dumps(dump(condition))
+
+
+def _grouped(condition: BaseModel) -> str:
+    words = describe_condition(condition)
+    return f"({words})" if isinstance(condition, (AllOf, AnyOf)) else words
+
+
+def _operand_words(operand: Any) -> str:
+    if isinstance(operand, Duration):
+        return duration_words(operand.total_seconds)
+    if isinstance(operand, str):
+        return f"'{operand}'"
+    if isinstance(operand, datetime):
+        return iso(operand if operand.tzinfo else operand.replace(tzinfo=UTC))
+    return json.dumps(operand)
+
+
+def duration_words(seconds: int) -> str:
+    """``183600`` -> ``2 days 3 hours``."""
+    parts = []
+    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {unit}{'' if count == 1 else 's'}")
+    return " ".join(parts) or "0 seconds"
+
+
+def _settings_words(settings: dict[str, Any]) -> str:
+    return "; ".join(f"{key} {_value_words(value)}" for key, value in settings.items())
+
+
+def _value_words(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(_value_words(item) for item in value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {_value_words(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, str):
+        return repr(value if len(value) <= 60 else value[:57] + "...")
+    return json.dumps(value)

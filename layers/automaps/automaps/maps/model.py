@@ -1,0 +1,634 @@
+"""The map model: what users write in ``maps/*.yaml`` (see docs/map-format.md), validated.
+
+Pydantic validates the shape of a map (:class:`Map`); :func:`check` then looks at the map as a
+whole (step ids, go_to targets, steps that can never run) and returns :class:`Problem` s that
+name the step they are about. :func:`walk` gives every step its position and its *label*: the
+step's id, or for a step without id a name derived from its position ("3", "engaged.then.0").
+Labels are the ``step_id`` recorded on contacts and the base of the compiled state names.
+
+Adding a kind of step later means: a model here (with its ``kind``), an entry in
+``STEP_MODELS``, and its compilation in the compiler. Keys users may expect but that are not
+built yet are listed in the ``PLANNED_*`` sets so that they get a "not supported yet" error.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import time
+from functools import cache
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple, Union
+from zoneinfo import ZoneInfo, available_timezones
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from automaps.actions import ACTION_TYPES, camel, settings_model
+from automaps.conditions import Condition
+from automaps.timing import Duration
+
+MAP_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,59}")
+STEP_ID = re.compile(r"[a-z][a-z0-9-]{0,39}")
+MAX_LABEL = 44
+"""Longest step label: with its kind and the longest suffix the compiler adds (" case 49 check
+failed") a state name stays within Step Functions' 80 characters."""
+
+MAX_WAIT_DAYS = 365
+PLANNED_MAP_KEYS = frozenset({"goals"})
+PLANNED_STEP_TYPES = frozenset(
+    {"add_to_automation", "remove_from_automation", "pause_automation", "unpause_automation"}
+)
+PLANNED_TRIGGERS = frozenset({"tag_added", "added_to_automation"})
+PLANNED_CONDITIONS = frozenset({
+    "opened_email", "clicked_link", "visited_page", "has_product", "purchased_product",
+    "inside_funnel", "date_added", "last_form_submit_date", "current_date", "current_time",
+    "has_subscription", "has_account", "course_started", "course_completed",
+    "course_step_completed", "last_active_date", "event_attribute", "on_list", "in_automation",
+})
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+_STRICT = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
+    """`` (did you mean X?)`` when ``word`` looks like a misspelling of one of ``options``."""
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.7)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+# ---------------------------------------------------------------- small value types
+
+
+def _map_id(value: str) -> str:
+    if not MAP_ID.fullmatch(value):
+        raise ValueError(
+            f"map id {value!r} must be lowercase letters, digits and '-', at most 60 characters, "
+            "e.g. welcome-leads"
+        )
+    return value
+
+
+def _step_id(value: str) -> str:
+    if not STEP_ID.fullmatch(value):
+        raise ValueError(
+            f"step id {value!r} must start with a letter and use lowercase letters, digits and '-', "
+            "at most 40 characters, e.g. welcome-email"
+        )
+    return value
+
+
+@cache
+def _zone_names() -> tuple[str, ...]:
+    return tuple(sorted(available_timezones()))
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ValueError, KeyError):
+        raise ValueError(
+            f"unknown timezone {value!r}{suggest(value, _zone_names())}; "
+            "use an IANA name such as Europe/Paris, America/New_York or UTC"
+        ) from None
+    return value
+
+
+def _wait_timezone(value: str) -> str:
+    return value if value == "contact" else _timezone(value)
+
+
+def _time_of_day(value: Any) -> Any:
+    if isinstance(value, int):
+        raise ValueError(
+            'write the time of day in quotes, e.g. at: "09:30" (YAML reads an unquoted 9:30 as a number)'
+        )
+    if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError(f'time of day {value!r} must be "HH:MM" on a 24-hour clock, e.g. "09:00" or "17:30"')
+    return value
+
+
+def _positive(duration: Duration) -> Duration:
+    if duration.total_seconds <= 0:
+        raise ValueError("must be a positive duration, e.g. {hours: 4}")
+    return duration
+
+
+MapId = Annotated[str, AfterValidator(_map_id)]
+StepId = Annotated[str, AfterValidator(_step_id)]
+Timezone = Annotated[str, AfterValidator(_timezone)]
+TimeOfDay = Annotated[str, BeforeValidator(_time_of_day)]
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+FieldName = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+# ---------------------------------------------------------------- timing
+
+
+class When(BaseModel):
+    """When an action runs: ``{delay: {hours: 4}}`` or ``{at: 2026-12-24T09:00:00Z}``."""
+
+    model_config = _STRICT
+
+    delay: PositiveDuration | None = None
+    at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> When:
+        if (self.delay is None) == (self.at is None):
+            raise ValueError("'when' takes exactly one of delay (e.g. {delay: {hours: 4}}) or at (a date-time)")
+        return self
+
+
+class WaitSpec(BaseModel):
+    """What a ``wait`` step waits for.
+
+    The wait starts from now plus the delay (``days: 2``), or from ``until`` (a date-time), or
+    from the contact's date field ``until_field`` plus ``offset``; then, with ``at`` and/or
+    ``weekdays``, it moves on to the first allowed time of day / weekday in ``timezone``
+    ("contact": the contact's own, falling back to the map's timezone).
+    """
+
+    model_config = _STRICT
+
+    seconds: float = 0
+    minutes: float = 0
+    hours: float = 0
+    days: float = 0
+    weeks: float = 0
+    until: AwareDatetime | None = None
+    until_field: FieldName | None = None
+    offset: Duration | None = None
+    at: TimeOfDay | None = None
+    timezone: Annotated[str, AfterValidator(_wait_timezone)] | None = None
+    weekdays: list[Weekday] | None = Field(default=None, min_length=1)
+
+    @property
+    def delay_seconds(self) -> int:
+        """The delay part in whole seconds (0 when the wait has none)."""
+        units = (self.seconds, self.minutes * 60, self.hours * 3600, self.days * 86400, self.weeks * 604800)
+        return int(sum(units))
+
+    @property
+    def needs_contact(self) -> bool:
+        """True when the end of the wait depends on the contact or the clock at run time."""
+        return bool(self.until_field or self.at or self.weekdays)
+
+    @property
+    def time_of_day(self) -> time | None:
+        return time.fromisoformat(self.at) if self.at else None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WaitSpec:
+        delays = (self.seconds, self.minutes, self.hours, self.days, self.weeks)
+        starts = [name for name, given in (("a delay", any(delays)), ("until", self.until),
+                                           ("until_field", self.until_field)) if given]
+        if any(unit < 0 for unit in delays):
+            raise ValueError("a wait cannot be negative; to wait until before a date use until_field with an offset")
+        if len(starts) > 1:
+            raise ValueError(f"a wait takes one of a delay, until or until_field; got {' and '.join(starts)}")
+        if not starts and not self.at and not self.weekdays:
+            raise ValueError(
+                "say what to wait for: a delay (days: 2), until (a date-time), until_field (a date field), "
+                'at ("09:00") or weekdays'
+            )
+        if self.delay_seconds > MAX_WAIT_DAYS * 86400:
+            raise ValueError(f"a wait can last at most {MAX_WAIT_DAYS} days (the limit of one execution)")
+        if self.offset is not None and not self.until_field:
+            raise ValueError("offset only applies to until_field (e.g. until_field: webinar_at, offset: {hours: -1})")
+        if self.until and (self.at or self.weekdays or self.timezone):
+            raise ValueError("until is an exact date-time; drop at, weekdays and timezone, or use a delay instead")
+        if self.timezone and not (self.at or self.weekdays):
+            raise ValueError("timezone applies to at and weekdays; add one of them or remove timezone")
+        if self.weekdays and len(set(self.weekdays)) != len(self.weekdays):
+            raise ValueError("weekdays lists a day twice")
+        return self
+
+
+# ---------------------------------------------------------------- steps
+
+
+class StepBase(BaseModel):
+    """What every step has: an optional ``id`` (needed only where something refers to it)."""
+
+    model_config = _STRICT
+    kind: ClassVar[str]
+
+    id: StepId | None = None
+
+    def branches(self) -> list[tuple[tuple[str | int, ...], list[Step]]]:
+        """The step lists nested in this step, each with its path relative to the step."""
+        return []
+
+
+class ActionStep(StepBase):
+    """Runs one action; subclasses (one per action type) hold the settings under the type's name."""
+
+    when: When | None = None
+    only_if: Condition | None = None
+
+    @property
+    def action(self) -> str:
+        return self.kind
+
+    @property
+    def settings(self) -> BaseModel:
+        return getattr(self, self.kind)
+
+
+def _action_step_model(name: str) -> type[ActionStep]:
+    namespace = {
+        "__annotations__": {name: settings_model(name)},
+        "__module__": __name__,
+        "__doc__": f"A ``{name}`` action step.",
+        "kind": name,
+    }
+    return type(f"{camel(name)}Step", (ActionStep,), namespace)
+
+
+ACTION_STEPS: dict[str, type[ActionStep]] = {name: _action_step_model(name) for name in ACTION_TYPES}
+
+
+class WaitStep(StepBase):
+    kind = "wait"
+    wait: WaitSpec
+
+
+class IfStep(StepBase):
+    kind = "if"
+    if_: Condition = Field(alias="if")
+    then: StepList
+    else_: StepList | None = Field(default=None, alias="else")
+
+    def branches(self) -> list[tuple[tuple[str | int, ...], list[Step]]]:
+        return [(("then",), self.then)] + ([(("else",), self.else_)] if self.else_ else [])
+
+
+class Case(BaseModel):
+    """One case of a switch: the steps under ``then`` run when ``when`` holds."""
+
+    model_config = _STRICT
+    when: Condition
+    then: StepList
+
+
+class SwitchStep(StepBase):
+    kind = "switch"
+    switch: list[Case] = Field(min_length=1, max_length=50)
+    default: StepList | None = None
+
+    def branches(self) -> list[tuple[tuple[str | int, ...], list[Step]]]:
+        cases = [(("switch", i, "then"), case.then) for i, case in enumerate(self.switch)]
+        return cases + ([(("default",), self.default)] if self.default else [])
+
+
+class GoToStep(StepBase):
+    kind = "go_to"
+    go_to: StepId
+
+
+class ForkStep(StepBase):
+    kind = "fork"
+    fork: list[StepList] = Field(min_length=2, max_length=10)
+
+    def branches(self) -> list[tuple[tuple[str | int, ...], list[Step]]]:
+        return [(("fork", i), branch) for i, branch in enumerate(self.fork)]
+
+
+class EndOptions(BaseModel):
+    """``end: {}``; room for options such as a reason later."""
+
+    model_config = _STRICT
+
+
+class EndStep(StepBase):
+    kind = "end"
+    end: EndOptions = EndOptions()
+
+
+STEP_MODELS: dict[str, type[StepBase]] = {
+    **ACTION_STEPS,
+    **{model.kind: model for model in (WaitStep, IfStep, SwitchStep, GoToStep, ForkStep, EndStep)},
+}
+STEP_TYPES = tuple(STEP_MODELS)
+
+
+def _keys(model: type[BaseModel]) -> list[str]:
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _step_shape(value: Any) -> Any:
+    """Find the step's type among its keys, with an error that says what to write instead."""
+    if isinstance(value, StepBase):
+        return value
+    if value == "end":
+        return {"end": {}}
+    if not isinstance(value, dict):
+        raise ValueError(f"a step is a mapping such as {{send_email: {{template: welcome}}}} or the word end; got {value!r}")
+    kinds = [key for key in value if key in STEP_MODELS]
+    if len(kinds) > 1:
+        raise ValueError(f"a step does one thing, but this one has {' and '.join(kinds)}; split it into {len(kinds)} steps")
+    if not kinds:
+        raise ValueError(_no_step_type(value))
+    model = STEP_MODELS[kinds[0]]
+    allowed = _keys(model)
+    for key in value:
+        if key not in allowed:
+            raise ValueError(
+                f"unknown key {key!r} in a {kinds[0]} step{suggest(str(key), allowed)}; "
+                f"a {kinds[0]} step has: {', '.join(allowed)}"
+            )
+    return {**value, "end": {}} if kinds == ["end"] and value["end"] is None else value
+
+
+def _no_step_type(value: dict[str, Any]) -> str:
+    unknown = [str(key) for key in value if key not in ("id", "when", "only_if", "then", "else", "default")]
+    planned = [key for key in unknown if key in PLANNED_STEP_TYPES]
+    if planned:
+        return f"step type {planned[0]!r} is not supported yet; use one of: {', '.join(STEP_TYPES)}"
+    if unknown:
+        return f"unknown step type {unknown[0]!r}{suggest(unknown[0], STEP_TYPES)}; use one of: {', '.join(STEP_TYPES)}"
+    return f"this step has no type; give it one of: {', '.join(STEP_TYPES)}"
+
+
+def _step_kind(value: Any) -> str | None:
+    if isinstance(value, StepBase):
+        return value.kind
+    kinds = [key for key in value if key in STEP_MODELS] if isinstance(value, dict) else []
+    return kinds[0] if len(kinds) == 1 else None
+
+
+Step = Annotated[
+    Union[tuple(Annotated[model, Tag(kind)] for kind, model in STEP_MODELS.items())],  # noqa: UP007
+    Discriminator(_step_kind),
+    BeforeValidator(_step_shape),
+]
+StepList = Annotated[list[Step], Field(min_length=1)]
+
+for _model in (IfStep, Case, SwitchStep, ForkStep):
+    _model.model_rebuild()
+
+
+# ---------------------------------------------------------------- triggers and the map
+
+
+class FormSubmitted(BaseModel):
+    model_config = _STRICT
+    form: MapId
+
+
+class FormSubmittedTrigger(BaseModel):
+    """``form_submitted: {form: newsletter}``: enrolls whoever submits that form."""
+
+    model_config = _STRICT
+    kind: ClassVar[str] = "form_submitted"
+    form_submitted: FormSubmitted
+
+    @property
+    def key(self) -> str:
+        """What the trigger listens to: the form id."""
+        return self.form_submitted.form
+
+
+TRIGGER_MODELS: dict[str, type[BaseModel]] = {"form_submitted": FormSubmittedTrigger}
+
+
+def _trigger_shape(value: Any) -> Any:
+    supported = ", ".join(TRIGGER_MODELS)
+    if isinstance(value, BaseModel):
+        return value
+    if not isinstance(value, dict) or len(value) != 1:
+        raise ValueError(f"a trigger is a mapping with one key, such as {{form_submitted: {{form: newsletter}}}}; supported triggers: {supported}")
+    key = str(next(iter(value)))
+    if key in PLANNED_TRIGGERS:
+        raise ValueError(f"trigger {key!r} is not supported yet; supported triggers: {supported}")
+    if key not in TRIGGER_MODELS:
+        raise ValueError(f"unknown trigger {key!r}{suggest(key, tuple(TRIGGER_MODELS))}; supported triggers: {supported}")
+    return value
+
+
+Trigger = Annotated[FormSubmittedTrigger, BeforeValidator(_trigger_shape)]
+
+
+class TriggerKey(NamedTuple):
+    """A trigger reduced to what enrollment looks up: its type and key (e.g. the form id)."""
+
+    type: str
+    key: str
+
+
+class Entry(BaseModel):
+    """Who may enter again: ``never``, ``after_exit`` (default) or ``always``, at most once per ``min_interval``."""
+
+    model_config = _STRICT
+    reenter: Literal["never", "after_exit", "always"] = "after_exit"
+    min_interval: PositiveDuration | None = None
+
+    @model_validator(mode="after")
+    def _interval_needs_reentry(self) -> Entry:
+        if self.min_interval and self.reenter == "never":
+            raise ValueError("min_interval spaces re-entries, but reenter is never; remove one of them")
+        return self
+
+
+class Map(BaseModel):
+    """One automation map (one YAML file, one state machine)."""
+
+    model_config = _STRICT
+
+    id: MapId
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    triggers: list[Trigger] = Field(min_length=1)
+    entry: Entry = Entry()
+    missing_fields: Literal["skip", "fail"] = "skip"
+    timezone: Timezone = "UTC"
+    steps: StepList
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name must not be blank; say what the map does, e.g. Welcome new leads")
+        return value
+
+    def trigger_keys(self) -> list[TriggerKey]:
+        """The (type, key) pairs that enroll contacts, e.g. ``("form_submitted", "newsletter")``."""
+        return [TriggerKey(trigger.kind, trigger.key) for trigger in self.triggers]
+
+    def content_hash(self) -> str:
+        """A short hash of the map's content: the map's version. Formatting and comments in the
+        YAML do not change it; any change of meaning does."""
+        content = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(content.encode()).hexdigest()[:12]
+
+
+MAP_KEYS = tuple(_keys(Map))
+
+
+# ---------------------------------------------------------------- walking the steps
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class StepRef:
+    """A step with where it stands in the map."""
+
+    step: StepBase
+    path: Path
+    """Position in the map, e.g. ``("steps", 3, "then", 0)``."""
+    label: str
+    """The step's id, or a name derived from its position relative to the closest enclosing step
+    that has an id: ``"3"``, ``"engaged.then.0"``."""
+    order: int
+    """Position in reading order (pre-order): a go_to to an order <= its own is a loop."""
+    branch: Path
+    """Path of the fork branch the step is in, ``()`` outside forks."""
+
+
+def walk(map_: Map) -> list[StepRef]:
+    """Every step of the map, in reading order."""
+    refs: list[StepRef] = []
+    _walk(map_.steps, ("steps",), ("", 1), (), refs)
+    return refs
+
+
+def _walk(steps: list[StepBase], list_path: Path, anchor: tuple[str, int], branch: Path, refs: list[StepRef]) -> None:
+    anchor_label, anchor_depth = anchor
+    for i, step in enumerate(steps):
+        path = (*list_path, i)
+        relative = ".".join(str(part) for part in path[anchor_depth:])
+        label = step.id or (f"{anchor_label}.{relative}" if anchor_label else relative)
+        refs.append(StepRef(step, path, label, len(refs), branch))
+        inner_anchor = (step.id, len(path)) if step.id else anchor
+        for suffix, nested in step.branches():
+            nested_branch = (*path, *suffix) if isinstance(step, ForkStep) else branch
+            _walk(nested, (*path, *suffix), inner_anchor, nested_branch, refs)
+
+
+def format_path(path: Path) -> str:
+    """``("steps", 3, "if", "any", 0)`` -> ``steps[3].if.any[0]``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+# ---------------------------------------------------------------- checks of the whole map
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something to fix in a map: where (``path``, the step's ``step_id`` if it has one) and what."""
+
+    path: Path
+    step_id: str | None
+    message: str
+
+
+def check(map_: Map) -> list[Problem]:
+    """Problems that only show when looking at the whole map (empty when the map is sound)."""
+    refs = walk(map_)
+    by_id: dict[str, StepRef] = {}
+    problems: list[Problem] = []
+    for ref in refs:
+        problems += _step_problems(ref, by_id)
+        if ref.step.id and ref.step.id not in by_id:
+            by_id[ref.step.id] = ref
+    for ref in refs:
+        if isinstance(ref.step, GoToStep):
+            problems += _go_to_problems(ref, by_id)
+    targets = {ref.step.go_to for ref in refs if isinstance(ref.step, GoToStep)}
+    _flow(map_.steps, ("steps",), targets, problems)
+    return problems
+
+
+def _problem(ref: StepRef, message: str) -> Problem:
+    return Problem(ref.path, ref.step.id, message)
+
+
+def _step_problems(ref: StepRef, by_id: dict[str, StepRef]) -> list[Problem]:
+    step, problems = ref.step, []
+    if step.id in by_id:
+        first = format_path(by_id[step.id].path)
+        problems.append(_problem(ref, f"step id {step.id!r} is already used by {first}; give each step its own id"))
+    if len(ref.label) > MAX_LABEL:
+        problems.append(_problem(ref, f"the name derived from this step's position ({ref.label!r}) is too long; "
+                                      "give this step, or a step around it, an id"))
+    if isinstance(step, EndStep) and ref.branch:
+        problems.append(_problem(ref, "end cannot be used inside a fork branch (a branch ends when its steps "
+                                      "run out); put end after the fork"))
+    if isinstance(step, ActionStep):
+        reserved = _reserved_keys(step.settings.model_dump(mode="json"))
+        if reserved:
+            problems.append(_problem(ref, f"key {reserved!r} cannot end in '.$' (Step Functions reads such keys "
+                                          "as paths); rename it"))
+    return problems
+
+
+def _reserved_keys(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if str(key).endswith(".$"):
+                return str(key)
+            found = _reserved_keys(item)
+            if found:
+                return found
+    if isinstance(value, list):
+        return next(filter(None, map(_reserved_keys, value)), None)
+    return None
+
+
+def _go_to_problems(ref: StepRef, by_id: dict[str, StepRef]) -> list[Problem]:
+    target_id = ref.step.go_to
+    target = by_id.get(target_id)
+    if target is None:
+        known = sorted(by_id)
+        options = f"; step ids in this map: {', '.join(known)}" if known else "; no step in this map has an id yet"
+        return [_problem(ref, f"go_to {target_id!r}: no step has this id{suggest(target_id, known)}{options}")]
+    if target.branch != ref.branch:
+        return [_problem(ref, f"go_to {target_id!r} jumps into or out of a fork branch; a go_to can only reach "
+                              "steps in its own branch (or, outside forks, steps outside forks)")]
+    if ref.branch and target.order <= ref.order:
+        return [_problem(ref, f"go_to {target_id!r} loops inside a fork branch, which is not supported yet; "
+                              "move the loop out of the fork")]
+    return []
+
+
+def _flow(steps: list[StepBase], list_path: Path, targets: set[str], problems: list[Problem]) -> bool:
+    """Report steps that can never run; return whether the list can run past its last step."""
+    live = True
+    for i, step in enumerate(steps):
+        path = (*list_path, i)
+        if not live and step.id not in targets:
+            problems.append(Problem(path, step.id, "this step can never run: the step before it ends the map or "
+                                                   "jumps away; remove it, or give it an id and go_to it"))
+            continue
+        live = _falls_through(step, path, targets, problems)
+    return live
+
+
+def _falls_through(step: StepBase, path: Path, targets: set[str], problems: list[Problem]) -> bool:
+    if isinstance(step, (EndStep, GoToStep)):
+        return False
+    nested = [_flow(steps, (*path, *suffix), targets, problems) for suffix, steps in step.branches()]
+    if isinstance(step, IfStep):
+        return nested[0] or step.else_ is None or nested[1]
+    if isinstance(step, SwitchStep):
+        return any(nested) or step.default is None
+    return True
+

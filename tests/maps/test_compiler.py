@@ -1,0 +1,369 @@
+"""What each kind of step compiles to (docs/architecture.md fixes the task contracts)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from statelint.linter import Linter
+
+from automaps.maps.compiler import (
+    COMPLETED,
+    EXITED,
+    LOOP_COUNTERS,
+    compile_map,
+    loop_bound,
+    substitutions_used,
+    to_json,
+)
+from automaps.maps.loader import load_map
+from automaps.maps.model import Map
+from tests.maps.conftest import FIXTURES, ROOT, all_states, with_fake_arns
+
+RETRY = [{"ErrorEquals": ["TransientError", "Lambda.ServiceException", "Lambda.AWSLambdaException",
+                          "Lambda.SdkClientException", "Lambda.TooManyRequestsException"],
+          "IntervalSeconds": 2, "MaxAttempts": 5, "BackoffRate": 2.0, "JitterStrategy": "FULL"}]
+IDS = {"contact_id.$": "$.contact_id", "enrollment_id.$": "$.enrollment_id", "map_id": "test-map"}
+EXAMPLES = sorted((ROOT / "maps").glob("*.yaml")) + sorted(FIXTURES.glob("*.yaml"))
+
+
+@pytest.fixture
+def compile_steps(write_map):
+    """WHEN a map with these steps is compiled: returns its States."""
+
+    def compile_(steps_yaml: str, header: str = "") -> dict:
+        path = write_map(steps_yaml) if not header else write_map(header + "steps:\n" + steps_yaml, full=True)
+        return compile_map(load_map(path))["States"]
+
+    return compile_
+
+
+def payload(state: dict) -> dict:
+    return state["Parameters"]["Payload"]
+
+
+# ---------------------------------------------------------------- actions
+
+
+def test_given_an_action_step_then_its_task_calls_the_action_function_with_the_contract_payload(compile_steps):
+    states = compile_steps("- id: welcome-email\n  send_email: {template: welcome}\n")
+
+    assert states["welcome-email"] == {
+        "Type": "Task",
+        "Comment": "send_email: template 'welcome'",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {
+            "FunctionName": "${SendEmailFunctionArn}",
+            "Payload": {**IDS, "step_id": "welcome-email", "action": "send_email", "settings": {"template": "welcome"},
+                        "missing_fields": "skip", "execution_id.$": "$$.Execution.Id",
+                        "state_name.$": "$$.State.Name", "state_entered_time.$": "$$.State.EnteredTime"},
+        },
+        "ResultPath": None,
+        "Retry": RETRY,
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "welcome-email failed"}],
+        "Next": COMPLETED,
+    }
+
+
+def test_given_an_action_when_it_fails_after_retries_then_the_failure_is_recorded_and_the_contact_moves_on(compile_steps):
+    states = compile_steps("- id: first\n  send_email: {template: welcome}\n- id: second\n  add_note: {text: hi}\n")
+
+    failed = states["first failed"]
+    assert failed["Parameters"] == {"FunctionName": "${RecordFailureFunctionArn}",
+                                    "Payload": {**IDS, "step_id": "first", "error.$": "$.error"}}
+    assert failed["ResultPath"] is None and failed["Retry"] == RETRY
+    assert failed["Next"] == "second" == states["first"]["Next"]
+    assert failed["Catch"][0]["Next"] == "second"
+
+
+def test_given_only_if_then_the_condition_travels_in_the_payload_and_without_it_the_key_is_absent(compile_steps):
+    states = compile_steps("""\
+        - id: nudge
+          send_email: {template: nudge}
+          only_if: {all: [{field: {name: age, gt: 45}}, {has_tag: vip}]}
+        - id: plain
+          send_email: {template: welcome}
+        """)
+
+    assert payload(states["nudge"])["only_if"] == {"all": [{"field": {"name": "age", "gt": 45}}, {"has_tag": "vip"}]}
+    assert list(payload(states["nudge"]))[5:8] == ["settings", "only_if", "missing_fields"]
+    assert "only_if" not in payload(states["plain"])
+    assert states["nudge"]["Comment"] == ("send_email: template 'nudge'; runs only if field age > 45 and has tag 'vip', "
+                                          "else is skipped")
+
+
+def test_given_missing_fields_fail_then_every_action_payload_carries_the_policy(compile_steps):
+    states = compile_steps("- add_note: {text: hi}\n", header="id: test-map\nname: T\nmissing_fields: fail\n"
+                                                              "triggers: [{form_submitted: {form: f}}]\n")
+
+    assert payload(states["0 add_note"])["missing_fields"] == "fail"
+
+
+def test_given_a_delay_then_a_wait_of_that_many_seconds_comes_before_the_action(compile_steps):
+    states = compile_steps("- send_email: {template: nudge}\n  when: {delay: {hours: 4}}\n")
+
+    assert states["0 send_email when"] == {"Type": "Wait", "Comment": "Wait 4 hours before '0 send_email'",
+                                           "Seconds": 14400, "Next": "0 send_email"}
+    assert list(states)[0] == "0 send_email when"
+
+
+def test_given_an_exact_time_then_the_wait_uses_a_utc_timestamp_with_z(compile_steps):
+    states = compile_steps("- id: xmas\n  send_email: {template: xmas}\n  when: {at: 2026-12-24T09:00:00+01:00}\n")
+
+    assert states["xmas when"]["Timestamp"] == "2026-12-24T08:00:00Z"
+
+
+# ---------------------------------------------------------------- waits
+
+
+def test_given_a_pure_delay_then_the_wait_is_a_wait_state_in_seconds(compile_steps):
+    states = compile_steps("- wait: {days: 2, hours: 3}\n")
+
+    assert states["0 wait"] == {"Type": "Wait", "Comment": "Wait 2 days 3 hours", "Seconds": 183600, "Next": COMPLETED}
+
+
+def test_given_a_wait_until_a_date_then_the_wait_uses_a_utc_timestamp(compile_steps):
+    states = compile_steps("- wait: {until: 2027-01-04T09:00:00+01:00}\n")
+
+    assert states["0 wait"]["Timestamp"] == "2027-01-04T08:00:00Z"
+
+
+def test_given_a_wait_that_depends_on_the_contact_then_resolve_wait_computes_the_time_and_a_wait_uses_it(compile_steps):
+    states = compile_steps("""\
+        - id: morning
+          wait: {days: 2, at: "09:00", timezone: contact}
+        - add_note: {text: next}
+        """, header="id: test-map\nname: T\ntimezone: Europe/Paris\ntriggers: [{form_submitted: {form: f}}]\n")
+
+    resolve = states["morning resolve"]
+    assert resolve["Parameters"] == {
+        "FunctionName": "${ResolveWaitFunctionArn}",
+        "Payload": {**IDS, "step_id": "morning", "wait": {"days": 2.0, "at": "09:00", "timezone": "contact"},
+                    "fallback_timezone": "Europe/Paris"},
+    }
+    assert resolve["ResultSelector"] == {"at.$": "$.Payload.at"}
+    assert resolve["ResultPath"] == "$.timers.morning"
+    assert resolve["Next"] == "morning"
+    assert states["morning"] == {"Type": "Wait", "Comment": "Wait until the time worked out by 'morning resolve'",
+                                 "TimestampPath": "$.timers.morning.at", "Next": "1 add_note"}
+    assert states["morning resolve failed"]["Next"] == "1 add_note", "an unresolvable wait is recorded and skipped"
+
+
+@pytest.mark.parametrize("wait", ['{at: "09:00"}', "{weekdays: [mon]}", "{until_field: webinar_at}",
+                                  '{hours: 1, at: "09:00", timezone: Europe/Paris}'])
+def test_given_any_wait_needing_the_contact_or_the_clock_then_it_is_resolved_at_run_time(compile_steps, wait):
+    states = compile_steps(f"- wait: {wait}\n")
+
+    assert states["0 wait resolve"]["Parameters"]["FunctionName"] == "${ResolveWaitFunctionArn}"
+    assert states["0 wait"]["TimestampPath"] == "$.timers.step_0.at"
+
+
+# ---------------------------------------------------------------- branches
+
+
+def test_given_an_if_then_a_check_task_stores_the_result_and_a_choice_branches_on_it(compile_steps):
+    states = compile_steps("""\
+        - id: engaged
+          if: {any: [{has_tag: engaged}, {field: {name: score, ge: 10}}]}
+          then: [{send_sms: {text: Thanks}}]
+          else: [{send_email: {template: nudge}}]
+        """)
+
+    check = states["engaged check"]
+    assert check["Parameters"] == {
+        "FunctionName": "${CheckConditionFunctionArn}",
+        "Payload": {**IDS, "step_id": "engaged",
+                    "condition": {"any": [{"has_tag": "engaged"}, {"field": {"name": "score", "ge": 10}}]}},
+    }
+    assert check["ResultSelector"] == {"result.$": "$.Payload.result"}
+    assert check["ResultPath"] == "$.checks.engaged"
+    assert check["Next"] == "engaged"
+    assert states["engaged"] == {
+        "Type": "Choice",
+        "Comment": ("If has tag 'engaged' or field score >= 10: 'engaged.then.0 send_sms'; "
+                    "otherwise 'engaged.else.0 send_email'"),
+        "Choices": [{"Variable": "$.checks.engaged.result", "BooleanEquals": True, "Next": "engaged.then.0 send_sms"}],
+        "Default": "engaged.else.0 send_email",
+    }
+    assert states["engaged.then.0 send_sms"]["Next"] == COMPLETED
+    assert states["engaged.else.0 send_email"]["Next"] == COMPLETED
+
+
+def test_given_an_if_without_else_then_the_choice_defaults_to_the_next_step(compile_steps):
+    states = compile_steps("- if: {has_tag: vip}\n  then: [{send_sms: {text: hi}}]\n- add_note: {text: after}\n")
+
+    assert states["0 if"]["Default"] == "1 add_note"
+    assert states["0 if check failed"]["Next"] == "1 add_note", "a failed check skips the whole if"
+
+
+def test_given_a_switch_then_cases_are_checked_in_order_and_the_first_match_wins(compile_steps):
+    states = compile_steps("""\
+        - id: plan
+          switch:
+            - when: {field: {name: plan, eq: pro}}
+              then: [{send_email: {template: pro}}]
+            - when: {field: {name: plan, eq: team}}
+              then: [{send_email: {template: team}}]
+          default: [{send_email: {template: basic}}]
+        """)
+
+    assert [name for name in states if not name.endswith("failed")] == [
+        "plan case 0 check", "plan case 0", "plan case 1 check", "plan case 1",
+        "plan.switch.0.then.0 send_email", "plan.switch.1.then.0 send_email", "plan.default.0 send_email",
+        COMPLETED, EXITED]
+    assert states["plan case 0"]["Choices"][0] == {"Variable": "$.checks.plan_case_0.result", "BooleanEquals": True,
+                                                   "Next": "plan.switch.0.then.0 send_email"}
+    assert states["plan case 0"]["Default"] == "plan case 1 check"
+    assert states["plan case 1"]["Default"] == "plan.default.0 send_email"
+    assert payload(states["plan case 1 check"])["condition"] == {"field": {"name": "plan", "eq": "team"}}
+
+
+def test_given_a_fork_then_a_parallel_runs_the_branches_and_discards_their_output(compile_steps):
+    states = compile_steps("""\
+        - id: both
+          fork:
+            - [{add_note: {text: a}}]
+            - [{wait: {days: 1}}, {send_email: {template: nudge}}]
+        - add_note: {text: after}
+        """)
+
+    parallel = states["both"]
+    assert parallel["Type"] == "Parallel" and parallel["ResultPath"] is None and parallel["Next"] == "1 add_note"
+    assert "Retry" not in parallel, "retrying a Parallel would run its actions again"
+    assert parallel["Catch"][0]["Next"] == "both failed"
+    first, second = parallel["Branches"]
+    assert first["StartAt"] == "both.fork.0.0 add_note"
+    assert first["States"]["both.fork.0.0 add_note"]["Next"] == "both branch 0 done"
+    assert first["States"]["both branch 0 done"] == {"Type": "Succeed", "Comment": "Branch 0 of 'both' has finished"}
+    assert list(second["States"]) == ["both.fork.1.0 wait", "both.fork.1.1 send_email",
+                                      "both.fork.1.1 send_email failed", "both branch 1 done"]
+
+
+# ---------------------------------------------------------------- exits and jumps
+
+
+def test_given_steps_that_run_out_then_the_contact_exits_with_reason_completed(compile_steps):
+    states = compile_steps("- add_note: {text: hi}\n")
+
+    assert payload(states[COMPLETED]) == {**IDS, "step_id": COMPLETED, "reason": "completed"}
+    assert states[COMPLETED]["Parameters"]["FunctionName"] == "${ExitMapFunctionArn}"
+    assert states[COMPLETED]["Next"] == EXITED
+    assert states[EXITED] == {"Type": "Succeed", "Comment": "The contact has left the map"}
+
+
+def test_given_end_then_the_contact_exits_with_reason_end_and_no_completed_exit_is_added(compile_steps):
+    states = compile_steps("- add_note: {text: hi}\n- id: stop\n  end: {}\n")
+
+    assert payload(states["stop"]) == {**IDS, "step_id": "stop", "reason": "end"}
+    assert states["stop"]["Next"] == states["stop failed"]["Next"] == EXITED
+    assert COMPLETED not in states
+
+
+def test_given_a_go_to_forwards_then_a_pass_jumps_to_the_target(compile_steps):
+    states = compile_steps("- if: {has_tag: vip}\n  then: [{go_to: last}]\n- add_note: {text: skipped}\n"
+                           "- id: last\n  add_note: {text: last}\n")
+
+    assert states["0.then.0 go_to"] == {"Type": "Pass", "Comment": "Go to step 'last'", "Next": "last"}
+    assert LOOP_COUNTERS not in states
+
+
+def test_given_a_go_to_backwards_then_the_loop_is_counted_and_exits_the_map_past_its_bound(compile_steps):
+    states = compile_steps("""\
+        - id: remind
+          send_email: {template: reminder}
+        - wait: {days: 7}
+        - if: {has_tag: confirmed}
+          then: [end]
+        - id: again
+          go_to: remind
+        """)
+    bound = states["again limit"]["Choices"][0]["NumericGreaterThan"]
+
+    assert list(states)[0] == LOOP_COUNTERS
+    assert states[LOOP_COUNTERS]["Result"] == {"again": {"count": 0}}
+    assert states[LOOP_COUNTERS]["ResultPath"] == "$.loops" and states[LOOP_COUNTERS]["Next"] == "remind"
+    assert states["again"]["Parameters"] == {"count.$": "States.MathAdd($.loops.again.count, 1)"}
+    assert states["again"]["ResultPath"] == "$.loops.again"
+    assert states["again limit"]["Choices"][0] == {"Variable": "$.loops.again.count", "NumericGreaterThan": bound,
+                                                   "Next": "again exit"}
+    assert states["again limit"]["Default"] == "remind"
+    assert payload(states["again exit"]) == {**IDS, "step_id": "again", "reason": "loop_limit"}
+
+
+def test_given_a_loop_then_its_bound_is_the_most_rounds_that_keep_the_worst_case_history_under_the_limit():
+    asl = compile_map(load_map(FIXTURES / "every-step.yaml"))
+    states = all_states(asl["States"])
+    bound = next(s["Choices"][0]["NumericGreaterThan"] for s in states.values() if s["Type"] == "Choice"
+                 and "$.loops." in s["Choices"][0]["Variable"])
+    events_per_pass = sum({"Task": 8, "Parallel": 4}.get(s["Type"], 2) for s in states.values())
+
+    assert bound == loop_bound(asl, loops=1) > 1
+    assert (1 + bound) * events_per_pass <= 25_000 - 1_000 < (2 + bound) * events_per_pass
+
+
+# ---------------------------------------------------------------- the definition as a whole
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_given_each_example_map_then_the_definition_passes_statelint(path):
+    asl = compile_map(load_map(path))
+
+    assert Linter.validate(with_fake_arns(asl)) == []
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_given_each_example_map_then_every_state_has_a_comment_and_a_short_unique_name(path):
+    asl = compile_map(load_map(path))
+    states = all_states(asl["States"])
+    names = [name for name in states]
+
+    assert all(state.get("Comment") for state in states.values())
+    assert all(len(name) <= 80 for name in names)
+    assert len(names) == len(set(names))
+    assert asl["Comment"].startswith(f"Automation map '{path.stem}' (")
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_given_each_example_map_then_only_plain_jsonpath_is_used(path):
+    text = to_json(compile_map(load_map(path)))
+
+    for forbidden in ('"$$"', "$$.Execution.StartTime", "QueryLanguage", "JSONata", '"Assign"', "{%"):
+        assert forbidden not in text
+
+
+def test_given_a_map_then_the_top_comment_names_it_and_its_content_version():
+    map_ = load_map(ROOT / "maps" / "welcome-leads.yaml")
+
+    comment = compile_map(map_)["Comment"]
+
+    assert comment.startswith(f"Automation map 'welcome-leads' (Welcome new leads), version {map_.content_hash()}.")
+
+
+def test_given_a_definition_then_the_substitutions_it_uses_are_listed():
+    asl = compile_map(load_map(ROOT / "maps" / "webinar-reminder.yaml"))
+
+    assert substitutions_used(asl) == {"SendEmailFunctionArn", "SendSmsFunctionArn", "ResolveWaitFunctionArn",
+                                       "RecordFailureFunctionArn", "ExitMapFunctionArn"}
+
+
+def test_given_the_same_map_when_compiled_twice_or_in_another_process_then_the_json_is_byte_identical():
+    path = FIXTURES / "every-step.yaml"
+    here = to_json(compile_map(load_map(path)))
+    script = ("import sys; from automaps.maps.compiler import compile_map, to_json; "
+              "from automaps.maps.loader import load_map; sys.stdout.write(to_json(compile_map(load_map(sys.argv[1]))))")
+    elsewhere = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True,
+                               env={**os.environ, "PYTHONHASHSEED": "12345", "TZ": "Asia/Tokyo"}, cwd=ROOT).stdout
+
+    assert here == to_json(compile_map(load_map(path))) == elsewhere
+    assert here.endswith("}\n") and json.loads(here)
+
+
+def test_given_a_map_with_problems_when_compiled_directly_then_it_is_refused():
+    map_ = Map.model_validate({"id": "m", "name": "M", "triggers": [{"form_submitted": {"form": "f"}}],
+                               "steps": [{"go_to": "nowhere"}]})
+
+    with pytest.raises(ValueError, match="go_to 'nowhere': no step has this id"):
+        compile_map(map_)

@@ -1,0 +1,377 @@
+"""Every mistake in a map is reported as `<file>: <step> (<where>): <what to change>`.
+
+The step is named by its id when it has one, else by its position (``steps[3].then[0]``).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from automaps.maps.loader import MapError, load_map, load_maps
+from tests.maps.conftest import HEADER
+
+
+def error_of(path) -> str:
+    with pytest.raises(MapError) as caught:
+        load_map(path)
+    return str(caught.value)
+
+
+# ---------------------------------------------------------------- YAML
+
+
+def test_given_broken_yaml_when_loaded_then_the_error_gives_the_line_and_column(write_map):
+    path = write_map(HEADER + "steps:\n  - send_sms: {text: Hello: world}\n", full=True)
+
+    message = error_of(path)
+
+    assert message.startswith(f"{path}: line 6, column 27: YAML syntax error: expected ',' or '}}', but got ':'; "
+                              "check the indentation")
+    assert "YAML syntax error" in message and "quotes" in message
+
+
+def test_given_a_key_written_twice_when_loaded_then_the_error_names_the_key_and_its_line(write_map):
+    path = write_map(HEADER + "name: Again\nsteps: [end]\n", full=True)
+
+    assert error_of(path) == (f"{path}: line 5, column 1: YAML syntax error: key 'name' appears twice in the same "
+                              "mapping; keep one; check the indentation, and put quotes around text that contains "
+                              "': ' or starts with {, [, *, &, !, % or @")
+
+
+def test_given_a_file_that_is_a_list_when_loaded_then_the_error_says_a_map_is_one_mapping(write_map):
+    path = write_map("- end\n", full=True)
+
+    assert error_of(path) == f"{path}: a map file holds one mapping with id, name, triggers and steps; found a list"
+
+
+# ---------------------------------------------------------------- the map's own keys
+
+
+def test_given_goals_when_loaded_then_the_error_says_goals_are_not_supported_yet(write_map):
+    path = write_map(HEADER + "goals: [{id: bought}]\nsteps: [end]\n", full=True)
+
+    assert error_of(path) == f"{path}: 'goals' is not supported yet; remove it for now"
+
+
+def test_given_a_misspelt_map_key_when_loaded_then_the_error_suggests_the_right_one(write_map):
+    path = write_map(HEADER + "step: [end]\n", full=True)
+
+    message = error_of(path)
+
+    assert f"{path}: missing required key 'steps'" in message
+    assert f"{path}: unknown key 'step' (did you mean steps?); a map has: id, name, description" in message
+
+
+def test_given_a_map_id_with_capitals_when_loaded_then_the_error_shows_the_allowed_form(write_map):
+    path = write_map("id: Welcome_Leads\nname: x\ntriggers: [{form_submitted: {form: f}}]\nsteps: [end]\n", full=True)
+
+    assert error_of(path) == (f"{path}: id: map id 'Welcome_Leads' must be lowercase letters, digits and '-', "
+                              "at most 60 characters, e.g. welcome-leads")
+
+
+def test_given_an_unknown_timezone_when_loaded_then_the_error_suggests_an_iana_name(write_map):
+    path = write_map(HEADER + "timezone: Europe/Pari\nsteps: [end]\n", full=True)
+
+    assert error_of(path) == (f"{path}: timezone: unknown timezone 'Europe/Pari' (did you mean Europe/Paris?); "
+                              "use an IANA name such as Europe/Paris, America/New_York or UTC")
+
+
+def test_given_a_trigger_we_do_not_support_yet_when_loaded_then_the_error_lists_the_supported_ones(write_map):
+    path = write_map("id: m\nname: M\ntriggers:\n  - tag_added: {tag: lead}\nsteps: [end]\n", full=True)
+
+    assert error_of(path) == f"{path}: triggers[0]: trigger 'tag_added' is not supported yet; supported triggers: form_submitted"
+
+
+def test_given_an_unknown_trigger_when_loaded_then_the_error_lists_the_supported_ones(write_map):
+    path = write_map("id: m\nname: M\ntriggers:\n  - form_submited: {form: x}\nsteps: [end]\n", full=True)
+
+    assert error_of(path) == (f"{path}: triggers[0]: unknown trigger 'form_submited' (did you mean form_submitted?); "
+                              "supported triggers: form_submitted")
+
+
+def test_given_never_reenter_with_an_interval_when_loaded_then_the_error_says_to_remove_one(write_map):
+    path = write_map(HEADER + "entry: {reenter: never, min_interval: {days: 1}}\nsteps: [end]\n", full=True)
+
+    assert error_of(path) == (f"{path}: entry: min_interval spaces re-entries, but reenter is never; "
+                              "remove one of them")
+
+
+def test_given_an_unknown_reenter_rule_when_loaded_then_the_error_lists_the_rules(write_map):
+    path = write_map(HEADER + "entry: {reenter: sometimes}\nsteps: [end]\n", full=True)
+
+    assert error_of(path) == (f"{path}: entry.reenter: input should be 'never', 'after_exit' or 'always'; "
+                              "got 'sometimes'")
+
+
+# ---------------------------------------------------------------- steps
+
+
+def test_given_a_misspelt_condition_when_loaded_then_the_error_names_file_step_path_and_the_keys_to_use(write_map):
+    path = write_map("""\
+        - id: tag-lead
+          change_tags: {add: [lead]}
+        - send_email: {template: welcome}
+        - wait: {days: 2}
+        - id: engaged
+          if:
+            any:
+              - opened_emal: welcome-email
+          then: [end]
+        """)
+
+    assert error_of(path) == (f"{path}: step 'engaged' (steps[3].if.any[0]): unknown condition key 'opened_emal'; "
+                              "use one of all, any, not, has_tag, field")
+
+
+def test_given_a_condition_we_do_not_support_yet_when_loaded_then_the_error_says_so(write_map):
+    path = write_map("""\
+        - id: engaged
+          if: {opened_email: welcome-email}
+          then: [end]
+        """)
+
+    assert error_of(path) == (f"{path}: step 'engaged' (steps[0].if): condition 'opened_email' is not supported yet; "
+                              "use one of all, any, not, has_tag, field")
+
+
+def test_given_a_condition_with_two_keys_when_loaded_then_the_error_says_to_combine_them(write_map):
+    path = write_map("""\
+        - send_email: {template: welcome}
+          only_if: {has_tag: vip, field: {name: age, gt: 45}}
+        """)
+
+    assert error_of(path) == (f"{path}: steps[0].only_if: a condition has exactly one key, this one has has_tag, "
+                              "field; combine conditions with all: [...] or any: [...]")
+
+
+def test_given_a_field_condition_without_operator_when_loaded_then_the_error_lists_the_operators(write_map):
+    path = write_map("""\
+        - id: senior
+          if: {all: [{has_tag: vip}, {field: {name: age}}]}
+          then: [end]
+        """)
+
+    message = error_of(path)
+
+    assert message.startswith(f"{path}: step 'senior' (steps[0].if.all[1].field): field condition on 'age' needs "
+                              "exactly one operator of eq, ne, gt")
+
+
+def test_given_a_misspelt_step_type_when_loaded_then_the_error_suggests_the_type(write_map):
+    path = write_map("""\
+        - id: engaged
+          if: {has_tag: engaged}
+          then: [end]
+          else:
+            - send_emial: {template: nudge}
+        """)
+
+    assert error_of(path) == (f"{path}: steps[0].else[0]: unknown step type 'send_emial' (did you mean send_email?); "
+                              "use one of: change_tags, update_contact, send_email, send_sms, add_note, wait, if, "
+                              "switch, go_to, fork, end")
+
+
+def test_given_a_step_type_we_do_not_support_yet_when_loaded_then_the_error_says_so(write_map):
+    path = write_map("- add_to_automation: {map: onboarding}\n")
+
+    assert error_of(path).startswith(f"{path}: steps[0]: step type 'add_to_automation' is not supported yet; use one of: ")
+
+
+def test_given_a_step_doing_two_things_when_loaded_then_the_error_says_to_split_it(write_map):
+    path = write_map("- id: both\n  send_email: {template: welcome}\n  wait: {days: 1}\n")
+
+    assert error_of(path) == (f"{path}: step 'both' (steps[0]): a step does one thing, but this one has send_email "
+                              "and wait; split it into 2 steps")
+
+
+def test_given_a_misspelt_step_option_when_loaded_then_the_error_lists_what_the_step_has(write_map):
+    path = write_map("- id: sms\n  send_sms: {text: hi}\n  only_iff: {has_tag: vip}\n")
+
+    assert error_of(path) == (f"{path}: step 'sms' (steps[0]): unknown key 'only_iff' in a send_sms step (did you "
+                              "mean only_if?); a send_sms step has: id, when, only_if, send_sms")
+
+
+def test_given_action_settings_without_a_required_key_when_loaded_then_the_error_names_the_key(write_map):
+    path = write_map("- end\n- id: hi\n  send_email: {subject: Hello}\n")
+
+    assert f"{path}: step 'hi' (steps[1].send_email): missing required key 'template'" in error_of(path)
+
+
+def test_given_action_settings_that_do_nothing_when_loaded_then_the_actions_own_message_is_shown(write_map):
+    path = write_map("- change_tags: {}\n")
+
+    assert error_of(path) == f"{path}: steps[0].change_tags: change_tags needs at least one tag under add or remove"
+
+
+def test_given_an_empty_then_when_loaded_then_the_error_says_it_needs_a_step(write_map):
+    path = write_map("- id: engaged\n  if: {has_tag: engaged}\n  then: []\n")
+
+    assert error_of(path) == f"{path}: step 'engaged' (steps[0].then): needs at least 1 step; it has 0"
+
+
+def test_given_a_fork_with_one_branch_when_loaded_then_the_error_asks_for_two(write_map):
+    path = write_map("- fork:\n    - [end]\n")
+
+    assert error_of(path) == f"{path}: steps[0].fork: needs at least 2 branches; it has 1"
+
+
+def test_given_an_unquoted_time_of_day_when_loaded_then_the_error_says_to_quote_it(write_map):
+    path = write_map("- wait: {days: 1, at: 9:30}\n")
+
+    assert error_of(path) == (f'{path}: steps[0].wait.at: write the time of day in quotes, e.g. at: "09:30" '
+                              "(YAML reads an unquoted 9:30 as a number)")
+
+
+def test_given_a_date_time_without_timezone_when_loaded_then_the_error_asks_for_one(write_map):
+    path = write_map("- wait: {until: 2026-12-24 09:00:00}\n")
+
+    assert error_of(path) == (f"{path}: steps[0].wait.until: add a timezone to this date-time, e.g. "
+                              "2026-03-01T09:00:00Z or 2026-03-01T10:00:00+01:00")
+
+
+@pytest.mark.parametrize(("wait", "message"), [
+    ("{days: 1, until: 2026-12-24T09:00:00Z}", "a wait takes one of a delay, until or until_field; got a delay and until"),
+    ("{days: 1, offset: {hours: -1}}", "offset only applies to until_field (e.g. until_field: webinar_at, offset: {hours: -1})"),
+    ("{days: 1, timezone: contact}", "timezone applies to at and weekdays; add one of them or remove timezone"),
+    ("{until: 2026-12-24T09:00:00Z, at: '09:00'}", "until is an exact date-time; drop at, weekdays and timezone, or use a delay instead"),
+    ("{days: -1}", "a wait cannot be negative; to wait until before a date use until_field with an offset"),
+    ("{days: 400}", "a wait can last at most 365 days (the limit of one execution)"),
+    ("{timezone: contact}", "say what to wait for: a delay (days: 2), until (a date-time), until_field (a date field), at (\"09:00\") or weekdays"),
+    ("{weekdays: [mon, mon]}", "weekdays lists a day twice"),
+])
+def test_given_an_inconsistent_wait_when_loaded_then_the_error_says_what_to_change(write_map, wait, message):
+    path = write_map(f"- id: pause\n  wait: {wait}\n")
+
+    assert error_of(path) == f"{path}: step 'pause' (steps[0].wait): {message}"
+
+
+def test_given_when_with_both_delay_and_at_when_loaded_then_the_error_asks_for_one(write_map):
+    path = write_map("- send_email: {template: welcome}\n  when: {delay: {hours: 1}, at: 2026-12-24T09:00:00Z}\n")
+
+    assert error_of(path) == (f"{path}: steps[0].when: 'when' takes exactly one of delay (e.g. {{delay: {{hours: 4}}}}) "
+                              "or at (a date-time)")
+
+
+def test_given_a_negative_delay_when_loaded_then_the_error_asks_for_a_positive_duration(write_map):
+    path = write_map("- send_email: {template: welcome}\n  when: {delay: {hours: -1}}\n")
+
+    assert error_of(path) == f"{path}: steps[0].when.delay: must be a positive duration, e.g. {{hours: 4}}"
+
+
+def test_given_a_step_id_with_spaces_when_loaded_then_the_error_shows_the_allowed_form(write_map):
+    path = write_map("- id: Welcome email\n  send_email: {template: welcome}\n")
+
+    assert error_of(path) == (f"{path}: steps[0].id: step id 'Welcome email' must start with a letter and use "
+                              "lowercase letters, digits and '-', at most 40 characters, e.g. welcome-email")
+
+
+def test_given_several_mistakes_when_loaded_then_each_gets_its_own_line(write_map):
+    path = write_map("- send_email: {}\n- wait: {dayz: 2}\n")
+
+    assert error_of(path).splitlines() == [
+        f"{path}: steps[0].send_email: missing required key 'template'",
+        f"{path}: steps[1].wait: unknown key 'dayz'; remove it or correct its spelling",
+    ]
+
+
+# ---------------------------------------------------------------- the map as a whole
+
+
+def test_given_two_steps_with_the_same_id_when_loaded_then_the_second_is_reported(write_map):
+    path = write_map("- id: hello\n  send_email: {template: welcome}\n- id: hello\n  send_sms: {text: hi}\n")
+
+    assert error_of(path) == (f"{path}: step 'hello' (steps[1]): step id 'hello' is already used by steps[0]; "
+                              "give each step its own id")
+
+
+def test_given_a_go_to_an_unknown_step_when_loaded_then_the_error_lists_the_ids(write_map):
+    path = write_map("- id: welcome-email\n  send_email: {template: welcome}\n- go_to: welcome-emial\n")
+
+    assert error_of(path) == (f"{path}: steps[1]: go_to 'welcome-emial': no step has this id (did you mean "
+                              "welcome-email?); step ids in this map: welcome-email")
+
+
+def test_given_a_go_to_into_a_fork_branch_when_loaded_then_the_error_says_branches_are_closed(write_map):
+    path = write_map("""\
+        - fork:
+            - [{id: inside, add_note: {text: a}}]
+            - [{add_note: {text: b}}]
+        - go_to: inside
+        """)
+
+    assert error_of(path).startswith(f"{path}: steps[1]: go_to 'inside' jumps into or out of a fork branch")
+
+
+def test_given_a_loop_inside_a_fork_branch_when_loaded_then_the_error_says_it_is_not_supported_yet(write_map):
+    path = write_map("""\
+        - fork:
+            - [{id: top, add_note: {text: a}}, {wait: {days: 1}}, {go_to: top}]
+            - [{add_note: {text: b}}]
+        """)
+
+    assert error_of(path) == (f"{path}: steps[0].fork[0][2]: go_to 'top' loops inside a fork branch, which is not "
+                              "supported yet; move the loop out of the fork")
+
+
+def test_given_end_inside_a_fork_branch_when_loaded_then_the_error_says_to_put_it_after_the_fork(write_map):
+    path = write_map("- fork:\n    - [end]\n    - [{add_note: {text: b}}]\n")
+
+    assert error_of(path) == (f"{path}: steps[0].fork[0][0]: end cannot be used inside a fork branch (a branch ends "
+                              "when its steps run out); put end after the fork")
+
+
+def test_given_a_step_after_end_that_nothing_jumps_to_when_loaded_then_it_is_reported_as_dead(write_map):
+    path = write_map("- end\n- id: orphan\n  send_email: {template: welcome}\n")
+
+    assert error_of(path) == (f"{path}: step 'orphan' (steps[1]): this step can never run: the step before it ends "
+                              "the map or jumps away; remove it, or give it an id and go_to it")
+
+
+def test_given_an_if_whose_branches_both_end_when_loaded_then_the_next_step_is_reported_as_dead(write_map):
+    path = write_map("- if: {has_tag: a}\n  then: [end]\n  else: [end]\n- add_note: {text: never}\n")
+
+    assert error_of(path).startswith(f"{path}: steps[1]: this step can never run")
+
+
+def test_given_a_deeply_nested_step_without_ids_when_loaded_then_the_error_asks_for_an_id(write_map):
+    nested = "- if: {has_tag: a}\n  then:\n"
+    for depth in range(1, 8):
+        nested += "  " * depth + "- if: {has_tag: a}\n" + "  " * depth + "  then:\n"
+    nested += "  " * 8 + "- end\n"
+    path = write_map(nested)
+
+    assert "is too long; give this step, or a step around it, an id" in error_of(path)
+
+
+def test_given_a_field_name_ending_in_dollar_path_when_loaded_then_the_error_asks_to_rename_it(write_map):
+    path = write_map("- update_contact: {set: {'plan.$': '$.plan'}}\n")
+
+    assert error_of(path) == (f"{path}: steps[0]: key 'plan.$' cannot end in '.$' (Step Functions reads such keys as "
+                              "paths); rename it")
+
+
+def test_given_two_files_with_the_same_map_id_when_the_directory_is_loaded_then_the_second_file_is_reported(write_map):
+    first = write_map("- end\n", name="a.yaml")
+    second = write_map("- end\n", name="b.yaml")
+
+    with pytest.raises(MapError) as caught:
+        load_maps(first.parent)
+
+    assert str(caught.value) == (f"{second}: id: map id 'test-map' is already used by {first}; "
+                                 "give each map its own id")
+
+
+def test_given_mistakes_in_several_files_when_the_directory_is_loaded_then_all_are_reported(write_map):
+    first = write_map("- wait: {}\n", name="a.yaml")
+    second = write_map("- go_to: nowhere\n", name="b.yaml")
+
+    with pytest.raises(MapError) as caught:
+        load_maps(first.parent)
+
+    lines = str(caught.value).splitlines()
+    assert [line.split(":")[0] for line in lines] == [str(first), str(second)]
+
+
+def test_given_no_such_directory_when_loaded_then_the_error_names_it(tmp_path):
+    with pytest.raises(MapError, match="no such directory of maps"):
+        load_maps(tmp_path / "nope")
