@@ -155,3 +155,35 @@ def test_given_an_html_body_when_converted_to_text_then_blocks_become_lines_and_
                         "<li>two</li></ul></body></html>")
 
     assert text == "Welcome & hello\n\nRead the guide (https://x.test/guide).\n\n- one\n- two\n"
+
+
+# ------------------------------------------------------------------ helpers for callers
+
+def test_given_templates_when_their_variables_are_listed_then_only_top_level_names_used_come_back():
+    used = rendering.referenced_variables("Hi {{ contact.first_name }}",
+                                          "{% if event.form %}{{ unsubscribe_url }}{% endif %}", None, "{{ broken")
+
+    assert used == {"contact", "event", "unsubscribe_url"}
+
+
+def test_given_a_date_field_when_formatted_then_it_shows_in_the_contacts_timezone():
+    text = render("{{ contact.webinar_at | datetime('%d %b %H:%M %Z', contact.timezone) }}",
+                  context(webinar_at="2026-07-01T16:30:00Z", timezone="America/New_York"))
+
+    assert text == "01 Jul 12:30 EDT"
+
+
+def test_given_an_unknown_timezone_when_a_date_is_formatted_then_it_shows_in_utc():
+    assert render("{{ contact.at | datetime('%H:%M %Z', 'Mars/Olympus') }}",
+                  context(at="2026-07-01T16:30:00+00:00")) == "16:30 UTC"
+
+
+def test_given_a_missing_date_field_when_formatted_then_it_is_named():
+    with pytest.raises(MissingField) as missing:
+        render("{{ contact.webinar_at | datetime }}", context())
+    assert missing.value.names == ["contact.webinar_at"]
+
+
+def test_given_a_date_field_that_is_not_a_date_when_formatted_then_it_is_a_template_problem():
+    with pytest.raises(TemplateProblem, match="not a date-time"):
+        render("{{ contact.webinar_at | datetime }}", context(webinar_at="next tuesday"))

@@ -23,7 +23,7 @@ from html.parser import HTMLParser
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import Template, TemplateError, TemplateSyntaxError, Undefined
+from jinja2 import Template, TemplateError, TemplateSyntaxError, Undefined, meta
 from jinja2.exceptions import SecurityError, TemplateRuntimeError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
@@ -203,6 +203,20 @@ def compile_template(template_text: str, *, html: bool = False, where: str = "")
         return _compiled(template_text, html)
     except TemplateSyntaxError as error:
         raise TemplateSyntaxProblem(where, error.lineno, error.message or str(error)) from None
+
+
+@functools.lru_cache(maxsize=TEMPLATE_CACHE_SIZE)
+def _variables(template_text: str) -> frozenset[str]:
+    try:
+        return frozenset(meta.find_undeclared_variables(_environment(False).parse(template_text)))
+    except TemplateSyntaxError:
+        return frozenset()  # render() reports the syntax error where it matters
+
+
+def referenced_variables(*template_texts: str | None) -> set[str]:
+    """Top-level names the templates use (``contact``, ``event``, ``unsubscribe_url`` ...), so
+    callers fetch only the data a template needs."""
+    return set().union(*(_variables(text) for text in template_texts if text))
 
 
 def render(template_text: str, context: Mapping[str, Any], *, html: bool = False,

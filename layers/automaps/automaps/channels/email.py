@@ -1,0 +1,132 @@
+"""Email through Amazon SES v2, as a raw MIME message (so our own headers go out as written).
+
+``send`` takes a rendered message and returns SES's message id. Marketing mail carries the
+RFC 8058 one-click unsubscribe headers (:func:`unsubscribe_headers`) and a visible link
+(:func:`with_unsubscribe_link`). SES errors are classified for the step runner: throttling and
+server errors are transient (the state's Retry applies), everything else is permanent.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formatdate
+
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
+from botocore.exceptions import HTTPClientError
+
+from automaps import aws, clock
+from automaps.contacts import mask_email
+from automaps.steps import PermanentError, TransientError
+
+# SES v2 SendEmail errors that go away by waiting; everything else is the message's problem.
+TRANSIENT_CODES = frozenset({
+    "TooManyRequestsException", "LimitExceededException", "SendingPausedException",
+    "Throttling", "ThrottlingException", "ServiceUnavailable", "InternalFailure",
+    "InternalServerError",
+})
+_PERMANENT_REASONS = {
+    "MessageRejected": "SES rejected the message",
+    "AccountSuspendedException": "the SES account may no longer send email",
+    "MailFromDomainNotVerifiedException": "the sender's MAIL FROM domain is not verified in SES",
+    "NotFoundException": "SES does not know the configuration set or identity",
+    "BadRequestException": "SES refused the request",
+    "InvalidParameterValue": "SES refused an address or parameter",
+}
+# Generated headers fold at 78 characters; the ones set raw (unsubscribe) are left as they are.
+_WIRE = SMTP.clone(refold_source="none")
+_MAX_HEADER_LINE = 998  # RFC 5322
+_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+# ------------------------------------------------------------------ privacy
+
+def mask_addresses(text: str) -> str:
+    """Every email address in ``text`` masked (provider error messages quote them)."""
+    return _ADDRESS.sub(lambda match: mask_email(match.group(0)), text or "")
+
+
+# ------------------------------------------------------------------ unsubscribe
+
+def unsubscribe_headers(url: str) -> dict[str, str]:
+    """RFC 8058 one-click unsubscribe: mailbox providers POST ``List-Unsubscribe=One-Click``."""
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def with_unsubscribe_link(html: str, text: str, url: str) -> tuple[str, str]:
+    """Bodies that show the unsubscribe link: unchanged where the template already has it."""
+    if url not in html:
+        footer = (f'<p style="font-size:12px;color:#6b7280">Don\'t want these emails? '
+                  f'<a href="{html_lib.escape(url, quote=True)}">Unsubscribe</a>.</p>')
+        closing = html.lower().rfind("</body>")
+        html = html[:closing] + footer + html[closing:] if closing >= 0 else html + footer
+    if url not in text:
+        text = f"{text.rstrip()}\n\n--\nUnsubscribe: {url}\n"
+    return html, text
+
+
+# ------------------------------------------------------------------ sending
+
+def build_message(*, to: str, subject: str, html: str, text: str, sender: str,
+                  headers: dict[str, str] | None = None) -> EmailMessage:
+    """A multipart/alternative message (text first, HTML preferred), 7-bit clean."""
+    message = EmailMessage(policy=SMTP)
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = " ".join(subject.split())  # merge fields must not fold or inject headers
+    message["Date"] = formatdate(clock.now().timestamp(), usegmt=True)
+    for name, value in (headers or {}).items():
+        message.set_raw(name, _raw_header_value(name, value))
+    # quoted-printable keeps the message 7-bit, as SES asks, whatever the language
+    message.set_content(text, cte="quoted-printable")
+    message.add_alternative(html, subtype="html", cte="quoted-printable")
+    return message
+
+
+def _raw_header_value(name: str, value: str) -> str:
+    """Our own headers go out verbatim: a List-Unsubscribe URL folded into RFC 2047 encoded
+    words would no longer be a URL to a mailbox provider."""
+    if not (value.isascii() and value.isprintable()) or len(name) + len(value) + 2 > _MAX_HEADER_LINE:
+        raise ValueError(f"header {name} must be printable ASCII of at most {_MAX_HEADER_LINE} characters")
+    return value
+
+
+def _valid_address(address: str) -> str:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise PermanentError(f"not a valid email address: {mask_email(address)}") from None
+
+
+def send(*, to: str, subject: str, html: str, text: str, sender: str,
+         headers: dict[str, str] | None = None, configuration_set: str | None = None) -> str:
+    """Send one message with SES v2; returns the SES message id."""
+    message = build_message(to=_valid_address(to), subject=subject, html=html, text=text,
+                            sender=sender, headers=headers)
+    raw = message.as_bytes(policy=_WIRE)
+    request = {"FromEmailAddress": sender, "Content": {"Raw": {"Data": raw}}}
+    if configuration_set:
+        request["ConfigurationSetName"] = configuration_set
+    try:
+        return aws.client("sesv2").send_email(**request)["MessageId"]
+    except ClientError as error:
+        raise classify(error) from None
+    except (BotoConnectionError, HTTPClientError) as error:
+        raise TransientError(f"SES could not be reached: {type(error).__name__}") from None
+    except BotoCoreError as error:
+        raise PermanentError(f"SES request failed: {type(error).__name__}") from None
+
+
+def classify(error: ClientError) -> Exception:
+    """A SES ClientError as TransientError (retry later) or PermanentError (give up)."""
+    code = error.response.get("Error", {}).get("Code", "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    detail = mask_addresses(error.response.get("Error", {}).get("Message", ""))
+    if code in TRANSIENT_CODES or status == 429 or status >= 500:
+        return TransientError(f"SES {code or status}: {detail}".rstrip(": "))
+    reason = _PERMANENT_REASONS.get(code, "SES refused the message")
+    return PermanentError(f"{reason} ({code}){': ' + detail if detail else ''}")
