@@ -55,3 +55,34 @@ def submit_form(form_id: str, body: str | None, content_type: str | None, accept
         return _page(200, "Thank you", "<p>We received your submission.</p>")
     # a filled honeypot gets the same answer as a real submission: bots learn nothing
     return _json(202, {"status": "accepted", "submission_id": result.submission_id})
+
+
+# ---------------------------------------------------------------- unsubscribe
+# GET shows a confirmation button (link scanners follow GETs; they must not unsubscribe anyone);
+# POST unsubscribes: the button, and mail clients' RFC 8058 one-click POST.
+
+
+def unsubscribe_page(token: str) -> Reply:
+    from automaps.channels.tracking import BadToken, read_unsubscribe
+
+    try:
+        read_unsubscribe(token)
+    except BadToken:
+        return _page(400, "Link not valid", "<p>This unsubscribe link is not valid.</p>")
+    action = f"?t={html.escape(token, quote=True)}"
+    return _page(200, "Unsubscribe", f'<form method="post" action="{action}"><p>Stop receiving these messages?</p>'
+                                     '<button type="submit">Unsubscribe</button></form>')
+
+
+def unsubscribe(token: str) -> Reply:
+    from automaps.channels.tracking import BadToken, read_unsubscribe
+    from automaps.contacts import ContactNotFound, ContactStore
+
+    try:
+        request = read_unsubscribe(token)
+        store = ContactStore()
+        if store.set_unsubscribed(request.contact_id, request.channel):
+            store.record(request.contact_id, "unsubscribed", {"channel": request.channel})
+    except (BadToken, ContactNotFound):
+        return _page(400, "Link not valid", "<p>This unsubscribe link is not valid.</p>")
+    return _page(200, "Unsubscribed", f"<p>You will not receive {html.escape(request.channel)} from us any more.</p>")
