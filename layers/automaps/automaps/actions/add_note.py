@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from automaps.steps import Outcome, StepContext
 
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     text: str = Field(min_length=1, max_length=10000)
+
+
+def run(ctx: StepContext, settings: Settings) -> Outcome:
+    """Add the rendered note once per visit of the step: its id is the step's idempotency key."""
+    note_id = ctx.event.idempotency_key
+    if not ctx.store.add_note(ctx.contact.id, ctx.render(settings.text), note_id):
+        return ctx.outcome("done", "note already added", note_id=note_id)
+    ctx.record("note.added", {"note_id": note_id})
+    return ctx.outcome("done", note_id=note_id)

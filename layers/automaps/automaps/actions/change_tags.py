@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    from automaps.steps import Outcome, StepContext
 
 
 class Settings(BaseModel):
@@ -19,3 +24,13 @@ class Settings(BaseModel):
         if both:
             raise ValueError(f"tags both added and removed: {', '.join(sorted(both))}")
         return self
+
+
+def run(ctx: StepContext, settings: Settings) -> Outcome:
+    """Change the tags; ``tags.changed`` records what actually changed (nothing: not recorded)."""
+    _, added, removed = ctx.store.change_tags(ctx.contact.id, add=settings.add, remove=settings.remove)
+    change = {"added": sorted(added), "removed": sorted(removed)}
+    if not added and not removed:
+        return ctx.outcome("done", "tags already as requested", **change)
+    ctx.record("tags.changed", change)
+    return ctx.outcome("done", **change)

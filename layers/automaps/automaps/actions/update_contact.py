@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from automaps import clock
 from automaps.timing import Duration
+
+if TYPE_CHECKING:
+    from automaps.steps import Outcome, StepContext
 
 
 class RelativeDate(BaseModel):
@@ -23,6 +28,14 @@ class RelativeDate(BaseModel):
         if sum(x is not None for x in (self.from_now, self.ago, self.now)) != 1:
             raise ValueError("a relative date has exactly one of from_now, ago, now")
         return self
+
+    def resolve(self, now: datetime) -> str:
+        """The date as UTC ISO-8601 with a trailing Z."""
+        if self.from_now is not None:
+            return clock.iso(now + self.from_now.to_timedelta())
+        if self.ago is not None:
+            return clock.iso(now - self.ago.to_timedelta())
+        return clock.iso(now)
 
 
 FieldValue = RelativeDate | str | int | float | bool | list[str] | None
@@ -47,3 +60,33 @@ class Settings(BaseModel):
 
     def literal_values(self) -> dict[str, Any]:
         return {k: v for k, v in self.set.items() if not isinstance(v, RelativeDate)}
+
+
+def run(ctx: StepContext, settings: Settings) -> Outcome:
+    """Set (literal, merge-field or relative-date values) and clear fields; ``contact.updated``
+    records the names of the fields that actually changed."""
+    from automaps.contacts import EmailInUse
+    from automaps.steps import PermanentError
+
+    values = {name: _resolve(ctx, name, value) for name, value in settings.set.items()}
+    clear = [*settings.clear, *(name for name, value in values.items() if value is None)]
+    values = {name: value for name, value in values.items() if value is not None}
+    before = ctx.contact.fields
+    try:
+        after = ctx.store.update_fields(ctx.contact.id, values, clear).fields
+    except EmailInUse as error:
+        raise PermanentError(str(error)) from None
+    change = {"set": sorted(k for k in values if after.get(k) != before.get(k)),
+              "cleared": sorted(k for k in clear if k in before)}
+    if not change["set"] and not change["cleared"]:
+        return ctx.outcome("done", "fields already as requested", **change)
+    ctx.record("contact.updated", change)
+    return ctx.outcome("done", **change)
+
+
+def _resolve(ctx: StepContext, name: str, value: FieldValue) -> Any:
+    if isinstance(value, RelativeDate):
+        return value.resolve(ctx.now)
+    if isinstance(value, str) and ("{{" in value or "{%" in value):
+        return ctx.render(value, where=f"set.{name} of step {ctx.event.step_id!r}")
+    return value

@@ -1,0 +1,21 @@
+"""Task check_condition: decide an if/switch branch for the contact.
+
+Returns ``{"result": bool}`` (the state stores it under ``$.checks.<state>``) and records
+``condition.evaluated`` with the inputs the condition looked at, so the history says why.
+"""
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from automaps.journey import ConditionCheck, check_condition
+
+logger = Logger()
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    check = ConditionCheck.model_validate(event)
+    logger.thread_safe_append_keys(map_id=check.map_id, step_id=check.step_id)
+    result = check_condition(check)
+    logger.info("condition evaluated", extra={"result": result})
+    return {"result": result}

@@ -1,0 +1,537 @@
+"""The contacts store: profiles, tags, notes, history and enrollments in the contacts table.
+
+Layout (docs/architecture.md), all under ``pk = CONTACT#<id>`` except the email marker:
+
+    PROFILE                          id, fields, tags, unsubscribed, created_at, updated_at, version
+    H#<iso time>#<suffix>            history entry: at, kind, detail, map_id, step_id
+    NOTE#<iso time>#<note id>        note: note_id, text, at
+    NOTEID#<note id>                 makes add_note idempotent on the note id
+    ENROLL#<map id>#<enrollment id>  enrollment: status, started_at, event, execution_arn, ...
+    EMAIL#<lowercased email> / EMAIL the one contact that owns an address (attr contact_id)
+
+Profiles change by optimistic concurrency: every write is conditional on the ``version`` read
+and bumps it; a lost race re-reads and re-applies the change. An email address belongs to one
+contact, enforced by creating the profile and its marker in one transaction.
+
+Nothing here logs an email address or phone number in full: use :func:`mask_email` and
+:func:`mask_phone`.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, Field
+
+from automaps import aws, clock, config
+from automaps.content import from_item, to_item
+
+PROFILE = "PROFILE"
+HISTORY_PREFIX = "H#"
+NOTE_PREFIX = "NOTE#"
+ENROLL_PREFIX = "ENROLL#"
+CHANNELS = ("email", "sms")
+
+_WRITE_ATTEMPTS = 30  # optimistic retries: enough for every one of 20 writers racing on one profile
+_UPSERT_ATTEMPTS = 5
+
+
+class ContactNotFound(LookupError):
+    def __init__(self, contact_id: str) -> None:
+        super().__init__(f"no contact {contact_id!r}")
+        self.contact_id = contact_id
+
+
+class EnrollmentNotFound(LookupError):
+    def __init__(self, contact_id: str, map_id: str, enrollment_id: str) -> None:
+        super().__init__(f"no enrollment {enrollment_id!r} of contact {contact_id!r} in map {map_id!r}")
+
+
+class EmailInUse(ValueError):
+    """The address already identifies another contact."""
+
+    def __init__(self, email: str) -> None:
+        super().__init__(f"{mask_email(email)} already belongs to another contact")
+
+
+class WriteConflict(RuntimeError):
+    """A profile kept changing under us for every retry; the caller may retry later."""
+
+
+# ------------------------------------------------------------------ models
+
+
+class Contact(BaseModel):
+    id: str
+    fields: dict[str, Any] = Field(default_factory=dict)
+    tags: set[str] = Field(default_factory=set)
+    created_at: datetime
+    updated_at: datetime
+    version: int = 1
+    unsubscribed: set[str] = Field(default_factory=set)
+
+    @property
+    def email(self) -> str | None:
+        return self.fields.get("email")
+
+    @property
+    def phone(self) -> str | None:
+        return self.fields.get("phone")
+
+    @property
+    def timezone(self) -> str | None:
+        return self.fields.get("timezone")
+
+
+class HistoryEntry(BaseModel):
+    at: datetime
+    kind: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+    map_id: str | None = None
+    step_id: str | None = None
+
+
+class Enrollment(BaseModel):
+    contact_id: str
+    map_id: str
+    enrollment_id: str
+    status: Literal["active", "exited"] = "active"
+    started_at: datetime
+    exited_at: datetime | None = None
+    exit_reason: str | None = None
+    event: dict[str, Any] = Field(default_factory=dict)
+    execution_arn: str | None = None
+
+
+# ------------------------------------------------------------------ masking (for logs)
+
+
+def mask_email(email: str | None) -> str:
+    """``jane@example.com`` -> ``j***@example.com``."""
+    if not email:
+        return ""
+    local, at, domain = email.strip().partition("@")
+    return f"{local[:1]}***{at}{domain}" if at else "***"
+
+
+def mask_phone(phone: str | None) -> str:
+    """``+15551234567`` -> ``+1******4567``."""
+    if not phone:
+        return ""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if len(digits) <= 5:
+        return "*" * len(digits)
+    plus = "+" if phone.strip().startswith("+") else ""
+    return f"{plus}{digits[0]}{'*' * (len(digits) - 5)}{digits[-4:]}"
+
+
+def normalise_email(email: str) -> str:
+    """The address as the uniqueness marker keys it: stripped and lowercased."""
+    address = (email or "").strip()
+    local, at, domain = address.partition("@")
+    if not (local and at and domain) or any(ch.isspace() for ch in address):
+        raise ValueError(f"not an email address: {mask_email(address)!r}")
+    return address.lower()
+
+
+# ------------------------------------------------------------------ keys and items
+
+
+def _pk(contact_id: str) -> str:
+    return f"CONTACT#{contact_id}"
+
+
+def _profile_key(contact_id: str) -> dict[str, str]:
+    return {"pk": _pk(contact_id), "sk": PROFILE}
+
+
+def _marker_key(email: str) -> dict[str, str]:
+    return {"pk": f"EMAIL#{normalise_email(email)}", "sk": "EMAIL"}
+
+
+def _enrollment_key(contact_id: str, map_id: str, enrollment_id: str) -> dict[str, str]:
+    return {"pk": _pk(contact_id), "sk": f"{ENROLL_PREFIX}{map_id}#{enrollment_id}"}
+
+
+def _sortable(at: datetime) -> str:
+    """Fixed-width UTC time, so sort keys order by time (``clock.iso`` drops zero microseconds)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_last_stamp = 0
+_stamp_lock = threading.Lock()
+
+
+def _suffix() -> str:
+    """Orders entries written at one clock instant (a fixed or virtual clock, or one tick) in the
+    order this process wrote them: a strictly increasing nanosecond stamp, then random bits."""
+    global _last_stamp
+    with _stamp_lock:
+        _last_stamp = max(time.time_ns(), _last_stamp + 1)
+        stamp = _last_stamp
+    return f"{stamp:016x}{secrets.token_hex(4)}"
+
+
+def _plain(value: Any) -> Any:
+    """Field values as DynamoDB can hold them: datetimes as ISO strings, sets as sorted lists."""
+    if isinstance(value, datetime):
+        return clock.iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _without_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _profile_item(contact: Contact) -> dict[str, Any]:
+    return to_item({
+        **_profile_key(contact.id), "id": contact.id, "fields": _plain(contact.fields),
+        "tags": sorted(contact.tags), "unsubscribed": sorted(contact.unsubscribed),
+        "created_at": clock.iso(contact.created_at), "updated_at": clock.iso(contact.updated_at),
+        "version": contact.version,
+    })
+
+
+def _history_item(contact_id: str, entry: HistoryEntry) -> dict[str, Any]:
+    return to_item(_without_none({
+        "pk": _pk(contact_id), "sk": f"{HISTORY_PREFIX}{_sortable(entry.at)}#{_suffix()}",
+        "at": clock.iso(entry.at), "kind": entry.kind, "detail": _plain(entry.detail),
+        "map_id": entry.map_id, "step_id": entry.step_id,
+    }))
+
+
+def _error_code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def _cancellation_codes(exc: ClientError) -> list[str]:
+    return [reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])]
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(random.uniform(0, min(0.25, 0.005 * 2**attempt)))
+
+
+# ------------------------------------------------------------------ the store
+
+
+class ContactStore:
+    def __init__(self, table: str | None = None) -> None:
+        self.table = table or config.contacts_table()
+
+    @property
+    def _db(self) -> Any:
+        return aws.client("dynamodb")
+
+    # -------------------------------------------------------------- profiles
+
+    def get(self, contact_id: str) -> Contact | None:
+        found = self._db.get_item(TableName=self.table, Key=to_item(_profile_key(contact_id)),
+                                  ConsistentRead=True).get("Item")
+        if not found:
+            return None
+        plain = from_item(found)
+        return Contact.model_validate({k: v for k, v in plain.items() if k not in ("pk", "sk")})
+
+    def require(self, contact_id: str) -> Contact:
+        contact = self.get(contact_id)
+        if contact is None:
+            raise ContactNotFound(contact_id)
+        return contact
+
+    def find_by_email(self, email: str) -> Contact | None:
+        owner = self._email_owner(email)
+        return self.get(owner) if owner else None
+
+    def upsert_by_email(self, email: str, fields: dict[str, Any],
+                        tags: Iterable[str] = ()) -> tuple[Contact, bool]:
+        """The contact owning ``email`` with ``fields`` merged in and ``tags`` added, and whether
+        it was created. Concurrent upserts of one address converge on one contact."""
+        address = email.strip()
+        normalise_email(address)  # refuses what is not an address before anything is written
+        tags = set(tags)
+        for attempt in range(_UPSERT_ATTEMPTS):
+            owner = self._email_owner(address)
+            existing = self.get(owner) if owner else None
+            if existing is not None:
+                try:
+                    return self._merge(existing, fields, tags), False
+                except ContactNotFound:
+                    continue  # deleted under us: the marker is now stale, create anew
+            created = self._create(address, fields, tags, stale_owner=owner)
+            if created is not None:
+                return created, True
+            _backoff(attempt)
+        raise WriteConflict(f"could not upsert the contact for {mask_email(address)}")
+
+    def change_tags(self, contact_id: str, add: Iterable[str] = (),
+                    remove: Iterable[str] = ()) -> tuple[Contact, set[str], set[str]]:
+        """Add and remove tags; returns the contact and the tags that were actually added/removed."""
+        to_add, to_remove = set(add), set(remove)
+        changes: dict[str, set[str]] = {}
+
+        def change(contact: Contact) -> Contact | None:
+            changes["added"] = to_add - contact.tags
+            changes["removed"] = to_remove & contact.tags
+            if not changes["added"] and not changes["removed"]:
+                return None
+            return contact.model_copy(update={"tags": (contact.tags | to_add) - to_remove})
+
+        contact = self._mutate(contact_id, change)
+        return contact, changes["added"], changes["removed"]
+
+    def update_fields(self, contact_id: str, set: dict[str, Any], clear: Iterable[str] = ()) -> Contact:  # noqa: A002
+        """Set and clear fields. Changing ``email`` moves the address's marker (EmailInUse if taken)."""
+        values, cleared = _plain(dict(set)), list(clear)
+        if "email" in cleared:
+            raise ValueError("the email field identifies the contact and cannot be cleared")
+        if "email" in values:
+            values["email"] = str(values["email"]).strip()
+            normalise_email(values["email"])
+
+        def change(contact: Contact) -> Contact | None:
+            fields = {k: v for k, v in {**contact.fields, **values}.items() if k not in cleared}
+            return None if fields == contact.fields else contact.model_copy(update={"fields": fields})
+
+        return self._mutate(contact_id, change)
+
+    def set_unsubscribed(self, contact_id: str, channel: str) -> bool:
+        """Unsubscribe the contact from a channel; False when it already was."""
+        if channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}; known: {', '.join(CHANNELS)}")
+        changed: list[bool] = []
+
+        def change(contact: Contact) -> Contact | None:
+            changed[:] = [channel not in contact.unsubscribed]
+            return contact.model_copy(update={"unsubscribed": contact.unsubscribed | {channel}}) if changed[0] else None
+
+        self._mutate(contact_id, change)
+        return changed[0]
+
+    # -------------------------------------------------------------- notes
+
+    def add_note(self, contact_id: str, text: str, note_id: str) -> bool:
+        """Attach a note once per ``note_id``; False when that note already exists."""
+        self.require(contact_id)
+        at = clock.now()
+        note = to_item({"pk": _pk(contact_id), "sk": f"{NOTE_PREFIX}{_sortable(at)}#{note_id}",
+                        "note_id": note_id, "text": text, "at": clock.iso(at)})
+        marker = to_item({"pk": _pk(contact_id), "sk": f"NOTEID#{note_id}", "at": clock.iso(at)})
+        try:
+            self._db.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self.table, "Item": note}},
+                {"Put": {"TableName": self.table, "Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}},
+            ])
+        except ClientError as exc:
+            if _error_code(exc) == "TransactionCanceledException" and \
+                    _cancellation_codes(exc)[1] == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
+
+    def notes(self, contact_id: str) -> list[dict[str, Any]]:
+        """Notes, oldest first: ``{"note_id", "text", "at"}``."""
+        return [{"note_id": item["note_id"], "text": item["text"], "at": item["at"]}
+                for item in self._query(contact_id, NOTE_PREFIX)]
+
+    # -------------------------------------------------------------- history
+
+    def record(self, contact_id: str, kind: str, detail: dict[str, Any] | None = None, *,
+               map_id: str | None = None, step_id: str | None = None,
+               at: datetime | None = None) -> HistoryEntry:
+        entry = HistoryEntry(at=at or clock.now(), kind=kind, detail=detail or {}, map_id=map_id, step_id=step_id)
+        self._db.put_item(TableName=self.table, Item=_history_item(contact_id, entry))
+        return entry
+
+    def history(self, contact_id: str, kinds: Iterable[str] | None = None) -> list[HistoryEntry]:
+        """History entries, oldest first; only the given kinds when ``kinds`` is given."""
+        wanted = None if kinds is None else sorted(set(kinds))
+        if wanted == []:
+            return []
+        return [HistoryEntry.model_validate(item) for item in self._query(contact_id, HISTORY_PREFIX, kinds=wanted)]
+
+    # -------------------------------------------------------------- enrollments
+
+    def create_enrollment(self, contact_id: str, map_id: str, enrollment_id: str, event: dict[str, Any],
+                          execution_arn: str | None = None) -> bool:
+        """Store a new active enrollment; False when this enrollment id already exists."""
+        enrollment = Enrollment(contact_id=contact_id, map_id=map_id, enrollment_id=enrollment_id,
+                                started_at=clock.now(), event=event, execution_arn=execution_arn)
+        item = {**_enrollment_key(contact_id, map_id, enrollment_id),
+                **_without_none(enrollment.model_dump(mode="json")), "started_at": clock.iso(enrollment.started_at)}
+        try:
+            self._db.put_item(TableName=self.table, Item=to_item(item),
+                              ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def get_enrollment(self, contact_id: str, map_id: str, enrollment_id: str) -> Enrollment | None:
+        found = self._db.get_item(TableName=self.table, Key=to_item(_enrollment_key(contact_id, map_id, enrollment_id)),
+                                  ConsistentRead=True).get("Item")
+        return Enrollment.model_validate(from_item(found)) if found else None
+
+    def enrollments(self, contact_id: str, map_id: str | None = None) -> list[Enrollment]:
+        prefix = f"{ENROLL_PREFIX}{map_id}#" if map_id else ENROLL_PREFIX
+        return [Enrollment.model_validate(item) for item in self._query(contact_id, prefix)]
+
+    def mark_exited(self, contact_id: str, map_id: str, enrollment_id: str, reason: str) -> bool:
+        """Mark an active enrollment exited; False when it already had (EnrollmentNotFound if none)."""
+        try:
+            self._db.update_item(
+                TableName=self.table, Key=to_item(_enrollment_key(contact_id, map_id, enrollment_id)),
+                UpdateExpression="SET #status = :exited, exited_at = :at, exit_reason = :reason",
+                ConditionExpression="attribute_exists(pk) AND #status = :active",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_item({":exited": "exited", ":active": "active",
+                                                   ":at": clock.iso(), ":reason": reason}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            if not exc.response.get("Item"):
+                raise EnrollmentNotFound(contact_id, map_id, enrollment_id) from None
+            return False
+        return True
+
+    def set_execution_arn(self, contact_id: str, map_id: str, enrollment_id: str, execution_arn: str) -> None:
+        try:
+            self._db.update_item(
+                TableName=self.table, Key=to_item(_enrollment_key(contact_id, map_id, enrollment_id)),
+                UpdateExpression="SET execution_arn = :arn", ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=to_item({":arn": execution_arn}))
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                raise EnrollmentNotFound(contact_id, map_id, enrollment_id) from None
+            raise
+
+    # -------------------------------------------------------------- internals
+
+    def _email_owner(self, email: str) -> str | None:
+        found = self._db.get_item(TableName=self.table, Key=to_item(_marker_key(email)),
+                                  ConsistentRead=True).get("Item")
+        return from_item(found)["contact_id"] if found else None
+
+    def _create(self, email: str, fields: dict[str, Any], tags: set[str], stale_owner: str | None) -> Contact | None:
+        """Create the profile, its email marker and ``contact.created`` in one transaction.
+        None when another writer took the address first."""
+        now = clock.now()
+        contact = Contact(id=f"c_{uuid.uuid4().hex}", fields={**_plain(fields), "email": email}, tags=tags,
+                          created_at=now, updated_at=now)
+        marker = {"Put": {"TableName": self.table, "Item": to_item({**_marker_key(email), "contact_id": contact.id}),
+                          **self._marker_condition(stale_owner)}}
+        created = HistoryEntry(at=now, kind="contact.created", detail={"fields": sorted(contact.fields)})
+        try:
+            self._db.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self.table, "Item": _profile_item(contact),
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+                marker,
+                {"Put": {"TableName": self.table, "Item": _history_item(contact.id, created)}},
+            ])
+        except ClientError as exc:
+            if _error_code(exc) == "TransactionCanceledException":
+                return None
+            raise
+        return contact
+
+    @staticmethod
+    def _marker_condition(stale_owner: str | None) -> dict[str, Any]:
+        if stale_owner is None:
+            return {"ConditionExpression": "attribute_not_exists(pk)"}
+        return {"ConditionExpression": "contact_id = :stale",
+                "ExpressionAttributeValues": to_item({":stale": stale_owner})}
+
+    def _merge(self, contact: Contact, fields: dict[str, Any], tags: set[str]) -> Contact:
+        values = {k: v for k, v in _plain(fields).items() if k != "email"}
+
+        def change(current: Contact) -> Contact | None:
+            merged = {**current.fields, **values}
+            if merged == current.fields and tags <= current.tags:
+                return None
+            return current.model_copy(update={"fields": merged, "tags": current.tags | tags})
+
+        return self._mutate(contact.id, change, current=contact)
+
+    def _mutate(self, contact_id: str, change: Callable[[Contact], Contact | None],
+                current: Contact | None = None) -> Contact:
+        """Apply ``change`` (None: nothing to do) with a version check, re-reading on conflict."""
+        for attempt in range(_WRITE_ATTEMPTS):
+            contact = current or self.require(contact_id)
+            current = None
+            changed = change(contact)
+            if changed is None:
+                return contact
+            updated = changed.model_copy(update={"version": contact.version + 1, "updated_at": clock.now()})
+            if self._write_profile(contact, updated):
+                return updated
+            _backoff(attempt)
+        raise WriteConflict(f"contact {contact_id} kept changing; gave up after {_WRITE_ATTEMPTS} attempts")
+
+    def _write_profile(self, before: Contact, after: Contact) -> bool:
+        """Conditional on ``before.version``; moves the email marker when the address changes."""
+        guard = {"ConditionExpression": "version = :expected",
+                 "ExpressionAttributeValues": to_item({":expected": before.version})}
+        profile = {"TableName": self.table, "Item": _profile_item(after), **guard}
+        moves = self._email_moves(before, after)
+        try:
+            if moves:
+                self._db.transact_write_items(TransactItems=[{"Put": profile}, *moves])
+            else:
+                self._db.put_item(**profile)
+        except ClientError as exc:
+            code = _error_code(exc)
+            if code == "ConditionalCheckFailedException":
+                return False
+            if code == "TransactionCanceledException":
+                reasons = _cancellation_codes(exc)
+                if reasons[0] != "ConditionalCheckFailed" and reasons[-1] == "ConditionalCheckFailed":
+                    raise EmailInUse(after.email or "") from None
+                return False
+            raise
+        return True
+
+    def _email_moves(self, before: Contact, after: Contact) -> list[dict[str, Any]]:
+        """Marker writes for an address change: release the old one, claim the new one (last)."""
+        old, new = before.email, after.email
+        if not new or (old and normalise_email(old) == normalise_email(new)):
+            return []
+        release = [{"Delete": {"TableName": self.table, "Key": to_item(_marker_key(old)),
+                               "ConditionExpression": "contact_id = :me",
+                               "ExpressionAttributeValues": to_item({":me": before.id})}}] if old else []
+        claim = {"Put": {"TableName": self.table, "Item": to_item({**_marker_key(new), "contact_id": after.id}),
+                         "ConditionExpression": "attribute_not_exists(pk)"}}
+        return [*release, claim]
+
+    def _query(self, contact_id: str, prefix: str, kinds: list[str] | None = None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {
+            "TableName": self.table, "ConsistentRead": True,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": to_item({":pk": _pk(contact_id), ":prefix": prefix}),
+        }
+        if kinds:
+            names = {f":k{i}": kind for i, kind in enumerate(kinds)}
+            params["FilterExpression"] = f"#kind IN ({', '.join(names)})"
+            params["ExpressionAttributeNames"] = {"#kind": "kind"}
+            params["ExpressionAttributeValues"].update(to_item(names))
+        items: list[dict[str, Any]] = []
+        for page in self._db.get_paginator("query").paginate(**params):
+            items.extend(from_item(item) for item in page["Items"])
+        return items

@@ -1,0 +1,121 @@
+"""Journey bookkeeping tasks: the payloads and behaviour of ``check_condition``,
+``record_failure`` and ``exit_map`` (docs/architecture.md, "Other task functions").
+
+Each payload carries the state payload's identifiers (contact_id, enrollment_id, map_id) and
+the step_id of the state that sends it. What happened goes on the contact's history; a contact
+that no longer exists is logged and otherwise left alone, so the execution can finish.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from automaps import clock, enrollment
+from automaps.conditions import Condition, evaluate
+from automaps.contacts import ContactStore, EnrollmentNotFound
+
+logger = Logger()
+
+CAUSE_LIMIT = 1000  # characters of a failure's Cause kept on the history
+_condition_adapter: TypeAdapter[Any] = TypeAdapter(Condition)
+
+
+class _Task(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    contact_id: str = Field(min_length=1)
+    enrollment_id: str = Field(min_length=1)
+    map_id: str = Field(min_length=1)
+    step_id: str | None = None
+
+
+class ConditionCheck(_Task):
+    """``check_condition``: decide an if/switch branch; the state stores the bool under $.checks."""
+
+    condition: dict[str, Any]
+
+
+class TaskError(BaseModel):
+    """``$.error`` as a Catch leaves it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    Error: str = "States.Unknown"
+    Cause: str | None = None
+
+
+class FailureRecord(_Task):
+    """``record_failure``: a step failed after its retries; record it and let the contact move on."""
+
+    error: TaskError = Field(default_factory=TaskError)
+
+
+class ExitRequest(_Task):
+    """``exit_map``: the contact leaves the map (``end``: an end step; ``completed``: ran out of steps)."""
+
+    reason: str = Field(default="completed", min_length=1, max_length=100)
+
+
+def check_condition(check: ConditionCheck) -> bool:
+    """Evaluate the condition for the contact; records ``condition.evaluated`` with the inputs."""
+    condition = _condition_adapter.validate_python(check.condition)
+    store = ContactStore()
+    contact = store.get(check.contact_id)
+    if contact is None:
+        logger.warning("contact no longer exists; condition taken as false")
+        return False
+    result, inputs = evaluate(condition, contact, clock.now())
+    store.record(contact.id, "condition.evaluated",
+                 {"result": result, "inputs": inputs, "condition": check.condition,
+                  "enrollment_id": check.enrollment_id},
+                 map_id=check.map_id, step_id=check.step_id)
+    return result
+
+
+def record_failure(failure: FailureRecord) -> None:
+    """Record ``step.failed`` with the error name and a short, stack-free cause."""
+    store = ContactStore()
+    if store.get(failure.contact_id) is None:
+        logger.warning("contact no longer exists; failure not recorded", extra={"error": failure.error.Error})
+        return
+    cause = summarise_cause(failure.error.Cause)
+    store.record(failure.contact_id, "step.failed",
+                 {"reason": f"{failure.error.Error} after retries", "error": failure.error.Error,
+                  "cause": cause, "enrollment_id": failure.enrollment_id},
+                 map_id=failure.map_id, step_id=failure.step_id)
+    logger.info("step failure recorded", extra={"error": failure.error.Error})
+
+
+def exit_map(request: ExitRequest) -> bool:
+    """Mark the enrollment exited, record ``map.exited`` and free the contact's entry into the
+    map (entry rule ``after_exit``). Idempotent: False, nothing recorded, when it had already
+    exited or does not exist."""
+    store = ContactStore()
+    try:
+        exited = store.mark_exited(request.contact_id, request.map_id, request.enrollment_id, request.reason)
+    except EnrollmentNotFound:
+        logger.warning("no such enrollment (contact deleted?); nothing to exit")
+        exited = False
+    if exited:
+        store.record(request.contact_id, "map.exited",
+                     {"reason": request.reason, "enrollment_id": request.enrollment_id},
+                     map_id=request.map_id, step_id=request.step_id)
+    enrollment.release(request.contact_id, request.map_id, request.enrollment_id)
+    return exited
+
+
+def summarise_cause(cause: str | None, limit: int = CAUSE_LIMIT) -> str:
+    """A Lambda error's Cause is JSON with a stack trace: keep its type and message, truncated."""
+    if not cause:
+        return ""
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        cause = f"{parsed.get('errorType', 'Error')}: {parsed['errorMessage']}"
+    return cause if len(cause) <= limit else cause[: limit - 1] + "…"

@@ -1,0 +1,310 @@
+"""The step runner every action handler goes through.
+
+``run_action(event, context)`` takes the action task event a Task state sends
+(docs/architecture.md), and for one visit of a step:
+
+1. loads the contact (gone: the step is skipped),
+2. checks ``only_if`` (not met: skipped, recorded with the inputs the condition looked at),
+3. runs the action module's ``run(ctx, settings)``,
+4. records ``step.done`` / ``step.skipped`` / ``step.failed`` on the contact's history,
+
+all of it exactly once per visit: Powertools idempotency keyed on the execution, the state and
+the time the state was entered, so a Lambda or Step Functions retry of one visit returns the
+stored outcome, while a later visit of the same state (a loop) runs again.
+
+Error classification: an action raises :class:`Skip` (nothing to do, e.g. no phone number),
+:class:`PermanentError` (recorded as failed, the contact moves on) or :class:`TransientError`
+(the idempotency record is released and the error leaves the Lambda, so the state's Retry runs
+again). Throttling and 5xx answers from AWS count as transient.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+)
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from automaps import actions, aws, clock, config, rendering
+from automaps.conditions import Condition, evaluate
+from automaps.contacts import Contact, ContactStore, WriteConflict
+
+logger = Logger()
+
+IDEMPOTENCY_KEY_PREFIX = "automaps.step"
+IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60  # far beyond the longest Retry schedule of a state (about a minute)
+DEFAULT_METRICS_NAMESPACE = "Automaps"
+
+_TRANSIENT_CODES = frozenset({
+    "ThrottlingException", "Throttling", "TooManyRequestsException", "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded", "InternalServerError", "InternalFailure", "ServiceUnavailable",
+    "ServiceUnavailableException", "TransactionConflictException",
+})
+_condition_adapter: TypeAdapter[Any] = TypeAdapter(Condition)
+
+
+# ------------------------------------------------------------------ the contract
+
+
+class TaskEvent(BaseModel):
+    """The action task event (docs/architecture.md, "Action task event")."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    contact_id: str = Field(min_length=1)
+    enrollment_id: str = Field(min_length=1)
+    map_id: str = Field(min_length=1)
+    step_id: str = Field(min_length=1)
+    action: str = Field(min_length=1)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    only_if: dict[str, Any] | None = None
+    missing_fields: Literal["skip", "fail"] = "skip"
+    execution_id: str = Field(min_length=1)
+    state_name: str = Field(min_length=1)
+    state_entered_time: str = Field(min_length=1)
+
+    @property
+    def idempotency_key(self) -> str:
+        """One visit of one state: stable across retries, new on every later visit."""
+        visit = f"{self.execution_id}|{self.state_name}|{self.state_entered_time}"
+        return hashlib.sha256(visit.encode()).hexdigest()
+
+
+class Outcome(BaseModel):
+    """What the handler returns (and Step Functions discards): the story is on the history."""
+
+    outcome: Literal["done", "skipped", "failed"]
+    reason: str | None = None
+    step_id: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Skip(Exception):
+    """The action decides not to act (no phone number, unsubscribed, ...)."""
+
+    def __init__(self, reason: str, detail: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail or {}
+
+
+class PermanentError(Exception):
+    """Retrying will not help (a 4xx, a bad address): recorded as failed, the contact moves on."""
+
+    def __init__(self, reason: str, detail: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail or {}
+
+
+class TransientError(Exception):
+    """Worth retrying (5xx, throttling). Leaves the Lambda under this exact class name, which the
+    Task state's ``Retry`` matches on."""
+
+
+@dataclass
+class StepContext:
+    """What an action's ``run(ctx, settings)`` gets."""
+
+    event: TaskEvent
+    contact: Contact
+    store: ContactStore
+    now: datetime
+    _trigger: dict[str, Any] | None = field(default=None, repr=False)
+
+    def record(self, kind: str, detail: dict[str, Any] | None = None) -> None:
+        """Record on the contact's history, attributed to this map and step."""
+        self.store.record(self.contact.id, kind, detail, map_id=self.event.map_id, step_id=self.event.step_id)
+
+    def trigger_event(self) -> dict[str, Any]:
+        """The event that enrolled the contact (a form submission, ...); {} if unknown."""
+        if self._trigger is None:
+            enrollment = self.store.get_enrollment(self.contact.id, self.event.map_id, self.event.enrollment_id)
+            self._trigger = enrollment.event if enrollment else {}
+        return self._trigger
+
+    def merge_context(self, *texts: str | None) -> dict[str, Any]:
+        """The variables merge fields see (``contact``, ``event``, ``offer``: automaps.rendering).
+        Given the ``texts`` to render, the enrollment's event is read only if they use it."""
+        wanted = not texts or bool(rendering.referenced_variables(*texts) & {"event", "offer"})
+        trigger = self.trigger_event() if wanted else {}
+        offer = trigger.get("offer")
+        return rendering.merge_context(self.contact, trigger, offer if isinstance(offer, dict) else None)
+
+    def render(self, text: str, where: str = "") -> str:
+        """Render merge fields in ``text``; raises rendering.MissingField for missing values."""
+        return rendering.render(text, self.merge_context(text), where=where or f"step {self.event.step_id!r}")
+
+    def outcome(self, outcome: Literal["done", "skipped", "failed"] = "done", reason: str | None = None,
+                **detail: Any) -> Outcome:
+        return Outcome(outcome=outcome, reason=reason, step_id=self.event.step_id, detail=detail)
+
+
+# ------------------------------------------------------------------ the runner
+
+
+def run_action(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Run one visit of an action step; returns the Outcome as a dict."""
+    task = TaskEvent.model_validate(event)
+    with _log_keys(task):
+        try:
+            result = _once(task, context)
+        except TransientError as error:
+            logger.warning("step hit a transient error; the state's Retry will run it again",
+                           extra={"error": str(error)})
+            _count(task.action, "TransientError")
+            raise
+        outcome = Outcome.model_validate(result)
+        logger.info("step finished", extra={"outcome": outcome.outcome, "reason": outcome.reason})
+        _count(task.action, outcome.outcome)
+        return outcome.model_dump(mode="json")
+
+
+def _once(task: TaskEvent, context: Any) -> dict[str, Any]:
+    """``_execute`` under Powertools idempotency, keyed on ``task.idempotency_key``."""
+    idempotency = IdempotencyConfig(event_key_jmespath="key", raise_on_no_idempotency_key=True,
+                                    expires_after_seconds=IDEMPOTENCY_TTL_SECONDS, hash_function="sha256")
+    if context is not None:
+        idempotency.register_lambda_context(context)
+    once = idempotent_function(_execute, data_keyword_argument="visit", persistence_store=_persistence_layer(),
+                               config=idempotency, key_prefix=IDEMPOTENCY_KEY_PREFIX)
+    try:
+        return once(task=task, visit={"key": task.idempotency_key})
+    except IdempotencyAlreadyInProgressError as error:
+        raise TransientError("another invocation is running this visit of the step") from error
+    except IdempotencyPersistenceLayerError as error:
+        raise TransientError(f"idempotency store unavailable: {error}") from error
+
+
+_persistence: tuple[Any, str, DynamoDBPersistenceLayer] | None = None
+
+
+def _persistence_layer() -> DynamoDBPersistenceLayer:
+    """Created on first use (never at import) and again whenever the client or table changes."""
+    global _persistence
+    client, table = aws.client("dynamodb"), config.idempotency_table()
+    if _persistence is None or _persistence[0] is not client or _persistence[1] != table:
+        _persistence = (client, table, DynamoDBPersistenceLayer(table_name=table, boto3_client=client))
+    return _persistence[2]
+
+
+def _execute(task: TaskEvent, visit: dict[str, str]) -> dict[str, Any]:
+    """One visit, run once: decide, act, record. Raises TransientError for the Retry to handle.
+    ``visit`` (``{"key": <idempotency key>}``) is only read by Powertools, to key the record."""
+    store = ContactStore()
+    try:
+        contact = store.get(task.contact_id)
+        if contact is None:
+            logger.info("contact no longer exists; step skipped")
+            return Outcome(outcome="skipped", reason="contact no longer exists",
+                           step_id=task.step_id).model_dump(mode="json")
+        ctx = StepContext(event=task, contact=contact, store=store, now=clock.now())
+        outcome = _decide(ctx)
+        ctx.record(f"step.{outcome.outcome}", {**outcome.detail, "action": task.action,
+                                               "enrollment_id": task.enrollment_id, "reason": outcome.reason})
+    except WriteConflict as error:
+        raise TransientError(str(error)) from error
+    except (ClientError, BotoCoreError) as error:
+        if _is_transient(error):
+            raise TransientError(f"{type(error).__name__}: {error}") from error
+        raise
+    return outcome.model_dump(mode="json")
+
+
+def _decide(ctx: StepContext) -> Outcome:
+    task = ctx.event
+    if task.only_if is not None:
+        unmet = _only_if_unmet(ctx)
+        if unmet is not None:
+            return unmet
+    try:
+        module = actions.module(task.action)
+    except KeyError as error:
+        return ctx.outcome("failed", str(error.args[0]))
+    try:
+        settings = module.Settings.model_validate(task.settings)
+    except ValidationError as error:
+        return ctx.outcome("failed", f"invalid settings: {_errors(error)}")
+    try:
+        return _as_outcome(ctx, module.run(ctx, settings))
+    except Skip as skip:
+        return ctx.outcome("skipped", skip.reason, **skip.detail)
+    except PermanentError as error:
+        return ctx.outcome("failed", error.reason, **error.detail)
+    except rendering.MissingField as missing:
+        verdict: Literal["skipped", "failed"] = "skipped" if task.missing_fields == "skip" else "failed"
+        return ctx.outcome(verdict, f"missing field{'s' if len(missing.names) > 1 else ''}: "
+                                    f"{', '.join(missing.names)}", missing=missing.names)
+    except rendering.TemplateProblem as problem:
+        return ctx.outcome("failed", f"template problem: {problem}")
+
+
+def _only_if_unmet(ctx: StepContext) -> Outcome | None:
+    try:
+        condition = _condition_adapter.validate_python(ctx.event.only_if)
+    except ValidationError as error:
+        return ctx.outcome("failed", f"invalid only_if: {_errors(error)}")
+    met, inputs = evaluate(condition, ctx.contact, ctx.now)
+    return None if met else ctx.outcome("skipped", "only_if not met", only_if=ctx.event.only_if, inputs=inputs)
+
+
+def _as_outcome(ctx: StepContext, result: Outcome | dict[str, Any] | None) -> Outcome:
+    """An action returns an Outcome, a dict of details of a done step, or None."""
+    if isinstance(result, Outcome):
+        return result.model_copy(update={"step_id": ctx.event.step_id})
+    if isinstance(result, dict) and "outcome" in result:
+        return Outcome.model_validate({**result, "step_id": ctx.event.step_id})
+    return ctx.outcome("done", **(result or {}))
+
+
+def _is_transient(error: Exception) -> bool:
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in _TRANSIENT_CODES or status >= 500
+    return isinstance(error, (BotoConnectionError, HTTPClientError))
+
+
+def _errors(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
+
+
+# ------------------------------------------------------------------ logs and metrics
+
+
+@contextlib.contextmanager
+def _log_keys(task: TaskEvent) -> Iterator[None]:
+    """The step's identifiers on every log line of this invocation (per thread, for the local runtime)."""
+    keys = {"map_id": task.map_id, "step_id": task.step_id, "action": task.action,
+            "contact_id": task.contact_id, "enrollment_id": task.enrollment_id}
+    logger.thread_safe_append_keys(**keys)
+    try:
+        yield
+    finally:
+        logger.thread_safe_remove_keys(list(keys))
+
+
+def _count(action: str, outcome: str) -> None:
+    """One ``Step<Outcome>`` count per step, by action, as an EMF line on stdout."""
+    metrics = EphemeralMetrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE)
+    metrics.add_dimension(name="action", value=action)
+    metrics.add_metric(name=f"Step{outcome[:1].upper()}{outcome[1:]}", unit=MetricUnit.Count, value=1)
+    metrics.flush_metrics()

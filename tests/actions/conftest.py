@@ -1,0 +1,46 @@
+"""Fixtures of the action and journey-task specifications: a contact enrolled in a map, and the
+fixture events from events/ addressed to that contact."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from automaps import aws as aws_clients
+from automaps.contacts import Contact, ContactStore
+from tests.conftest import load_event
+
+MAP_ID = "welcome-leads"
+ENROLLMENT_ID = "e_5f1c0a9b8e7d6c5b4a392817"  # the enrollment the fixture events belong to
+
+
+@pytest.fixture
+def store(aws) -> ContactStore:
+    return ContactStore()
+
+
+@pytest.fixture
+def contact(store: ContactStore, clock) -> Contact:
+    """GIVEN Jane, a 52-year-old lead from the newsletter form, enrolled in welcome-leads."""
+    jane, _ = store.upsert_by_email("jane@example.com", {"first_name": "Jane", "age": 52, "cold_reason": "bounced"},
+                                    tags=["newsletter", "cold"])
+    store.create_enrollment(jane.id, MAP_ID, ENROLLMENT_ID, {"type": "form_submitted", "form": "newsletter",
+                                                             "fields": {"plan": "pro"}})
+    return jane
+
+
+def event_for(name: str, contact: Contact | str, **changes: Any) -> dict[str, Any]:
+    """The fixture event ``events/<name>.json``, addressed to ``contact`` (or a contact id)."""
+    contact_id = contact if isinstance(contact, str) else contact.id
+    return {**load_event(f"{name}.json"), "contact_id": contact_id, **changes}
+
+
+def kinds(store: ContactStore, contact: Contact) -> list[str]:
+    return [entry.kind for entry in store.history(contact.id)]
+
+
+def idempotency_records() -> list[dict[str, Any]]:
+    from automaps import config
+
+    return aws_clients.client("dynamodb").scan(TableName=config.idempotency_table())["Items"]
