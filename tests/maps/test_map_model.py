@@ -75,8 +75,8 @@ def test_given_waits_then_only_those_needing_the_contact_or_the_clock_are_resolv
     fixed = [{"days": 2}, {"until": "2027-01-01T00:00:00Z"}]
     resolved = [{"at": "09:00"}, {"weekdays": ["mon"]}, {"until_field": "webinar_at"}]
 
-    assert [WaitSpec.model_validate(w).needs_contact for w in fixed] == [False, False]
-    assert [WaitSpec.model_validate(w).needs_contact for w in resolved] == [True, True, True]
+    assert [WaitSpec.model_validate(w).needs_resolving for w in fixed] == [False, False]
+    assert [WaitSpec.model_validate(w).needs_resolving for w in resolved] == [True, True, True]
     assert WaitSpec.model_validate({"weeks": 1, "hours": 1.5}).delay_seconds == 7 * 86400 + 5400
 
 

@@ -178,7 +178,7 @@ class _Compiler:
         step, main = ref.step, self._main(ref)
         if isinstance(step, ActionStep) and step.when:
             return f"{main} when"
-        if isinstance(step, WaitStep) and step.wait.needs_contact:
+        if isinstance(step, WaitStep) and step.wait.needs_resolving:
             return f"{main} resolve"
         if isinstance(step, IfStep):
             return f"{main} check"
@@ -248,7 +248,7 @@ class _Compiler:
     def _wait(self, states: dict[str, Any], ref: StepRef, after: str) -> None:
         spec: WaitSpec = ref.step.wait  # type: ignore[attr-defined]
         main = self._main(ref)
-        if spec.needs_contact:
+        if spec.needs_resolving:
             key = self._key(ref.label)
             payload = {**self._ids(ref.label), "wait": spec.model_dump(mode="json", exclude_unset=True),
                        "fallback_timezone": self.map.timezone}

@@ -62,6 +62,9 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+Path = tuple[str | int, ...]
+"""A position in a map, e.g. ``("steps", 3, "then", 0)`` (shown as ``steps[3].then[0]``)."""
+
 
 def suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
     """`` (did you mean X?)`` when ``word`` looks like a misspelling of one of ``options``."""
@@ -72,13 +75,16 @@ def suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
 # ---------------------------------------------------------------- small value types
 
 
-def _map_id(value: str) -> str:
-    if not MAP_ID.fullmatch(value):
-        raise ValueError(
-            f"map id {value!r} must be lowercase letters, digits and '-', at most 60 characters, "
-            "e.g. welcome-leads"
-        )
-    return value
+def _slug(what: str, example: str) -> AfterValidator:
+    """Validates ids of maps and forms: lowercase letters, digits and '-', at most 60 characters."""
+
+    def validate(value: str) -> str:
+        if not MAP_ID.fullmatch(value):
+            raise ValueError(f"{what} {value!r} must be lowercase letters, digits and '-', at most 60 characters, "
+                             f"e.g. {example}")
+        return value
+
+    return AfterValidator(validate)
 
 
 def _step_id(value: str) -> str:
@@ -126,7 +132,8 @@ def _positive(duration: Duration) -> Duration:
     return duration
 
 
-MapId = Annotated[str, AfterValidator(_map_id)]
+MapId = Annotated[str, _slug("map id", "welcome-leads")]
+FormId = Annotated[str, _slug("form id", "newsletter")]
 StepId = Annotated[str, AfterValidator(_step_id)]
 Timezone = Annotated[str, AfterValidator(_timezone)]
 TimeOfDay = Annotated[str, BeforeValidator(_time_of_day)]
@@ -183,7 +190,7 @@ class WaitSpec(BaseModel):
         return int(sum(units))
 
     @property
-    def needs_contact(self) -> bool:
+    def needs_resolving(self) -> bool:
         """True when the end of the wait depends on the contact or the clock at run time."""
         return bool(self.until_field or self.at or self.weekdays)
 
@@ -229,7 +236,7 @@ class StepBase(BaseModel):
 
     id: StepId | None = None
 
-    def branches(self) -> list[tuple[tuple[str | int, ...], list[Step]]]:
+    def branches(self) -> list[tuple[Path, list[Step]]]:
         """The step lists nested in this step, each with its path relative to the step."""
         return []
 
@@ -273,7 +280,7 @@ class IfStep(StepBase):
     then: StepList
     else_: StepList | None = Field(default=None, alias="else")
 
-    def branches(self) -> list[tuple[tuple[str | int, ...], list[Step]]]:
+    def branches(self) -> list[tuple[Path, list[Step]]]:
         return [(("then",), self.then)] + ([(("else",), self.else_)] if self.else_ else [])
 
 
@@ -290,7 +297,7 @@ class SwitchStep(StepBase):
     switch: list[Case] = Field(min_length=1, max_length=50)
     default: StepList | None = None
 
-    def branches(self) -> list[tuple[tuple[str | int, ...], list[Step]]]:
+    def branches(self) -> list[tuple[Path, list[Step]]]:
         cases = [(("switch", i, "then"), case.then) for i, case in enumerate(self.switch)]
         return cases + ([(("default",), self.default)] if self.default else [])
 
@@ -304,7 +311,7 @@ class ForkStep(StepBase):
     kind = "fork"
     fork: list[StepList] = Field(min_length=2, max_length=10)
 
-    def branches(self) -> list[tuple[tuple[str | int, ...], list[Step]]]:
+    def branches(self) -> list[tuple[Path, list[Step]]]:
         return [(("fork", i), branch) for i, branch in enumerate(self.fork)]
 
 
@@ -387,7 +394,7 @@ for _model in (IfStep, Case, SwitchStep, ForkStep):
 
 class FormSubmitted(BaseModel):
     model_config = _STRICT
-    form: MapId
+    form: FormId
 
 
 class FormSubmittedTrigger(BaseModel):
@@ -480,8 +487,6 @@ MAP_KEYS = tuple(_keys(Map))
 
 
 # ---------------------------------------------------------------- walking the steps
-
-Path = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
