@@ -134,6 +134,16 @@ class StepContext:
         """Record on the contact's history, attributed to this map and step."""
         self.store.record(self.contact.id, kind, detail, map_id=self.event.map_id, step_id=self.event.step_id)
 
+    def record_effect(self, kind: str, detail: dict[str, Any] | None = None) -> None:
+        """Record what the action has already done (an email sent, ...). Once the effect happened a
+        failure to record it must not make the step run again (a second email), so it is logged
+        as an error instead of raised."""
+        try:
+            self.record(kind, detail)
+        except (ClientError, BotoCoreError, WriteConflict) as error:
+            logger.error("history entry could not be recorded after the action took effect",
+                         extra={"kind": kind, "error": f"{type(error).__name__}: {error}"})
+
     def trigger_event(self) -> dict[str, Any]:
         """The event that enrolled the contact (a form submission, ...); {} if unknown."""
         if self._trigger is None:
@@ -218,14 +228,14 @@ def _execute(task: TaskEvent, visit: dict[str, str]) -> dict[str, Any]:
                            step_id=task.step_id).model_dump(mode="json")
         ctx = StepContext(event=task, contact=contact, store=store, now=clock.now())
         outcome = _decide(ctx)
-        ctx.record(f"step.{outcome.outcome}", {**outcome.detail, "action": task.action,
-                                               "enrollment_id": task.enrollment_id, "reason": outcome.reason})
     except WriteConflict as error:
         raise TransientError(str(error)) from error
     except (ClientError, BotoCoreError) as error:
         if _is_transient(error):
             raise TransientError(f"{type(error).__name__}: {error}") from error
         raise
+    ctx.record_effect(f"step.{outcome.outcome}", {**outcome.detail, "action": task.action,
+                                                  "enrollment_id": task.enrollment_id, "reason": outcome.reason})
     return outcome.model_dump(mode="json")
 
 

@@ -54,7 +54,7 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
                             headers=headers, configuration_set=config.ses_configuration_set())
     sent = {"message_id": message_id, "template": settings.template, "to": mask_email(to),
             "marketing": marketing}
-    ctx.record("email.sent", sent)
+    ctx.record_effect("email.sent", sent)
     return sent
 
 

@@ -29,7 +29,7 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
     text = rendering.render(settings.text, context, where=f"the text of step {ctx.event.step_id!r}")
     message_id = sms.send(to=number, text=text, sender_id=settings.sender_id or config.sms_sender_id())
     sent = {"message_id": message_id, "to": mask_phone(number)}
-    ctx.record("sms.sent", sent)
+    ctx.record_effect("sms.sent", sent)
     return sent
 
 

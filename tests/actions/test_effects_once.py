@@ -1,0 +1,40 @@
+"""Once an action has taken effect, nothing after it may make the step run again."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from automaps import aws as aws_clients
+from functions.send_email import app
+from tests.actions.sending import a_contact, history, shipped_template, task_event
+from tests.outbox import sent_emails
+
+
+@pytest.fixture
+def history_writes_throttled(aws, clock):
+    """GIVEN DynamoDB throttles every history write (the email itself goes out fine)."""
+    shipped_template("welcome")
+    jane = a_contact(first_name="Jane")
+
+    def throttle(params, **_):
+        if params.get("Item", {}).get("sk", {}).get("S", "").startswith("H#"):
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"},
+                               "ResponseMetadata": {"HTTPStatusCode": 400}}, "PutItem")
+
+    events = aws_clients.client("dynamodb").meta.events
+    events.register("before-parameter-build.dynamodb.PutItem", throttle, unique_id="throttle-history")
+    yield jane
+    events.unregister("before-parameter-build.dynamodb.PutItem", unique_id="throttle-history")
+
+
+def test_given_history_writes_fail_after_the_send_when_the_step_is_retried_then_one_email_went_out(
+        history_writes_throttled, lambda_context):
+    event = task_event("send_email.json", history_writes_throttled)
+
+    first = app.lambda_handler(event, lambda_context)
+    retried = app.lambda_handler(event, lambda_context)
+
+    assert first["outcome"] == retried["outcome"] == "done"
+    assert len(sent_emails()) == 1
+    assert history(history_writes_throttled, "email.sent") == []   # lost, and logged as an error
