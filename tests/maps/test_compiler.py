@@ -314,6 +314,13 @@ def test_given_each_example_map_then_the_definition_passes_statelint(path):
     assert Linter.validate(with_fake_arns(asl)) == []
 
 
+def test_given_the_committed_definitions_when_linted_by_the_statelint_command_then_it_reports_nothing():
+    files = sorted(str(path) for path in (ROOT / "statemachines").glob("*.asl.json"))
+    result = subprocess.run([sys.executable, "-m", "statelint", *files], capture_output=True, text=True)
+
+    assert files and result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_given_each_example_map_then_every_state_has_a_comment_and_a_short_unique_name(path):
     asl = compile_map(load_map(path))

@@ -189,6 +189,10 @@ def _validation_lines(file: FilePath, data: Any, error: ValidationError) -> list
     return list(dict.fromkeys(lines))
 
 
+_NOUNS = {"fork": ("branch", "branches"), "switch": ("case", "cases"), "triggers": ("trigger", "triggers"),
+          "weekdays": ("weekday", "weekdays"), "all": ("condition", "conditions"), "any": ("condition", "conditions")}
+
+
 def _explain(item: dict[str, Any], location: _Location) -> tuple[Path, str]:
     """The path to show and the message, in words that say what to change."""
     kind, path, value = item["type"], location.path, item.get("input")
@@ -202,17 +206,14 @@ def _explain(item: dict[str, Any], location: _Location) -> tuple[Path, str]:
     if kind == "value_error":
         return path, str(item["ctx"]["error"])
     if kind == "too_short" and isinstance(value, list):
-        noun = _NOUNS.get(str(last), "step" if location.context == "steps" else "entry")
+        noun, plural = _NOUNS.get(str(last), ("step", "steps") if location.context == "steps" else ("entry", "entries"))
         count = item["ctx"]["min_length"]
-        return path, f"needs at least {count} {noun}{'' if count == 1 else 'es' if noun == 'branch' else 's'}; it has {len(value)}"
+        return path, f"needs at least {count} {noun if count == 1 else plural}; it has {len(value)}"
     if kind == "timezone_aware":
         return path, "add a timezone to this date-time, e.g. 2026-03-01T09:00:00Z or 2026-03-01T10:00:00+01:00"
     message = item["msg"][:1].lower() + item["msg"][1:]
     return path, f"{message}; got {value!r}" if isinstance(value, (str, int, float, bool)) else message
 
-
-_NOUNS = {"fork": "branch", "switch": "case", "triggers": "trigger", "weekdays": "weekday",
-          "all": "condition", "any": "condition"}
 
 
 def _unknown_key(key: str, context: str) -> str:
