@@ -1,22 +1,83 @@
 """Stand up what template.yaml declares inside moto.
 
 ``LocalStack(template).create_data()`` creates the tables, secrets and queues and fills the
-environment the functions read (their Globals and own Environment, resolved). Functions, state
-machines and API routes are added by the local runtime on top of this.
+environment the functions read (their Globals and own Environment, resolved).
+``create_functions()`` registers every ``AWS::Serverless::Function`` in moto's Lambda (the code
+runs in-process, see ``LocalFunction``), ``create_state_machines()`` every
+``AWS::Serverless::StateMachine`` with its ``DefinitionUri`` file and resolved
+``DefinitionSubstitutions``, and ``routes()`` lists the API events for the HTTP front.
 """
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import os
+import re
+import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from automaps import aws
-from automaps_local.template import Resolver, Template
+from automaps_local.template import Resolver, Template, TemplateError
+
+LOG = logging.getLogger(__name__)
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 STACK = "automaps"
+
+_UNRESOLVED = re.compile(r"\$\{([A-Za-z0-9_.:]+)\}")
+_TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                  "Principal": {"Service": "{service}"}}]}
+
+
+@dataclass(frozen=True)
+class LocalFunction:
+    """A template function as the runtime runs it: in-process, from its source folder."""
+
+    logical_id: str
+    name: str            # physical name in moto's Lambda
+    arn: str
+    code_dir: Path       # e.g. <root>/functions/send_email
+    module: str          # e.g. functions.send_email.app
+    handler: str         # e.g. lambda_handler
+    timeout: int
+    memory: int
+
+    @property
+    def source(self) -> Path:
+        return self.code_dir / (self.module.rsplit(".", 1)[-1] + ".py")
+
+
+@dataclass(frozen=True)
+class LocalStateMachine:
+    logical_id: str
+    name: str            # physical name, e.g. automaps-welcome-leads
+    map_id: str          # the name without the stack prefix, e.g. welcome-leads
+    arn: str
+    definition: str
+
+
+@dataclass(frozen=True)
+class Route:
+    """An ``Api`` event of a function: ``/forms/{form_id}`` POST -> PublicApiFunction."""
+
+    path: str
+    method: str          # upper case; ANY matches every method
+    function: str        # logical id
+    event: str           # the event's name in the template
+
+    def pattern(self) -> re.Pattern[str]:
+        """``/forms/{form_id}`` -> ``^/forms/(?P<form_id>[^/]+)$`` (``{proxy+}`` spans slashes)."""
+        parts = re.split(r"\{(\w+)(\+?)\}", self.path)
+        regex = re.escape(parts[0])
+        for name, greedy, literal in zip(parts[1::3], parts[2::3], parts[3::3]):
+            regex += f"(?P<{name}>{'.+' if greedy else '[^/]+'})" + re.escape(literal)
+        return re.compile(f"^{regex}$")
+
 
 _TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes",
                "StreamSpecification")
@@ -28,6 +89,9 @@ class LocalStack:
     stack_name: str = STACK
     parameters: dict[str, Any] = field(default_factory=dict)
     physical: dict[str, str] = field(default_factory=dict)
+    functions: dict[str, LocalFunction] = field(default_factory=dict)        # by logical id
+    state_machines: dict[str, LocalStateMachine] = field(default_factory=dict)  # by map id
+    skipped_state_machines: dict[str, str] = field(default_factory=dict)     # logical id -> why
 
     def __post_init__(self) -> None:
         refs = {**self.template.parameter_defaults(), **self.parameters}
@@ -64,6 +128,108 @@ class LocalStack:
             Name=f"{self.stack_name}-{logical}", SecretString=value)["ARN"]
         self.resolver.refs[logical] = arn
 
+    # ------------------------------------------------------------------ roles
+    def _role(self, service: str) -> str:
+        name = f"{self.stack_name}-local-{service.split('.')[0]}"
+        iam = aws.client("iam")
+        try:
+            return iam.get_role(RoleName=name)["Role"]["Arn"]
+        except iam.exceptions.NoSuchEntityException:
+            trust = json.dumps(_TRUST).replace("{service}", service)
+            return iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+
+    # ------------------------------------------------------------------ functions
+    def create_functions(self) -> dict[str, LocalFunction]:
+        """Register every function in moto's Lambda (a dummy zip: the code runs in-process)."""
+        role = self._role("lambda.amazonaws.com")
+        for logical in self.template.of_type("AWS::Serverless::Function"):
+            self.functions[logical] = self._create_function(logical, role)
+        return self.functions
+
+    def _create_function(self, logical: str, role: str) -> LocalFunction:
+        props = self.template.function_properties(logical)
+        code_uri = str(props.get("CodeUri", "")).strip("/")
+        module_file, handler = props.get("Handler", "app.lambda_handler").rsplit(".", 1)
+        name = f"{self.stack_name}-{logical}"
+        arn = aws.client("lambda").create_function(
+            FunctionName=name, Runtime=props.get("Runtime", "python3.13"), Role=role,
+            Handler=props.get("Handler", "app.lambda_handler"), Code={"ZipFile": _dummy_zip()},
+            Timeout=int(props.get("Timeout", 3)), MemorySize=int(props.get("MemorySize", 128)),
+            Architectures=props.get("Architectures", ["x86_64"]),
+        )["FunctionArn"]
+        self.resolver.refs[logical] = name
+        self.resolver.attributes[(logical, "Arn")] = arn
+        return LocalFunction(
+            logical_id=logical, name=name, arn=arn, code_dir=self.template.root / code_uri,
+            module=".".join([*Path(code_uri).parts, *module_file.split(".")]), handler=handler,
+            timeout=int(props.get("Timeout", 3)), memory=int(props.get("MemorySize", 128)),
+        )
+
+    def function_by_name(self, name_or_arn: str) -> LocalFunction:
+        for function in self.functions.values():
+            if name_or_arn in (function.name, function.arn, function.logical_id):
+                return function
+        raise KeyError(f"no function {name_or_arn} in {self.template.path}")
+
+    # ------------------------------------------------------------------ state machines
+    def create_state_machines(self, missing: str = "error") -> dict[str, LocalStateMachine]:
+        """Create every state machine from its DefinitionUri with substitutions resolved.
+
+        ``missing="skip"`` logs and skips a machine whose definition file does not exist yet
+        (``automaps serve`` while maps are still being compiled); ``"error"`` raises.
+        """
+        role = self._role("states.amazonaws.com")
+        for logical, resource in self.template.of_type("AWS::Serverless::StateMachine").items():
+            try:
+                machine = self._create_state_machine(logical, resource.get("Properties", {}), role)
+            except FileNotFoundError as error:
+                if missing != "skip":
+                    raise TemplateError(f"{logical}: {error}") from None
+                self.skipped_state_machines[logical] = str(error)
+                LOG.warning("%s skipped: %s", logical, error)
+                continue
+            self.state_machines[machine.map_id] = machine
+        return self.state_machines
+
+    def _create_state_machine(self, logical: str, props: dict[str, Any], role: str) -> LocalStateMachine:
+        if "DefinitionUri" not in props:
+            raise TemplateError(f"{logical}: only DefinitionUri state machines are supported locally")
+        path = self.template.root / str(props["DefinitionUri"])
+        if not path.is_file():
+            raise FileNotFoundError(f"definition file {path} does not exist")
+        definition = self.substitute(path.read_text(), props.get("DefinitionSubstitutions", {}), logical)
+        name = str(self.resolver.resolve(props.get("Name", f"{self.stack_name}-{logical}")))
+        arn = aws.client("stepfunctions").create_state_machine(
+            name=name, definition=definition, roleArn=role, type=props.get("Type", "STANDARD"),
+        )["stateMachineArn"]
+        self.resolver.refs[logical] = arn
+        self.resolver.attributes[(logical, "Name")] = name
+        prefix = f"{self.stack_name}-"
+        map_id = name[len(prefix):] if name.startswith(prefix) else name
+        return LocalStateMachine(logical_id=logical, name=name, map_id=map_id, arn=arn, definition=definition)
+
+    def substitute(self, definition: str, substitutions: dict[str, Any], logical: str = "") -> str:
+        """``${Key}`` -> value, as SAM's DefinitionSubstitutions do; a leftover ``${...}`` is an error."""
+        values = {key: str(self.resolver.resolve(value)) for key, value in substitutions.items()}
+        text = _UNRESOLVED.sub(lambda m: values.get(m.group(1), m.group(0)), definition)
+        leftover = sorted(set(_UNRESOLVED.findall(text)))
+        if leftover:
+            raise TemplateError(f"{logical}: definition uses {', '.join(leftover)} but DefinitionSubstitutions "
+                                "does not define it")
+        return text
+
+    # ------------------------------------------------------------------ API routes
+    def routes(self) -> list[Route]:
+        """The ``Type: Api`` events of every function, in template order."""
+        found = []
+        for logical, resource in self.template.of_type("AWS::Serverless::Function").items():
+            for event_name, event in (resource.get("Properties", {}).get("Events") or {}).items():
+                if event.get("Type") == "Api":
+                    props = event.get("Properties", {})
+                    found.append(Route(path=props["Path"], method=str(props["Method"]).upper(),
+                                       function=logical, event=event_name))
+        return found
+
     # ------------------------------------------------------------------ environment
     def function_environment(self, logical: str) -> dict[str, str]:
         props = self.template.function_properties(logical)
@@ -82,3 +248,10 @@ class LocalStack:
                     raise RuntimeError(f"template.yaml: functions disagree on {key} ({merged[key]} vs {value})")
         os.environ.update(merged)
         return merged
+
+
+def _dummy_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "# runs in-process from the repository; see automaps_local.runtime\n")
+    return buffer.getvalue()

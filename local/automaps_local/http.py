@@ -1,0 +1,197 @@
+"""A small HTTP front (WSGI, werkzeug) that plays API Gateway for the local runtime.
+
+Requests on the routes template.yaml declares (``Type: Api`` events) become REST API proxy
+events (payload format 1.0), the handler runs in-process, and its proxy response becomes the
+HTTP response. Like API Gateway: an unknown path or a method the resource does not declare is
+``403 {"message": "Missing Authentication Token"}``; a handler that raises or returns something
+that is not a proxy response is ``502 {"message": "Internal server error"}``. Paths work with or
+without the stage prefix (``/forms/x`` and ``/v1/forms/x``).
+
+Local-only endpoints live under ``/_local/`` and exist nowhere in AWS:
+``GET /_local/outbox``, ``GET /_local/contacts?email=`` (or ``?id=``), ``GET /_local/executions``,
+``GET /_local/clock``, ``POST /_local/clock/advance?seconds=N``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from automaps import clock as app_clock
+from automaps_local.runtime import LocalRuntime
+from automaps_local.stack import ACCOUNT, Route
+
+LOG = logging.getLogger(__name__)
+LOCAL_PREFIX = "/_local/"
+API_ID = "local"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return app_clock.iso(value)
+    if isinstance(value, set):
+        return sorted(value)
+    return str(value)
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, default=_json_default, indent=1), status=status, mimetype="application/json")
+
+
+class LocalApi:
+    """The WSGI application: ``LocalApi(runtime)``; serve it with werkzeug or call it in tests."""
+
+    def __init__(self, runtime: LocalRuntime, stage: str | None = None) -> None:
+        self.runtime = runtime
+        self.stage = stage or str(runtime.stack.resolver.refs.get("StageName") or "v1")
+        self.routes = [(route, route.pattern()) for route in runtime.routes()]
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        if request.path.startswith(LOCAL_PREFIX):
+            response = self._local(request)
+        else:
+            response = self._api(request)
+        return response(environ, start_response)
+
+    # ------------------------------------------------------------------ the API
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route, pattern in self.routes:
+            found = pattern.match(path)
+            if found and route.method in (method, "ANY"):
+                return route, found.groupdict()
+        return None
+
+    def _api(self, request: Request) -> Response:
+        path = request.path
+        if path.startswith(f"/{self.stage}/"):
+            path = path[len(self.stage) + 1:]
+        matched = self.match(request.method, path)
+        if matched is None:
+            return json_response({"message": "Missing Authentication Token"}, 403)
+        route, parameters = matched
+        event = proxy_event(request, route, path, parameters, self.stage)
+        try:
+            result = self.runtime.invoke(route.function, event)
+            return proxy_response(result)
+        except Exception:
+            LOG.exception("%s %s: %s failed", request.method, path, route.function)
+            return json_response({"message": "Internal server error"}, 502)
+
+    # ------------------------------------------------------------------ local-only endpoints
+    def _local(self, request: Request) -> Response:
+        endpoint = request.path[len(LOCAL_PREFIX):].rstrip("/")
+        handlers = {
+            ("GET", "outbox"): lambda: json_response(self.runtime.outbox()),
+            ("GET", "contacts"): lambda: self._contact(request),
+            ("GET", "executions"): lambda: json_response(self.runtime.executions(request.args.get("map_id"))),
+            ("GET", "clock"): lambda: json_response(self._clock()),
+            ("POST", "clock/advance"): lambda: self._advance(request),
+        }
+        handler = handlers.get((request.method, endpoint))
+        if handler is None:
+            return json_response({"message": f"no local endpoint {request.method} {request.path}"}, 404)
+        return handler()
+
+    def _contact(self, request: Request) -> Response:
+        email, contact_id = request.args.get("email"), request.args.get("id")
+        if not (email or contact_id):
+            return json_response({"message": "pass ?email= or ?id="}, 400)
+        found = self.runtime.contact(email=email, contact_id=contact_id)
+        if found is None:
+            return json_response({"message": "no such contact"}, 404)
+        return json_response(found)
+
+    def _clock(self) -> dict[str, Any]:
+        clock = self.runtime.clock
+        stats = clock.stats()
+        return {"now": app_clock.iso(clock.now()), "mode": "discrete" if clock.discrete else "scaled",
+                "time_scale": clock.time_scale, "running": stats["running"],
+                "participants": stats["participants"], "next_deadline": stats["next_deadline"]}
+
+    def _advance(self, request: Request) -> Response:
+        try:
+            seconds = float(request.args["seconds"])
+        except (KeyError, ValueError):
+            return json_response({"message": "pass ?seconds=N"}, 400)
+        self.runtime.clock.advance(seconds)
+        return json_response(self._clock())
+
+
+# ---------------------------------------------------------------------- event conversion
+def proxy_event(request: Request, route: Route, path: str, parameters: dict[str, str], stage: str) -> dict[str, Any]:
+    """The API Gateway REST proxy event (payload 1.0) for ``request`` on ``route``."""
+    headers = _multi(request.headers.items())
+    source_ip = request.remote_addr or "127.0.0.1"
+    headers.setdefault("X-Forwarded-For", [source_ip])
+    query = _multi(request.args.items(multi=True))
+    body, is_base64 = _body(request.get_data())
+    now = app_clock.now()
+    return {
+        "resource": route.path,
+        "path": path,
+        "httpMethod": request.method,
+        "headers": {k: v[-1] for k, v in headers.items()} or None,
+        "multiValueHeaders": headers or None,
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": route.path, "httpMethod": request.method, "path": f"/{stage}{path}",
+            "stage": stage, "requestId": str(uuid.uuid4()), "accountId": ACCOUNT, "apiId": API_ID,
+            "resourceId": "local", "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+            "identity": {"sourceIp": source_ip, "userAgent": request.headers.get("User-Agent")},
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        },
+        "body": body,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def _multi(pairs: Any) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for key, value in pairs:
+        found.setdefault(key, []).append(value)
+    return found
+
+
+def _body(data: bytes) -> tuple[str | None, bool]:
+    if not data:
+        return None, False
+    try:
+        return data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return base64.b64encode(data).decode("ascii"), True
+
+
+def proxy_response(result: Any) -> Response:
+    """The HTTP response for a Lambda proxy integration result (statusCode, headers, body)."""
+    if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
+        raise ValueError(f"not a proxy response: {str(result)[:200]}")
+    body = result.get("body") or ""
+    if result.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(body)
+        except binascii.Error as error:
+            raise ValueError("isBase64Encoded body is not base64") from error
+    response = Response(body, status=result["statusCode"])
+    response.headers.remove("Content-Type")
+    for key, value in (result.get("headers") or {}).items():
+        response.headers[key] = str(value)
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        if key in (result.get("headers") or {}):
+            response.headers.remove(key)
+        for value in values:
+            response.headers.add(key, str(value))
+    if "Content-Type" not in response.headers:
+        response.headers["Content-Type"] = "application/json"
+    return response

@@ -1,0 +1,280 @@
+"""Every patch of moto internals the local runtime needs, in one place (moto==5.2.5).
+
+``install(clock, invoker)`` applies them, ``uninstall()`` restores the originals; both are
+idempotent. ``tests/local/test_moto_patches.py`` fails loudly when moto moves any of these.
+
+* Lambda: ``LambdaSimpleBackend.invoke`` (API calls, Step Functions tasks, SQS deliveries) and
+  ``LambdaFunction.invoke`` (SNS, DynamoDB/Kinesis streams) call ``invoker(function_name,
+  event)`` in-process instead of echoing (or starting Docker). A handler exception becomes what
+  AWS returns for an unhandled error: header ``X-Amz-Function-Error: Unhandled`` and the payload
+  ``{"errorType": <class name>, "errorMessage": ...}``. moto's Step Functions Lambda integration
+  (``lambda_eval_utils`` -> ``StateTaskServiceLambda._from_error``) turns that into the error
+  name ``errorType`` with the payload as Cause, so ``Retry``/``Catch`` match on the class name.
+* Virtual time: Wait states (``WaitFunction._wait_interval``), Timestamp/TimestampPath waits
+  (``Timestamp._get_wait_seconds`` compares with naive, real ``datetime.now()``), Retry back-off
+  (``time.sleep`` in ``retrier_decl``) and execution-history timestamps read the virtual clock.
+* Speed (same behaviour, less CPU): ``ExecutionWorker._get_evaluation_entrypoint`` re-parses the
+  definition for every execution with a pure-Python ANTLR parser (0.1-0.3 s for a compiled map):
+  parsed once per definition, each execution gets its own deep copy (about 10 ms). The Lambda
+  integration creates a new boto3 client per Task (about 25 ms): ``lambda_eval_utils
+  .boto_client_for`` reuses one per region. ``json_path.parse`` builds a new JSONPath parser per
+  path evaluated (about 5 ms): parsed paths are cached.
+* Thread safety: moto's DynamoDB backend has no lock, and ``transact_write_items`` deep-copies
+  whole tables, which raises "dictionary changed size during iteration" when another execution
+  writes meanwhile. ``DynamoHandler.call_action`` runs under one re-entrant lock (re-entrant
+  because a stream delivery runs a handler that calls DynamoDB again in the same thread).
+* Execution accounting: ``ExecutionWorker.start`` makes the execution (keyed by its ARN) a
+  participant of the clock from its creation, in the StartExecution caller's thread, and
+  ``_execution_logic`` releases it however it ends. Each Wait/Retry sleep names its execution
+  (from the context object; none inside Parallel/Map frames), so the clock knows when every
+  execution is asleep.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import functools
+import json
+import logging
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from moto.awslambda.models import LambdaFunction
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.models import botocore_stubber
+from moto.dynamodb.responses import DynamoHandler
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+from moto.stepfunctions.parser.asl.utils import json_path
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+from automaps_local.clock import VirtualClock
+
+LOG = logging.getLogger(__name__)
+
+Invoker = Callable[[str, Any], Any]
+"""``invoker(function_name, event) -> result``; raising means the function failed."""
+
+_lock = threading.Lock()
+_originals: list[tuple[object, str, Any]] = []   # (owner, attribute, original value)
+
+
+def installed() -> bool:
+    return bool(_originals)
+
+
+def install(clock: VirtualClock, invoker: Invoker) -> None:
+    """Apply every patch, bound to ``clock`` and ``invoker`` (re-installing replaces them)."""
+    with _lock:
+        _restore_locked()
+        for owner, name, value in _patches(clock, invoker):
+            _originals.append((owner, name, owner.__dict__[name]))
+            setattr(owner, name, value)
+
+
+def uninstall() -> None:
+    with _lock:
+        _restore_locked()
+
+
+def _restore_locked() -> None:
+    while _originals:
+        owner, name, original = _originals.pop()
+        setattr(owner, name, original)
+
+
+def _patches(clock: VirtualClock, invoker: Invoker) -> list[tuple[object, str, Any]]:
+    return [
+        *_lambda_patches(invoker),
+        *_time_patches(clock),
+        *_execution_patches(clock),
+        *_speed_patches(),
+        *_thread_safety_patches(),
+    ]
+
+
+# ---------------------------------------------------------------------- Lambda
+def error_payload(error: BaseException, request_id: str = "") -> dict[str, Any]:
+    """What the Python Lambda runtime returns for an unhandled exception."""
+    return {
+        "errorMessage": str(error),
+        "errorType": type(error).__name__,
+        "requestId": request_id,
+        "stackTrace": traceback.format_tb(error.__traceback__)[1:],  # without the in-process call below
+    }
+
+
+def _lambda_patches(invoker: Invoker) -> list[tuple[object, str, Any]]:
+    def invoke_in_process(fn: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+        event = json.loads(body) if body else {}
+        asynchronous = (request_headers or {}).get("X-Amz-Invocation-Type") == "Event"
+        try:
+            payload = json.dumps(invoker(fn.function_name, event)).encode()
+        except Exception as error:  # the function's own failure, reported as AWS reports it
+            LOG.info("%s raised %s: %s", fn.function_name, type(error).__name__, error)
+            response_headers["x-amz-function-error"] = "Unhandled"
+            payload = json.dumps(error_payload(error, str(uuid.uuid4()))).encode()
+        return b"" if asynchronous else payload
+
+    def backend_invoke(self: LambdaSimpleBackend, function_name: str, qualifier: str | None,
+                       body: Any, headers: Any, response_headers: Any) -> bytes:
+        # replaces the echo of the Docker-less backend
+        payload = invoke_in_process(self.get_function(function_name, qualifier), body, headers, response_headers)
+        response_headers["Content-Length"] = str(len(payload))
+        return payload
+
+    def function_invoke(self: LambdaFunction, body: str, request_headers: Any, response_headers: Any) -> bytes:
+        # SNS/stream deliveries call the function object directly (normally Docker)
+        return invoke_in_process(self, body, request_headers, response_headers)
+
+    return [(LambdaSimpleBackend, "invoke", backend_invoke), (LambdaFunction, "invoke", function_invoke)]
+
+
+# ---------------------------------------------------------------------- virtual time
+_retrying = threading.local()  # the Environment of the Retry being evaluated in this thread
+
+
+def _owner(env: Any) -> str | None:
+    """The execution a sleeping state belongs to; None inside a Parallel/Map frame (see clock)."""
+    if env is None or env.is_frame():
+        return None
+    return env.states.context_object.context_object_data["Execution"]["Id"]
+
+
+class _VirtualTimeModule:
+    """Stands in for the ``time`` module inside ``retrier_decl``: only ``sleep`` is virtual."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self._clock = clock
+
+    def sleep(self, seconds: float) -> None:
+        env = getattr(_retrying, "env", None)
+        self._clock.sleep(seconds, interrupted=env and (lambda: not env.is_running()), owner=_owner(env))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def _time_patches(clock: VirtualClock) -> list[tuple[object, str, Any]]:
+    original_retrier_body = RetrierDecl._eval_body
+
+    def wait_interval(self: WaitFunction, env: Any, wait_seconds: float) -> None:
+        # a Wait sleeps on the virtual clock; StopExecution still interrupts it
+        clock.sleep(wait_seconds, interrupted=lambda: not env.is_running(), owner=_owner(env))
+
+    def timestamp_wait_seconds(self: Timestamp, env: Any) -> float:
+        # moto subtracts naive real datetime.now() from the UTC timestamp; use the virtual clock
+        self.string.eval(env=env)
+        text: str = env.stack.pop()
+        at = self._from_timestamp_string(timestamp=text)  # naive, UTC, whole seconds (as moto)
+        if at is None:
+            raise FailureEventException(self._create_failure_event(env, text))
+        return (at.replace(tzinfo=_dt.UTC) - clock.now()).total_seconds()
+
+    def retrier_eval_body(self: RetrierDecl, env: Any) -> None:
+        # lets the back-off's time.sleep (below) know which execution is sleeping
+        _retrying.env = env
+        try:
+            original_retrier_body(self, env)
+        finally:
+            _retrying.env = None
+
+    def current_timestamp() -> _dt.datetime:
+        # execution history events carry virtual time, like the contact's history
+        return clock.now()
+
+    return [
+        (WaitFunction, "_wait_interval", wait_interval),
+        (Timestamp, "_get_wait_seconds", timestamp_wait_seconds),
+        (RetrierDecl, "_eval_body", retrier_eval_body),
+        (retrier_decl, "time", _VirtualTimeModule(clock)),  # the back-off's time.sleep
+        (EventManager, "_get_current_timestamp", staticmethod(current_timestamp)),
+    ]
+
+
+# ---------------------------------------------------------------------- execution threads
+def _execution_patches(clock: VirtualClock) -> list[tuple[object, str, Any]]:
+    original_start = ExecutionWorker.start
+    original_logic = ExecutionWorker._execution_logic
+
+    def start(self: ExecutionWorker) -> None:
+        # counted from creation, in the StartExecution caller's thread: no idle gap before the thread runs
+        key = clock.begin(self._evaluation_details.execution_details.arn)
+        self._automaps_clock = (clock, key)
+        try:
+            original_start(self)
+        except BaseException:
+            self._automaps_clock = None
+            clock.end(key)
+            raise
+
+    def execution_logic(self: ExecutionWorker) -> None:
+        counted = getattr(self, "_automaps_clock", None)
+        try:
+            original_logic(self)
+        finally:
+            if counted is not None:  # released however the execution ended
+                counted[0].end(counted[1])
+
+    return [(ExecutionWorker, "start", start), (ExecutionWorker, "_execution_logic", execution_logic)]
+
+
+# ---------------------------------------------------------------------- speed
+def _speed_patches() -> list[tuple[object, str, Any]]:
+    original_entrypoint = ExecutionWorker._get_evaluation_entrypoint
+    programs: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def evaluation_entrypoint(self: ExecutionWorker) -> Any:
+        # parse once per definition; every execution evaluates its own copy of the program
+        definition = self._evaluation_details.state_machine_details.definition
+        with lock:
+            program = programs.get(definition)
+        if program is None:
+            program = original_entrypoint(self)
+            with lock:
+                program = programs.setdefault(definition, program)
+        return copy.deepcopy(program)
+
+    original_client_for = lambda_eval_utils.boto_client_for
+    clients: dict[tuple[str, str, bool], Any] = {}
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        # moto ignores the credentials (fixed fake keys); boto3 clients are thread-safe
+        key = (region, service, botocore_stubber.enabled)
+        with lock:
+            found = clients.get(key)
+        if found is None:
+            found = original_client_for(region=region, service=service, state_credentials=state_credentials)
+            with lock:
+                found = clients.setdefault(key, found)
+        return found
+
+    return [
+        (ExecutionWorker, "_get_evaluation_entrypoint", evaluation_entrypoint),
+        (lambda_eval_utils, "boto_client_for", boto_client_for),
+        (json_path, "parse", functools.lru_cache(maxsize=4096)(json_path.parse)),  # parsed paths are immutable
+    ]
+
+
+# ---------------------------------------------------------------------- thread safety
+def _thread_safety_patches() -> list[tuple[object, str, Any]]:
+    original_call_action = DynamoHandler.call_action
+    lock = threading.RLock()
+
+    def call_action(self: DynamoHandler) -> Any:
+        # one DynamoDB request at a time: concurrent executions otherwise corrupt moto's tables
+        with lock:
+            return original_call_action(self)
+
+    return [(DynamoHandler, "call_action", call_action)]

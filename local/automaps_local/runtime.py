@@ -1,0 +1,313 @@
+"""The whole backend in one process: moto as the AWS account, handlers called in-process.
+
+    with LocalRuntime("template.yaml") as rt:          # discrete-event clock by default
+        rt.invoke("PublicApiFunction", api_event)       # or through automaps_local.http
+        rt.run_until_settled()                          # every execution to its end
+        rt.outbox()["emails"], rt.contact("jane@example.com")
+
+``LocalRuntime`` starts ``mock_aws`` (Step Functions executing ASL, Lambda without Docker),
+builds the stack from template.yaml (``LocalStack``: tables, secret, queues, functions, state
+machines, routes), exports the functions' environment, verifies the ``EmailFrom`` identity in
+SES, installs the virtual clock as ``automaps.clock`` and the moto patches, and runs every
+handler in-process: ``functions/<dir>/app.py`` imported as ``functions.<dir>.app``.
+Only one runtime can be active at a time (the patches and the clock are process-wide).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from automaps import aws
+from automaps import clock as app_clock
+from automaps_local import moto_patches, observe
+from automaps_local.clock import VirtualClock
+from automaps_local.stack import ACCOUNT, REGION, LocalFunction, LocalStack, Route
+from automaps_local.template import Template
+
+LOG = logging.getLogger(__name__)
+
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",  # DynamoDB streams under moto need it
+}
+_active: LocalRuntime | None = None
+
+Listener = Callable[[LocalFunction, Any, Any, BaseException | None], None]
+
+
+@dataclass
+class FakeContext:
+    """The Lambda context object handlers receive (the attributes Powertools reads)."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    identity: Any = None
+    client_context: Any = None
+    _started: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def of(cls, function: LocalFunction) -> "FakeContext":
+        return cls(function.name, function.arn, function.memory, function.timeout)
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return f"local/[$LATEST]{self.aws_request_id[:8]}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
+
+
+class LocalRuntime:
+    def __init__(self, template: str | Path = "template.yaml", *, clock: VirtualClock | None = None,
+                 start: datetime | None = None, time_scale: float | None = None,
+                 parameters: dict[str, Any] | None = None, public_url: str = "http://127.0.0.1:3000",
+                 missing_definitions: str = "error", environment: dict[str, str] | None = None) -> None:
+        self.template_path = Path(template).resolve()
+        self.clock = clock or VirtualClock(start=start, time_scale=time_scale)
+        self.parameters = parameters or {}
+        self.public_url = public_url.rstrip("/")
+        self.missing_definitions = missing_definitions
+        self.environment = environment or {}  # extra variables, e.g. POWERTOOLS_METRICS_DISABLED
+        self.listeners: list[Listener] = []
+        self._modules: dict[str, Callable[..., Any]] = {}
+        self._import_lock = threading.Lock()
+        self._saved_env: dict[str, str | None] = {}
+        self._mock: Any = None
+        self._previous_clock: Any = None
+        self.stack: LocalStack | None = None
+        self.outbox_reader: observe.Outbox | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> "LocalRuntime":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> "LocalRuntime":
+        global _active
+        if _active is not None:
+            raise RuntimeError("another LocalRuntime is active in this process; close it first")
+        _active = self
+        try:
+            self._setenv(FAKE_AWS_ENV)
+            from moto import mock_aws
+
+            self._mock = mock_aws(config=MOTO_CONFIG)
+            self._mock.start()
+            aws.reset()
+            self._build_stack()
+            self._previous_clock = app_clock.set_clock(self.clock)
+            moto_patches.install(self.clock, self._invoke_by_name)
+            self.outbox_reader = observe.Outbox(ACCOUNT, REGION, self.clock.now)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _build_stack(self) -> None:
+        stack = self.stack = LocalStack(Template.load(self.template_path), parameters=self.parameters)
+        stack.create_data()
+        stack.resolver.refs.setdefault("PublicApi", "local")  # the REST API id, only used in URLs
+        stack.create_functions()
+        stack.create_state_machines(missing=self.missing_definitions)
+        self._setenv({**stack.export_environment(), "PUBLIC_API_URL": self.public_url, **self.environment})
+        sender = stack.resolver.refs.get("EmailFrom")
+        if sender:
+            aws.client("sesv2").create_email_identity(EmailIdentity=str(sender))
+
+    def close(self) -> None:
+        global _active
+        if _active is not self:
+            return
+        try:
+            if self._mock is not None:
+                self._stop_executions()
+            self.clock.close()
+            self.clock.wait_finished(timeout=5.0)
+        finally:
+            moto_patches.uninstall()
+            if self._previous_clock is not None:
+                app_clock.set_clock(self._previous_clock)
+            aws.reset()
+            if self._mock is not None:
+                self._mock.stop()
+                self._mock = None
+            self._restore_env()
+            _active = None
+
+    def _stop_executions(self) -> None:
+        sfn = aws.client("stepfunctions")
+        for arn in self.state_machines.values():
+            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING"):
+                for execution in page["executions"]:
+                    sfn.stop_execution(executionArn=execution["executionArn"], cause="local runtime closed")
+
+    def _setenv(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def _restore_env(self) -> None:
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+
+    # ------------------------------------------------------------------ what is deployed
+    @property
+    def root(self) -> Path:
+        return self.template_path.parent
+
+    @property
+    def state_machines(self) -> dict[str, str]:
+        """State machine ARN by map id (``welcome-leads`` -> ``arn:...:stateMachine:automaps-welcome-leads``)."""
+        return {map_id: machine.arn for map_id, machine in self._stack.state_machines.items()}
+
+    def state_machine_arn(self, map_id: str) -> str:
+        """The deployed machine's ARN, or the one the stack's naming gives a map not deployed here."""
+        prefix = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self._stack.stack_name}-"
+        return self.state_machines.get(map_id) or os.environ.get("STATE_MACHINE_ARN_PREFIX", prefix) + map_id
+
+    @property
+    def functions(self) -> dict[str, LocalFunction]:
+        return dict(self._stack.functions)
+
+    def routes(self) -> list[Route]:
+        return self._stack.routes()
+
+    @property
+    def _stack(self) -> LocalStack:
+        if self.stack is None:
+            raise RuntimeError("the runtime is not started (use it as a context manager)")
+        return self.stack
+
+    # ------------------------------------------------------------------ running handlers
+    def invoke(self, function: str, event: Any) -> Any:
+        """Call a function's handler in-process (logical id, name or ARN); its exceptions propagate."""
+        return json.loads(json.dumps(self._invoke_by_name(function, json.loads(json.dumps(event)))))
+
+    def _invoke_by_name(self, name: str, event: Any) -> Any:
+        """The invoker behind moto's Lambda: every invocation, from any thread, comes here."""
+        function = self._stack.function_by_name(name)
+        handler = self._handler(function)
+        result, error = None, None
+        try:
+            result = handler(event, FakeContext.of(function))
+            return result
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            if self.outbox_reader is not None:
+                self.outbox_reader.stamp()
+            for listener in list(self.listeners):
+                listener(function, event, result, error)
+
+    def _handler(self, function: LocalFunction) -> Callable[..., Any]:
+        found = self._modules.get(function.logical_id)
+        if found is None:
+            with self._import_lock:
+                found = self._modules.get(function.logical_id)
+                if found is None:
+                    module = _import_handler_module(function)
+                    found = self._modules[function.logical_id] = getattr(module, function.handler)
+        return found
+
+    # ------------------------------------------------------------------ executions
+    def start_execution(self, map_id: str, payload: dict[str, Any], name: str) -> str:
+        return aws.client("stepfunctions").start_execution(
+            stateMachineArn=self.state_machines[map_id], name=name, input=json.dumps(payload))["executionArn"]
+
+    def executions(self, map_id: str | None = None) -> list[dict[str, Any]]:
+        """Every execution (of one map or all): status, input, output, error, virtual start time."""
+        sfn, found = aws.client("stepfunctions"), []
+        for machine_map, arn in self.state_machines.items():
+            if map_id not in (None, machine_map):
+                continue
+            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn):
+                for item in page["executions"]:
+                    found.append(self._describe(machine_map, item["executionArn"]))
+        return found
+
+    def _describe(self, map_id: str, arn: str) -> dict[str, Any]:
+        described = aws.client("stepfunctions").describe_execution(executionArn=arn)
+        history = self.history(arn)
+        return {
+            "map_id": map_id, "name": described["name"], "arn": arn, "status": described["status"],
+            "input": json.loads(described.get("input") or "null"),
+            "output": json.loads(described["output"]) if described.get("output") else None,
+            "error": described.get("error"), "cause": described.get("cause"),
+            "started_at": history[0]["timestamp"] if history else None,
+            "stopped_at": history[-1]["timestamp"] if history and described["status"] != "RUNNING" else None,
+        }
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """The execution's history events (timestamps in virtual time)."""
+        sfn, events = aws.client("stepfunctions"), []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+            events += page["events"]
+        return events
+
+    def run_until_settled(self, until: Any = None, timeout: float = 30.0) -> bool:
+        return self.clock.run_until_settled(until, timeout)
+
+    # ------------------------------------------------------------------ what happened
+    def outbox(self) -> dict[str, list[dict[str, Any]]]:
+        """``{"emails": [...], "sms": [...]}`` in send order, each with the virtual time ``at``."""
+        assert self.outbox_reader is not None
+        return self.outbox_reader.as_dict()
+
+    def contact(self, email: str | None = None, contact_id: str | None = None) -> dict[str, Any] | None:
+        """A contact with tags, history (virtual times), notes and enrollments; None if unknown."""
+        contact_id = contact_id or (observe.contact_id_for(email) if email else None)
+        return observe.contact(contact_id) if contact_id else None
+
+
+def _import_handler_module(function: LocalFunction) -> ModuleType:
+    """``functions.<dir>.app`` through the normal import system when it resolves to the template's
+    file; otherwise (a template outside the repository root, e.g. a test fixture) from the file."""
+    expected = function.source.resolve()
+    try:
+        module = importlib.import_module(function.module)
+        if Path(module.__file__ or "").resolve() == expected:
+            return module
+    except ModuleNotFoundError as error:
+        if not expected.is_file():
+            raise ModuleNotFoundError(f"{function.logical_id}: no handler file {expected}") from error
+    name = f"_automaps_local_{abs(hash(str(expected))):x}.{function.module}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, expected)
+    if spec is None or spec.loader is None:
+        raise ModuleNotFoundError(f"{function.logical_id}: cannot load {expected}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

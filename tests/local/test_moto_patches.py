@@ -1,0 +1,292 @@
+"""The moto patches: they fail loudly here when a moto upgrade moves what they patch."""
+
+from __future__ import annotations
+
+import inspect
+import io
+import threading
+import json
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import jsonpath_ng.ext
+import pytest
+from moto import mock_aws
+from moto.awslambda.models import LambdaFunction
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.dynamodb.responses import DynamoHandler
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_lambda
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp, TimestampPath
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.utils import json_path
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker, SyncExecutionWorker
+
+from automaps_local import moto_patches
+from automaps_local.clock import VirtualClock
+from automaps_local.runtime import MOTO_CONFIG
+
+START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+class TransientError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------- moto still looks the same
+def _params(function: Callable[..., Any]) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+def test_given_moto_5_2_5_then_every_patched_attribute_exists_with_the_expected_signature():
+    import moto
+
+    assert moto.__version__ == "5.2.5", "the local runtime patches moto internals: re-check them before upgrading"
+    assert _params(LambdaSimpleBackend.invoke) == ["self", "function_name", "qualifier", "body", "headers",
+                                                   "response_headers"]
+    assert _params(LambdaFunction.invoke) == ["self", "body", "request_headers", "response_headers"]
+    assert _params(WaitFunction._wait_interval) == ["self", "env", "wait_seconds"]
+    assert _params(Timestamp._get_wait_seconds) == ["self", "env"]
+    assert "_get_wait_seconds" not in TimestampPath.__dict__, "TimestampPath must inherit the patched method"
+    assert _params(Timestamp._from_timestamp_string) == ["timestamp"]
+    assert _params(RetrierDecl._eval_body) == ["self", "env"]
+    assert "time.sleep(interval_seconds)" in inspect.getsource(retrier_decl), "the back-off sleep moved"
+    assert isinstance(EventManager.__dict__["_get_current_timestamp"], staticmethod)
+    assert _params(ExecutionWorker.start) == ["self"] and _params(ExecutionWorker._execution_logic) == ["self"]
+    assert "_execution_logic" in inspect.getsource(ExecutionWorker.start), "the worker thread target moved"
+    assert "start" in SyncExecutionWorker.__dict__, "sync executions bypass ExecutionWorker.start"
+    assert _params(Environment.is_frame) == ["self"] and _params(Environment.is_running) == ["self"]
+    assert "call_action" in DynamoHandler.__dict__ and _params(DynamoHandler.call_action) == ["self"]
+    # speed patches
+    assert _params(ExecutionWorker._get_evaluation_entrypoint) == ["self"]
+    assert "state_machine_details.definition" in inspect.getsource(ExecutionWorker._get_evaluation_entrypoint)
+    assert _params(lambda_eval_utils.boto_client_for) == ["region", "service", "state_credentials"]
+    assert json_path.parse is jsonpath_ng.ext.parse and "parse(path)" in inspect.getsource(json_path.extract_json)
+
+
+def test_given_moto_then_its_sfn_lambda_integration_names_function_errors_by_error_type():
+    # the invoker's error payload relies on exactly this path
+    source = inspect.getsource(lambda_eval_utils.execute_lambda_function_integration)
+    assert 'invocation_response.get("FunctionError")' in source
+    assert 'cause_object["errorType"]' in inspect.getsource(state_task_service_lambda.StateTaskServiceLambda._from_error)
+
+
+def test_given_installed_patches_when_uninstalled_then_the_originals_are_back_and_it_is_idempotent():
+    before = {(owner, name): owner.__dict__[name] for owner, name in [
+        (LambdaSimpleBackend, "invoke"), (LambdaFunction, "invoke"), (WaitFunction, "_wait_interval"),
+        (Timestamp, "_get_wait_seconds"), (RetrierDecl, "_eval_body"), (retrier_decl, "time"),
+        (EventManager, "_get_current_timestamp"), (ExecutionWorker, "start"), (ExecutionWorker, "_execution_logic"),
+        (ExecutionWorker, "_get_evaluation_entrypoint"), (lambda_eval_utils, "boto_client_for"), (json_path, "parse"),
+        (DynamoHandler, "call_action")]}
+    clock = VirtualClock(START)
+    moto_patches.install(clock, lambda name, event: event)
+    moto_patches.install(clock, lambda name, event: event)  # re-installing replaces, never stacks
+    assert all(owner.__dict__[name] is not original for (owner, name), original in before.items())
+    moto_patches.uninstall()
+    moto_patches.uninstall()
+    assert all(owner.__dict__[name] is original for (owner, name), original in before.items())
+    assert not moto_patches.installed()
+
+
+# ---------------------------------------------------------------------- behaviour, on moto itself
+class Account:
+    """moto with the patches, one Lambda function and a helper to run a state machine."""
+
+    def __init__(self, clock: VirtualClock, handler: Callable[[str, Any], Any]) -> None:
+        self.clock, self.calls = clock, []
+
+        def invoker(name: str, event: Any) -> Any:
+            self.calls.append((clock.now(), event))
+            return handler(name, event)
+
+        moto_patches.install(clock, invoker)
+        self.role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        buffer = io.BytesIO()
+        zipfile.ZipFile(buffer, "w").writestr("app.py", "")
+        self.function_arn = boto3.client("lambda").create_function(
+            FunctionName="f", Runtime="python3.13", Role=self.role, Handler="app.h",
+            Code={"ZipFile": buffer.getvalue()})["FunctionArn"]
+        self.sfn = boto3.client("stepfunctions")
+
+    def start(self, states: dict[str, Any], execution_input: dict[str, Any] | None = None, name: str = "run") -> str:
+        machine = self.sfn.create_state_machine(
+            name=f"m-{name}", roleArn=self.role,
+            definition=json.dumps({"StartAt": next(iter(states)), "States": states}))["stateMachineArn"]
+        return self.sfn.start_execution(stateMachineArn=machine, name=name,
+                                        input=json.dumps(execution_input or {}))["executionArn"]
+
+    def task(self, **extra: Any) -> dict[str, Any]:
+        return {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": self.function_arn, "Payload.$": "$"}, **extra}
+
+    def describe(self, arn: str) -> dict[str, Any]:
+        return self.sfn.describe_execution(executionArn=arn)
+
+
+@pytest.fixture
+def account_with(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Account]]:
+    created: list[Account] = []
+    with mock_aws(config=MOTO_CONFIG):
+        def make(handler: Callable[[str, Any], Any] = lambda name, event: {"ok": True},
+                 clock: VirtualClock | None = None) -> Account:
+            created.append(Account(clock or VirtualClock(START), handler))
+            return created[-1]
+
+        try:
+            yield make
+        finally:
+            for account in created:
+                account.clock.close()
+            moto_patches.uninstall()
+
+
+def test_given_a_wait_of_two_days_when_run_then_it_finishes_at_once_two_virtual_days_later(account_with):
+    account = account_with()
+    arn = account.start({"Wait": {"Type": "Wait", "Seconds": 2 * 86400, "Next": "Task"}, "Task": account.task(End=True)})
+    began = time.monotonic()
+
+    assert account.clock.run_until_settled(timeout=10) is True
+
+    assert time.monotonic() - began < 2
+    assert account.clock.now() - START == timedelta(days=2)
+    assert account.describe(arn)["status"] == "SUCCEEDED"
+    assert [at for at, _ in account.calls] == [START + timedelta(days=2)]
+
+
+def test_given_a_timestamp_path_wait_then_it_is_measured_against_the_virtual_clock(account_with):
+    account = account_with()
+    arn = account.start({"Wait": {"Type": "Wait", "TimestampPath": "$.at", "Next": "Task"}, "Task": account.task(End=True)},
+                        {"at": "2026-12-25T08:30:00Z"})
+
+    account.clock.run_until_settled(timeout=10)
+
+    assert account.describe(arn)["status"] == "SUCCEEDED"
+    assert account.calls[0][0] == datetime(2026, 12, 25, 8, 30, tzinfo=UTC)
+
+
+def test_given_transient_errors_when_retried_then_the_back_off_runs_on_the_virtual_clock(account_with):
+    def handler(name: str, event: Any) -> Any:
+        if len(account.calls) < 3:
+            raise TransientError("provider throttled")
+        return {"attempt": len(account.calls)}
+
+    account = account_with(handler)
+    retry = [{"ErrorEquals": ["TransientError"], "IntervalSeconds": 2, "MaxAttempts": 5, "BackoffRate": 2.0}]
+    arn = account.start({"Task": account.task(Retry=retry, End=True)})
+
+    account.clock.run_until_settled(timeout=10)
+
+    assert account.describe(arn)["status"] == "SUCCEEDED"
+    assert [(at - START).total_seconds() for at, _ in account.calls] == [0, 2, 6]
+    events = account.sfn.get_execution_history(executionArn=arn)["events"]
+    failures = [e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed"]
+    assert [f["error"] for f in failures] == ["TransientError", "TransientError"]
+    assert events[-1]["timestamp"] == START + timedelta(seconds=6)  # history in virtual time
+
+
+def test_given_retries_run_out_when_caught_then_the_catch_sees_the_exception_class_name(account_with):
+    def handler(name: str, event: Any) -> Any:
+        raise TransientError("still throttled")
+
+    account = account_with(handler)
+    states = {
+        "Task": account.task(Retry=[{"ErrorEquals": ["TransientError"], "IntervalSeconds": 1, "MaxAttempts": 2}],
+                             Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}],
+                             End=True),
+        "Caught": {"Type": "Pass", "End": True},
+    }
+    arn = account.start(states, {"contact_id": "c1"})
+
+    account.clock.run_until_settled(timeout=10)
+
+    output = json.loads(account.describe(arn)["output"])
+    assert output["error"]["Error"] == "TransientError"
+    cause = json.loads(output["error"]["Cause"])
+    assert cause["errorType"] == "TransientError" and cause["errorMessage"] == "still throttled"
+    assert len(account.calls) == 3
+
+
+def test_given_a_direct_invoke_of_a_failing_function_then_lambda_reports_an_unhandled_function_error(account_with):
+    def handler(name: str, event: Any) -> Any:
+        raise ValueError("bad input")
+
+    account = account_with(handler)
+    response = boto3.client("lambda").invoke(FunctionName="f", Payload=b'{"x": 1}')
+
+    assert response["FunctionError"] == "Unhandled"
+    assert json.loads(response["Payload"].read())["errorType"] == "ValueError"
+    assert account.calls[0][1] == {"x": 1}
+
+
+def test_given_an_sns_subscription_when_a_message_is_published_then_the_function_runs_in_process(account_with):
+    account = account_with()
+    sns = boto3.client("sns")
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=account.function_arn)
+
+    sns.publish(TopicArn=topic, Message="hello")
+
+    assert account.calls[0][1]["Records"][0]["Sns"]["Message"] == "hello"
+
+
+def test_given_a_waiting_execution_when_stopped_then_the_wait_is_interrupted(account_with):
+    account = account_with(clock=VirtualClock(START, auto_advance=False, poll_seconds=0.05))
+    arn = account.start({"Wait": {"Type": "Wait", "Seconds": 3600, "Next": "Task"}, "Task": account.task(End=True)})
+    assert account.clock.wait_idle(timeout=5)
+
+    account.sfn.stop_execution(executionArn=arn)
+
+    assert account.clock.wait_finished(timeout=5)
+    assert account.describe(arn)["status"] == "ABORTED"
+    assert account.calls == [] and account.clock.now() == START
+
+
+def test_given_two_executions_of_one_definition_then_each_evaluates_its_own_copy_of_the_program(account_with):
+    account = account_with()
+    states = {"Wait": {"Type": "Wait", "SecondsPath": "$.wait", "Next": "Task"}, "Task": account.task(End=True)}
+    machine = account.sfn.create_state_machine(name="shared", roleArn=account.role, definition=json.dumps(
+        {"StartAt": "Wait", "States": states}))["stateMachineArn"]
+    with account.clock.hold():
+        arns = [account.sfn.start_execution(stateMachineArn=machine, name=f"e{wait}",
+                                            input=json.dumps({"wait": wait}))["executionArn"] for wait in (30, 10)]
+
+    account.clock.run_until_settled(timeout=10)
+
+    assert [account.describe(arn)["status"] for arn in arns] == ["SUCCEEDED", "SUCCEEDED"]
+    assert sorted((at - START).total_seconds() for at, _ in account.calls) == [10, 30]
+
+
+def test_given_concurrent_transactions_and_writes_then_moto_dynamodb_stays_consistent(account_with):
+    account_with()
+    db = boto3.client("dynamodb")
+    db.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    errors: list[Exception] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(15):
+                db.transact_write_items(TransactItems=[
+                    {"Put": {"TableName": "t", "Item": {"pk": {"S": f"a{n}-{i}"}}}},
+                    {"Put": {"TableName": "t", "Item": {"pk": {"S": f"b{n}-{i}"}}}}])
+                db.put_item(TableName="t", Item={"pk": {"S": f"c{n}-{i}"}})
+        except Exception as error:  # collected: asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert errors == []
+    assert db.scan(TableName="t", Select="COUNT")["Count"] == 8 * 15 * 3
