@@ -90,27 +90,16 @@ def make_server(runtime: LocalRuntime, host: str, port: int) -> Any:
 
 
 def push_content(runtime: LocalRuntime) -> dict[str, int] | None:
-    """Upload content/templates, content/forms and the map registry, if the pusher exists.
+    """Upload content/templates, content/forms and the map registry, as `automaps push` does
+    for a deployed stack; skipped (with a log line) for a folder with neither content/ nor maps/."""
+    from automaps_local.push import push_all
 
-    ``automaps_local.content_files.push_all(root)`` is preferred; ``automaps_local.push`` (which
-    needs the state machine ARNs) is used otherwise. A missing module is skipped with a log line.
-    """
     if not any((runtime.root / folder).is_dir() for folder in ("content", "maps")):
         LOG.info("content not pushed: no content/ or maps/ next to %s", runtime.template_path.name)
         return None
-    for module_name, call in (("automaps_local.content_files", lambda m: m.push_all(runtime.root)),
-                              ("automaps_local.push", lambda m: m.push_all(runtime.root, runtime.state_machine_arn))):
-        try:
-            module = __import__(module_name, fromlist=["push_all"])
-        except ModuleNotFoundError as error:
-            if error.name != module_name:
-                raise
-            continue
-        counts = call(module)
-        LOG.info("content pushed (%s): %s", module_name.rsplit(".", 1)[-1], counts)
-        return counts
-    LOG.info("content not pushed: no automaps_local.content_files or automaps_local.push module yet")
-    return None
+    counts = push_all(runtime.root, runtime.state_machine_arn)
+    LOG.info("content pushed: %s", counts)
+    return counts
 
 
 def print_banner(runtime: LocalRuntime, url: str) -> None:
