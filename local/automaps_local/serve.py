@@ -15,7 +15,7 @@ import argparse
 import logging
 import sys
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,11 @@ QUIET = {"POWERTOOLS_METRICS_DISABLED": "true"}  # EMF metric blobs on stdout wo
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000)
-    parser.add_argument("--time-scale", type=float, default=1.0,
-                        help="virtual seconds per real second (86400: a day per second); default 1.0")
+    pace = parser.add_mutually_exclusive_group()
+    pace.add_argument("--time-scale", type=float, default=1.0,
+                      help="virtual seconds per real second (3600: an hour per second); default 1.0")
+    pace.add_argument("--fast-forward", action="store_true",
+                      help="jump virtual time to the next wait's end whenever every journey is asleep")
     parser.add_argument("--start", type=parse_time, default=None,
                         help="virtual start time, e.g. 2026-11-23T09:00:00Z (default: now)")
     parser.add_argument("--template", type=Path, default=Path("template.yaml"))
@@ -48,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("botocore").setLevel(logging.WARNING)
     template = args.template.resolve()
     add_repository_to_path(template.parent)
-    clock = VirtualClock(start=args.start, time_scale=args.time_scale)
+    start = args.start or (datetime.now(UTC).replace(microsecond=0) if args.fast_forward else None)
+    clock = VirtualClock(start=start, time_scale=None if args.fast_forward else args.time_scale)
     url = f"http://{args.host}:{args.port}"
     with LocalRuntime(template, clock=clock, public_url=url, missing_definitions="skip", environment=QUIET,
                       parameters=_parameters(template, args.log_level)) as runtime:
