@@ -35,10 +35,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator["LocalStack"]:
     from moto import mock_aws
 
     from automaps import aws as aws_clients
+    from automaps_local.moto_patches import atomic_dynamodb
     from automaps_local.stack import LocalStack
     from automaps_local.template import Template
 
-    with mock_aws():
+    # moto checks a write's condition and then writes, and undoes a cancelled transaction by
+    # restoring a copy of the table: requests are serialised, as each is atomic in DynamoDB
+    with mock_aws(), atomic_dynamodb():
         aws_clients.reset()
         stack = LocalStack(Template.load(ROOT / "template.yaml"))
         stack.create_data()

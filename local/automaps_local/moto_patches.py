@@ -32,6 +32,7 @@ idempotent. ``tests/local/test_moto_patches.py`` fails loudly when moto moves an
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as _dt
 import functools
@@ -41,7 +42,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction
@@ -80,6 +81,19 @@ def install(clock: VirtualClock, invoker: Invoker) -> None:
         for owner, name, value in _patches(clock, invoker):
             _originals.append((owner, name, owner.__dict__[name]))
             setattr(owner, name, value)
+
+
+@contextlib.contextmanager
+def atomic_dynamodb() -> Iterator[None]:
+    """Only the DynamoDB thread-safety patch, for tests that use moto without the runtime."""
+    patches = [(owner, name, owner.__dict__[name], value) for owner, name, value in _thread_safety_patches()]
+    for owner, name, _, value in patches:
+        setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        for owner, name, original, _ in reversed(patches):
+            setattr(owner, name, original)
 
 
 def uninstall() -> None:

@@ -76,7 +76,7 @@ def test_given_nothing_new_when_upserted_again_then_the_profile_is_not_rewritten
     assert not created and again.version == first.version == 1
 
 
-def test_given_twenty_concurrent_upserts_of_one_address_then_there_is_exactly_one_contact(store, atomic_dynamodb):
+def test_given_twenty_concurrent_upserts_of_one_address_then_there_is_exactly_one_contact(store):
     variants = ["rush@example.com", "Rush@Example.com", " RUSH@example.com "]
 
     results = in_threads(20, lambda i: store.upsert_by_email(variants[i % 3], {f"answer_{i}": i}, tags=[f"t{i}"]))
@@ -140,7 +140,7 @@ def test_given_fields_when_set_and_cleared_then_the_profile_has_the_new_values(s
     assert store.get(contact.id) == updated
 
 
-def test_given_concurrent_updates_of_one_contact_then_none_is_lost(store, atomic_dynamodb):
+def test_given_concurrent_updates_of_one_contact_then_none_is_lost(store):
     contact, _ = store.upsert_by_email("busy@example.com", {})
 
     in_threads(10, lambda i: store.update_fields(contact.id, {f"f{i}": i}, []))
