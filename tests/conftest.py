@@ -8,8 +8,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from automaps.clock import FixedClock
+    from automaps_local.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"

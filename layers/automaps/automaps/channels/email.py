@@ -14,10 +14,10 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate
 
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
-from botocore.exceptions import HTTPClientError
+from botocore.exceptions import ClientError
 
 from automaps import aws, clock
+from automaps.channels.errors import provider_call
 from automaps.contacts import mask_email
 from automaps.steps import PermanentError, TransientError
 
@@ -111,14 +111,8 @@ def send(*, to: str, subject: str, html: str, text: str, sender: str,
     request = {"FromEmailAddress": sender, "Content": {"Raw": {"Data": raw}}}
     if configuration_set:
         request["ConfigurationSetName"] = configuration_set
-    try:
+    with provider_call("SES", classify):
         return aws.client("sesv2").send_email(**request)["MessageId"]
-    except ClientError as error:
-        raise classify(error) from None
-    except (BotoConnectionError, HTTPClientError) as error:
-        raise TransientError(f"SES could not be reached: {type(error).__name__}") from None
-    except BotoCoreError as error:
-        raise PermanentError(f"SES request failed: {type(error).__name__}") from None
 
 
 def classify(error: ClientError) -> Exception:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import phonenumbers
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
-from botocore.exceptions import HTTPClientError
+from botocore.exceptions import ClientError
 
 from automaps import aws
+from automaps.channels.errors import provider_call
 from automaps.contacts import mask_phone
 from automaps.steps import PermanentError, TransientError
 
@@ -50,15 +50,9 @@ def _attributes(sender_id: str | None) -> dict[str, dict[str, str]]:
 def send(*, to: str, text: str, sender_id: str | None = None, region: str | None = None) -> str:
     """Send ``text`` to ``to``; returns the SNS message id."""
     number = to_e164(to, region)
-    try:
+    with provider_call("SNS", classify):
         response = aws.client("sns").publish(
             PhoneNumber=number, Message=text, MessageAttributes=_attributes(sender_id))
-    except ClientError as error:
-        raise classify(error) from None
-    except (BotoConnectionError, HTTPClientError) as error:
-        raise TransientError(f"SNS could not be reached: {type(error).__name__}") from None
-    except BotoCoreError as error:
-        raise PermanentError(f"SNS request failed: {type(error).__name__}") from None
     return response["MessageId"]
 
 
