@@ -14,11 +14,15 @@ from types import ModuleType
 from pydantic import BaseModel
 
 ACTION_TYPES: tuple[str, ...] = (
-    "change_tags",
-    "update_contact",
+    # messages
     "send_email",
     "send_sms",
+    # team and contact data
+    "change_tags",
+    "update_contact",
     "add_note",
+    # commerce and access
+    # routing and integrations
 )
 
 
