@@ -14,13 +14,13 @@ from types import ModuleType
 from pydantic import BaseModel
 
 ACTION_TYPES: tuple[str, ...] = (
-    # messages
-    "send_email",
-    "send_sms",
-    # team and contact data
     "change_tags",
     "update_contact",
+    "send_email",
+    "send_sms",
     "add_note",
+    # messages
+    # team and contact data
     # commerce and access
     # routing and integrations
 )
