@@ -40,6 +40,29 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
+# content/<folder>/*.yaml -> (item kind, "module:callable" that validates a body and returns a model)
+CONTENT_KINDS: dict[str, tuple[str, str]] = {
+    "connections": ("CONNECTION", "automaps.connections:validate"),
+}
+
+
+def load_named(root: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every other content folder: kind -> name (the file's stem) -> validated body."""
+    import importlib
+
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for folder, (kind, validator_path) in CONTENT_KINDS.items():
+        module_name, attribute = validator_path.split(":")
+        validator = getattr(importlib.import_module(module_name), attribute)
+        for path in _yaml_files(root / "content" / folder):
+            try:
+                model = validator(_read(path))
+            except (ValueError, LookupError) as exc:
+                raise ContentError(f"{path}: {exc}") from None
+            found.setdefault(kind, {})[path.stem] = model.model_dump(mode="json")
+    return found
+
+
 def load_templates(root: Path) -> dict[str, dict[str, Any]]:
     from automaps.rendering import EmailTemplate
 
@@ -84,15 +107,20 @@ def map_records(root: Path, arn_for: Callable[[str], str]) -> list[MapRecord]:
 def push_all(root: Path, arn_for: Callable[[str], str]) -> dict[str, int]:
     """Validate everything first, then write. Returns counts by kind."""
     templates, forms, maps = load_templates(root), load_forms(root), map_records(root, arn_for)
+    named = load_named(root)
     _check_references(forms, maps, templates, root)
     store = ContentStore()
+    for kind, items in named.items():
+        for name, body in items.items():
+            store.put(kind, name, body)
     for name, body in templates.items():
         store.put("TEMPLATE", name, body)
     for form_id, body in forms.items():
         store.put("FORM", form_id, body)
     for record in maps:
         register(record)
-    return {"templates": len(templates), "forms": len(forms), "maps": len(maps)}
+    return {"templates": len(templates), "forms": len(forms), "maps": len(maps),
+            **{kind.lower(): len(items) for kind, items in named.items()}}
 
 
 def _check_references(forms: dict, maps: list[MapRecord], templates: dict, root: Path) -> None:

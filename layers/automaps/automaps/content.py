@@ -7,13 +7,14 @@ map. Consumers validate bodies with their own models (``rendering.EmailTemplate`
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from automaps import aws, config
 
-Kind = Literal["TEMPLATE", "FORM", "MAP"]
+Kind = str
+"""An upper-case item kind: TEMPLATE, FORM, MAP, CONNECTION, ROUTER, ..."""
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
