@@ -13,19 +13,14 @@ built yet are listed in the ``PLANNED_*`` sets so that they get a "not supported
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import time
-from functools import cache
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple, Union
-from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -38,7 +33,16 @@ from pydantic import (
 
 from automaps.actions import ACTION_TYPES, camel, settings_model
 from automaps.conditions import Condition
-from automaps.timing import Duration
+from automaps.timing import (  # noqa: F401  (re-exported: the map model's value types)
+    MAX_WAIT_DAYS,
+    WEEKDAYS,
+    Duration,
+    PositiveDuration,
+    Timezone,
+    When,
+    WaitSpec,
+    suggest,
+)
 
 MAP_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,59}")
 STEP_ID = re.compile(r"[a-z][a-z0-9-]{0,39}")
@@ -46,7 +50,6 @@ MAX_LABEL = 44
 """Longest step label: with its kind and the longest suffix the compiler adds (" case 49 check
 failed") a state name stays within Step Functions' 80 characters."""
 
-MAX_WAIT_DAYS = 365
 PLANNED_MAP_KEYS = frozenset({"goals"})
 PLANNED_STEP_TYPES = frozenset(
     {"add_to_automation", "remove_from_automation", "pause_automation", "unpause_automation"}
@@ -58,18 +61,11 @@ PLANNED_CONDITIONS = frozenset({
     "has_subscription", "has_account", "course_started", "course_completed",
     "course_step_completed", "last_active_date", "event_attribute", "on_list", "in_automation",
 })
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 Path = tuple[str | int, ...]
 """A position in a map, e.g. ``("steps", 3, "then", 0)`` (shown as ``steps[3].then[0]``)."""
-
-
-def suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
-    """`` (did you mean X?)`` when ``word`` looks like a misspelling of one of ``options``."""
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.7)
-    return f" (did you mean {close[0]}?)" if close else ""
 
 
 # ---------------------------------------------------------------- small value types
@@ -96,133 +92,10 @@ def _step_id(value: str) -> str:
     return value
 
 
-@cache
-def _zone_names() -> tuple[str, ...]:
-    return tuple(sorted(available_timezones()))
-
-
-def _timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ValueError, KeyError):
-        raise ValueError(
-            f"unknown timezone {value!r}{suggest(value, _zone_names())}; "
-            "use an IANA name such as Europe/Paris, America/New_York or UTC"
-        ) from None
-    return value
-
-
-def _wait_timezone(value: str) -> str:
-    return value if value == "contact" else _timezone(value)
-
-
-def _time_of_day(value: Any) -> Any:
-    if isinstance(value, int):
-        raise ValueError(
-            'write the time of day in quotes, e.g. at: "09:30" (YAML reads an unquoted 9:30 as a number)'
-        )
-    if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
-        raise ValueError(f'time of day {value!r} must be "HH:MM" on a 24-hour clock, e.g. "09:00" or "17:30"')
-    return value
-
-
-def _positive(duration: Duration) -> Duration:
-    if duration.total_seconds <= 0:
-        raise ValueError("must be a positive duration, e.g. {hours: 4}")
-    return duration
-
-
 MapId = Annotated[str, _slug("map id", "welcome-leads")]
 FormId = Annotated[str, _slug("form id", "newsletter")]
 StepId = Annotated[str, AfterValidator(_step_id)]
-Timezone = Annotated[str, AfterValidator(_timezone)]
-TimeOfDay = Annotated[str, BeforeValidator(_time_of_day)]
-PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 FieldName = Annotated[str, Field(min_length=1, max_length=100)]
-
-
-# ---------------------------------------------------------------- timing
-
-
-class When(BaseModel):
-    """When an action runs: ``{delay: {hours: 4}}`` or ``{at: 2026-12-24T09:00:00Z}``."""
-
-    model_config = _STRICT
-
-    delay: PositiveDuration | None = None
-    at: AwareDatetime | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> When:
-        if (self.delay is None) == (self.at is None):
-            raise ValueError("'when' takes exactly one of delay (e.g. {delay: {hours: 4}}) or at (a date-time)")
-        return self
-
-
-class WaitSpec(BaseModel):
-    """What a ``wait`` step waits for.
-
-    The wait starts from now plus the delay (``days: 2``), or from ``until`` (a date-time), or
-    from the contact's date field ``until_field`` plus ``offset``; then, with ``at`` and/or
-    ``weekdays``, it moves on to the first allowed time of day / weekday in ``timezone``
-    ("contact": the contact's own, falling back to the map's timezone).
-    """
-
-    model_config = _STRICT
-
-    seconds: float = 0
-    minutes: float = 0
-    hours: float = 0
-    days: float = 0
-    weeks: float = 0
-    until: AwareDatetime | None = None
-    until_field: FieldName | None = None
-    offset: Duration | None = None
-    at: TimeOfDay | None = None
-    timezone: Annotated[str, AfterValidator(_wait_timezone)] | None = None
-    weekdays: list[Weekday] | None = Field(default=None, min_length=1)
-
-    @property
-    def delay_seconds(self) -> int:
-        """The delay part in whole seconds (0 when the wait has none)."""
-        units = (self.seconds, self.minutes * 60, self.hours * 3600, self.days * 86400, self.weeks * 604800)
-        return int(sum(units))
-
-    @property
-    def needs_resolving(self) -> bool:
-        """True when the end of the wait depends on the contact or the clock at run time."""
-        return bool(self.until_field or self.at or self.weekdays)
-
-    @property
-    def time_of_day(self) -> time | None:
-        return time.fromisoformat(self.at) if self.at else None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> WaitSpec:
-        delays = (self.seconds, self.minutes, self.hours, self.days, self.weeks)
-        starts = [name for name, given in (("a delay", any(delays)), ("until", self.until),
-                                           ("until_field", self.until_field)) if given]
-        if any(unit < 0 for unit in delays):
-            raise ValueError("a wait cannot be negative; to wait until before a date use until_field with an offset")
-        if len(starts) > 1:
-            raise ValueError(f"a wait takes one of a delay, until or until_field; got {' and '.join(starts)}")
-        if not starts and not self.at and not self.weekdays:
-            raise ValueError(
-                "say what to wait for: a delay (days: 2), until (a date-time), until_field (a date field), "
-                'at ("09:00") or weekdays'
-            )
-        if self.delay_seconds > MAX_WAIT_DAYS * 86400:
-            raise ValueError(f"a wait can last at most {MAX_WAIT_DAYS} days (the limit of one execution)")
-        if self.offset is not None and not self.until_field:
-            raise ValueError("offset only applies to until_field (e.g. until_field: webinar_at, offset: {hours: -1})")
-        if self.until and (self.at or self.weekdays or self.timezone):
-            raise ValueError("until is an exact date-time; drop at, weekdays and timezone, or use a delay instead")
-        if self.timezone and not (self.at or self.weekdays):
-            raise ValueError("timezone applies to at and weekdays; add one of them or remove timezone")
-        if self.weekdays and len(set(self.weekdays)) != len(self.weekdays):
-            raise ValueError("weekdays lists a day twice")
-        return self
 
 
 # ---------------------------------------------------------------- steps

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from automaps.maps.model import WEEKDAYS, WaitSpec
+from automaps.timing import WEEKDAYS, WaitSpec
 
 
 class WaitFieldError(ValueError):
