@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from html.parser import HTMLParser
 from typing import Any
@@ -30,26 +30,12 @@ from jinja2.utils import missing
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from automaps.content import ContentStore
+from automaps.errors import MissingField, TemplateProblem  # noqa: F401  (part of this module's API)
 
 TEMPLATE_CACHE_SIZE = 512
 
 
 # ------------------------------------------------------------------ errors
-
-class MissingField(Exception):
-    """Merge fields with no value and no ``default(...)``; nothing must be sent."""
-
-    def __init__(self, names: Iterable[str], where: str = "") -> None:
-        self.names: list[str] = list(dict.fromkeys(names))
-        self.where = where
-        place = f" in {where}" if where else ""
-        super().__init__(f"missing merge field{'s' if len(self.names) > 1 else ''}{place}: "
-                         f"{', '.join(self.names)}")
-
-
-class TemplateProblem(ValueError):
-    """A template that cannot be rendered whatever the contact: the author has to fix it."""
-
 
 class TemplateSyntaxProblem(TemplateProblem):
     def __init__(self, where: str, line: int | None, message: str) -> None:

@@ -43,7 +43,8 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from automaps import actions, aws, clock, config, rendering
+from automaps import actions, aws, clock, config
+from automaps.errors import MissingField, TemplateProblem
 from automaps.conditions import Condition, evaluate
 from automaps.contacts import Contact, ContactStore, WriteConflict
 
@@ -154,13 +155,17 @@ class StepContext:
     def merge_context(self, *texts: str | None) -> dict[str, Any]:
         """The variables merge fields see (``contact``, ``event``, ``offer``: automaps.rendering).
         Given the ``texts`` to render, the enrollment's event is read only if they use it."""
+        from automaps import rendering
+
         wanted = not texts or bool(rendering.referenced_variables(*texts) & {"event", "offer"})
         trigger = self.trigger_event() if wanted else {}
         offer = trigger.get("offer")
         return rendering.merge_context(self.contact, trigger, offer if isinstance(offer, dict) else None)
 
     def render(self, text: str, where: str = "") -> str:
-        """Render merge fields in ``text``; raises rendering.MissingField for missing values."""
+        """Render merge fields in ``text``; raises MissingField for missing values."""
+        from automaps import rendering
+
         return rendering.render(text, self.merge_context(text), where=where or f"step {self.event.step_id!r}")
 
     def outcome(self, outcome: Literal["done", "skipped", "failed"] = "done", reason: str | None = None,
@@ -259,11 +264,11 @@ def _decide(ctx: StepContext) -> Outcome:
         return ctx.outcome("skipped", skip.reason, **skip.detail)
     except PermanentError as error:
         return ctx.outcome("failed", error.reason, **error.detail)
-    except rendering.MissingField as missing:
+    except MissingField as missing:
         verdict: Literal["skipped", "failed"] = "skipped" if task.missing_fields == "skip" else "failed"
         return ctx.outcome(verdict, f"missing field{'s' if len(missing.names) > 1 else ''}: "
                                     f"{', '.join(missing.names)}", missing=missing.names)
-    except rendering.TemplateProblem as problem:
+    except TemplateProblem as problem:
         return ctx.outcome("failed", f"template problem: {problem}")
 
 

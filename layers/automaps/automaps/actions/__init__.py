@@ -22,6 +22,7 @@ ACTION_TYPES: tuple[str, ...] = (
     # messages
     # team and contact data
     # commerce and access
+    "add_product", "remove_product",
     # routing and integrations
 )
 

@@ -1,0 +1,31 @@
+"""add_product: give the contact a product (Sales Jet "Add Product to Lead", usually a free one)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from automaps import clock
+from automaps.commerce import CommerceStore, ProductId, Product, step_entry
+
+if TYPE_CHECKING:
+    from automaps.steps import Outcome, StepContext
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    product: ProductId = Field(description="the product's id")
+    quantity: int = Field(default=1, ge=1, le=10000)
+
+
+def run(ctx: StepContext, settings: Settings) -> Outcome:
+    """Add the product once: a contact who already has it keeps it as it is (nothing recorded)."""
+    product = Product(product_id=settings.product, quantity=settings.quantity, added_at=clock.now())
+    stored, added = CommerceStore().add_product(
+        ctx.contact.id, product,
+        lambda p: step_entry(ctx, "product.added", {"product": p.product_id, "quantity": p.quantity}))
+    detail = {"product": stored.product_id, "quantity": stored.quantity}
+    if not added:
+        return ctx.outcome("done", "the contact already has the product", **detail)
+    return ctx.outcome("done", **detail)

@@ -1,0 +1,28 @@
+"""remove_product: take a product away from the contact (Sales Jet "Remove Product from Lead")."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from automaps.commerce import CommerceStore, ProductId, step_entry
+
+if TYPE_CHECKING:
+    from automaps.steps import Outcome, StepContext
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    product: ProductId = Field(description="the product's id")
+
+
+def run(ctx: StepContext, settings: Settings) -> Outcome:
+    """Remove the product; a contact without it is left as it is (nothing recorded)."""
+    removed = CommerceStore().remove_product(
+        ctx.contact.id, settings.product,
+        lambda p: step_entry(ctx, "product.removed", {"product": p.product_id, "quantity": p.quantity}))
+    if removed is None:
+        return ctx.outcome("done", "the contact does not have the product", product=settings.product)
+    return ctx.outcome("done", product=removed.product_id, quantity=removed.quantity)
