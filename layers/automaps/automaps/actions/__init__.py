@@ -23,6 +23,7 @@ ACTION_TYPES: tuple[str, ...] = (
     # team and contact data
     # commerce and access
     "add_product", "remove_product",
+    "add_purchase",
     # routing and integrations
 )
 
