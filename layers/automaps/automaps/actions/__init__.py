@@ -24,6 +24,7 @@ ACTION_TYPES: tuple[str, ...] = (
     # commerce and access
     "add_product", "remove_product",
     "add_purchase",
+    "create_special_offer", "remove_special_offer",
     # routing and integrations
 )
 

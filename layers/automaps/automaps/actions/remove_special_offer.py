@@ -1,0 +1,27 @@
+"""remove_special_offer: remove the contact's special offer (Sales Jet "Remove Special Offer")."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from automaps.commerce import CommerceStore, OfferId, step_entry
+
+if TYPE_CHECKING:
+    from automaps.steps import Outcome, StepContext
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    offer: OfferId = Field(description="the id create_special_offer gave it")
+
+
+def run(ctx: StepContext, settings: Settings) -> Outcome:
+    removed = CommerceStore().remove_offer(
+        ctx.contact.id, settings.offer,
+        lambda offer: step_entry(ctx, "offer.removed", {"offer": offer.offer_id, "code": offer.code}))
+    if removed is None:
+        return ctx.outcome("done", "the contact has no such offer", offer=settings.offer)
+    return ctx.outcome("done", offer=removed.offer_id, code=removed.code)
