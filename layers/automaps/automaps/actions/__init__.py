@@ -25,6 +25,7 @@ ACTION_TYPES: tuple[str, ...] = (
     "add_product", "remove_product",
     "add_purchase",
     "create_special_offer", "remove_special_offer",
+    "add_course_subscription", "update_membership_access",
     # routing and integrations
 )
 

@@ -1,0 +1,31 @@
+"""update_membership_access: set the contact's access to a membership site to enabled, suspended
+or disabled (Ontraport "Update Membership Access"); each change is recorded with old and new."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from automaps.commerce import AccessStatus, CommerceStore, SiteId, step_entry
+
+if TYPE_CHECKING:
+    from automaps.steps import Outcome, StepContext
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    site: SiteId = Field(description="the membership site")
+    status: AccessStatus = Field(description="enabled, suspended or disabled")
+
+
+def run(ctx: StepContext, settings: Settings) -> Outcome:
+    old, changed = CommerceStore().set_access(
+        ctx.contact.id, settings.site, settings.status,
+        lambda previous: step_entry(ctx, "membership.access_changed",
+                                    {"site": settings.site, "old": previous, "new": settings.status}))
+    detail = {"site": settings.site, "old": old, "new": settings.status}
+    if not changed:
+        return ctx.outcome("done", f"access is already {settings.status}", site=settings.site, status=settings.status)
+    return ctx.outcome("done", **detail)
