@@ -148,3 +148,22 @@ def test_given_bad_settings_then_the_step_fails_saying_what_to_change(store, con
     result = create.lambda_handler(event_for("create_special_offer", contact, settings=settings), lambda_context)
 
     assert result["outcome"] == "failed" and says in result["reason"], result["reason"]
+
+
+def test_given_the_idempotency_record_was_lost_when_the_visit_runs_again_later_then_its_expiry_is_kept(
+        store, contact, lambda_context, clock):
+    """A crash after the write, before Powertools saved the outcome: the offer remembers its visit."""
+    from automaps import aws as aws_clients, config
+    from tests.actions.conftest import idempotency_records
+
+    event = event_for("create_special_offer", contact)
+    create.lambda_handler(event, lambda_context)
+    for record in idempotency_records():
+        aws_clients.client("dynamodb").delete_item(TableName=config.idempotency_table(), Key={"id": record["id"]})
+    clock.advance(seconds=40)
+
+    again = create.lambda_handler(event, lambda_context)
+
+    assert again["reason"] == "the contact already has this offer"
+    assert again["detail"]["expires_at"] == "2026-11-09T08:00:00Z"
+    assert kinds(store, contact).count("offer.created") == 1 and "offer.updated" not in kinds(store, contact)

@@ -10,6 +10,10 @@ Items in the contacts table, under the contact's ``pk = CONTACT#<id>``:
     COURSESUB#<course id>                     a course subscription (plan, start)
     ACCESS#<membership site>                  membership access to a site: enabled|suspended|disabled
 
+Times computed from "now" (an offer's expiry ``in`` 3 days, a course's start) would differ on a
+retry of the same step visit; the items keep the visit that wrote them, and a retry of that visit
+keeps what it wrote.
+
 Every change is written together with its history entry in one DynamoDB transaction, and is
 conditional on what was read (``rev``, a revision counter, or the item's absence): a retry after
 a crash finds the change made and the entry there, a concurrent writer makes us re-read. A write
@@ -105,6 +109,8 @@ class Offer(BaseModel):
     expires_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+    visit: str | None = None
+    """The step visit (idempotency key) that last wrote it: its retries keep what it wrote."""
 
     def active(self, now: datetime) -> bool:
         return self.expires_at is None or self.expires_at > now
@@ -122,6 +128,8 @@ class CourseSubscription(BaseModel):
     plan: str
     starts_at: datetime
     subscribed_at: datetime
+    visit: str | None = None
+    """The step visit (idempotency key) that last wrote it: its retries keep what it wrote."""
 
 
 class MembershipAccess(BaseModel):
@@ -143,15 +151,6 @@ def entry(kind: str, detail: dict[str, Any], *, map_id: str | None = None, step_
 def step_entry(ctx: Any, kind: str, detail: dict[str, Any]) -> HistoryEntry:
     """A history entry attributed to the step a ``StepContext`` runs."""
     return entry(kind, detail, map_id=ctx.event.map_id, step_id=ctx.event.step_id, at=clock.now())
-
-
-def visit_time(ctx: Any) -> datetime:
-    """When the state was entered: the same for every retry of one visit, so times computed from
-    it (an offer's expiry, a course's start) do not change when a retry runs the step again."""
-    try:
-        return datetime.fromisoformat(ctx.event.state_entered_time.replace("Z", "+00:00"))
-    except ValueError:
-        return ctx.now
 
 
 def offer_code(contact_id: str, offer_id: str) -> str:
@@ -287,7 +286,8 @@ class CommerceStore:
 
         def decide(old_item: dict[str, Any] | None) -> tuple[dict[str, Any], HistoryEntry] | None:
             old = CourseSubscription.model_validate(old_item) if old_item else None
-            if old is not None and (old.plan, old.starts_at) == (subscription.plan, subscription.starts_at):
+            if old is not None and (old.visit == subscription.visit or
+                                    (old.plan, old.starts_at) == (subscription.plan, subscription.starts_at)):
                 result["stored"] = old
                 return None
             kept = result["stored"] = subscription.model_copy(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from automaps import clock
-from automaps.commerce import CommerceStore, CourseId, CourseSubscription, step_entry, visit_time
+from automaps.commerce import CommerceStore, CourseId, CourseSubscription, step_entry
 from automaps.timing import Duration
 
 if TYPE_CHECKING:
@@ -54,10 +54,10 @@ class Settings(BaseModel):
 
 
 def run(ctx: StepContext, settings: Settings) -> Outcome:
-    base = visit_time(ctx)
+    base = clock.now()
     wanted = CourseSubscription(course_id=settings.course, plan=settings.plan,
                                 starts_at=settings.start.resolve(base) if settings.start else base,
-                                subscribed_at=clock.now())
+                                subscribed_at=base, visit=ctx.event.idempotency_key)
 
     def record(old: CourseSubscription | None) -> object:
         detail = {"course": wanted.course_id, "plan": wanted.plan, "starts_at": clock.iso(wanted.starts_at)}

@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from automaps import clock
 from automaps.actions.add_purchase import check_currency
-from automaps.commerce import CommerceStore, Discount, Offer, OfferId, ProductId, offer_code, step_entry, visit_time
+from automaps.commerce import CommerceStore, Discount, Offer, OfferId, ProductId, offer_code, step_entry
 from automaps.steps import Skip
 from automaps.timing import Duration
 
@@ -93,15 +93,18 @@ class Settings(BaseModel):
 
 def run(ctx: StepContext, settings: Settings) -> Outcome:
     now = clock.now()
-    expires_at = settings.expires.resolve(visit_time(ctx)) if settings.expires else None
+    expires_at = settings.expires.resolve(now) if settings.expires else None
     if expires_at is not None and expires_at <= now:
         raise Skip("the offer's expiry has already passed", {"offer": settings.offer, "expires_at": clock.iso(expires_at)})
     discount = Discount.model_validate(settings.discount.model_dump())
 
     def make(old: Offer | None) -> Offer:
+        if old is not None and old.visit == ctx.event.idempotency_key:
+            return old  # a retry of the visit that wrote it: keep its expiry as computed then
         return Offer(offer_id=settings.offer, products=list(settings.products), discount=discount,
                      code=settings.code or offer_code(ctx.contact.id, settings.offer), expires_at=expires_at,
-                     created_at=old.created_at if old else now, updated_at=now)
+                     created_at=old.created_at if old else now, updated_at=now,
+                     visit=ctx.event.idempotency_key)
 
     def record(old: Offer | None, new: Offer) -> Any:
         return step_entry(ctx, "offer.updated" if old else "offer.created", _detail(new))
