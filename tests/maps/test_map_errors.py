@@ -166,9 +166,10 @@ def test_given_a_misspelt_step_type_when_loaded_then_the_error_suggests_the_type
             - send_emial: {template: nudge}
         """)
 
+    from automaps.actions import ACTION_TYPES  # every registered action, in the registry's order
+
     assert error_of(path) == (f"{path}: steps[0].else[0]: unknown step type 'send_emial' (did you mean send_email?); "
-                              "use one of: change_tags, update_contact, send_email, send_sms, add_note, wait, if, "
-                              "switch, go_to, fork, end")
+                              f"use one of: {', '.join(ACTION_TYPES)}, wait, if, switch, go_to, fork, end")
 
 
 def test_given_a_step_type_we_do_not_support_yet_when_loaded_then_the_error_says_so(write_map):

@@ -21,6 +21,8 @@ ACTION_TYPES: tuple[str, ...] = (
     "add_note",
     # messages
     # team and contact data
+    "notify_team_email",
+    "notify_team_sms",
     # commerce and access
     "add_product", "remove_product",
     "add_purchase",

@@ -1,0 +1,75 @@
+"""notify_team_sms: tell staff or partners about a contact by SMS (SNS), templated with the
+contact's data. Internal: sent whatever the contact's own SMS preferences. One message per
+number, each sent once even when the step is retried."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from automaps import config, team
+from automaps.channels import sms
+from automaps.contacts import mask_phone
+from automaps.steps import PermanentError, StepContext
+from automaps.team import Recipient
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    to: list[Recipient] = Field(min_length=1, max_length=team.MAX_RECIPIENTS,
+                                description="numbers in international format (+CC...), each a string or {address, name}")
+    text: str = Field(min_length=1, max_length=1600, description="merge fields allowed")
+    sender_id: str | None = Field(default=None, max_length=11)
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _numbers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        return [{"address": item} if isinstance(item, str) else item for item in value] \
+            if isinstance(value, list) else value
+
+    @field_validator("to")
+    @classmethod
+    def _valid_numbers(cls, recipients: list[Recipient]) -> list[Recipient]:
+        checked, seen = [], set()
+        for recipient in recipients:
+            try:
+                number = sms.to_e164(recipient.address)
+            except PermanentError:
+                raise ValueError(f"{mask_phone(recipient.address)!r} in 'to' is not a phone number in "
+                                 "international format; write it with its country code, like +14155550123") from None
+            if number in seen:
+                raise ValueError(f"{mask_phone(number)!r} appears twice in 'to'; list each number once")
+            seen.add(number)
+            checked.append(recipient.model_copy(update={"address": number}))
+        return checked
+
+
+def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
+    text = ctx.render(settings.text, where=f"the text of step {ctx.event.step_id!r}")
+    sender_id = settings.sender_id or config.sms_sender_id()
+    sent: list[dict[str, Any]] = []
+    refused: list[dict[str, str]] = []
+    for recipient in settings.to:
+        try:
+            message_id = team.deliver_once(
+                ctx.event.idempotency_key, recipient.address,
+                lambda to=recipient.address: sms.send(to=to, text=text, sender_id=sender_id))
+        except PermanentError as error:
+            refused.append({"to": mask_phone(recipient.address), "reason": error.reason})
+            continue
+        if message_id is None:
+            continue  # delivered by an earlier attempt of this visit, which recorded it
+        notified = {"channel": "sms", "to": mask_phone(recipient.address), "name": recipient.name,
+                    "message_id": message_id}
+        ctx.record_effect("team.notified", {k: v for k, v in notified.items() if v is not None})
+        sent.append(notified)
+    if refused and len(refused) == len(settings.to):
+        raise PermanentError(f"SNS refused every number: {refused[0]['reason']}", {"refused": refused})
+    detail: dict[str, Any] = {"notified": [s["to"] for s in sent]}
+    if refused:
+        detail["refused"] = refused
+    return detail
