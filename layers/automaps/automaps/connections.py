@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from automaps.content import ContentStore
 
 TYPES: dict[str, str] = {
+    "webhook": "automaps.actions.send_webhook:WebhookConnection",
     # "smtp": "automaps.channels.smtp:SmtpConnection",
 }
 

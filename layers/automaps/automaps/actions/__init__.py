@@ -29,6 +29,7 @@ ACTION_TYPES: tuple[str, ...] = (
     "create_special_offer", "remove_special_offer",
     "add_course_subscription", "update_membership_access",
     # routing and integrations
+    "send_webhook",
 )
 
 

@@ -1,0 +1,1 @@
+"""Adapters for outside services reached over HTTP (one module each)."""
