@@ -43,6 +43,7 @@ def _read(path: Path) -> dict[str, Any]:
 # content/<folder>/*.yaml -> (item kind, "module:callable" that validates a body and returns a model)
 CONTENT_KINDS: dict[str, tuple[str, str]] = {
     "connections": ("CONNECTION", "automaps.connections:validate"),
+    "routers": ("ROUTER", "automaps.routing:validate"),
 }
 
 

@@ -30,6 +30,7 @@ ACTION_TYPES: tuple[str, ...] = (
     "add_course_subscription", "update_membership_access",
     # routing and integrations
     "send_webhook",
+    "add_to_lead_router",
 )
 
 
