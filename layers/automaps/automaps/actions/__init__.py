@@ -31,6 +31,7 @@ ACTION_TYPES: tuple[str, ...] = (
     # routing and integrations
     "send_webhook",
     "add_to_lead_router",
+    "facebook_custom_audience",
 )
 
 
