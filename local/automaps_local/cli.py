@@ -15,6 +15,7 @@ COMMANDS = {
     "serve": ("automaps_local.serve", "run the backend locally on moto (HTTP API on localhost:3000)"),
     "simulate": ("automaps_local.simulate", "run one contact through a map on the virtual clock"),
     "push": ("automaps_local.push", "upload templates, forms and the map registry to a deployed stack"),
+    "test-email": ("automaps_local.test_email", "render an email and send it to an address, without enrollment"),
 }
 
 

@@ -140,7 +140,7 @@ def _templates_used(node: Any) -> set[str]:
     found: set[str] = set()
     if isinstance(node, dict):
         payload = node.get("Payload") if isinstance(node.get("Payload"), dict) else None
-        if payload and payload.get("action") == "send_email":
+        if payload and payload.get("action") == "send_email" and payload["settings"].get("template"):
             found.add(payload["settings"]["template"])
         for value in node.values():
             found |= _templates_used(value)

@@ -73,7 +73,7 @@ def test_given_a_sent_email_when_the_history_is_read_then_it_names_message_and_t
     [entry] = history(jane, "email.sent")
     [sent] = sent_emails()
     assert entry.detail == {"message_id": sent.id, "template": "welcome", "to": "j***@example.com",
-                            "marketing": True}
+                            "marketing": True, "connection": "default"}
     assert (entry.map_id, entry.step_id) == ("welcome-leads", "welcome-email")
     assert [e.kind for e in history(jane, "step.done")] == ["step.done"]
     assert "jane.doe@example.com" not in capsys.readouterr().out
@@ -221,10 +221,65 @@ def test_given_an_invalid_address_in_the_to_expression_when_sent_then_the_step_f
     assert "jane.at.work" not in result["reason"]
 
 
-def test_given_a_connection_other_than_ses_when_settings_are_validated_then_the_map_is_refused():
-    with pytest.raises(ValidationError, match="unknown email connection 'smtp-office'.*'default' \\(Amazon SES\\)"):
-        Settings(template="welcome", connection="smtp-office")
+def test_given_a_connection_name_that_cannot_name_a_file_when_settings_are_validated_then_the_map_is_refused():
+    with pytest.raises(ValidationError, match="must be 'default' \\(Amazon SES\\) or the name of an SMTP connection"):
+        Settings(template="welcome", connection="../office")
     assert Settings(template="welcome").connection == "default"
+    assert Settings(template="welcome", connection="office-smtp").connection == "office-smtp"
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({}, "give either 'template: <name>' \\(a stored template\\) or an inline 'subject' with 'html' and/or 'text'"),
+    ({"template": "welcome", "html": "<p>Hi</p>"}, "not both: drop 'template' or drop 'html'/'text'"),
+    ({"html": "<p>Hi</p>"}, "an inline email needs a 'subject'"),
+    ({"subject": "Hi"}, "give either 'template: <name>'"),
+])
+def test_given_neither_or_both_ways_of_writing_the_email_when_validated_then_the_message_says_which(settings,
+                                                                                                  message):
+    with pytest.raises(ValidationError, match=message):
+        Settings(**settings)
+
+
+# ------------------------------------------------------------------ an inline email
+
+def test_given_an_inline_subject_and_html_when_sent_then_both_are_rendered_and_unsubscribe_is_added(
+        aws, clock, lambda_context):
+    jane = a_contact(first_name="Jane")
+    settings = {"subject": "Hi {{ contact.first_name }}", "html": "<p>Hello {{ contact.first_name }}</p>"}
+
+    result = send(task_event("send_email.json", jane, settings=settings), lambda_context)
+
+    assert result["outcome"] == "done"
+    [sent] = sent_emails()
+    assert sent.subject == "Hi Jane"
+    assert "<p>Hello Jane</p>" in sent.html and sent.text.startswith("Hello Jane")
+    assert sent.header("List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
+    [entry] = history(jane, "email.sent")
+    assert (entry.detail["template"], entry.detail["connection"]) == ("inline", "default")
+
+
+def test_given_an_inline_text_only_email_when_sent_then_the_html_part_is_the_escaped_text(
+        aws, clock, lambda_context):
+    jane = a_contact(first_name="<b>Jane</b>")
+    settings = {"subject": "A note", "text": "Hi {{ contact.first_name }},\nsee you soon", "marketing": False}
+
+    send(task_event("send_email.json", jane, settings=settings), lambda_context)
+
+    [sent] = sent_emails()
+    assert sent.text.rstrip() == "Hi <b>Jane</b>,\nsee you soon"
+    assert "Hi &lt;b&gt;Jane&lt;/b&gt;,<br>" in sent.html and "<b>Jane" not in sent.html
+    assert sent.header("List-Unsubscribe") is None
+
+
+def test_given_an_inline_email_with_a_missing_field_when_sent_then_it_is_skipped_naming_it(
+        aws, clock, lambda_context):
+    jane = a_contact()
+    settings = {"subject": "Hi {{ contact.first_name }}", "text": "Hello"}
+
+    result = send(task_event("send_email.json", jane, settings=settings), lambda_context)
+
+    assert (result["outcome"], result["reason"]) == ("skipped", "missing field: contact.first_name")
+    assert sent_emails() == []
 
 
 # ------------------------------------------------------------------ retries and idempotency

@@ -193,9 +193,9 @@ def test_given_a_misspelt_step_option_when_loaded_then_the_error_lists_what_the_
 
 
 def test_given_action_settings_without_a_required_key_when_loaded_then_the_error_names_the_key(write_map):
-    path = write_map("- end\n- id: hi\n  send_email: {subject: Hello}\n")
+    path = write_map("- end\n- id: hi\n  send_sms: {sender_id: Shop}\n")
 
-    assert f"{path}: step 'hi' (steps[1].send_email): missing required key 'template'" in error_of(path)
+    assert f"{path}: step 'hi' (steps[1].send_sms): missing required key 'text'" in error_of(path)
 
 
 def test_given_action_settings_that_do_nothing_when_loaded_then_the_actions_own_message_is_shown(write_map):
@@ -270,7 +270,8 @@ def test_given_several_mistakes_when_loaded_then_each_gets_its_own_line(write_ma
     path = write_map("- send_email: {}\n- wait: {dayz: 2}\n")
 
     assert error_of(path).splitlines() == [
-        f"{path}: steps[0].send_email: missing required key 'template'",
+        f"{path}: steps[0].send_email: give either 'template: <name>' (a stored template) or an inline "
+        "'subject' with 'html' and/or 'text'",
         f"{path}: steps[1].wait: unknown key 'dayz'; remove it or correct its spelling",
     ]
 

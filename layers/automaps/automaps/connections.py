@@ -18,7 +18,7 @@ from automaps.content import ContentStore
 TYPES: dict[str, str] = {
     "webhook": "automaps.actions.send_webhook:WebhookConnection",
     "facebook": "automaps.actions.facebook_custom_audience:FacebookConnection",
-    # "smtp": "automaps.channels.smtp:SmtpConnection",
+    "smtp": "automaps.channels.smtp:SmtpConnection",
 }
 
 

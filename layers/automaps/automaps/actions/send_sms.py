@@ -1,23 +1,55 @@
-"""send_sms: render a text with merge fields and send it to the contact's phone."""
+"""send_sms: render a text with merge fields and send it to the contact's phone, through Amazon
+SNS (``provider: sns``, the default) or AWS End User Messaging SMS (``provider:
+end_user_messaging``, from the sending number chosen in ``from``).
+
+A contact without a phone number, or a text whose merge field has no value, is a recorded skip:
+a literal placeholder never reaches a customer.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from automaps import config, rendering
-from automaps.channels import sms
+from automaps.channels import end_user_messaging, sms
 from automaps.contacts import mask_phone
 from automaps.steps import Skip, StepContext
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     text: str = Field(min_length=1, max_length=1600)
     to: str | None = Field(default=None, description="merge expression; defaults to the contact's phone")
-    sender_id: str | None = None
+    provider: Literal["sns", "end_user_messaging"] = Field(
+        default="sns", description="sns (Amazon SNS) or end_user_messaging (AWS End User Messaging SMS)")
+    sender_id: str | None = Field(default=None, description="sns: the alphanumeric sender ID")
+    from_: str | None = Field(default=None, alias="from", min_length=1, max_length=256,
+                              description="end_user_messaging: the sending phone number (E.164), sender ID, "
+                                          "pool id or ARN")
+    message_type: Literal["promotional", "transactional"] = Field(
+        default="promotional", description="end_user_messaging: the message type")
+    configuration_set: str | None = Field(default=None, min_length=1,
+                                          description="end_user_messaging: configuration set for events")
+
+    @model_validator(mode="after")
+    def _provider_settings(self) -> Settings:
+        if self.provider == "end_user_messaging":
+            if not self.from_:
+                raise ValueError("provider end_user_messaging needs 'from': the sending phone number (E.164), "
+                                 "sender ID or pool of your End User Messaging account")
+            if self.sender_id:
+                raise ValueError("sender_id is for provider sns; with end_user_messaging put the sender in 'from'")
+        else:
+            wrong = [name for name, value in (("from", self.from_), ("configuration_set", self.configuration_set))
+                     if value]
+            if wrong or self.message_type != "promotional":
+                names = ", ".join(wrong or ["message_type"])
+                raise ValueError(f"{names}: only for provider end_user_messaging; set provider: end_user_messaging "
+                                 f"or use sender_id with sns")
+        return self
 
 
 def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
@@ -27,8 +59,14 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
         raise Skip("the contact unsubscribed from SMS")
     number = sms.to_e164(written, _country(ctx))
     text = rendering.render(settings.text, context, where=f"the text of step {ctx.event.step_id!r}")
-    message_id = sms.send(to=number, text=text, sender_id=settings.sender_id or config.sms_sender_id())
-    sent = {"message_id": message_id, "to": mask_phone(number)}
+    if settings.provider == "end_user_messaging":
+        message_id = end_user_messaging.send_text(
+            to=number, text=text, origination_identity=settings.from_ or "",
+            message_type="TRANSACTIONAL" if settings.message_type == "transactional" else "PROMOTIONAL",
+            configuration_set=settings.configuration_set)
+    else:
+        message_id = sms.send(to=number, text=text, sender_id=settings.sender_id or config.sms_sender_id())
+    sent = {"message_id": message_id, "to": mask_phone(number), "provider": settings.provider}
     ctx.record_effect("sms.sent", sent)
     return sent
 

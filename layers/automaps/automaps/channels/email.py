@@ -1,4 +1,5 @@
-"""Email through Amazon SES v2, as a raw MIME message (so our own headers go out as written).
+"""Email through Amazon SES v2, as a raw MIME message (so our own headers go out as written),
+or through an SMTP connection (:func:`deliver`, automaps.channels.smtp).
 
 ``send`` takes a rendered message and returns SES's message id. Marketing mail carries the
 RFC 8058 one-click unsubscribe headers (:func:`unsubscribe_headers`) and a visible link
@@ -16,7 +17,7 @@ from email.utils import formatdate
 
 from botocore.exceptions import ClientError
 
-from automaps import aws, clock
+from automaps import aws, clock, config
 from automaps.channels.errors import provider_call
 from automaps.contacts import mask_email
 from automaps.steps import PermanentError, TransientError
@@ -70,13 +71,15 @@ def with_unsubscribe_link(html: str, text: str, url: str) -> tuple[str, str]:
 # ------------------------------------------------------------------ sending
 
 def build_message(*, to: str, subject: str, html: str, text: str, sender: str,
-                  headers: dict[str, str] | None = None) -> EmailMessage:
+                  headers: dict[str, str] | None = None, message_id: str | None = None) -> EmailMessage:
     """A multipart/alternative message (text first, HTML preferred), 7-bit clean."""
     message = EmailMessage(policy=SMTP)
     message["From"] = sender
     message["To"] = to
     message["Subject"] = " ".join(subject.split())  # merge fields must not fold or inject headers
     message["Date"] = formatdate(clock.now().timestamp(), usegmt=True)
+    if message_id:
+        message["Message-ID"] = message_id
     for name, value in (headers or {}).items():
         message.set_raw(name, _raw_header_value(name, value))
     # quoted-printable keeps the message 7-bit, as SES asks, whatever the language
@@ -93,7 +96,7 @@ def _raw_header_value(name: str, value: str) -> str:
     return value
 
 
-def _valid_address(address: str) -> str:
+def valid_address(address: str) -> str:
     from email_validator import EmailNotValidError, validate_email
 
     try:
@@ -105,7 +108,7 @@ def _valid_address(address: str) -> str:
 def send(*, to: str, subject: str, html: str, text: str, sender: str,
          headers: dict[str, str] | None = None, configuration_set: str | None = None) -> str:
     """Send one message with SES v2; returns the SES message id."""
-    message = build_message(to=_valid_address(to), subject=subject, html=html, text=text,
+    message = build_message(to=valid_address(to), subject=subject, html=html, text=text,
                             sender=sender, headers=headers)
     raw = message.as_bytes(policy=_WIRE)
     request = {"FromEmailAddress": sender, "Content": {"Raw": {"Data": raw}}}
@@ -113,6 +116,25 @@ def send(*, to: str, subject: str, html: str, text: str, sender: str,
         request["ConfigurationSetName"] = configuration_set
     with provider_call("SES", classify):
         return aws.client("sesv2").send_email(**request)["MessageId"]
+
+
+DEFAULT_CONNECTION = "default"
+
+
+def deliver(connection: str, *, to: str, subject: str, html: str, text: str,
+            headers: dict[str, str] | None = None) -> str:
+    """Send through ``connection``: ``default`` is Amazon SES from EMAIL_FROM, any other name an
+    SMTP connection from the content store (automaps.channels.smtp). Returns the message id."""
+    if connection == DEFAULT_CONNECTION:
+        return send(to=to, subject=subject, html=html, text=text, sender=config.email_from(),
+                    headers=headers, configuration_set=config.ses_configuration_set())
+    from automaps.channels import smtp
+
+    server = smtp.load(connection)
+    message = build_message(to=valid_address(to), subject=subject, html=html, text=text,
+                            sender=server.from_address, headers=headers,
+                            message_id=smtp.message_id_for(server))
+    return smtp.send(server, message)
 
 
 def classify(error: ClientError) -> Exception:

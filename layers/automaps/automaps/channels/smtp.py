@@ -1,0 +1,174 @@
+"""Email through an SMTP server of the user's own (a "connection" of type ``smtp``).
+
+A connection (``content/connections/<name>.yaml``) names the server, its port and security
+(``starttls``: plain connect then STARTTLS, required; ``tls``: TLS from the first byte; ``none``:
+no encryption, only for servers on a private network and never with a password), the user name
+and the Secrets Manager secret holding the password (a plain string, or JSON with ``password``),
+named ``<stack name>/connections/<anything>``: the send_email function may read only those.
+
+``send`` delivers one built message and returns its Message-ID. Errors are classified for the
+step runner: a 4xx SMTP reply, a timeout or a refused connection is transient (the state's Retry
+runs again); a 5xx reply, a failed login or an untrusted certificate is permanent.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from email.message import EmailMessage
+from email.utils import make_msgid, parseaddr
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from automaps import aws
+from automaps.channels.email import mask_addresses
+from automaps.steps import PermanentError, TransientError
+
+SECRET_MAX_AGE = 300
+TYPE = "smtp"
+
+_provider_lock = threading.Lock()
+_provider: tuple[Any, Any] | None = None
+
+
+class SmtpConnection(BaseModel):
+    """The settings of an SMTP connection (validated by ``automaps push`` and on use)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    type: Literal["smtp"] = "smtp"
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="starttls (usually port 587), tls (usually 465) or none")
+    username: str | None = Field(default=None, min_length=1)
+    secret_arn: str | None = Field(default=None, pattern=r"^arn:aws[\w-]*:secretsmanager:",
+                                   description="Secrets Manager secret holding the password")
+    from_address: str = Field(alias="from", min_length=3, description="the From of every message")
+    timeout_seconds: float = Field(default=15, gt=0, le=60)
+    ca_certificate: str | None = Field(default=None, description="PEM of a private CA to trust (optional)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SmtpConnection:
+        if (self.username is None) != (self.secret_arn is None):
+            raise ValueError("give both username and secret_arn (the password's secret), or neither")
+        if self.security == "none" and self.username:
+            raise ValueError("security 'none' would send the password unencrypted; "
+                             "use starttls or tls, or drop username and secret_arn")
+        if "@" not in parseaddr(self.from_address)[1]:
+            raise ValueError(f"'from' must be an email address such as 'Shop <news@shop.example>'; "
+                             f"got {self.from_address!r}")
+        return self
+
+
+def load(name: str) -> SmtpConnection:
+    """The named SMTP connection; PermanentError if it is missing or not SMTP."""
+    from automaps import connections
+
+    try:
+        connection = connections.load(name, TYPE)
+    except (LookupError, ValueError) as error:
+        raise PermanentError(str(error)) from None
+    assert isinstance(connection, SmtpConnection)
+    return connection
+
+
+# ------------------------------------------------------------------ the password
+
+def _secrets_provider() -> Any:
+    global _provider
+    client = aws.client("secretsmanager")
+    with _provider_lock:
+        if _provider is None or _provider[0] is not client:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+            _provider = (client, SecretsProvider(boto3_client=client))
+        return _provider[1]
+
+
+def password(connection: SmtpConnection) -> str:
+    """The password from Secrets Manager (cached for SECRET_MAX_AGE seconds)."""
+    from botocore.exceptions import ClientError
+
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    try:
+        secret = _secrets_provider().get(connection.secret_arn, max_age=SECRET_MAX_AGE)
+    except (GetParameterError, ClientError) as error:
+        raise PermanentError(f"the SMTP password secret cannot be read ({type(error).__name__})") from None
+    if isinstance(secret, bytes):
+        secret = secret.decode()
+    try:
+        parsed = json.loads(secret)
+    except ValueError:
+        return secret
+    if isinstance(parsed, dict) and isinstance(parsed.get("password"), str):
+        return parsed["password"]
+    return secret
+
+
+# ------------------------------------------------------------------ sending
+
+def message_id_for(connection: SmtpConnection) -> str:
+    domain = parseaddr(connection.from_address)[1].rpartition("@")[2] or None
+    return make_msgid(domain=domain)
+
+
+def send(connection: SmtpConnection, message: EmailMessage) -> str:
+    """Deliver ``message`` (From, To and Message-ID already set) and return its Message-ID."""
+    import smtplib
+    import ssl
+
+    try:
+        with _connect(connection) as client:
+            client.ehlo()
+            if connection.security == "starttls":
+                if not client.has_extn("starttls"):
+                    raise PermanentError(f"SMTP server {connection.host} does not offer STARTTLS; "
+                                         f"set security to tls or none in the connection")
+                client.starttls(context=_tls_context(connection))
+                client.ehlo()
+            if connection.username:
+                client.login(connection.username, password(connection))
+            client.send_message(message)
+    except smtplib.SMTPRecipientsRefused as refused:
+        code, reply = next(iter(refused.recipients.values()), (550, b""))
+        raise _classify(connection, code, reply, "refused the recipient") from None
+    except smtplib.SMTPAuthenticationError as error:
+        raise PermanentError(f"SMTP server {connection.host} refused the login ({error.smtp_code})") from None
+    except smtplib.SMTPResponseException as error:
+        raise _classify(connection, error.smtp_code, error.smtp_error, "refused the message") from None
+    except smtplib.SMTPNotSupportedError as error:
+        raise PermanentError(f"SMTP server {connection.host}: {error}") from None
+    except ssl.SSLCertVerificationError as error:
+        raise PermanentError(f"SMTP server {connection.host}: certificate not trusted "
+                             f"({error.verify_message})") from None
+    except (OSError, smtplib.SMTPException) as error:  # refused, reset, timed out, disconnected
+        raise TransientError(f"SMTP server {connection.host}:{connection.port} could not be reached: "
+                             f"{type(error).__name__}") from None
+    return str(message["Message-ID"]).strip("<>")
+
+
+def _connect(connection: SmtpConnection) -> Any:
+    import smtplib
+
+    if connection.security == "tls":
+        return smtplib.SMTP_SSL(connection.host, connection.port, timeout=connection.timeout_seconds,
+                                context=_tls_context(connection))
+    return smtplib.SMTP(connection.host, connection.port, timeout=connection.timeout_seconds)
+
+
+def _tls_context(connection: SmtpConnection) -> Any:
+    import ssl
+
+    context = ssl.create_default_context()
+    if connection.ca_certificate:
+        context.load_verify_locations(cadata=connection.ca_certificate)
+    return context
+
+
+def _classify(connection: SmtpConnection, code: int, reply: bytes | str, what: str) -> Exception:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    reason = f"SMTP server {connection.host} {what} ({code} {mask_addresses(text)})".replace(" )", ")")
+    return TransientError(reason) if 400 <= code < 500 else PermanentError(reason)
