@@ -19,6 +19,7 @@ TYPES: dict[str, str] = {
     "webhook": "automaps.actions.send_webhook:WebhookConnection",
     "facebook": "automaps.actions.facebook_custom_audience:FacebookConnection",
     "smtp": "automaps.channels.smtp:SmtpConnection",
+    "connect": "automaps.channels.voice:ConnectConnection",
 }
 
 

@@ -20,6 +20,7 @@ ACTION_TYPES: tuple[str, ...] = (
     "send_sms",
     "add_note",
     # messages
+    "make_phone_call",
     # team and contact data
     "notify_team_email",
     "notify_team_sms",
