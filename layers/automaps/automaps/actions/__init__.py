@@ -24,6 +24,7 @@ ACTION_TYPES: tuple[str, ...] = (
     # team and contact data
     "notify_team_email",
     "notify_team_sms",
+    "assign_task",
     # commerce and access
     "add_product", "remove_product",
     "add_purchase",

@@ -1,0 +1,42 @@
+"""Admin API (IAM auth): team members' tasks (list, complete) and fulfillment list exports."""
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from automaps import admin
+
+logger = Logger()
+app = APIGatewayRestResolver()
+
+
+def _respond(reply: admin.Reply) -> Response:
+    return Response(status_code=reply.status, content_type=reply.content_type, body=reply.body,
+                    headers=reply.headers)
+
+
+def _caller() -> str | None:
+    """Who signed the request (SigV4): the IAM user or role ARN API Gateway verified."""
+    identity = app.current_event.request_context.identity
+    return identity.user_arn or identity.caller or None
+
+
+@app.get("/tasks")
+def list_tasks() -> Response:
+    return _respond(admin.list_tasks(app.current_event.query_string_parameters or {}))
+
+
+@app.post("/tasks/<task_id>/complete")
+def complete_task(task_id: str) -> Response:
+    return _respond(admin.complete_task(task_id, app.current_event.decoded_body, _caller()))
+
+
+@app.get("/fulfillment/<name>")
+def export_fulfillment(name: str) -> Response:
+    return _respond(admin.export_fulfillment(name, app.current_event.query_string_parameters or {}))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)
