@@ -25,6 +25,10 @@ ACTION_TYPES: tuple[str, ...] = (
     "notify_team_email",
     "notify_team_sms",
     "assign_task",
+    "add_to_list",
+    "remove_from_list",
+    "send_to_fulfillment",
+    "remove_from_fulfillment",
     # commerce and access
     "add_product", "remove_product",
     "add_purchase",

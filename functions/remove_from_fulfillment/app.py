@@ -1,0 +1,17 @@
+"""Action remove_from_fulfillment: take the contact off a fulfillment list.
+
+The Task state invokes this with the action task event (docs/architecture.md); the shared step
+runner handles idempotency, ``only_if``, the missing-fields policy and recording the outcome.
+"""
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from automaps.steps import run_action
+
+logger = Logger()
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return run_action(event, context)

@@ -1,0 +1,18 @@
+"""remove_from_list: take the contact off an email broadcast list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from automaps import lists
+from automaps.actions.add_to_list import Settings
+from automaps.steps import StepContext
+
+__all__ = ["Settings", "run"]
+
+
+def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
+    if not lists.ListStore().remove("list", settings.list, ctx.contact.id):
+        return {"outcome": "done", "reason": "not on the list", "detail": {"list": settings.list}}
+    ctx.record("list.removed", {"list": settings.list})
+    return {"list": settings.list}
