@@ -240,3 +240,17 @@ def test_given_a_good_smtp_connection_when_validated_then_defaults_are_starttls_
     connection = connections.validate({"type": "smtp", "host": "mail.example.com", "from": "news@shop.example"})
 
     assert (connection.port, connection.security) == (587, "starttls")
+
+
+def test_given_the_password_secret_does_not_exist_when_the_email_runs_then_the_step_fails_saying_so(
+        welcome, lambda_context, tmp_path):
+    jane = a_contact(first_name="Jane")
+    with SmtpServer(tmp_path, security="starttls", login=True) as server:
+        a_connection("office", server.connection(
+            username=USERNAME, secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:automaps/gone-AbCdEf"))
+
+        result = send(by_smtp(jane), lambda_context)
+
+    assert (result["outcome"], result["reason"]) == (
+        "failed", "the SMTP password secret cannot be read (GetParameterError)")
+    assert server.received == []
