@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from automaps.content import ContentStore
 
 TYPES: dict[str, str] = {
+    "stripe": "automaps.providers.payments:StripeConnection",
     "webhook": "automaps.actions.send_webhook:WebhookConnection",
     "facebook": "automaps.actions.facebook_custom_audience:FacebookConnection",
     "smtp": "automaps.channels.smtp:SmtpConnection",

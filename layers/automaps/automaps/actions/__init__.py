@@ -30,6 +30,7 @@ ACTION_TYPES: tuple[str, ...] = (
     "send_to_fulfillment",
     "remove_from_fulfillment",
     # commerce and access
+    "cancel_open_orders", "recharge_transactions",
     "add_product", "remove_product",
     "add_purchase",
     "create_special_offer", "remove_special_offer",

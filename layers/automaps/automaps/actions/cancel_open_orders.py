@@ -1,0 +1,72 @@
+"""cancel_open_orders: cancel the contact's payment plans and recurring orders at the payment
+provider (Ontraport's "Cancel Open Orders"), so the contact is not charged for them again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from automaps.providers import payments
+from automaps.steps import PermanentError, Skip, StepContext, TransientError
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    connection: str = Field(min_length=1, description="a payment connection (content/connections/<name>.yaml)")
+    products: tuple[str, ...] | None = Field(
+        default=None, description="cancel only orders for these product or price ids; all open orders if omitted")
+
+    @field_validator("products")
+    @classmethod
+    def _products(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        cleaned = tuple(item.strip() for item in value)
+        if not cleaned or any(not item for item in cleaned):
+            raise ValueError("list the product or price ids to cancel (e.g. [prod_Gold]), "
+                             "or leave 'products' out to cancel every open order")
+        if len(set(cleaned)) != len(cleaned):
+            raise ValueError("a product is listed twice in 'products'")
+        return cleaned
+
+
+def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
+    provider = payments.connect(settings.connection)
+    customers = provider.find_customers(ctx.contact.email, ctx.contact.fields)
+    if not customers:
+        raise Skip("no customer at the payment provider for this contact", {"connection": settings.connection})
+    wanted = set(settings.products or ())
+    orders = [order for customer in customers for order in provider.open_subscriptions(customer)
+              if not wanted or order.products & wanted]
+    if not orders:
+        raise Skip("the contact has no open orders" + (" for these products" if wanted else ""),
+                   {"connection": settings.connection, "customers": customers})
+    comment = f"automaps map {ctx.event.map_id}, step {ctx.event.step_id}"
+    cancelled: list[str] = []
+    failed: list[dict[str, Any]] = []
+    try:
+        for order in orders:
+            try:
+                provider.cancel_subscription(order.id, f"{ctx.event.idempotency_key}:cancel:{order.id}", comment)
+                cancelled.append(order.id)
+            except PermanentError as error:
+                failed.append({"id": order.id, "reason": error.reason})
+    except TransientError:
+        if cancelled or failed:  # what already happened stays on the history; the retry does the rest
+            ctx.record_effect("orders.cancelled", _detail(settings, customers, cancelled, failed, partial=True))
+        raise
+    detail = _detail(settings, customers, cancelled, failed)
+    ctx.record_effect("orders.cancelled", detail)
+    if failed:
+        return {"outcome": "failed", "detail": detail,
+                "reason": f"{len(failed)} of {len(orders)} orders could not be cancelled: "
+                          + "; ".join(f"{f['id']}: {f['reason']}" for f in failed)}
+    return detail
+
+
+def _detail(settings: Settings, customers: list[str], cancelled: list[str], failed: list[dict[str, Any]],
+            partial: bool = False) -> dict[str, Any]:
+    return {"connection": settings.connection, "customers": customers, "cancelled": cancelled,
+            **({"failed": failed} if failed else {}), **({"partial": True} if partial else {})}
