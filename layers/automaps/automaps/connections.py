@@ -17,6 +17,7 @@ from automaps.content import ContentStore
 
 TYPES: dict[str, str] = {
     "stripe": "automaps.providers.payments:StripeConnection",
+    "wordpress": "automaps.providers.wordpress:WordPressConnection",
     "webhook": "automaps.actions.send_webhook:WebhookConnection",
     "facebook": "automaps.actions.facebook_custom_audience:FacebookConnection",
     "smtp": "automaps.channels.smtp:SmtpConnection",

@@ -31,6 +31,7 @@ ACTION_TYPES: tuple[str, ...] = (
     "remove_from_fulfillment",
     # commerce and access
     "cancel_open_orders", "recharge_transactions",
+    "grant_wordpress_membership", "revoke_wordpress_membership",
     "add_product", "remove_product",
     "add_purchase",
     "create_special_offer", "remove_special_offer",
