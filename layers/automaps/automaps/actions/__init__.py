@@ -40,6 +40,7 @@ ACTION_TYPES: tuple[str, ...] = (
     "send_webhook",
     "add_to_lead_router",
     "facebook_custom_audience",
+    "ai_assistant",
 )
 
 

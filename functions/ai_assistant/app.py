@@ -1,0 +1,17 @@
+"""Action ai_assistant: generate, edit or analyse text over the contact's data with a model on
+Amazon Bedrock (Converse), and save the answer on a contact field.
+
+The Task state invokes this with the action task event (docs/architecture.md); the shared step
+runner handles idempotency, ``only_if``, the missing-fields policy and recording the outcome.
+"""
+
+from automaps.steps import run_action
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return run_action(event, context)
