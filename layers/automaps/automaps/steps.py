@@ -21,6 +21,7 @@ again). Throttling and 5xx answers from AWS count as transient.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 from collections.abc import Iterator
@@ -45,7 +46,6 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from automaps import actions, aws, clock, config
 from automaps.errors import MissingField, TemplateProblem
-from automaps.conditions import Condition, evaluate
 from automaps.contacts import Contact, ContactStore, WriteConflict
 
 logger = Logger()
@@ -59,7 +59,14 @@ _TRANSIENT_CODES = frozenset({
     "RequestLimitExceeded", "InternalServerError", "InternalFailure", "ServiceUnavailable",
     "ServiceUnavailableException", "TransactionConflictException",
 })
-_condition_adapter: TypeAdapter[Any] = TypeAdapter(Condition)
+
+
+@functools.cache
+def _condition_adapter() -> TypeAdapter[Any]:
+    """Built on the first ``only_if``: most steps have none and need not import the conditions."""
+    from automaps.conditions import Condition
+
+    return TypeAdapter(Condition)
 
 
 # ------------------------------------------------------------------ the contract
@@ -274,9 +281,11 @@ def _decide(ctx: StepContext) -> Outcome:
 
 def _only_if_unmet(ctx: StepContext) -> Outcome | None:
     try:
-        condition = _condition_adapter.validate_python(ctx.event.only_if)
+        condition = _condition_adapter().validate_python(ctx.event.only_if)
     except ValidationError as error:
         return ctx.outcome("failed", f"invalid only_if: {_errors(error)}")
+    from automaps.conditions import evaluate
+
     met, inputs = evaluate(condition, ctx.contact, ctx.now)
     return None if met else ctx.outcome("skipped", "only_if not met", only_if=ctx.event.only_if, inputs=inputs)
 
