@@ -11,7 +11,7 @@ from automaps.commerce import CommerceStore
 from automaps.steps import TransientError
 from functions.add_purchase import app
 from tests.actions.commerce_givens import dynamodb_answers
-from tests.actions.conftest import ENROLLMENT_ID, MAP_ID, event_for, kinds
+from tests.actions.conftest import MAP_ID, event_for, kinds
 
 ORDER = {"type": "form_submitted", "form": "checkout", "fields": {"order_id": "ord_1001"}}
 

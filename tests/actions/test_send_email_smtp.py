@@ -252,5 +252,5 @@ def test_given_the_password_secret_does_not_exist_when_the_email_runs_then_the_s
         result = send(by_smtp(jane), lambda_context)
 
     assert (result["outcome"], result["reason"]) == (
-        "failed", "the SMTP password secret cannot be read (GetParameterError)")
+        "failed", "the SMTP password cannot be read: the secret arn:aws:secretsmanager:us-east-1:123456789012:secret:automaps/gone-AbCdEf could not be read")
     assert server.received == []

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from automaps.channels import tracking
+from automaps import aws as aws_clients
 from automaps.channels.tracking import BadToken, read_unsubscribe, sign, unsubscribe_url, verify
 
 
@@ -95,7 +95,7 @@ def test_given_a_contact_when_an_unsubscribe_url_is_made_then_it_points_at_the_p
 
 def test_given_the_secret_when_tokens_are_signed_repeatedly_then_secrets_manager_is_read_once(aws, clock):
     calls = []
-    client = tracking.aws.client("secretsmanager")
+    client = aws_clients.client("secretsmanager")
     client.meta.events.register("before-call.secrets-manager.GetSecretValue",
                                 lambda **kwargs: calls.append(1))
     for n in range(5):

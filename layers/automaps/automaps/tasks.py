@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from automaps import aws, clock, config
 from automaps.contacts import HistoryEntry, _history_item, mask_email

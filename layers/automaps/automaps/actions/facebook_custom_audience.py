@@ -127,7 +127,7 @@ def _connection(name: str) -> FacebookConnection:
 
 
 def _token(connection: FacebookConnection) -> str:
-    from automaps.providers import connection_secrets
+    from automaps import secrets as connection_secrets
 
     try:
         return connection_secrets.get(connection.secret_arn, connection.secret_key)

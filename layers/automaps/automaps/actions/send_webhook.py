@@ -209,7 +209,7 @@ def _header_value(ctx: StepContext, name: str, value: str) -> str:
 
 
 def _secret(arn: str, key: str | None) -> str:
-    from automaps.providers import connection_secrets
+    from automaps import secrets as connection_secrets
 
     try:
         return connection_secrets.get(arn, key)

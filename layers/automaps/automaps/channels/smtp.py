@@ -13,23 +13,18 @@ runs again); a 5xx reply, a failed login or an untrusted certificate is permanen
 
 from __future__ import annotations
 
-import json
-import threading
 from email.message import EmailMessage
 from email.utils import make_msgid, parseaddr
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from automaps import aws
+from automaps import secrets
 from automaps.channels.email import mask_addresses
 from automaps.steps import PermanentError, TransientError
 
-SECRET_MAX_AGE = 300
 TYPE = "smtp"
 
-_provider_lock = threading.Lock()
-_provider: tuple[Any, Any] | None = None
 
 
 class SmtpConnection(BaseModel):
@@ -76,36 +71,12 @@ def load(name: str) -> SmtpConnection:
 
 # ------------------------------------------------------------------ the password
 
-def _secrets_provider() -> Any:
-    global _provider
-    client = aws.client("secretsmanager")
-    with _provider_lock:
-        if _provider is None or _provider[0] is not client:
-            from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-            _provider = (client, SecretsProvider(boto3_client=client))
-        return _provider[1]
-
-
 def password(connection: SmtpConnection) -> str:
-    """The password from Secrets Manager (cached for SECRET_MAX_AGE seconds)."""
-    from botocore.exceptions import ClientError
-
-    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-
+    """The password from Secrets Manager: the secret itself, or its JSON ``password`` member."""
     try:
-        secret = _secrets_provider().get(connection.secret_arn, max_age=SECRET_MAX_AGE)
-    except (GetParameterError, ClientError) as error:
-        raise PermanentError(f"the SMTP password secret cannot be read ({type(error).__name__})") from None
-    if isinstance(secret, bytes):
-        secret = secret.decode()
-    try:
-        parsed = json.loads(secret)
-    except ValueError:
-        return secret
-    if isinstance(parsed, dict) and isinstance(parsed.get("password"), str):
-        return parsed["password"]
-    return secret
+        return secrets.get(connection.secret_arn, "password")
+    except secrets.SecretUnavailable as error:
+        raise PermanentError(f"the SMTP password cannot be read: {error}") from None
 
 
 # ------------------------------------------------------------------ sending

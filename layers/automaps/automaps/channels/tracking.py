@@ -6,7 +6,7 @@ HMAC-SHA256 over the encoded payload with a key derived from the stack's signing
 the purpose, so a token minted for one purpose never verifies for another.
 
 The signing secret comes from Secrets Manager (``SIGNING_SECRET_ARN``) through Powertools'
-parameters utility, fetched on first use and cached for :data:`SECRET_MAX_AGE` seconds.
+parameters utility (automaps.secrets), fetched on first use and cached.
 """
 
 from __future__ import annotations
@@ -16,18 +16,14 @@ import binascii
 import hashlib
 import hmac
 import json
-import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from automaps import aws, clock, config
+from automaps import clock, config, secrets
 
-SECRET_MAX_AGE = 300
 UNSUBSCRIBE = "unsubscribe"
 
-_provider_lock = threading.Lock()
-_provider: tuple[Any, Any] | None = None  # (the secretsmanager client, its SecretsProvider)
 
 
 class BadToken(ValueError):
@@ -36,22 +32,8 @@ class BadToken(ValueError):
 
 # ------------------------------------------------------------------ key
 
-def _secrets_provider() -> Any:
-    """Powertools' SecretsProvider bound to our shared client (rebuilt after ``aws.reset()``)."""
-    global _provider
-    client = aws.client("secretsmanager")
-    with _provider_lock:
-        if _provider is None or _provider[0] is not client:
-            from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-            _provider = (client, SecretsProvider(boto3_client=client))
-        return _provider[1]
-
-
 def _key(purpose: str) -> bytes:
-    secret = _secrets_provider().get(config.signing_secret_arn(), max_age=SECRET_MAX_AGE)
-    if isinstance(secret, str):
-        secret = secret.encode()
+    secret = secrets.get(config.signing_secret_arn()).encode()
     return hmac.new(secret, f"automaps/{purpose}".encode(), hashlib.sha256).digest()
 
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Collection
 from typing import Any
 
-from automaps.providers import connection_secrets
+from automaps import secrets as connection_secrets
 from automaps.steps import PermanentError
 
 SECRET_ARN = re.compile(r"^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:(?P<name>.+)$")

@@ -1,4 +1,4 @@
-"""Secrets of connections (webhook signing keys, API tokens), read from Secrets Manager through
+"""Secrets (the link-signing key, connections' passwords and API tokens), read from Secrets Manager through
 Powertools' SecretsProvider on the shared client and cached for :data:`MAX_AGE` seconds.
 
 A secret is either a plain string or a JSON object; :func:`get` returns the string, or the
