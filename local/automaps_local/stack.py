@@ -208,6 +208,28 @@ class LocalStack:
         map_id = name[len(prefix):] if name.startswith(prefix) else name
         return LocalStateMachine(logical_id=logical, name=name, map_id=map_id, arn=arn, definition=definition)
 
+    def deploy_map(self, path: Path) -> LocalStateMachine:
+        """Compile a map that template.yaml does not deploy (a test or draft map) and create its
+        state machine as `sam deploy` would for a new resource: named ``<stack>-<map id>``, with
+        the DefinitionSubstitutions the template's state machines share."""
+        from automaps.maps.compiler import compile_map, to_json
+        from automaps.maps.loader import load_map
+
+        map_ = load_map(path)
+        machines = self.template.of_type("AWS::Serverless::StateMachine")
+        if not machines:
+            raise TemplateError(f"{self.template.path}: no state machine to take DefinitionSubstitutions from")
+        substitutions = next(iter(machines.values()))["Properties"].get("DefinitionSubstitutions", {})
+        logical = "".join(part.capitalize() for part in map_.id.split("-")) + "StateMachine"
+        definition = self.substitute(to_json(compile_map(map_)), substitutions, logical)
+        name = f"{self.stack_name}-{map_.id}"
+        arn = aws.client("stepfunctions").create_state_machine(
+            name=name, definition=definition, roleArn=self._role("states.amazonaws.com"), type="STANDARD",
+        )["stateMachineArn"]
+        machine = LocalStateMachine(logical_id=logical, name=name, map_id=map_.id, arn=arn, definition=definition)
+        self.state_machines[map_.id] = machine
+        return machine
+
     def substitute(self, definition: str, substitutions: dict[str, Any], logical: str = "") -> str:
         """``${Key}`` -> value, as SAM's DefinitionSubstitutions do; a leftover ``${...}`` is an error."""
         values = {key: str(self.resolver.resolve(value)) for key, value in substitutions.items()}

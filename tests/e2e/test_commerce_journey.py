@@ -14,35 +14,16 @@ from decimal import Decimal
 
 import pytest
 
-from automaps import aws as aws_clients
 from automaps.commerce import CommerceStore, current_offers
 from automaps.contacts import ContactStore
-from automaps.maps.compiler import compile_map, to_json
-from automaps.maps.loader import load_map
 from automaps_local.clock import VirtualClock
 from automaps_local.runtime import LocalRuntime
-from automaps_local.stack import LocalStateMachine
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
 MAP = ROOT / "tests/e2e/maps/commerce-journey.yaml"
 START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
-
-
-def deploy_test_map(runtime: LocalRuntime) -> str:
-    """Create the test map's state machine as the template would, with its substitutions."""
-    stack = runtime.stack
-    map_ = load_map(MAP)
-    substitutions = stack.template.resources["WelcomeLeadsStateMachine"]["Properties"]["DefinitionSubstitutions"]
-    definition = stack.substitute(to_json(compile_map(map_)), substitutions, "CommerceJourneyStateMachine")
-    name = f"{stack.stack_name}-{map_.id}"
-    arn = aws_clients.client("stepfunctions").create_state_machine(
-        name=name, definition=definition, roleArn=stack._role("states.amazonaws.com"), type="STANDARD",
-    )["stateMachineArn"]
-    stack.state_machines[map_.id] = LocalStateMachine(logical_id="CommerceJourneyStateMachine", name=name,
-                                                      map_id=map_.id, arn=arn, definition=definition)
-    return map_.id
 
 
 @pytest.fixture
@@ -54,7 +35,7 @@ def runtime():
 
 
 def test_given_a_buyer_in_the_commerce_map_then_every_commerce_action_acts_once_in_order(runtime):
-    map_id = deploy_test_map(runtime)
+    map_id = runtime.stack.deploy_map(MAP).map_id
     store = ContactStore()
     buyer, _ = store.upsert_by_email("buyer@example.com", {"first_name": "Bo"})
     store.create_enrollment(buyer.id, map_id, "e_buyer", {"type": "form_submitted", "form": "newsletter",

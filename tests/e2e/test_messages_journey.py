@@ -13,11 +13,8 @@ from botocore.stub import Stubber
 from automaps import aws as aws_clients, connections
 from automaps.contacts import ContactStore
 from automaps.content import ContentStore
-from automaps.maps.compiler import compile_map, to_json
-from automaps.maps.loader import load_map
 from automaps_local.clock import VirtualClock
 from automaps_local.runtime import LocalRuntime
-from automaps_local.stack import LocalStateMachine
 from tests.conftest import ROOT
 from tests.smtp_server import SmtpServer
 
@@ -25,21 +22,6 @@ pytestmark = pytest.mark.slow
 
 MAP = ROOT / "tests/e2e/maps/messages-journey.yaml"
 START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
-
-
-def deploy_test_map(runtime: LocalRuntime) -> str:
-    """Create the test map's state machine as the template would, with its substitutions."""
-    stack = runtime.stack
-    map_ = load_map(MAP)
-    substitutions = stack.template.resources["WelcomeLeadsStateMachine"]["Properties"]["DefinitionSubstitutions"]
-    definition = stack.substitute(to_json(compile_map(map_)), substitutions, "MessagesJourneyStateMachine")
-    name = f"{stack.stack_name}-{map_.id}"
-    arn = aws_clients.client("stepfunctions").create_state_machine(
-        name=name, definition=definition, roleArn=stack._role("states.amazonaws.com"), type="STANDARD",
-    )["stateMachineArn"]
-    stack.state_machines[map_.id] = LocalStateMachine(logical_id="MessagesJourneyStateMachine", name=name,
-                                                      map_id=map_.id, arn=arn, definition=definition)
-    return map_.id
 
 
 @pytest.fixture
@@ -51,7 +33,7 @@ def runtime():
 
 
 def test_given_a_lead_in_the_messages_map_then_email_sms_and_call_each_go_out_once_in_order(runtime, tmp_path):
-    map_id = deploy_test_map(runtime)
+    map_id = runtime.stack.deploy_map(MAP).map_id
     store = ContactStore()
     lead, _ = store.upsert_by_email("lead@example.com", {"first_name": "Lea", "phone": "+14155550123"})
     store.create_enrollment(lead.id, map_id, "e_lead", {"type": "form_submitted", "form": "newsletter"})

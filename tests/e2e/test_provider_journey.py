@@ -16,11 +16,8 @@ import pytest
 from automaps import aws as aws_clients
 from automaps.contacts import ContactStore
 from automaps.content import ContentStore
-from automaps.maps.compiler import compile_map, to_json
-from automaps.maps.loader import load_map
 from automaps_local.clock import VirtualClock
 from automaps_local.runtime import LocalRuntime
-from automaps_local.stack import LocalStateMachine
 from tests.conftest import ROOT
 from tests.providers import fake_stripe, fake_wordpress
 from tests.providers.server import serving
@@ -29,20 +26,6 @@ pytestmark = pytest.mark.slow
 
 MAP = ROOT / "tests/e2e/maps/provider-journey.yaml"
 START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
-
-
-def deploy_test_map(runtime: LocalRuntime) -> str:
-    stack = runtime.stack
-    map_ = load_map(MAP)
-    substitutions = stack.template.resources["WelcomeLeadsStateMachine"]["Properties"]["DefinitionSubstitutions"]
-    definition = stack.substitute(to_json(compile_map(map_)), substitutions, "ProviderJourneyStateMachine")
-    name = f"{stack.stack_name}-{map_.id}"
-    arn = aws_clients.client("stepfunctions").create_state_machine(
-        name=name, definition=definition, roleArn=stack._role("states.amazonaws.com"), type="STANDARD",
-    )["stateMachineArn"]
-    stack.state_machines[map_.id] = LocalStateMachine(logical_id="ProviderJourneyStateMachine", name=name,
-                                                      map_id=map_.id, arn=arn, definition=definition)
-    return map_.id
 
 
 def connect(name: str, body: dict, secret: str) -> None:
@@ -66,7 +49,7 @@ def world():
 
 def test_given_a_member_in_collections_then_each_provider_action_acts_once_in_order(world):
     runtime, stripe, wordpress = world
-    map_id = deploy_test_map(runtime)
+    map_id = runtime.stack.deploy_map(MAP).map_id
     store = ContactStore()
     member, _ = store.upsert_by_email("member@example.com", {"first_name": "Mo"})
     customer = stripe.customer("member@example.com")
