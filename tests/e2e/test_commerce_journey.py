@@ -9,29 +9,19 @@ DefinitionSubstitutions (those of the deployed maps), as `sam deploy` would."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from automaps.commerce import CommerceStore, current_offers
 from automaps.contacts import ContactStore
-from automaps_local.clock import VirtualClock
-from automaps_local.runtime import LocalRuntime
 from tests.conftest import ROOT
+from tests.e2e.conftest import START
 
 pytestmark = pytest.mark.slow
 
 MAP = ROOT / "tests/e2e/maps/commerce-journey.yaml"
-START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def runtime():
-    clock = VirtualClock(START, auto_advance=False)
-    with LocalRuntime(ROOT / "template.yaml", clock=clock,
-                      environment={"POWERTOOLS_METRICS_DISABLED": "true"}) as running:
-        yield running
 
 
 def test_given_a_buyer_in_the_commerce_map_then_every_commerce_action_acts_once_in_order(runtime):

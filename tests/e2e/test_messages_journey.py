@@ -5,7 +5,7 @@ the call go to End User Messaging (botocore Stubber: moto lacks pinpoint-sms-voi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from botocore.stub import Stubber
@@ -13,23 +13,12 @@ from botocore.stub import Stubber
 from automaps import aws as aws_clients, connections
 from automaps.contacts import ContactStore
 from automaps.content import ContentStore
-from automaps_local.clock import VirtualClock
-from automaps_local.runtime import LocalRuntime
 from tests.conftest import ROOT
 from tests.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.slow
 
 MAP = ROOT / "tests/e2e/maps/messages-journey.yaml"
-START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def runtime():
-    clock = VirtualClock(START, auto_advance=False)
-    with LocalRuntime(ROOT / "template.yaml", clock=clock,
-                      environment={"POWERTOOLS_METRICS_DISABLED": "true"}) as running:
-        yield running
 
 
 def test_given_a_lead_in_the_messages_map_then_email_sms_and_call_each_go_out_once_in_order(runtime, tmp_path):

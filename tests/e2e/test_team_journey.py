@@ -6,30 +6,19 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from werkzeug.test import Client
 
 from automaps.contacts import ContactStore
 from automaps.lists import ListStore
-from automaps_local.clock import VirtualClock
 from automaps_local.http import LocalApi
-from automaps_local.runtime import LocalRuntime
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
 MAP = ROOT / "tests/e2e/maps/team-journey.yaml"
-START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def runtime():
-    clock = VirtualClock(START, auto_advance=False)
-    with LocalRuntime(ROOT / "template.yaml", clock=clock,
-                      environment={"POWERTOOLS_METRICS_DISABLED": "true"}) as running:
-        yield running
 
 
 def test_given_a_wholesale_lead_then_lists_team_and_task_follow_and_the_admin_api_closes_the_loop(runtime):
