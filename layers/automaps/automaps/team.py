@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
@@ -35,6 +35,15 @@ class Recipient(BaseModel):
 
     address: str = Field(min_length=1, max_length=320)
     name: str | None = Field(default=None, max_length=100)
+
+
+def as_recipients(value: Any) -> Any:
+    """What a ``to`` setting may be written as: one string, or a list of strings and
+    ``{address, name}`` mappings; strings become ``{address: ...}``."""
+    if isinstance(value, str):
+        value = [value]
+    return [{"address": item} if isinstance(item, str) else item for item in value] \
+        if isinstance(value, list) else value
 
 
 def marker_id(visit_key: str, recipient: str) -> str:

@@ -26,13 +26,7 @@ class Settings(BaseModel):
     html: str | None = Field(default=None, max_length=200_000, description="HTML body, merge fields escaped")
     reply_to: str | None = Field(default=None, description="merge expression, e.g. '{{ contact.email }}'")
 
-    @field_validator("to", mode="before")
-    @classmethod
-    def _addresses(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [value]
-        return [{"address": item} if isinstance(item, str) else item for item in value] \
-            if isinstance(value, list) else value
+    _recipients = field_validator("to", mode="before")(team.as_recipients)
 
     @field_validator("to")
     @classmethod

@@ -23,13 +23,7 @@ class Settings(BaseModel):
     text: str = Field(min_length=1, max_length=1600, description="merge fields allowed")
     sender_id: str | None = Field(default=None, max_length=11)
 
-    @field_validator("to", mode="before")
-    @classmethod
-    def _numbers(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [value]
-        return [{"address": item} if isinstance(item, str) else item for item in value] \
-            if isinstance(value, list) else value
+    _recipients = field_validator("to", mode="before")(team.as_recipients)
 
     @field_validator("to")
     @classmethod
