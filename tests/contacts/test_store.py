@@ -305,3 +305,26 @@ def test_email_addresses_are_masked_for_logs(email, masked):
 ])
 def test_phone_numbers_are_masked_for_logs(phone, masked):
     assert mask_phone(phone) == masked
+
+
+# ------------------------------------------------------------------ events by kind and time
+
+
+def test_events_are_queryable_by_kind_and_time_window(store):
+    # given a contact with opens and clicks recorded at different times
+    contact, _ = store.upsert_by_email("jane@example.com", {})
+    day = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    for hours, kind in [(0, "email.opened"), (1, "email.clicked"), (24, "email.opened"), (48, "email.opened")]:
+        store.record(contact.id, kind, {"n": hours}, at=day + timedelta(hours=hours))
+
+    # when we ask for opens in a window, then only those come back, oldest first
+    window = store.events(contact.id, "email.opened", since=day + timedelta(hours=1), until=day + timedelta(hours=24))
+    assert [e.detail["n"] for e in window] == [24]
+    assert [e.detail["n"] for e in store.events(contact.id, "email.opened")] == [0, 24, 48]
+    assert [e.detail["n"] for e in store.events(contact.id, "email.opened", since=day + timedelta(hours=24))] == [24, 48]
+    # and the newest one is one query away; a kind never recorded has none
+    assert store.last_event(contact.id, "email.opened").detail["n"] == 48
+    assert store.last_event(contact.id, "email.bounced") is None
+    # and a kind that is a prefix of another is not confused with it
+    store.record(contact.id, "email.opened_twice", {"n": 99}, at=day)
+    assert len(store.events(contact.id, "email.opened")) == 3

@@ -38,6 +38,7 @@ PROFILE = "PROFILE"
 HISTORY_PREFIX = "H#"
 NOTE_PREFIX = "NOTE#"
 ENROLL_PREFIX = "ENROLL#"
+BY_KIND = "ByKind"  # local secondary index of history entries: ksk = <kind>#<time>#<suffix>
 CHANNELS = ("email", "sms")
 
 _WRITE_ATTEMPTS = 30  # optimistic retries: enough for every one of 20 writers racing on one profile
@@ -209,8 +210,10 @@ def _profile_item(contact: Contact) -> dict[str, Any]:
 
 
 def _history_item(contact_id: str, entry: HistoryEntry) -> dict[str, Any]:
+    """A history entry, also indexed by kind and time (``ksk``, the ByKind index) for conditions."""
+    stamp = f"{_sortable(entry.at)}#{_suffix()}"
     return to_item(_without_none({
-        "pk": _pk(contact_id), "sk": f"{HISTORY_PREFIX}{_sortable(entry.at)}#{_suffix()}",
+        "pk": _pk(contact_id), "sk": f"{HISTORY_PREFIX}{stamp}", "ksk": f"{entry.kind}#{stamp}",
         "at": clock.iso(entry.at), "kind": entry.kind, "detail": _plain(entry.detail),
         "map_id": entry.map_id, "step_id": entry.step_id,
     }))
@@ -365,6 +368,37 @@ class ContactStore:
         if wanted == []:
             return []
         return [HistoryEntry.model_validate(item) for item in self._query(contact_id, HISTORY_PREFIX, kinds=wanted)]
+
+    def events(self, contact_id: str, kind: str, *, since: datetime | None = None,
+               until: datetime | None = None, newest_first: bool = False,
+               limit: int | None = None) -> list[HistoryEntry]:
+        """History entries of one ``kind`` in ``[since, until]`` (either open), by time.
+
+        One strongly consistent query of the ByKind index: reading "opened this email in the
+        last two days" costs the entries of that kind in that window, not the whole history.
+        """
+        low = f"{kind}#{_sortable(since)}" if since else f"{kind}#"
+        high = f"{kind}#{_sortable(until)}#~" if until else f"{kind}#~"
+        params: dict[str, Any] = {
+            "TableName": self.table, "IndexName": BY_KIND, "ConsistentRead": True,
+            "KeyConditionExpression": "pk = :pk AND ksk BETWEEN :low AND :high",
+            "ExpressionAttributeValues": to_item({":pk": _pk(contact_id), ":low": low, ":high": high}),
+            "ScanIndexForward": not newest_first,
+        }
+        if limit is not None:
+            params["Limit"] = limit
+        entries: list[HistoryEntry] = []
+        for page in self._db.get_paginator("query").paginate(**params):
+            for item in page["Items"]:
+                entries.append(HistoryEntry.model_validate(from_item(item)))
+                if limit is not None and len(entries) >= limit:
+                    return entries
+        return entries
+
+    def last_event(self, contact_id: str, kind: str) -> HistoryEntry | None:
+        """The newest history entry of ``kind``, if any."""
+        found = self.events(contact_id, kind, newest_first=True, limit=1)
+        return found[0] if found else None
 
     # -------------------------------------------------------------- enrollments
 
