@@ -1,4 +1,4 @@
-"""Signed tokens for links we put in messages (unsubscribe now; click and open tracking later).
+"""Signed tokens for links we put in messages and pages: unsubscribe, visitor identity, opens and clicks.
 
 A token is ``<payload>.<signature>``, both base64url without padding. The payload is compact
 JSON ``{"p": purpose, "iat": issued-at (epoch seconds), "d": data}``; the signature is
@@ -23,6 +23,9 @@ from typing import Any
 from automaps import clock, config, secrets
 
 UNSUBSCRIBE = "unsubscribe"
+VISITOR = "visitor"
+VISITOR_PARAM = "am_c"
+"""Query parameter a tracked click adds to its destination so the page snippet knows the visitor."""
 
 
 
@@ -113,3 +116,18 @@ def read_unsubscribe(token: str) -> UnsubscribeRequest:
     if not isinstance(contact_id, str) or not isinstance(channel, str):
         raise BadToken("unsubscribe token does not name a contact and channel")
     return UnsubscribeRequest(contact_id=contact_id, channel=channel)
+
+
+# ------------------------------------------------------------------ visitor identity (page tracking)
+
+def visitor_token(contact_id: str) -> str:
+    """Who is visiting: set as a cookie by the page snippet, or carried in ``?am_c=`` from a tracked click."""
+    return sign(VISITOR, {"c": contact_id})
+
+
+def read_visitor(token: str, *, max_age: timedelta | None = timedelta(days=400)) -> str:
+    """The contact a visitor token names; raises BadToken for anything not genuinely ours."""
+    contact_id = verify(VISITOR, token, max_age=max_age).get("c")
+    if not isinstance(contact_id, str) or not contact_id:
+        raise BadToken("visitor token does not name a contact")
+    return contact_id
