@@ -1,6 +1,7 @@
 """Task check_condition: decide an if/switch branch for the contact.
 
-Returns ``{"result": bool}`` (the state stores it under ``$.checks.<state>``) and records
+Returns ``{"result": bool}`` for an ``if``, ``{"case": index}`` for a ``switch`` (-1: no case
+matched); the state stores it under ``$.checks.<state>``. Records
 ``condition.evaluated`` with the inputs the condition looked at, so the history says why.
 """
 
@@ -16,6 +17,6 @@ logger = Logger()
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     check = ConditionCheck.model_validate(event)
     logger.thread_safe_append_keys(map_id=check.map_id, step_id=check.step_id)
-    result = check_condition(check)
-    logger.info("condition evaluated", extra={"result": result})
-    return {"result": result}
+    answer = check_condition(check)
+    logger.info("condition evaluated", extra=answer)
+    return answer

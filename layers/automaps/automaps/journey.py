@@ -12,10 +12,10 @@ import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from automaps import clock, enrollment
-from automaps.conditions import Condition, evaluate
+from automaps.conditions import Condition
 from automaps.contacts import ContactStore, EnrollmentNotFound
 
 logger = Logger()
@@ -33,10 +33,29 @@ class _Task(BaseModel):
     step_id: str | None = None
 
 
-class ConditionCheck(_Task):
-    """``check_condition``: decide an if/switch branch; the state stores the bool under $.checks."""
+class Check(BaseModel):
+    """What to decide: one ``condition`` (an ``if``) or the ``cases`` of a ``switch`` (first match wins)."""
 
-    condition: dict[str, Any]
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    step_id: str | None = None
+    condition: dict[str, Any] | None = None
+    cases: list[dict[str, Any]] | None = Field(default=None, min_length=1)
+    fallback_timezone: str | None = None
+    """The map's timezone: calendar dates and times of day of a contact without one are read in it."""
+
+    @model_validator(mode="after")
+    def _one(self) -> Check:
+        if (self.condition is None) == (self.cases is None):
+            raise ValueError("a check has either condition or cases")
+        return self
+
+
+class ConditionCheck(_Task, Check):
+    """``check_condition``: decide an if/switch branch; the state stores the answer under $.checks.
+
+    The answer is ``{"result": bool}`` for a condition, ``{"case": index}`` for cases (-1: none).
+    """
 
 
 class TaskError(BaseModel):
@@ -60,20 +79,42 @@ class ExitRequest(_Task):
     reason: str = Field(default="completed", min_length=1, max_length=100)
 
 
-def check_condition(check: ConditionCheck) -> bool:
-    """Evaluate the condition for the contact; records ``condition.evaluated`` with the inputs."""
-    condition = _condition_adapter.validate_python(check.condition)
+def check_condition(check: ConditionCheck) -> dict[str, Any]:
+    """Decide the check for the contact; records ``condition.evaluated`` with the inputs."""
     store = ContactStore()
     contact = store.get(check.contact_id)
     if contact is None:
         logger.warning("contact no longer exists; condition taken as false")
-        return False
-    result, inputs = evaluate(condition, contact, clock.now())
-    store.record(contact.id, "condition.evaluated",
-                 {"result": result, "inputs": inputs, "condition": check.condition,
-                  "enrollment_id": check.enrollment_id},
-                 map_id=check.map_id, step_id=check.step_id)
-    return result
+        return {"result": False} if check.condition is not None else {"case": -1}
+    return decide(check, contact, store, map_id=check.map_id, enrollment_id=check.enrollment_id)
+
+
+def decide(check: Check, contact: Any, store: ContactStore, *, map_id: str, enrollment_id: str) -> dict[str, Any]:
+    """Evaluate ``check`` for ``contact`` now and record one ``condition.evaluated`` entry.
+
+    Shared by the check_condition task and by an action step that decides the ``if`` or
+    ``switch`` right after it (the compiler folds such a check into the action's invocation).
+    """
+    from automaps.conditions.evaluate import evaluate
+    from automaps.conditions.facts import Facts
+
+    facts = Facts(contact, clock.now(), map_id=map_id, fallback_timezone=check.fallback_timezone, store=store)
+    if check.condition is not None:
+        result, inputs = evaluate(_condition_adapter.validate_python(check.condition), facts)
+        answer: dict[str, Any] = {"result": result}
+        detail = {"result": result, "inputs": inputs, "condition": check.condition}
+    else:
+        evaluated, chosen = [], -1
+        for i, case in enumerate(check.cases or []):
+            result, inputs = evaluate(_condition_adapter.validate_python(case), facts)
+            evaluated.append({"case": i, "condition": case, "result": result, "inputs": inputs})
+            if result:
+                chosen = i
+                break
+        answer, detail = {"case": chosen}, {"case": chosen, "result": chosen >= 0, "cases": evaluated}
+    store.record(contact.id, "condition.evaluated", {**detail, "enrollment_id": enrollment_id},
+                 map_id=map_id, step_id=check.step_id)
+    return answer
 
 
 def record_failure(failure: FailureRecord) -> None:

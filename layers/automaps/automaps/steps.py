@@ -84,6 +84,11 @@ class TaskEvent(BaseModel):
     action: str = Field(min_length=1)
     settings: dict[str, Any] = Field(default_factory=dict)
     only_if: dict[str, Any] | None = None
+    fallback_timezone: str | None = None
+    """The map's timezone, for the dates and times of day an ``only_if`` reads."""
+    then_check: dict[str, Any] | None = None
+    """The ``if``/``switch`` right after this step, decided after it in the same invocation
+    (automaps.journey.Check); the answer is returned under ``check``."""
     missing_fields: Literal["skip", "fail"] = "skip"
     execution_id: str = Field(min_length=1)
     state_name: str = Field(min_length=1)
@@ -103,6 +108,8 @@ class Outcome(BaseModel):
     reason: str | None = None
     step_id: str
     detail: dict[str, Any] = Field(default_factory=dict)
+    check: dict[str, Any] | None = None
+    """The answer to ``then_check`` (``{"result": bool}`` or ``{"case": index}``), when asked."""
 
 
 class Skip(Exception):
@@ -197,7 +204,8 @@ def run_action(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         outcome = Outcome.model_validate(result)
         logger.info("step finished", extra={"outcome": outcome.outcome, "reason": outcome.reason})
         _count(task.action, outcome.outcome)
-        return outcome.model_dump(mode="json")
+        # ``check`` is there (an answer or null) exactly when the state asked for it
+        return outcome.model_dump(mode="json", exclude=None if task.then_check is not None else {"check"})
 
 
 def _once(task: TaskEvent, context: Any) -> dict[str, Any]:
@@ -236,8 +244,10 @@ def _execute(task: TaskEvent, visit: dict[str, str]) -> dict[str, Any]:
         contact = store.get(task.contact_id)
         if contact is None:
             logger.info("contact no longer exists; step skipped")
-            return Outcome(outcome="skipped", reason="contact no longer exists",
-                           step_id=task.step_id).model_dump(mode="json")
+            gone = Outcome(outcome="skipped", reason="contact no longer exists", step_id=task.step_id)
+            if task.then_check is not None:
+                gone.check = {"result": False} if task.then_check.get("condition") is not None else {"case": -1}
+            return gone.model_dump(mode="json")
         ctx = StepContext(event=task, contact=contact, store=store, now=clock.now())
         outcome = _decide(ctx)
     except WriteConflict as error:
@@ -248,7 +258,28 @@ def _execute(task: TaskEvent, visit: dict[str, str]) -> dict[str, Any]:
         raise
     ctx.record_effect(f"step.{outcome.outcome}", {**outcome.detail, "action": task.action,
                                                   "enrollment_id": task.enrollment_id, "reason": outcome.reason})
+    if task.then_check is not None:
+        outcome.check = _then_check(ctx)
     return outcome.model_dump(mode="json")
+
+
+def _then_check(ctx: StepContext) -> dict[str, Any] | None:
+    """Decide the next step's if/switch on the contact as this step left it.
+
+    None when that cannot be done now: the step's effect has happened and must not be repeated
+    by a retry, so the state machine asks check_condition instead (its Choice sees no answer).
+    """
+    from automaps import journey
+
+    try:
+        contact = ctx.store.get(ctx.contact.id) or ctx.contact
+        check = journey.Check.model_validate(ctx.event.then_check)
+        return journey.decide(check, contact, ctx.store, map_id=ctx.event.map_id,
+                              enrollment_id=ctx.event.enrollment_id)
+    except (ClientError, BotoCoreError, WriteConflict, ValidationError) as error:
+        logger.warning("the next step's condition is left to check_condition",
+                       extra={"error": f"{type(error).__name__}: {error}"})
+        return None
 
 
 def _decide(ctx: StepContext) -> Outcome:
@@ -284,9 +315,11 @@ def _only_if_unmet(ctx: StepContext) -> Outcome | None:
         condition = _condition_adapter().validate_python(ctx.event.only_if)
     except ValidationError as error:
         return ctx.outcome("failed", f"invalid only_if: {_errors(error)}")
-    from automaps.conditions import evaluate
+    from automaps.conditions.evaluate import evaluate
+    from automaps.conditions.facts import Facts
 
-    met, inputs = evaluate(condition, ctx.contact, ctx.now)
+    facts = Facts(ctx.contact, ctx.now, map_id=ctx.event.map_id, fallback_timezone=ctx.event.fallback_timezone)
+    met, inputs = evaluate(condition, facts)
     return None if met else ctx.outcome("skipped", "only_if not met", only_if=ctx.event.only_if, inputs=inputs)
 
 

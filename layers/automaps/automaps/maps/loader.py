@@ -20,7 +20,6 @@ from pydantic import ValidationError
 from automaps.conditions import COMBINATORS, LEAVES
 from automaps.maps.model import (
     MAP_KEYS,
-    PLANNED_CONDITIONS,
     PLANNED_MAP_KEYS,
     STEP_ID,
     Map,
@@ -232,6 +231,4 @@ def _unknown_condition(value: Any) -> str:
         keys = ", ".join(map(str, value))
         return f"a condition has exactly one key, this one has {keys}; combine conditions with all: [...] or any: [...]"
     key = str(next(iter(value)))
-    if key in PLANNED_CONDITIONS:
-        return f"condition {key!r} is not supported yet; {use}"
     return f"unknown condition key {key!r}{suggest(key, CONDITION_KEYS)}; {use}"

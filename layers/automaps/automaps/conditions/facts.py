@@ -1,0 +1,112 @@
+"""What conditions read of one contact, fetched lazily and once per evaluation.
+
+A condition tree may look at the same events twice (``opened_email`` in two branches of an
+``any``); each kind of event, the product list, the course subscriptions and the lists are
+read at most once per evaluation, through the stores that own them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from automaps import aws, config
+from automaps.contacts import Contact, ContactStore, HistoryEntry
+
+
+class Facts:
+    """One contact at one instant, as conditions see it.
+
+    ``map_id`` is the map being run (``opened_email: welcome-email`` means that map's step);
+    ``fallback_timezone`` is its ``timezone``, used for calendar dates and times of day when the
+    contact's own is unknown.
+    """
+
+    def __init__(self, contact: Contact, now: datetime, *, map_id: str | None = None,
+                 fallback_timezone: str | None = None, store: ContactStore | None = None) -> None:
+        self.contact = contact
+        self.now = now
+        self.map_id = map_id
+        self.fallback_timezone = fallback_timezone
+        self._store = store
+        self._events: dict[str, list[HistoryEntry]] = {}
+
+    @property
+    def store(self) -> ContactStore:
+        if self._store is None:
+            self._store = ContactStore()
+        return self._store
+
+    # ------------------------------------------------------------ the profile
+
+    @property
+    def tags(self) -> set[str]:
+        return set(self.contact.tags)
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return self.contact.fields
+
+    def zone(self, choice: str = "contact") -> tuple[ZoneInfo, str]:
+        """The timezone a condition reads dates in, and where it came from (recorded with the inputs)."""
+        if choice != "contact":
+            return ZoneInfo(choice), choice
+        own = self.contact.timezone
+        if isinstance(own, str) and own:
+            try:
+                return ZoneInfo(own), own
+            except (ValueError, KeyError):
+                pass
+        name = self.fallback_timezone or "UTC"
+        return ZoneInfo(name), name
+
+    # ------------------------------------------------------------ events
+
+    def events(self, kind: str) -> list[HistoryEntry]:
+        """Every history entry of ``kind`` up to now, oldest first (read once)."""
+        if kind not in self._events:
+            self._events[kind] = self.store.events(self.contact.id, kind, until=self.now)
+        return self._events[kind]
+
+    def last(self, kind: str, match: Any = None) -> HistoryEntry | None:
+        found = [e for e in self.events(kind) if match is None or match(e)]
+        return found[-1] if found else None
+
+    # ------------------------------------------------------------ things the contact has
+
+    @cached_property
+    def products(self) -> set[str]:
+        from automaps.commerce import CommerceStore
+
+        return {product.product_id for product in CommerceStore().products(self.contact.id)}
+
+    @cached_property
+    def course_subscriptions(self) -> list[Any]:
+        from automaps.commerce import CommerceStore
+
+        return CommerceStore().course_subscriptions(self.contact.id)
+
+    @cached_property
+    def lists(self) -> set[str]:
+        from automaps.lists import ListStore
+
+        return set(ListStore().lists_of("list", self.contact.id))
+
+    def active_enrollment(self, map_id: str) -> str | None:
+        """The enrollment holding the contact in ``map_id`` now, if any (the map's entry gate)."""
+        from automaps.content import from_item, to_item
+
+        item = aws.client("dynamodb").get_item(
+            TableName=config.contacts_table(), ConsistentRead=True,
+            Key=to_item({"pk": f"CONTACT#{self.contact.id}", "sk": f"ENTRY#{map_id}"})).get("Item")
+        return (from_item(item).get("active") or None) if item else None
+
+
+def page_address(url: str) -> str:
+    """A URL as page events store it: scheme, host and path; no query, fragment or trailing slash."""
+    parts = urlsplit(url.strip())
+    path = parts.path.rstrip("/") or ""
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{path}"
