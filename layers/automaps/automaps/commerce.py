@@ -7,7 +7,7 @@ Items in the contacts table, under the contact's ``pk = CONTACT#<id>``:
     PURCHASE#<product id>#<purchase id>       one purchase in the purchase history; begins_with
                                               PURCHASE#<product id># lists the purchases of a product
     OFFER#<offer id>                          a special offer (discount on products, expiry, code)
-    COURSESUB#<course id>                     a course subscription (plan, start)
+    COURSESUB#<course id>                     a course subscription (plan, start, end once unsubscribed)
     ACCESS#<membership site>                  membership access to a site: enabled|suspended|disabled
 
 Times computed from "now" (an offer's expiry ``in`` 3 days, a course's start) would differ on a
@@ -130,6 +130,12 @@ class CourseSubscription(BaseModel):
     subscribed_at: datetime
     visit: str | None = None
     """The step visit (idempotency key) that last wrote it: its retries keep what it wrote."""
+    ended_at: datetime | None = None
+    """When the contact unsubscribed (``course.unsubscribed``); kept so the history reads whole."""
+
+    def active(self, now: datetime) -> bool:
+        """Started and not ended at ``now``: what "currently has a subscription" asks."""
+        return self.starts_at <= now and (self.ended_at is None or self.ended_at > now)
 
 
 class MembershipAccess(BaseModel):
@@ -281,24 +287,62 @@ class CommerceStore:
                          record: Callable[[CourseSubscription | None], HistoryEntry]
                          ) -> tuple[CourseSubscription, bool]:
         """Subscribe, or change the plan/start of the subscription to the same course (keeping
-        when it was first subscribed); returns what is stored and whether it changed."""
+        when it was first subscribed); returns what is stored and whether it changed. An ended
+        subscription is subscribed anew, unless the subscription is older than its end (an event
+        delivered late)."""
         result: dict[str, CourseSubscription] = {}
 
         def decide(old_item: dict[str, Any] | None) -> tuple[dict[str, Any], HistoryEntry] | None:
             old = CourseSubscription.model_validate(old_item) if old_item else None
+            ended = old is not None and old.ended_at is not None
             if old is not None and (old.visit == subscription.visit or
-                                    (old.plan, old.starts_at) == (subscription.plan, subscription.starts_at)):
+                                    (ended and subscription.subscribed_at < old.ended_at) or  # type: ignore[operator]
+                                    (not ended and (old.plan, old.starts_at) ==
+                                     (subscription.plan, subscription.starts_at))):
                 result["stored"] = old
                 return None
             kept = result["stored"] = subscription.model_copy(
-                update={"subscribed_at": old.subscribed_at}) if old else subscription
+                update={"subscribed_at": old.subscribed_at}) if old and not ended else subscription
             return _stored(kept), record(old)
 
         _, changed = self._change(contact_id, f"{COURSE_PREFIX}{subscription.course_id}", decide)
         return result["stored"], changed
 
+    def end_course_subscription(self, contact_id: str, course_id: str, at: datetime,
+                                record: Callable[[CourseSubscription], HistoryEntry]
+                                ) -> tuple[CourseSubscription | None, bool]:
+        """End the subscription at ``at`` (it stays stored, with ``ended_at``); returns what is
+        stored (None: never subscribed) and whether it changed. Ending an ended subscription, or
+        one subscribed after ``at`` (an event delivered late), changes nothing."""
+        result: dict[str, CourseSubscription | None] = {"stored": None}
+
+        def decide(old_item: dict[str, Any] | None) -> tuple[dict[str, Any], HistoryEntry] | None:
+            old = result["stored"] = CourseSubscription.model_validate(old_item) if old_item else None
+            if old is None or old.ended_at is not None or at < old.subscribed_at:
+                return None
+            ended = result["stored"] = old.model_copy(update={"ended_at": at})
+            return _stored(ended), record(old)
+
+        _, changed = self._change(contact_id, f"{COURSE_PREFIX}{course_id}", decide)
+        return result["stored"], changed
+
     def course_subscriptions(self, contact_id: str) -> list[CourseSubscription]:
+        """Every course subscription, ended ones too (``CourseSubscription.active(now)`` tells)."""
         return [CourseSubscription.model_validate(item) for item in self._query(contact_id, COURSE_PREFIX)]
+
+    def course_subscription(self, contact_id: str, course_id: str) -> CourseSubscription | None:
+        found = self._get(contact_id, f"{COURSE_PREFIX}{course_id}")
+        return CourseSubscription.model_validate(found) if found else None
+
+    def has_active_course_subscription(self, contact_id: str, course_id: str | None = None,
+                                       now: datetime | None = None) -> bool:
+        """Whether the contact currently has a subscription (to ``course_id``, or to any course):
+        started and not ended at ``now`` (default: the clock's now)."""
+        at = now or clock.now()
+        if course_id is not None:
+            found = self.course_subscription(contact_id, course_id)
+            return found is not None and found.active(at)
+        return any(sub.active(at) for sub in self.course_subscriptions(contact_id))
 
     # -------------------------------------------------------------- membership access
 
