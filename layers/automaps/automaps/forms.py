@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
@@ -44,6 +45,9 @@ class FormDefinition(BaseModel):
     fields: list[FormField] = Field(min_length=1)
     honeypot: str | None = Field(default="website", description="a hidden field humans leave empty")
     thank_you_url: HttpUrl | None = None
+    identify_visitor: bool = Field(default=False, description=(
+        "add am_c=<visitor token> to the thank-you URL, so the page snippet there knows the contact "
+        "(set it when the thank-you page is yours and carries the snippet)"))
     tags: list[str] = Field(default_factory=list, description="tags added to the contact on submit")
 
     def model_post_init(self, _: Any) -> None:
@@ -111,7 +115,7 @@ def submit(form_id: str, data: dict[str, Any], *, idempotency_key: str | None = 
 
     form = load_form(form_id)
     if form.honeypot and str(data.get(form.honeypot) or "").strip():
-        return Submission(form_id=form_id, outcome="ignored", thank_you_url=_url(form))
+        return Submission(form_id=form_id, outcome="ignored", thank_you_url=thank_you_url(form, None))
     values = validate(form, data)
     submission_id = idempotency_key_for(form_id, values, idempotency_key)
     store = ContactStore()
@@ -123,7 +127,7 @@ def submit(form_id: str, data: dict[str, Any], *, idempotency_key: str | None = 
                                                 "fields": sorted(values) + ["email"], "created": created})
     enrolled = enroll_matching(Trigger(type="form_submitted", key=form_id), contact.id, event, submission_id)
     return Submission(form_id=form_id, outcome="accepted", submission_id=submission_id, contact_id=contact.id,
-                      created=created, enrollments=enrolled, thank_you_url=_url(form))
+                      created=created, enrollments=enrolled, thank_you_url=thank_you_url(form, contact.id))
 
 
 def validate(form: FormDefinition, data: dict[str, Any]) -> dict[str, Any]:
@@ -212,3 +216,19 @@ def _message(err: dict[str, Any]) -> str:
 
 def _url(form: FormDefinition) -> str | None:
     return str(form.thank_you_url) if form.thank_you_url else None
+
+
+def thank_you_url(form: FormDefinition, contact_id: str | None) -> str | None:
+    """Where the browser goes after submitting; with ``identify_visitor``, carrying the visitor
+    token (``am_c``). A caught bot (no contact) gets a genuine-looking token that names no one."""
+    url = _url(form)
+    if url is None or not form.identify_visitor:
+        return url
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    from automaps.channels.tracking import VISITOR_PARAM, visitor_token
+
+    token = visitor_token(contact_id or f"c_{uuid.uuid4().hex}")
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != VISITOR_PARAM]
+    return urlunsplit(parts._replace(query=urlencode([*query, (VISITOR_PARAM, token)])))
