@@ -1,0 +1,35 @@
+"""Page visits: the tracking snippet (GET /t/snippet.js) and the beacon it sends (POST /t/visit),
+recorded as page.visited for visitors identified by a signed visitor token."""
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from automaps import visits
+
+logger = Logger()
+# any site may post beacons; no cookies travel to the API (the token is in the body)
+app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", max_age=86400))
+
+
+def _respond(reply: visits.Reply) -> Response:
+    return Response(status_code=reply.status, content_type=reply.content_type, body=reply.body,
+                    headers=reply.headers)
+
+
+@app.post("/t/visit")
+def visit() -> Response:
+    reply, recorded = visits.record_visit(app.current_event.decoded_body)
+    logger.info("page visit", extra={"status": reply.status, "recorded": recorded})
+    return _respond(reply)
+
+
+@app.get("/t/snippet.js")
+def snippet() -> Response:
+    return _respond(visits.snippet())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

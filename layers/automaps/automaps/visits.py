@@ -1,0 +1,225 @@
+"""Page visits: the snippet users paste into their pages, and the beacon it sends.
+
+    <script src="https://<public api>/t/snippet.js" data-funnel="webinars" data-page="live" async></script>
+
+``GET /t/snippet.js`` serves :data:`SNIPPET`. On each page view it posts
+``{"url", "page", "funnel", "referrer", "token"}`` to ``/t/visit`` (next to where it was loaded
+from, or ``data-endpoint``) with ``navigator.sendBeacon``: a ``text/plain`` body, which needs no
+CORS preflight; a JSON post from a script works too.
+
+The visitor is identified by a signed visitor token (automaps.channels.tracking): a tracked email
+click adds ``?am_c=<token>`` to its destination, and so does a form's thank-you redirect when the
+form sets ``identify_visitor``; the snippet keeps it in a first-party cookie ``am_c`` (400 days,
+the longest browsers keep one) and drops it from the address bar. A visitor without a token is
+anonymous and nothing is sent.
+
+``POST /t/visit`` records ``page.visited`` with ``{url, page, funnel}`` (and ``referrer`` when
+given), the URLs cut to scheme, host and path: tokens and personal data travel in queries. The
+answer is 204 whether or not the token is genuine, so the endpoint cannot be used to test tokens;
+a forged, tampered or expired token, or one naming no contact, records nothing. What is not a
+visit at all (no url, not http(s), too long) is a 400 naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+MAX_URL = 2048
+MAX_BODY = 8192
+NAME = r"^[A-Za-z0-9][A-Za-z0-9 _.:/-]{0,99}$"
+"""Page ids and funnel names: what conditions compare (``visited_page``, ``inside_funnel``)."""
+
+CACHE_SNIPPET = "public, max-age=3600"
+
+
+@dataclass
+class Reply:
+    status: int
+    body: str
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class InvalidVisit(ValueError):
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{e['field']}: {e['error']}" for e in errors))
+        self.errors = errors
+
+
+def page_url(url: str) -> str:
+    """``https://Example.com:443/a/b?x=1#y`` -> ``https://example.com/a/b``: scheme, host (and a
+    port that is not the scheme's own) and path; no query, fragment or user info."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ValueError("must be an http or https URL")
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise ValueError("must name a host, e.g. https://example.com/page")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("has a port that is not a number from 0 to 65535") from None
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    if port is not None and port != {"http": 80, "https": 443}[scheme]:
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}{parts.path or '/'}"
+
+
+class Visit(BaseModel):
+    """What the snippet posts. Fields it does not know are ignored (older or newer snippets)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+
+    url: str = Field(max_length=MAX_URL, description="the page's address")
+    page: str | None = Field(default=None, pattern=NAME, description="the page's id, e.g. live")
+    funnel: str | None = Field(default=None, pattern=NAME, description="the funnel the page belongs to")
+    referrer: str | None = Field(default=None, max_length=MAX_URL)
+    token: str | None = Field(default=None, description="the visitor token (cookie am_c)")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return page_url(value)
+
+    @field_validator("referrer")
+    @classmethod
+    def _referrer(cls, value: str | None) -> str | None:
+        """Browsers send what they like here (``android-app://...``): what is not a page is dropped."""
+        try:
+            return page_url(value) if value else None
+        except ValueError:
+            return None
+
+    @field_validator("page", "funnel", "referrer", "token", mode="before")
+    @classmethod
+    def _blank(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    def detail(self) -> dict[str, Any]:
+        detail = {"url": self.url, "page": self.page, "funnel": self.funnel}
+        if self.referrer:
+            detail["referrer"] = self.referrer
+        return detail
+
+
+def parse(body: str | None) -> Visit:
+    """The visit in a JSON body (sent as application/json or, by sendBeacon, text/plain)."""
+    text = body or ""
+    if len(text) > MAX_BODY:
+        raise InvalidVisit([{"field": "body", "error": f"is longer than {MAX_BODY} characters"}])
+    try:
+        data = json.loads(text or "null")
+    except json.JSONDecodeError as exc:
+        raise InvalidVisit([{"field": "body", "error": f"not valid JSON ({exc.msg} at character {exc.pos})"}]) from None
+    if not isinstance(data, dict):
+        raise InvalidVisit([{"field": "body", "error": 'must be a JSON object: {"url": "https://...", ...}'}])
+    try:
+        return Visit.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidVisit([{"field": ".".join(str(p) for p in err["loc"]) or "body", "error": _message(err)}
+                            for err in exc.errors()]) from None
+
+
+def _message(err: dict[str, Any]) -> str:
+    if err["type"] == "missing":
+        return "is required"
+    if err["type"] == "string_pattern_mismatch":
+        return "must be 1 to 100 letters, digits, spaces or _ . : / - (starting with a letter or digit)"
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def visitor(token: str | None) -> str | None:
+    """The contact a visitor token names, or None for a missing, forged, tampered or expired one."""
+    from automaps.channels.tracking import BadToken, read_visitor
+
+    if not token or len(token) > 1024:
+        return None
+    try:
+        return read_visitor(token)
+    except BadToken:
+        return None
+
+
+def record_visit(body: str | None) -> tuple[Reply, bool]:
+    """Answer a beacon; returns the reply and whether a visit was recorded (for the log only)."""
+    from automaps.contacts import ContactStore
+
+    try:
+        visit = parse(body)
+    except InvalidVisit as exc:
+        return Reply(400, json.dumps({"message": "not a page visit", "errors": exc.errors}, sort_keys=True)), False
+    contact_id = visitor(visit.token)
+    store = ContactStore()
+    if contact_id is None or store.get(contact_id) is None:
+        return Reply(204, "", "text/plain"), False
+    store.record(contact_id, "page.visited", visit.detail())
+    return Reply(204, "", "text/plain"), True
+
+
+def snippet() -> Reply:
+    return Reply(200, SNIPPET, "text/javascript; charset=utf-8", {"Cache-Control": CACHE_SNIPPET})
+
+
+SNIPPET = """\
+/* automaps page tracking. Paste on each page:
+   <script src="https://<public api>/t/snippet.js" data-funnel="webinars" data-page="live" async></script>
+   Identified visitors only: the am_c token a tracked link or form redirect adds to the address is
+   kept in a first-party cookie; anonymous visitors send nothing. automaps.visit(page, funnel)
+   records a view by hand (single-page apps). */
+(function (w, d) {
+  "use strict";
+  var s = d.currentScript;
+  if (!s || !s.src) return;
+  var KEY = "am_c", MAX_AGE = 34560000; /* 400 days */
+  var endpoint = s.getAttribute("data-endpoint") || s.src.replace(/\\/t\\/snippet\\.js([?#].*)?$/, "/t/visit");
+
+  function fromAddress() {
+    var params = new URLSearchParams(w.location.search), token = params.get(KEY);
+    if (!token) return null;
+    params.delete(KEY);
+    var query = params.toString();
+    try {
+      w.history.replaceState(w.history.state, "", w.location.pathname + (query ? "?" + query : "") + w.location.hash);
+    } catch (e) { /* an old browser keeps the address as it is */ }
+    return token;
+  }
+
+  function fromCookie() {
+    var found = d.cookie.match(/(?:^|;\\s*)am_c=([^;]+)/);
+    return found ? decodeURIComponent(found[1]) : null;
+  }
+
+  var token = fromAddress();
+  if (token) {
+    d.cookie = KEY + "=" + encodeURIComponent(token) + "; Max-Age=" + MAX_AGE + "; Path=/; SameSite=Lax" +
+      (w.location.protocol === "https:" ? "; Secure" : "");
+  }
+
+  function visit(page, funnel) {
+    var current = token || fromCookie();
+    if (!current) return false;
+    var body = JSON.stringify({
+      url: w.location.origin + w.location.pathname,
+      page: page || s.getAttribute("data-page") || undefined,
+      funnel: funnel || s.getAttribute("data-funnel") || undefined,
+      referrer: d.referrer ? d.referrer.split(/[?#]/)[0] : undefined,
+      token: current
+    });
+    if (w.navigator.sendBeacon && w.navigator.sendBeacon(endpoint, body)) return true;
+    if (w.fetch) w.fetch(endpoint, {method: "POST", body: body, keepalive: true, mode: "no-cors", credentials: "omit"});
+    return true;
+  }
+
+  w.automaps = w.automaps || {};
+  w.automaps.visit = visit;
+  visit();
+})(window, document);
+"""
