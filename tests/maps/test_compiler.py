@@ -152,13 +152,103 @@ def test_given_a_wait_that_depends_on_the_contact_then_resolve_wait_computes_the
     assert states["morning resolve failed"]["Next"] == "1 add_note", "an unresolvable wait is recorded and skipped"
 
 
+PARIS = "id: test-map\nname: T\ntimezone: Europe/Paris\ntriggers: [{form_submitted: {form: f}}]\n"
+
+
 @pytest.mark.parametrize("wait", ['{at: "09:00"}', "{weekdays: [mon]}", "{until_field: webinar_at}",
-                                  '{hours: 1, at: "09:00", timezone: Europe/Paris}'])
+                                  '{between: ["09:00", "17:00"]}', '{hours: 1, at: "09:00", timezone: Europe/Paris}',
+                                  "{until: 2027-01-04T09:00:00Z, if_past: skip}"])
 def test_given_any_wait_needing_the_contact_or_the_clock_then_it_is_resolved_at_run_time(compile_steps, wait):
-    states = compile_steps(f"- wait: {wait}\n")
+    states = compile_steps(f"- wait: {wait}\n", header=PARIS)
 
     assert states["0 wait resolve"]["Parameters"]["FunctionName"] == "${ResolveWaitFunctionArn}"
     assert states["0 wait"]["TimestampPath"] == "$.timers.step_0.at"
+
+
+def test_given_a_map_without_timezone_then_resolve_wait_gets_no_fallback_rather_than_utc(compile_steps):
+    states = compile_steps("- wait: {until_field: webinar_at}\n")
+
+    assert "fallback_timezone" not in payload(states["0 wait resolve"])
+
+
+def test_given_a_wait_that_skips_when_past_then_a_choice_sends_a_missed_moment_out_of_the_map(compile_steps):
+    states = compile_steps("""\
+        - id: hour-before
+          wait: {until_field: webinar_at, offset: {hours: -1}, if_past: skip}
+        - add_note: {text: next}
+        """)
+
+    resolve = states["hour-before resolve"]
+    assert payload(resolve)["wait"] == {"until_field": "webinar_at", "offset": {"hours": -1.0}, "if_past": "skip"}
+    assert resolve["ResultSelector"] == {"at.$": "$.Payload.at", "skip.$": "$.Payload.skip"}
+    assert resolve["Next"] == "hour-before past"
+    assert states["hour-before past"] == {
+        "Type": "Choice", "Comment": "If it is already past, skip to 'hour-before exit' (recorded with the reason)",
+        "Choices": [{"Variable": "$.timers.hour_before.skip", "BooleanEquals": True, "Next": "hour-before exit"}],
+        "Default": "hour-before"}
+    assert payload(states["hour-before exit"])["reason"] == "wait_past"
+    assert states["hour-before exit"]["Next"] == EXITED
+    assert states["hour-before"]["Next"] == "1 add_note"
+    assert states["hour-before resolve failed"]["Next"] == "1 add_note"
+
+
+# ---------------------------------------------------------------- when an action runs
+
+
+def test_given_when_relative_to_a_date_field_then_the_action_waits_for_the_resolved_time_or_is_skipped(compile_steps):
+    states = compile_steps("""\
+        - id: reminder
+          send_sms: {text: Starting soon}
+          when: {until_field: webinar_at, offset: {hours: -1}}
+        - add_note: {text: next}
+        """)
+
+    assert list(states)[:5] == ["reminder when resolve", "reminder when resolve failed", "reminder when past",
+                                "reminder when", "reminder"]
+    resolve = states["reminder when resolve"]
+    assert resolve["Parameters"] == {
+        "FunctionName": "${ResolveWaitFunctionArn}",
+        "Payload": {**IDS, "step_id": "reminder", "when": {"until_field": "webinar_at", "offset": {"hours": -1.0}}},
+    }
+    assert resolve["Comment"] == ("Work out when 'reminder' runs (until 1 hour before the contact's field webinar_at); "
+                                  "the UTC time goes to $.timers.reminder")
+    assert resolve["ResultPath"] == "$.timers.reminder"
+    assert states["reminder when past"]["Choices"] == [
+        {"Variable": "$.timers.reminder.skip", "BooleanEquals": True, "Next": "1 add_note"}]
+    assert states["reminder when past"]["Default"] == "reminder when"
+    assert states["reminder when"] == {"Type": "Wait", "Comment": "Wait until the time worked out by 'reminder when resolve'",
+                                       "TimestampPath": "$.timers.reminder.at", "Next": "reminder"}
+    assert states["reminder when resolve failed"]["Next"] == "1 add_note", "an action that cannot be timed is not run"
+
+
+def test_given_when_in_a_window_then_there_is_nothing_to_skip_and_no_choice(compile_steps):
+    states = compile_steps('- id: call\n  add_note: {text: hi}\n  when: {between: ["09:00", "17:00"], '
+                           "weekdays: [mon, tue, wed, thu, fri]}\n", header=PARIS)
+
+    assert states["call when resolve"]["Next"] == "call when"
+    assert states["call when resolve"]["ResultSelector"] == {"at.$": "$.Payload.at"}
+    assert "call when past" not in states
+    assert "within 09:00-17:00 (at once if inside) on mon, tue, wed, thu, fri in the contact's timezone (or Europe/Paris)" \
+        in states["call when resolve"]["Comment"]
+
+
+def test_given_when_at_a_date_time_that_may_be_skipped_then_it_is_resolved_and_the_choice_skips_the_action(
+        compile_steps):
+    states = compile_steps("- id: xmas\n  add_note: {text: hi}\n  when: {at: 2026-12-24T09:00:00+01:00, if_past: skip}\n")
+
+    assert payload(states["xmas when resolve"])["when"] == {"until": "2026-12-24T09:00:00+01:00", "if_past": "skip"}
+    assert states["xmas when past"]["Choices"][0]["Next"] == COMPLETED
+
+
+def test_given_a_go_to_an_action_with_a_resolved_when_then_it_jumps_to_the_resolve_task(compile_steps):
+    states = compile_steps("""\
+        - id: ping
+          add_note: {text: ping}
+          when: {until_field: next_call_at}
+        - go_to: ping
+        """)
+
+    assert states["1 go_to limit"]["Default"] == "ping when resolve"
 
 
 # ---------------------------------------------------------------- branches

@@ -231,14 +231,26 @@ def test_given_a_date_time_without_timezone_when_loaded_then_the_error_asks_for_
 
 
 @pytest.mark.parametrize(("wait", "message"), [
-    ("{days: 1, until: 2026-12-24T09:00:00Z}", "a wait takes one of a delay, until or until_field; got a delay and until"),
-    ("{days: 1, offset: {hours: -1}}", "offset only applies to until_field (e.g. until_field: webinar_at, offset: {hours: -1})"),
-    ("{days: 1, timezone: contact}", "timezone applies to at and weekdays; add one of them or remove timezone"),
-    ("{until: 2026-12-24T09:00:00Z, at: '09:00'}", "until is an exact date-time; drop at, weekdays and timezone, or use a delay instead"),
-    ("{days: -1}", "a wait cannot be negative; to wait until before a date use until_field with an offset"),
-    ("{days: 400}", "a wait can last at most 365 days (the limit of one execution)"),
-    ("{timezone: contact}", "say what to wait for: a delay (days: 2), until (a date-time), until_field (a date field), at (\"09:00\") or weekdays"),
+    ("{days: 1, until: 2026-12-24T09:00:00Z}",
+     "a wait takes one of a delay, a date-time (until) or until_field; got a delay and a date-time"),
+    ("{days: 1, delay: {days: 1}}", "give the delay once: delay: {hours: 4} or hours: 4, not both"),
+    ("{days: 1, offset: {hours: -1}}",
+     "offset and yearly only apply to until_field (e.g. until_field: webinar_at, offset: {hours: -1})"),
+    ("{days: 1, yearly: true}",
+     "offset and yearly only apply to until_field (e.g. until_field: webinar_at, offset: {hours: -1})"),
+    ("{days: 1, timezone: contact}",
+     "timezone applies to at, between, weekdays and dates read from until_field; add one or remove timezone"),
+    ("{until: 2026-12-24T09:00:00Z, at: '09:00'}",
+     "until is an exact date-time; drop at, between, weekdays and timezone, or use a delay instead"),
+    ("{days: -1}", "a wait cannot be negative; to be before a date use until_field with an offset"),
+    ("{days: 400}", "a delay can last at most 365 days (the limit of one execution)"),
+    ("{timezone: contact}", "say what to wait for: a delay (days: 2), until (a date-time), until_field (a date field), "
+                            'at ("09:00"), between (["09:00", "17:00"]) or weekdays'),
     ("{weekdays: [mon, mon]}", "weekdays lists a day twice"),
+    ("{at: '09:00', between: ['09:00', '17:00']}", "use at (one time of day) or between (a window), not both"),
+    ("{between: ['09:00', '09:00']}", 'a window needs two different times, e.g. between: ["09:00", "17:00"]'),
+    ("{days: 2, if_past: skip}", "if_past applies to a date (until, or until_field without yearly); a delay, a time "
+                                 "of day or a yearly date is never past; remove if_past"),
 ])
 def test_given_an_inconsistent_wait_when_loaded_then_the_error_says_what_to_change(write_map, wait, message):
     path = write_map(f"- id: pause\n  wait: {wait}\n")
@@ -246,11 +258,74 @@ def test_given_an_inconsistent_wait_when_loaded_then_the_error_says_what_to_chan
     assert error_of(path) == f"{path}: step 'pause' (steps[0].wait): {message}"
 
 
+def test_given_a_window_that_is_not_two_times_when_loaded_then_the_error_shows_the_form(write_map):
+    path = write_map("- wait: {between: ['09:00']}\n")
+
+    assert error_of(path) == (f'{path}: steps[0].wait.between: between is a window of two times of day, in quotes: '
+                              'between: ["09:00", "17:00"]')
+
+
+def test_given_a_window_with_an_unquoted_time_when_loaded_then_the_error_says_to_quote_it(write_map):
+    path = write_map("- wait: {between: [9:00, '17:00']}\n")
+
+    assert error_of(path) == (f'{path}: steps[0].wait.between[0]: write the time of day in quotes, e.g. at: "09:30" '
+                              "(YAML reads an unquoted 9:30 as a number)")
+
+
 def test_given_when_with_both_delay_and_at_when_loaded_then_the_error_asks_for_one(write_map):
     path = write_map("- send_email: {template: welcome}\n  when: {delay: {hours: 1}, at: 2026-12-24T09:00:00Z}\n")
 
-    assert error_of(path) == (f"{path}: steps[0].when: 'when' takes exactly one of delay (e.g. {{delay: {{hours: 4}}}}) "
-                              "or at (a date-time)")
+    assert error_of(path) == (f"{path}: steps[0].when: 'when' takes one of a delay, a date-time (until) or "
+                              "until_field; got a delay and a date-time")
+
+
+def test_given_an_empty_when_when_loaded_then_the_error_lists_the_forms(write_map):
+    path = write_map("- send_email: {template: welcome}\n  when: {}\n")
+
+    assert error_of(path) == (f"{path}: steps[0].when: say when to run: a delay (days: 2), until (a date-time), "
+                              'until_field (a date field), at ("09:00"), between (["09:00", "17:00"]) or weekdays')
+
+
+def test_given_when_at_a_date_time_without_timezone_when_loaded_then_the_error_asks_for_one(write_map):
+    path = write_map("- send_email: {template: welcome}\n  when: {at: 2026-12-24 09:00:00}\n")
+
+    assert error_of(path) == (f"{path}: steps[0].when: add a timezone to the date-time in at, e.g. "
+                              "2026-03-01T09:00:00Z or 2026-03-01T10:00:00+01:00")
+
+
+@pytest.mark.parametrize(("key", "timing", "read"), [
+    ("wait", '{days: 2, at: "09:00"}', "'at' is"),
+    ("when", '{between: ["09:00", "17:00"], weekdays: [mon, tue]}', "'between' and 'weekdays' are"),
+])
+def test_given_a_time_of_day_in_the_contacts_timezone_and_a_map_without_timezone_when_loaded_then_it_is_refused(
+        write_map, key, timing, read):
+    step = f"- id: nudge\n  {key}: {timing}\n" if key == "wait" else \
+        f"- id: nudge\n  send_email: {{template: nudge}}\n  when: {timing}\n"
+    path = write_map(step)
+
+    assert error_of(path) == (f"{path}: step 'nudge' (steps[0].{key}): {read} read in the contact's timezone, but this "
+                              "map has no timezone for contacts whose own is unknown; add one at the top of the map "
+                              "(e.g. timezone: America/New_York), or give this step a fixed timezone (e.g. timezone: "
+                              "Europe/Paris)")
+
+
+def test_given_a_time_of_day_in_a_fixed_timezone_and_a_map_without_timezone_when_loaded_then_it_is_accepted(write_map):
+    path = write_map('- wait: {days: 2, at: "09:00", timezone: Europe/Paris}\n')
+
+    assert load_map(path).fallback_timezone is None
+
+
+def test_given_a_wait_that_skips_when_past_inside_a_fork_when_loaded_then_it_is_refused(write_map):
+    path = write_map("""\
+        - fork:
+            - - id: late
+                wait: {until_field: webinar_at, if_past: skip}
+            - - add_note: {text: hi}
+        """)
+
+    assert error_of(path) == (f"{path}: step 'late' (steps[0].fork[0][0].wait): if_past: skip on a wait leaves the "
+                              "map, which a step in a fork branch cannot do; move the wait before the fork, or put "
+                              "when: {..., if_past: skip} on the actions of the branch")
 
 
 def test_given_a_negative_delay_when_loaded_then_the_error_asks_for_a_positive_duration(write_map):

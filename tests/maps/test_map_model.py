@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from automaps.maps.loader import load_map
-from automaps.maps.model import EndStep, Map, TriggerKey, WaitSpec, walk
+from automaps.maps.model import EndStep, Map, TriggerKey, WaitSpec, When, walk
 from tests.maps.conftest import ROOT
 
 
@@ -64,19 +64,29 @@ def test_given_a_map_then_its_trigger_keys_are_what_enrollment_looks_up():
     assert map_.trigger_keys() == [TriggerKey("form_submitted", "newsletter")]
 
 
-def test_given_defaults_then_a_map_reenters_after_exit_skips_missing_fields_and_falls_back_to_utc(write_map):
+def test_given_defaults_then_a_map_reenters_after_exit_skips_missing_fields_and_has_no_fallback_timezone(write_map):
     map_ = load_map(write_map("- end\n"))
 
-    assert (map_.entry.reenter, map_.entry.min_interval, map_.missing_fields, map_.timezone) == (
-        "after_exit", None, "skip", "UTC")
+    assert (map_.entry.reenter, map_.entry.min_interval, map_.missing_fields, map_.fallback_timezone) == (
+        "after_exit", None, "skip", None)
+
+
+def test_given_a_map_timezone_then_it_is_the_fallback_for_contacts_without_one(write_map):
+    map_ = load_map(write_map("id: m\nname: M\ntimezone: Europe/Paris\ntriggers: [{form_submitted: {form: f}}]\n"
+                              "steps: [end]\n", full=True))
+
+    assert map_.fallback_timezone == "Europe/Paris"
 
 
 def test_given_waits_then_only_those_needing_the_contact_or_the_clock_are_resolved_at_run_time():
-    fixed = [{"days": 2}, {"until": "2027-01-01T00:00:00Z"}]
-    resolved = [{"at": "09:00"}, {"weekdays": ["mon"]}, {"until_field": "webinar_at"}]
+    fixed = [{"days": 2}, {"delay": {"days": 2}}, {"until": "2027-01-01T00:00:00Z"}, {"at": "2027-01-01T00:00:00Z"},
+             {"until": "2027-01-01T00:00:00Z", "if_past": "run"}]
+    resolved = [{"at": "09:00"}, {"weekdays": ["mon"]}, {"until_field": "webinar_at"}, {"between": ["09:00", "17:00"]},
+                {"until": "2027-01-01T00:00:00Z", "if_past": "skip"}]
 
-    assert [WaitSpec.model_validate(w).needs_resolving for w in fixed] == [False, False]
-    assert [WaitSpec.model_validate(w).needs_resolving for w in resolved] == [True, True, True]
+    for model in (WaitSpec, When):
+        assert [model.model_validate(w).needs_resolving for w in fixed] == [False] * len(fixed)
+        assert [model.model_validate(w).needs_resolving for w in resolved] == [True] * len(resolved)
     assert WaitSpec.model_validate({"weeks": 1, "hours": 1.5}).delay_seconds == 7 * 86400 + 5400
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import difflib
 import re
-from datetime import time, timedelta
+from collections.abc import Iterator
+from datetime import datetime, time, timedelta
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -25,8 +26,6 @@ def suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
     """`` (did you mean X?)`` when ``word`` looks like a misspelling of one of ``options``."""
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.7)
     return f" (did you mean {close[0]}?)" if close else ""
-
-
 
 
 class Duration(BaseModel):
@@ -101,81 +100,180 @@ PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
-class When(BaseModel):
-    """When an action runs: ``{delay: {hours: 4}}`` or ``{at: 2026-12-24T09:00:00Z}``."""
-
-    model_config = _STRICT
-
-    delay: PositiveDuration | None = None
-    at: AwareDatetime | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> When:
-        if (self.delay is None) == (self.at is None):
-            raise ValueError("'when' takes exactly one of delay (e.g. {delay: {hours: 4}}) or at (a date-time)")
-        return self
+def _window(value: Any) -> Any:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ValueError('between is a window of two times of day, in quotes: between: ["09:00", "17:00"]')
+    return tuple(value)
 
 
-class WaitSpec(BaseModel):
-    """What a ``wait`` step waits for.
+Window = Annotated[tuple[TimeOfDay, TimeOfDay], BeforeValidator(_window)]
+WaitTimezone = Annotated[str, AfterValidator(_wait_timezone)]
 
-    The wait starts from now plus the delay (``days: 2``), or from ``until`` (a date-time), or
-    from the contact's date field ``until_field`` plus ``offset``; then, with ``at`` and/or
-    ``weekdays``, it moves on to the first allowed time of day / weekday in ``timezone``
-    ("contact": the contact's own, falling back to the map's timezone).
+
+def duration_words(seconds: int) -> str:
+    """``183600`` -> ``2 days 3 hours``."""
+    parts = []
+    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {unit}{'' if count == 1 else 's'}")
+    return " ".join(parts) or "0 seconds"
+
+
+class Timing(BaseModel):
+    """When something happens: what a ``wait`` step and an action's ``when`` share.
+
+    1. A start: now plus a delay (``days: 2`` or ``delay: {days: 2}``), or an exact date-time
+       (``until``, or ``at`` given a date-time), or the contact's date field ``until_field`` plus
+       ``offset`` (``yearly``: the field's next anniversary); nothing: now.
+    2. Then, optionally, the first allowed moment at or after the start in ``timezone``
+       ("contact": the contact's own, else the map's): ``at`` a time of day, or inside the window
+       ``between`` (at once when the start is inside it), on ``weekdays``.
+    3. ``if_past``: what to do when the moment of a date (until / until_field) has already passed:
+       ``run`` (the default: at once) or ``skip``.
     """
 
     model_config = _STRICT
+    noun: ClassVar[str] = "a wait"
+    ask: ClassVar[str] = "say what to wait for"
 
     seconds: float = 0
     minutes: float = 0
     hours: float = 0
     days: float = 0
     weeks: float = 0
+    delay: PositiveDuration | None = None
     until: AwareDatetime | None = None
     until_field: FieldName | None = None
     offset: Duration | None = None
+    yearly: bool = False
     at: TimeOfDay | None = None
-    timezone: Annotated[str, AfterValidator(_wait_timezone)] | None = None
+    between: Window | None = None
     weekdays: list[Weekday] | None = Field(default=None, min_length=1)
+    timezone: WaitTimezone | None = None
+    if_past: Literal["run", "skip"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _at_a_date_time(cls, data: Any) -> Any:
+        """``at`` with a whole date-time (``at: 2026-12-24T09:00:00Z``) means ``until``."""
+        if not isinstance(data, dict) or not _is_date_time(data.get("at")):
+            return data
+        if data.get("until") is not None:
+            raise ValueError("at (a date-time) and until say the same thing; keep one of them")
+        moment = data["at"]
+        moment = moment if isinstance(moment, datetime) else datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            raise ValueError("add a timezone to the date-time in at, e.g. 2026-03-01T09:00:00Z or "
+                             "2026-03-01T10:00:00+01:00")
+        return {**{k: v for k, v in data.items() if k != "at"}, "until": moment}
 
     @property
     def delay_seconds(self) -> int:
-        """The delay part in whole seconds (0 when the wait has none)."""
+        """The delay part in whole seconds (0 when there is none)."""
         units = (self.seconds, self.minutes * 60, self.hours * 3600, self.days * 86400, self.weeks * 604800)
-        return int(sum(units))
-
-    @property
-    def needs_resolving(self) -> bool:
-        """True when the end of the wait depends on the contact or the clock at run time."""
-        return bool(self.until_field or self.at or self.weekdays)
+        return int(sum(units)) + (self.delay.total_seconds if self.delay else 0)
 
     @property
     def time_of_day(self) -> time | None:
         return time.fromisoformat(self.at) if self.at else None
 
+    @property
+    def window(self) -> tuple[time, time] | None:
+        return (time.fromisoformat(self.between[0]), time.fromisoformat(self.between[1])) if self.between else None
+
+    @property
+    def local_slot(self) -> bool:
+        """True when a time of day, window or weekdays moves the moment (in some timezone)."""
+        return bool(self.at or self.between or self.weekdays)
+
+    @property
+    def in_contact_timezone(self) -> bool:
+        """True when times of day / weekdays are read in the contact's timezone (else the map's)."""
+        return self.local_slot and self.timezone in (None, "contact")
+
+    @property
+    def can_be_past(self) -> bool:
+        """Only a date can be already past; a delay or a time of day is always ahead."""
+        return bool(self.until or (self.until_field and not self.yearly))
+
+    @property
+    def skips_if_past(self) -> bool:
+        return self.if_past == "skip"
+
+    @property
+    def needs_resolving(self) -> bool:
+        """True when the moment depends on the contact or the clock at run time."""
+        return bool(self.until_field or self.local_slot or (self.until and self.skips_if_past))
+
     @model_validator(mode="after")
-    def _consistent(self) -> WaitSpec:
-        delays = (self.seconds, self.minutes, self.hours, self.days, self.weeks)
-        starts = [name for name, given in (("a delay", any(delays)), ("until", self.until),
-                                           ("until_field", self.until_field)) if given]
-        if any(unit < 0 for unit in delays):
-            raise ValueError("a wait cannot be negative; to wait until before a date use until_field with an offset")
-        if len(starts) > 1:
-            raise ValueError(f"a wait takes one of a delay, until or until_field; got {' and '.join(starts)}")
-        if not starts and not self.at and not self.weekdays:
-            raise ValueError(
-                "say what to wait for: a delay (days: 2), until (a date-time), until_field (a date field), "
-                'at ("09:00") or weekdays'
-            )
-        if self.delay_seconds > MAX_WAIT_DAYS * 86400:
-            raise ValueError(f"a wait can last at most {MAX_WAIT_DAYS} days (the limit of one execution)")
-        if self.offset is not None and not self.until_field:
-            raise ValueError("offset only applies to until_field (e.g. until_field: webinar_at, offset: {hours: -1})")
-        if self.until and (self.at or self.weekdays or self.timezone):
-            raise ValueError("until is an exact date-time; drop at, weekdays and timezone, or use a delay instead")
-        if self.timezone and not (self.at or self.weekdays):
-            raise ValueError("timezone applies to at and weekdays; add one of them or remove timezone")
-        if self.weekdays and len(set(self.weekdays)) != len(self.weekdays):
-            raise ValueError("weekdays lists a day twice")
+    def _consistent(self) -> Timing:
+        for problem in self._problems():
+            raise ValueError(problem)
         return self
+
+    def _problems(self) -> Iterator[str]:
+        units = (self.seconds, self.minutes, self.hours, self.days, self.weeks)
+        starts = [name for name, given in (("a delay", any(units) or self.delay), ("a date-time", self.until),
+                                           ("until_field", self.until_field)) if given]
+        if any(unit < 0 for unit in units):
+            yield f"{self.noun} cannot be negative; to be before a date use until_field with an offset"
+        if any(units) and self.delay:
+            yield "give the delay once: delay: {hours: 4} or hours: 4, not both"
+        if len(starts) > 1:
+            yield (f"{self.noun} takes one of a delay, a date-time (until) or until_field; "
+                   f"got {' and '.join(starts)}")
+        if not starts and not self.local_slot:
+            yield (f"{self.ask}: a delay (days: 2), until (a date-time), until_field (a date field), "
+                   'at ("09:00"), between (["09:00", "17:00"]) or weekdays')
+        if self.delay_seconds > MAX_WAIT_DAYS * 86400:
+            yield f"a delay can last at most {MAX_WAIT_DAYS} days (the limit of one execution)"
+        if (self.offset is not None or self.yearly) and not self.until_field:
+            yield "offset and yearly only apply to until_field (e.g. until_field: webinar_at, offset: {hours: -1})"
+        if self.until and (self.local_slot or self.timezone):
+            yield "until is an exact date-time; drop at, between, weekdays and timezone, or use a delay instead"
+        if self.at and self.between:
+            yield 'use at (one time of day) or between (a window), not both'
+        if self.between and self.between[0] == self.between[1]:
+            yield 'a window needs two different times, e.g. between: ["09:00", "17:00"]'
+        if self.timezone and not (self.local_slot or self.until_field):
+            yield "timezone applies to at, between, weekdays and dates read from until_field; add one or remove timezone"
+        if self.weekdays and len(set(self.weekdays)) != len(self.weekdays):
+            yield "weekdays lists a day twice"
+        if self.if_past and not self.can_be_past:
+            yield ("if_past applies to a date (until, or until_field without yearly); a delay, a time of day or "
+                   "a yearly date is never past; remove if_past")
+
+
+class WaitSpec(Timing):
+    """What a ``wait`` step waits for (docs/map-format.md, "wait")."""
+
+
+class When(Timing):
+    """When an action runs (docs/map-format.md, "When to run"); without ``when``, at once."""
+
+    noun: ClassVar[str] = "'when'"
+    ask: ClassVar[str] = "say when to run"
+
+
+def timing_problem(spec: Timing, map_timezone: str | None) -> str | None:
+    """What is wrong with ``spec`` in a map whose fallback timezone is ``map_timezone``: times of
+    day in the contact's timezone need a timezone for contacts whose own is unknown."""
+    if map_timezone or not spec.in_contact_timezone:
+        return None
+    parts = " and ".join(f"'{key}'" for key in ("at", "between", "weekdays") if getattr(spec, key))
+    return (f"{parts} {'is' if ' and ' not in parts else 'are'} read in the contact's timezone, but this map has no "
+            "timezone for contacts whose own is unknown; add one at the top of the map (e.g. timezone: "
+            "America/New_York), or give this step a fixed timezone (e.g. timezone: Europe/Paris)")
+
+
+def _is_date_time(value: Any) -> bool:
+    if isinstance(value, datetime):
+        return True
+    if not isinstance(value, str) or len(value) <= 5:
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True

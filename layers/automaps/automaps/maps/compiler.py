@@ -7,10 +7,14 @@ What each step becomes (``M`` is the step's main state name: its id, or "<label>
 "3 send_email" or "engaged.else.0 send_email" for a step without id):
 
 =============  ==============================================================================
-action         [Wait "M when" (Seconds / Timestamp)] -> Task "M" (the action's function)
+action         [Wait "M when" (Seconds / Timestamp)] -> Task "M" (the action's function); a
+               ``when`` that depends on the contact or the clock: Task "M when resolve"
+               (resolve_wait -> ``$.timers.<key>``) -> [Choice "M when past": a missed moment
+               skips the action] -> Wait "M when" (TimestampPath) -> Task "M"
 wait           Wait "M" (Seconds or Timestamp), or, when it depends on the contact or the
-               clock, Task "M resolve" (resolve_wait -> ``$.timers.<key>``) -> Wait "M"
-               (TimestampPath)
+               clock, Task "M resolve" (resolve_wait -> ``$.timers.<key>``) -> [Choice
+               "M past" -> Task "M exit" (reason ``wait_past``), with ``if_past: skip``]
+               -> Wait "M" (TimestampPath)
 if             Task "M check" (check_condition -> ``$.checks.<key>``) -> Choice "M"
 switch         per case i: Task "M case i check" -> Choice "M case i" (first match wins)
 go_to          Pass "M" -> the target; a go_to backwards (a loop) counts its rounds in
@@ -177,7 +181,7 @@ class _Compiler:
         """The name of the state a step starts with (what a transition to the step targets)."""
         step, main = ref.step, self._main(ref)
         if isinstance(step, ActionStep) and step.when:
-            return f"{main} when"
+            return f"{main} when resolve" if step.when.needs_resolving else f"{main} when"
         if isinstance(step, WaitStep) and step.wait.needs_resolving:
             return f"{main} resolve"
         if isinstance(step, IfStep):
@@ -226,7 +230,7 @@ class _Compiler:
         step: ActionStep = ref.step  # type: ignore[assignment]
         main = self._main(ref)
         if step.when:
-            states[f"{main} when"] = self._timing(step.when, main)
+            self._timing(states, ref, step.when, after)
         settings = step.settings.model_dump(mode="json", by_alias=True, exclude_unset=True)
         payload = {**self._ids(ref.label), "action": step.action, "settings": settings}
         if step.only_if is not None:
@@ -238,25 +242,53 @@ class _Compiler:
             comment += f"; runs only if {describe_condition(step.only_if)}, else is skipped"
         self._task(states, main, comment, step.action, payload, after, after)
 
-    def _timing(self, when: When, main: str) -> dict[str, Any]:
-        if when.delay:
-            return {"Type": "Wait", "Comment": f"Wait {duration_words(when.delay.total_seconds)} before '{main}'",
-                    "Seconds": when.delay.total_seconds, "Next": self._to(main)}
-        at = iso(when.at)
-        return {"Type": "Wait", "Comment": f"Wait until {at} before '{main}'", "Timestamp": at, "Next": self._to(main)}
+    def _timing(self, states: dict[str, Any], ref: StepRef, when: When, after: str) -> None:
+        """The wait "M when" before an action: Seconds or Timestamp when fixed, else resolved at run
+        time; an action whose moment is missed and skipped (or whose date is missing) goes to ``after``."""
+        main = self._main(ref)
+        name = f"{main} when"
+        if when.needs_resolving:
+            skip = after if (when.until_field or when.skips_if_past) else None
+            self._resolved(states, ref, when, name, main, skip, after)
+        elif when.until:
+            at = iso(when.until)
+            states[name] = {"Type": "Wait", "Comment": f"Wait until {at} before '{main}'", "Timestamp": at,
+                            "Next": self._to(main)}
+        else:
+            states[name] = {"Type": "Wait", "Comment": f"Wait {duration_words(when.delay_seconds)} before '{main}'",
+                            "Seconds": when.delay_seconds, "Next": self._to(main)}
+
+    def _resolved(self, states: dict[str, Any], ref: StepRef, spec: WaitSpec | When, name: str, then: str,
+                  skip: str | None, on_failure: str) -> None:
+        """Task "<name> resolve" (resolve_wait: the moment, and whether to skip, to ``$.timers.<key>``)
+        -> [Choice "<name> past": skip to ``skip``] -> Wait "<name>" (TimestampPath) -> ``then``."""
+        key, action = self._key(ref.label), isinstance(spec, When)
+        payload = {**self._ids(ref.label), "when" if action else "wait": spec.model_dump(mode="json", exclude_unset=True)}
+        if self.map.fallback_timezone:
+            payload["fallback_timezone"] = self.map.fallback_timezone
+        selector = {"at.$": "$.Payload.at"} | ({"skip.$": "$.Payload.skip"} if skip else {})
+        what = f"when '{then}' runs" if action else "when the wait ends"
+        self._task(states, f"{name} resolve", f"Work out {what} ({self._wait_words(spec)}); the UTC time goes to "
+                   f"$.timers.{key}", "resolve_wait", payload, f"{name} past" if skip else name, on_failure,
+                   result_selector=selector, result_path=f"$.timers.{key}")
+        if skip:
+            missed = "its date is missing or already past" if action and spec.until_field else "it is already past"
+            states[f"{name} past"] = {
+                "Type": "Choice", "Comment": f"If {missed}, skip to '{skip}' (recorded with the reason)",
+                "Choices": [{"Variable": f"$.timers.{key}.skip", "BooleanEquals": True, "Next": self._to(skip)}],
+                "Default": self._to(name)}
+        states[name] = {"Type": "Wait", "Comment": f"Wait until the time worked out by '{name} resolve'",
+                        "TimestampPath": f"$.timers.{key}.at", "Next": self._to(then)}
 
     def _wait(self, states: dict[str, Any], ref: StepRef, after: str) -> None:
         spec: WaitSpec = ref.step.wait  # type: ignore[attr-defined]
         main = self._main(ref)
         if spec.needs_resolving:
-            key = self._key(ref.label)
-            payload = {**self._ids(ref.label), "wait": spec.model_dump(mode="json", exclude_unset=True),
-                       "fallback_timezone": self.map.timezone}
-            comment = f"Work out when the wait ends ({self._wait_words(spec)}); the UTC time goes to $.timers.{key}"
-            self._task(states, f"{main} resolve", comment, "resolve_wait", payload, main, after,
-                       result_selector={"at.$": "$.Payload.at"}, result_path=f"$.timers.{key}")
-            states[main] = {"Type": "Wait", "Comment": f"Wait until the time worked out by '{main} resolve'",
-                            "TimestampPath": f"$.timers.{key}.at", "Next": self._to(after)}
+            leave = f"{main} exit" if spec.skips_if_past else None
+            self._resolved(states, ref, spec, main, after, leave, after)
+            if leave:
+                self._exit(states, leave, "wait_past", ref.label,
+                           "Exit the map: the moment this wait was for had already passed (if_past: skip)")
         elif spec.until:
             at = iso(spec.until)
             states[main] = {"Type": "Wait", "Comment": f"Wait until {at}", "Timestamp": at, "Next": self._to(after)}
@@ -264,20 +296,26 @@ class _Compiler:
             states[main] = {"Type": "Wait", "Comment": f"Wait {duration_words(spec.delay_seconds)}",
                             "Seconds": spec.delay_seconds, "Next": self._to(after)}
 
-    def _wait_words(self, spec: WaitSpec) -> str:
+    def _wait_words(self, spec: WaitSpec | When) -> str:
         words = []
         if spec.delay_seconds:
             words.append(duration_words(spec.delay_seconds))
+        if spec.until:
+            words.append(f"until {iso(spec.until)}")
         if spec.until_field:
             offset = spec.offset.total_seconds if spec.offset else 0
             shift = f"{duration_words(abs(offset))} {'before' if offset < 0 else 'after'} " if offset else ""
-            words.append(f"until {shift}the contact's field {spec.until_field}")
-        if spec.at or spec.weekdays:
-            slot = f"the next {spec.at}" if spec.at else "the next allowed day"
+            yearly = "the next anniversary of " if spec.yearly else ""
+            words.append(f"until {shift}{yearly}the contact's field {spec.until_field}")
+        if spec.local_slot:
+            slot = (f"the next {spec.at}" if spec.at else f"within {spec.between[0]}-{spec.between[1]} (at once if "
+                    "inside)" if spec.between else "the next allowed day")
             days = f" on {', '.join(spec.weekdays)}" if spec.weekdays else ""
             zone = spec.timezone or "contact"
-            where = f"the contact's timezone (or {self.map.timezone})" if zone == "contact" else zone
+            where = f"the contact's timezone (or {self.map.fallback_timezone})" if zone == "contact" else zone
             words.append(f"{'then ' if words else ''}{slot}{days} in {where}")
+        if spec.skips_if_past:
+            words.append("skipped if already past")
         return ", ".join(words)
 
     def _if(self, states: dict[str, Any], ref: StepRef, after: str) -> None:

@@ -42,6 +42,7 @@ from automaps.timing import (  # noqa: F401  (re-exported: the map model's value
     When,
     WaitSpec,
     suggest,
+    timing_problem,
 )
 
 MAP_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,59}")
@@ -345,6 +346,12 @@ class Map(BaseModel):
             raise ValueError("name must not be blank; say what the map does, e.g. Welcome new leads")
         return value
 
+    @property
+    def fallback_timezone(self) -> str | None:
+        """The timezone the map sets for contacts whose own is unknown; None when it sets none
+        (waits and ``when`` then never read times of day in UTC by default)."""
+        return self.timezone if "timezone" in self.model_fields_set else None
+
     def trigger_keys(self) -> list[TriggerKey]:
         """The (type, key) pairs that enroll contacts, e.g. ``("form_submitted", "newsletter")``."""
         return [TriggerKey(trigger.kind, trigger.key) for trigger in self.triggers]
@@ -424,7 +431,7 @@ def check(map_: Map) -> list[Problem]:
     by_id: dict[str, StepRef] = {}
     problems: list[Problem] = []
     for ref in refs:
-        problems += _step_problems(ref, by_id)
+        problems += _step_problems(ref, by_id) + _timing_problems(ref, map_)
         if ref.step.id and ref.step.id not in by_id:
             by_id[ref.step.id] = ref
     for ref in refs:
@@ -437,6 +444,21 @@ def check(map_: Map) -> list[Problem]:
 
 def _problem(ref: StepRef, message: str) -> Problem:
     return Problem(ref.path, ref.step.id, message)
+
+
+def _timing_problems(ref: StepRef, map_: Map) -> list[Problem]:
+    """A wait's or an action's ``when``: a timezone to read times of day in; no exit from a fork."""
+    step = ref.step
+    key, spec = ("wait", step.wait) if isinstance(step, WaitStep) else ("when", getattr(step, "when", None))
+    if spec is None:
+        return []
+    problems = [Problem((*ref.path, key), step.id, problem)
+                for problem in [timing_problem(spec, map_.fallback_timezone)] if problem]
+    if key == "wait" and spec.skips_if_past and ref.branch:
+        problems.append(Problem((*ref.path, key), step.id, "if_past: skip on a wait leaves the map, which a step in a "
+                                "fork branch cannot do; move the wait before the fork, or put when: {..., if_past: "
+                                "skip} on the actions of the branch"))
+    return problems
 
 
 def _step_problems(ref: StepRef, by_id: dict[str, StepRef]) -> list[Problem]:
