@@ -22,8 +22,8 @@ def test_given_a_matching_contact_when_the_condition_is_checked_then_true_is_ret
     (evaluated,) = store.history(contact.id, kinds=["condition.evaluated"])
     assert evaluated.detail["result"] is True and evaluated.step_id == "is-senior"
     assert evaluated.detail["inputs"] == [
-        {"has_tag": "newsletter", "tags": ["cold", "newsletter"], "result": True},
-        {"field": "age", "op": "gt", "operand": 45, "value": 52, "result": True},
+        {"condition": "has_tag", "has_tag": "newsletter", "tags": ["cold", "newsletter"], "result": True},
+        {"condition": "field", "field": "age", "op": "gt", "operand": 45, "value": 52, "result": True},
     ]
 
 
@@ -35,7 +35,8 @@ def test_given_a_contact_that_does_not_match_when_checked_then_false_and_the_fai
 
     assert result == {"result": False}
     (evaluated,) = store.history(contact.id, kinds=["condition.evaluated"])
-    assert evaluated.detail["inputs"][-1] == {"field": "age", "op": "gt", "operand": 45, "value": 30, "result": False}
+    assert evaluated.detail["inputs"][-1] == {"condition": "field", "field": "age", "op": "gt", "operand": 45,
+                                              "value": 30, "result": False}
 
 
 def test_given_a_step_failed_after_its_retries_when_recorded_then_the_error_and_a_short_cause_are_on_the_history(

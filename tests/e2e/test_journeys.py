@@ -102,11 +102,12 @@ def test_given_a_contact_who_did_not_engage_when_two_days_pass_then_the_nudge_co
     assert evaluated[0]["detail"]["result"] is False
 
 
-def test_given_a_contact_who_engaged_during_the_wait_then_the_other_branch_sends_the_sms(backend):
+def test_given_a_contact_who_opened_the_welcome_email_then_the_branch_sends_the_sms(backend):
     backend.post_form("newsletter", newsletter_post())
     backend.runtime.run_until_settled(until=timedelta(days=1))
-    jane = backend.contact("jane.doe@example.com")
-    ContactStore().change_tags(jane["contact_id"], add=["engaged"], remove=[])
+    # SES publishes the open through the configuration set to EventBridge; the rule's function records it
+    [welcome] = backend.emails()
+    backend.runtime.ses_event(welcome["id"], "Open")
 
     backend.runtime.run_until_settled()
 
@@ -115,6 +116,26 @@ def test_given_a_contact_who_engaged_during_the_wait_then_the_other_branch_sends
     assert sms["text"].startswith("Thanks for reading, Jane! 10% off your first order with code WELCOME")
     assert [e["subject"] for e in backend.emails()] == ["Welcome aboard, Jane!"]
     assert "nudge-email" not in backend.steps("jane.doe@example.com")
+    history = backend.contact("jane.doe@example.com")["history"]
+    [opened] = [h for h in history if h["kind"] == "email.opened"]
+    assert (opened["map_id"], opened["step_id"]) == ("welcome-leads", "welcome-email")
+    [decided] = [h for h in history if h["kind"] == "condition.evaluated"]
+    assert decided["detail"]["result"] is True
+    assert decided["detail"]["inputs"][0]["condition"] == "opened_email"
+    assert decided["detail"]["inputs"][0]["matching"] == 1
+
+
+def test_given_a_contact_who_only_clicked_a_link_then_the_branch_sends_the_sms_too(backend):
+    backend.post_form("newsletter", newsletter_post())
+    backend.runtime.run_until_settled(until=timedelta(days=1))
+    [welcome] = backend.emails()
+    backend.runtime.ses_event(welcome["id"], "Click")
+
+    backend.runtime.run_until_settled()
+
+    assert len(backend.sms()) == 1
+    [decided] = [h for h in backend.contact("jane.doe@example.com")["history"] if h["kind"] == "condition.evaluated"]
+    assert [i["condition"] for i in decided["detail"]["inputs"]] == ["opened_email", "clicked_link"]
 
 
 def test_given_a_contact_not_over_45_then_the_nudge_is_skipped_with_its_reason(backend):

@@ -268,14 +268,15 @@ def test_given_an_if_then_a_check_task_stores_the_result_and_a_choice_branches_o
         "Payload": {**IDS, "step_id": "engaged",
                     "condition": {"any": [{"has_tag": "engaged"}, {"field": {"name": "score", "ge": 10}}]}},
     }
-    assert check["ResultSelector"] == {"result.$": "$.Payload.result"}
+    assert check["ResultSelector"] == {"answer.$": "$.Payload"}
     assert check["ResultPath"] == "$.checks.engaged"
     assert check["Next"] == "engaged"
     assert states["engaged"] == {
         "Type": "Choice",
         "Comment": ("If has tag 'engaged' or field score >= 10: 'engaged.then.0 send_sms'; "
                     "otherwise 'engaged.else.0 send_email'"),
-        "Choices": [{"Variable": "$.checks.engaged.result", "BooleanEquals": True, "Next": "engaged.then.0 send_sms"}],
+        "Choices": [{"Variable": "$.checks.engaged.answer.result", "BooleanEquals": True,
+                     "Next": "engaged.then.0 send_sms"}],
         "Default": "engaged.else.0 send_email",
     }
     assert states["engaged.then.0 send_sms"]["Next"] == COMPLETED
@@ -300,15 +301,52 @@ def test_given_a_switch_then_cases_are_checked_in_order_and_the_first_match_wins
           default: [{send_email: {template: basic}}]
         """)
 
+    # one check decides every case (one invocation), one Choice routes on the winning case
     assert [name for name in states if not name.endswith("failed")] == [
-        "plan case 0 check", "plan case 0", "plan case 1 check", "plan case 1",
+        "plan check", "plan",
         "plan.switch.0.then.0 send_email", "plan.switch.1.then.0 send_email", "plan.default.0 send_email",
         COMPLETED, EXITED]
-    assert states["plan case 0"]["Choices"][0] == {"Variable": "$.checks.plan_case_0.result", "BooleanEquals": True,
-                                                   "Next": "plan.switch.0.then.0 send_email"}
-    assert states["plan case 0"]["Default"] == "plan case 1 check"
-    assert states["plan case 1"]["Default"] == "plan.default.0 send_email"
-    assert payload(states["plan case 1 check"])["condition"] == {"field": {"name": "plan", "eq": "team"}}
+    assert payload(states["plan check"])["cases"] == [{"field": {"name": "plan", "eq": "pro"}},
+                                                      {"field": {"name": "plan", "eq": "team"}}]
+    assert states["plan"]["Choices"] == [
+        {"Variable": "$.checks.plan.answer.case", "NumericEquals": 0, "Next": "plan.switch.0.then.0 send_email"},
+        {"Variable": "$.checks.plan.answer.case", "NumericEquals": 1, "Next": "plan.switch.1.then.0 send_email"}]
+    assert states["plan"]["Default"] == "plan.default.0 send_email"
+
+
+def test_given_an_action_then_an_if_then_the_action_decides_the_if_in_the_same_invocation(compile_steps):
+    states = compile_steps("""\
+        - id: welcome-email
+          send_email: {template: welcome}
+        - id: engaged
+          if: {opened_email: welcome-email}
+          then: [{send_sms: {text: Thanks}}]
+        """)
+
+    action = states["welcome-email"]
+    assert payload(action)["then_check"] == {"step_id": "engaged", "condition": {"opened_email": {"email": "welcome-email"}}}
+    assert action["ResultSelector"] == {"answer.$": "$.Payload.check"}
+    assert action["ResultPath"] == "$.checks.engaged"
+    assert action["Next"] == "engaged", "straight to the Choice: no check Task, no extra invocation"
+    # the check Task stays for the paths that reach the if without the action's answer
+    assert states["welcome-email failed"]["Next"] == "engaged check"
+    assert states["engaged"]["Choices"][0] == {"Variable": "$.checks.engaged.answer", "IsNull": True,
+                                               "Next": "engaged check"}
+    assert states["engaged"]["Choices"][1]["Variable"] == "$.checks.engaged.answer.result"
+
+
+def test_given_a_condition_on_calendar_dates_then_the_maps_timezone_goes_along_as_the_fallback(compile_steps):
+    states = compile_steps("""\
+        - id: new
+          if: {date_added: {within_last: {days: 7}}}
+          then: [end]
+        - id: today
+          if: {current_date: {weekdays: [sat, sun]}}
+          then: [end]
+        """, header="id: test-map\nname: Test\ntriggers: [{form_submitted: {form: newsletter}}]\ntimezone: Europe/Paris\n")
+
+    assert "fallback_timezone" in payload(states["new check"])
+    assert payload(states["today check"])["fallback_timezone"] == "Europe/Paris"
 
 
 def test_given_a_fork_then_a_parallel_runs_the_branches_and_discards_their_output(compile_steps):

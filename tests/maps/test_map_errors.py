@@ -119,19 +119,34 @@ def test_given_a_misspelt_condition_when_loaded_then_the_error_names_file_step_p
           then: [end]
         """)
 
-    assert error_of(path) == (f"{path}: step 'engaged' (steps[3].if.any[0]): unknown condition key 'opened_emal'; "
-                              "use one of all, any, not, has_tag, field")
+    message = error_of(path)
+    assert message.startswith(f"{path}: step 'engaged' (steps[3].if.any[0]): unknown condition key 'opened_emal' "
+                              "(did you mean opened_email?); use one of all, any, not, has_tag, field, opened_email, ")
+    assert message.endswith(", on_list, in_automation")
 
 
-def test_given_a_condition_we_do_not_support_yet_when_loaded_then_the_error_says_so(write_map):
+def test_given_a_condition_naming_an_email_step_that_does_not_exist_when_loaded_then_the_error_suggests_one(write_map):
     path = write_map("""\
+        - id: welcome-email
+          send_email: {template: welcome}
         - id: engaged
-          if: {opened_email: welcome-email}
+          if: {opened_email: welcome-emial}
           then: [end]
         """)
 
-    assert error_of(path) == (f"{path}: step 'engaged' (steps[0].if): condition 'opened_email' is not supported yet; "
-                              "use one of all, any, not, has_tag, field")
+    assert error_of(path) == (f"{path}: step 'engaged' (steps[1].if): opened_email names email 'welcome-emial', which "
+                              "is not a send_email step of this map (did you mean welcome-email?); send_email steps "
+                              "with an id: welcome-email")
+
+
+def test_given_a_condition_naming_an_email_of_another_map_when_loaded_then_it_is_accepted(write_map):
+    path = write_map("""\
+        - id: engaged
+          if: {clicked_link: {email: welcome-email, map: welcome-leads}}
+          then: [end]
+        """)
+
+    assert load_map(path).steps[0].if_.clicked_link.map == "welcome-leads"
 
 
 def test_given_a_condition_with_two_keys_when_loaded_then_the_error_says_to_combine_them(write_map):

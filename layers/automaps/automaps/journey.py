@@ -12,16 +12,14 @@ import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from automaps import clock, enrollment
-from automaps.conditions import Condition
 from automaps.contacts import ContactStore, EnrollmentNotFound
 
 logger = Logger()
 
 CAUSE_LIMIT = 1000  # characters of a failure's Cause kept on the history
-_condition_adapter: TypeAdapter[Any] = TypeAdapter(Condition)
 
 
 class _Task(BaseModel):
@@ -95,18 +93,19 @@ def decide(check: Check, contact: Any, store: ContactStore, *, map_id: str, enro
     Shared by the check_condition task and by an action step that decides the ``if`` or
     ``switch`` right after it (the compiler folds such a check into the action's invocation).
     """
+    from automaps.conditions import adapter
     from automaps.conditions.evaluate import evaluate
     from automaps.conditions.facts import Facts
 
     facts = Facts(contact, clock.now(), map_id=map_id, fallback_timezone=check.fallback_timezone, store=store)
     if check.condition is not None:
-        result, inputs = evaluate(_condition_adapter.validate_python(check.condition), facts)
+        result, inputs = evaluate(adapter().validate_python(check.condition), facts)
         answer: dict[str, Any] = {"result": result}
         detail = {"result": result, "inputs": inputs, "condition": check.condition}
     else:
         evaluated, chosen = [], -1
         for i, case in enumerate(check.cases or []):
-            result, inputs = evaluate(_condition_adapter.validate_python(case), facts)
+            result, inputs = evaluate(adapter().validate_python(case), facts)
             evaluated.append({"case": i, "condition": case, "result": result, "inputs": inputs})
             if result:
                 chosen = i

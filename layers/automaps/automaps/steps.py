@@ -21,7 +21,6 @@ again). Throttling and 5xx answers from AWS count as transient.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import os
 from collections.abc import Iterator
@@ -42,11 +41,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from automaps import actions, aws, clock, config
-from automaps.errors import MissingField, TemplateProblem
 from automaps.contacts import Contact, ContactStore, WriteConflict
+from automaps.errors import MissingField, TemplateProblem
 
 logger = Logger()
 
@@ -59,14 +58,6 @@ _TRANSIENT_CODES = frozenset({
     "RequestLimitExceeded", "InternalServerError", "InternalFailure", "ServiceUnavailable",
     "ServiceUnavailableException", "TransactionConflictException",
 })
-
-
-@functools.cache
-def _condition_adapter() -> TypeAdapter[Any]:
-    """Built on the first ``only_if``: most steps have none and need not import the conditions."""
-    from automaps.conditions import Condition
-
-    return TypeAdapter(Condition)
 
 
 # ------------------------------------------------------------------ the contract
@@ -311,8 +302,10 @@ def _decide(ctx: StepContext) -> Outcome:
 
 
 def _only_if_unmet(ctx: StepContext) -> Outcome | None:
+    from automaps.conditions import adapter
+
     try:
-        condition = _condition_adapter().validate_python(ctx.event.only_if)
+        condition = adapter().validate_python(ctx.event.only_if)
     except ValidationError as error:
         return ctx.outcome("failed", f"invalid only_if: {_errors(error)}")
     from automaps.conditions.evaluate import evaluate

@@ -8,13 +8,47 @@ and compiler never import the stores.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from automaps.conditions.model import (COMBINATORS, LEAVES, AllOf, AnyOf, Condition, FieldCondition, HasTag,
-                                       NotCondition, dump, kind_of, leaves)
+from pydantic import TypeAdapter
 
-__all__ = ["COMBINATORS", "LEAVES", "AllOf", "AnyOf", "Condition", "FieldCondition", "HasTag", "NotCondition",
-           "dump", "kind_of", "leaves", "evaluate", "Facts"]
+from automaps.conditions.model import (
+    COMBINATORS,
+    LEAVES,
+    AllOf,
+    AnyOf,
+    Condition,
+    FieldCondition,
+    HasTag,
+    NotCondition,
+    dump,
+    kind_of,
+    leaves,
+)
+
+__all__ = [
+    "COMBINATORS",
+    "LEAVES",
+    "AllOf",
+    "AnyOf",
+    "Condition",
+    "Facts",
+    "FieldCondition",
+    "HasTag",
+    "NotCondition",
+    "adapter",
+    "dump",
+    "evaluate",
+    "kind_of",
+    "leaves",
+]
+
+
+@cache
+def adapter() -> TypeAdapter[Any]:
+    """Validates a condition's JSON (as a state machine carries it) into its model; built once."""
+    return TypeAdapter(Condition)
 
 
 def __getattr__(name: str) -> Any:

@@ -12,8 +12,16 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from automaps.timing import Duration, PositiveDuration, TimeOfDay, _wait_timezone
 
@@ -26,7 +34,7 @@ def _when(value: Any) -> Any:
     if isinstance(value, str):
         text = value.strip()
         if "T" in text or " " in text:
-            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return datetime.fromisoformat(text)
         return date.fromisoformat(text)
     return value
 
@@ -471,7 +479,7 @@ def kind_of(value: Any) -> str | None:
 
 
 Condition = Annotated[
-    Union[tuple(Annotated[model, Tag(name)] for name, model in _KINDS.items())],  # type: ignore[valid-type]
+    Union[tuple(Annotated[model, Tag(name)] for name, model in _KINDS.items())],  # type: ignore[valid-type]  # noqa: UP007
     Discriminator(
         kind_of,
         custom_error_type="unknown_condition",

@@ -15,8 +15,13 @@ wait           Wait "M" (Seconds or Timestamp), or, when it depends on the conta
                clock, Task "M resolve" (resolve_wait -> ``$.timers.<key>``) -> [Choice
                "M past" -> Task "M exit" (reason ``wait_past``), with ``if_past: skip``]
                -> Wait "M" (TimestampPath)
-if             Task "M check" (check_condition -> ``$.checks.<key>``) -> Choice "M"
-switch         per case i: Task "M case i check" -> Choice "M case i" (first match wins)
+if             Task "M check" (check_condition -> ``$.checks.<key>.answer``) -> Choice "M"
+switch         Task "M check" (check_condition decides every case, first match wins, in one
+               call -> ``$.checks.<key>.answer.case``) -> Choice "M" (one rule per case)
+action + if    an action directly followed by an if or switch decides it in the same
+               invocation (``then_check`` in its payload; its answer goes to ``$.checks.<key>``)
+               and goes straight to Choice "M"; Task "M check" stays for the paths that
+               reach the if otherwise (the action failed, a go_to, a skipped ``when``)
 go_to          Pass "M" -> the target; a go_to backwards (a loop) counts its rounds in
                ``$.loops.<key>`` and Choice "M limit" exits through Task "M exit"
                (reason ``loop_limit``) after :func:`loop_bound` rounds
@@ -34,14 +39,13 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
 from typing import Any
-
-from pydantic import BaseModel
 
 from automaps.actions import function_arn_substitution
 from automaps.clock import iso
-from automaps.conditions import AllOf, AnyOf, FieldCondition, HasTag, NotCondition, dump
+from automaps.conditions import dump
+from automaps.conditions.words import describe as describe_condition
+from automaps.conditions.words import needs_timezone
 from automaps.maps.model import (
     ActionStep,
     EndStep,
@@ -59,7 +63,6 @@ from automaps.maps.model import (
     format_path,
     walk,
 )
-from automaps.timing import Duration
 
 TASK_RESOURCE = "arn:aws:states:::lambda:invoke"
 RETRY_ERRORS = ("TransientError", "Lambda.ServiceException", "Lambda.AWSLambdaException",
@@ -133,6 +136,7 @@ class _Compiler:
         self.by_id = {ref.step.id: ref for ref in self.refs.values() if ref.step.id}
         self.linked: set[str] = set()
         self.keys: set[str] = set()
+        self.check_keys: dict[str, str] = {}
         self.loops: list[str] = []
 
     def build(self) -> dict[str, Any]:
@@ -184,10 +188,8 @@ class _Compiler:
             return f"{main} when resolve" if step.when.needs_resolving else f"{main} when"
         if isinstance(step, WaitStep) and step.wait.needs_resolving:
             return f"{main} resolve"
-        if isinstance(step, IfStep):
+        if isinstance(step, (IfStep, SwitchStep)):
             return f"{main} check"
-        if isinstance(step, SwitchStep):
-            return f"{main} case 0 check"
         return main
 
     def _list_first(self, list_path: Path) -> str:
@@ -204,13 +206,14 @@ class _Compiler:
         refs = [self.refs[(*list_path, i)] for i in range(len(steps))]
         for i, ref in enumerate(refs):
             following = self._first(refs[i + 1]) if i + 1 < len(refs) else after
-            self._step(states, ref, following)
+            decides = refs[i + 1] if i + 1 < len(refs) and isinstance(refs[i + 1].step, (IfStep, SwitchStep)) else None
+            self._step(states, ref, following, decides)
         return self._first(refs[0])
 
-    def _step(self, states: dict[str, Any], ref: StepRef, after: str) -> None:
+    def _step(self, states: dict[str, Any], ref: StepRef, after: str, decides: StepRef | None = None) -> None:
         step = ref.step
         if isinstance(step, ActionStep):
-            self._action(states, ref, after)
+            self._action(states, ref, after, decides)
         elif isinstance(step, WaitStep):
             self._wait(states, ref, after)
         elif isinstance(step, IfStep):
@@ -226,7 +229,9 @@ class _Compiler:
         else:  # pragma: no cover - every kind in STEP_MODELS is handled above
             raise TypeError(f"no compilation for step kind {step.kind!r}")
 
-    def _action(self, states: dict[str, Any], ref: StepRef, after: str) -> None:
+    def _action(self, states: dict[str, Any], ref: StepRef, after: str, decides: StepRef | None = None) -> None:
+        """The action's Task; with ``decides`` (the if/switch right after it), the Task also
+        decides that step's condition and goes straight to its Choice."""
         step: ActionStep = ref.step  # type: ignore[assignment]
         main = self._main(ref)
         if step.when:
@@ -235,12 +240,22 @@ class _Compiler:
         payload = {**self._ids(ref.label), "action": step.action, "settings": settings}
         if step.only_if is not None:
             payload["only_if"] = dump(step.only_if)
+            if needs_timezone(step.only_if):
+                payload["fallback_timezone"] = self.map.timezone
+        if decides is not None:
+            payload["then_check"] = self._check_spec(decides)
         payload |= {"missing_fields": self.map.missing_fields, "execution_id.$": "$$.Execution.Id",
                     "state_name.$": "$$.State.Name", "state_entered_time.$": "$$.State.EnteredTime"}
         comment = f"{step.action}: {_settings_words(settings)}"
         if step.only_if is not None:
             comment += f"; runs only if {describe_condition(step.only_if)}, else is skipped"
-        self._task(states, main, comment, step.action, payload, after, after)
+        if decides is None:
+            self._task(states, main, comment, step.action, payload, after, after)
+            return
+        key, choice = self._check_key(decides), self._main(decides)
+        comment += f"; then decides '{choice}' (the answer goes to $.checks.{key})"
+        self._task(states, main, comment, step.action, payload, choice, after,
+                   result_selector={"answer.$": "$.Payload.check"}, result_path=f"$.checks.{key}")
 
     def _timing(self, states: dict[str, Any], ref: StepRef, when: When, after: str) -> None:
         """The wait "M when" before an action: Seconds or Timestamp when fixed, else resolved at run
@@ -320,42 +335,72 @@ class _Compiler:
 
     def _if(self, states: dict[str, Any], ref: StepRef, after: str) -> None:
         step: IfStep = ref.step  # type: ignore[assignment]
-        main, key = self._main(ref), self._key(ref.label)
+        main, key = self._main(ref), self._check_key(ref)
         then_path, else_path = (*ref.path, "then"), (*ref.path, "else")
-        otherwise = self._list_first(else_path) if step.else_ else after
+        then, otherwise = self._list_first(then_path), self._list_first(else_path) if step.else_ else after
         words = describe_condition(step.if_)
-        self._check(states, f"{main} check", words, step.if_, key, main, after, ref)
-        states[main] = self._choice(f"If {words}: '{self._list_first(then_path)}'; otherwise '{otherwise}'",
-                                    key, self._list_first(then_path), otherwise)
+        self._check(states, ref, f"Evaluate: {words}", after)
+        states[main] = self._choice(ref, f"If {words}: '{then}'; otherwise '{otherwise}'",
+                                    [{"Variable": f"$.checks.{key}.answer.result", "BooleanEquals": True,
+                                      "Next": self._to(then)}], otherwise)
         self._steps(states, then_path, step.then, after)
         if step.else_:
             self._steps(states, else_path, step.else_, after)
 
     def _switch(self, states: dict[str, Any], ref: StepRef, after: str) -> None:
         step: SwitchStep = ref.step  # type: ignore[assignment]
-        main = self._main(ref)
+        main, key = self._main(ref), self._check_key(ref)
         otherwise = self._list_first((*ref.path, "default")) if step.default else after
+        rules, words = [], []
         for i, case in enumerate(step.switch):
-            key, words = self._key(f"{ref.label}.case.{i}"), describe_condition(case.when)
             then_first = self._list_first((*ref.path, "switch", i, "then"))
-            following = f"{main} case {i + 1} check" if i + 1 < len(step.switch) else otherwise
-            self._check(states, f"{main} case {i} check", words, case.when, key, f"{main} case {i}", after, ref)
-            states[f"{main} case {i}"] = self._choice(f"Case {i}: if {words}, '{then_first}'; otherwise '{following}'",
-                                                      key, then_first, following)
+            rules.append({"Variable": f"$.checks.{key}.answer.case", "NumericEquals": i, "Next": self._to(then_first)})
+            words.append(f"case {i}: {describe_condition(case.when)}")
+        self._check(states, ref, f"Evaluate the cases in order, the first that holds wins ({'; '.join(words)})", after)
+        states[main] = self._choice(ref, f"Go to the first case that holds; if none, '{otherwise}'", rules, otherwise)
         for suffix, steps in step.branches():
             self._steps(states, (*ref.path, *suffix), steps, after)
 
-    def _check(self, states: dict[str, Any], name: str, words: str, condition: BaseModel, key: str,
-               choice: str, after: str, ref: StepRef) -> None:
-        payload = {**self._ids(ref.label), "condition": dump(condition)}
-        self._task(states, name, f"Evaluate: {words}; the result goes to $.checks.{key}", "check_condition",
-                   payload, choice, after, result_selector={"result.$": "$.Payload.result"},
-                   result_path=f"$.checks.{key}")
+    def _check_key(self, ref: StepRef) -> str:
+        """The ``$.checks`` key of an if/switch (shared by its check Task and a folding action)."""
+        if ref.label not in self.check_keys:
+            self.check_keys[ref.label] = self._key(ref.label)
+        return self.check_keys[ref.label]
 
-    def _choice(self, comment: str, key: str, then: str, otherwise: str) -> dict[str, Any]:
-        return {"Type": "Choice", "Comment": comment,
-                "Choices": [{"Variable": f"$.checks.{key}.result", "BooleanEquals": True, "Next": self._to(then)}],
-                "Default": self._to(otherwise)}
+    def _check_spec(self, ref: StepRef) -> dict[str, Any]:
+        """What to decide for an if/switch: ``condition`` or ``cases`` (automaps.journey.Check)."""
+        step = ref.step
+        conditions = [step.if_] if isinstance(step, IfStep) else [case.when for case in step.switch]  # type: ignore[attr-defined]
+        spec: dict[str, Any] = {"step_id": ref.label}
+        if isinstance(step, IfStep):
+            spec["condition"] = dump(step.if_)
+        else:
+            spec["cases"] = [dump(c) for c in conditions]
+        if any(needs_timezone(c) for c in conditions):
+            spec["fallback_timezone"] = self.map.timezone
+        return spec
+
+    def _check(self, states: dict[str, Any], ref: StepRef, comment: str, after: str) -> None:
+        key, spec = self._check_key(ref), self._check_spec(ref)
+        payload = {**self._ids(ref.label), **{k: v for k, v in spec.items() if k != "step_id"}}
+        self._task(states, f"{self._main(ref)} check", f"{comment}; the answer goes to $.checks.{key}",
+                   "check_condition", payload, self._main(ref), after,
+                   result_selector={"answer.$": "$.Payload"}, result_path=f"$.checks.{key}")
+
+    def _choice(self, ref: StepRef, comment: str, rules: list[dict[str, Any]], otherwise: str) -> dict[str, Any]:
+        """The if/switch Choice. When an action before it decides it, an answer it could not
+        give (null) sends the contact through the check Task first."""
+        key, main = self._check_key(ref), self._main(ref)
+        if self._folded(ref):
+            rules = [{"Variable": f"$.checks.{key}.answer", "IsNull": True, "Next": self._to(f"{main} check")}, *rules]
+        return {"Type": "Choice", "Comment": comment, "Choices": rules, "Default": self._to(otherwise)}
+
+    def _folded(self, ref: StepRef) -> bool:
+        """Whether the step right before this if/switch is an action (which then decides it)."""
+        *list_path, index = ref.path
+        if not isinstance(index, int) or index == 0:
+            return False
+        return isinstance(self.refs[(*list_path, index - 1)].step, ActionStep)
 
     def _go_to(self, states: dict[str, Any], ref: StepRef) -> None:
         main, target_id = self._main(ref), ref.step.go_to  # type: ignore[attr-defined]
@@ -438,43 +483,6 @@ class _Compiler:
 
 
 # ---------------------------------------------------------------- words for Comments
-
-_OPERATORS = {"eq": "=", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<=", "contains": "contains",
-              "starts_with": "starts with", "is_set": "is set", "is_empty": "is empty", "before": "is before",
-              "after": "is after", "within_last": "is within the last"}
-
-
-def describe_condition(condition: BaseModel) -> str:
-    """A condition in words, e.g. ``has tag 'vip' and field age > 45``."""
-    if isinstance(condition, (AllOf, AnyOf)):
-        parts = condition.all if isinstance(condition, AllOf) else condition.any
-        joiner = " and " if isinstance(condition, AllOf) else " or "
-        return joiner.join(_grouped(part) for part in parts)
-    if isinstance(condition, NotCondition):
-        return f"not {_grouped(condition.not_)}"
-    if isinstance(condition, HasTag):
-        return f"has tag '{condition.has_tag}'"
-    if isinstance(condition, FieldCondition):
-        test = condition.field
-        operand = "" if test.operator in ("is_set", "is_empty") else f" {_operand_words(test.operand)}"
-        return f"field {test.name} {_OPERATORS[test.operator]}{operand}"
-    return json.dumps(dump(condition))
-
-
-def _grouped(condition: BaseModel) -> str:
-    words = describe_condition(condition)
-    return f"({words})" if isinstance(condition, (AllOf, AnyOf)) else words
-
-
-def _operand_words(operand: Any) -> str:
-    if isinstance(operand, Duration):
-        return duration_words(operand.total_seconds)
-    if isinstance(operand, str):
-        return f"'{operand}'"
-    if isinstance(operand, datetime):
-        return iso(operand if operand.tzinfo else operand.replace(tzinfo=UTC))
-    return json.dumps(operand)
-
 
 def duration_words(seconds: int) -> str:
     """``183600`` -> ``2 days 3 hours``."""

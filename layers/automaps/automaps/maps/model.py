@@ -32,15 +32,16 @@ from pydantic import (
 )
 
 from automaps.actions import ACTION_TYPES, camel, settings_model
-from automaps.conditions import Condition
+from automaps.conditions import Condition, leaves
+from automaps.conditions import model as conditions
 from automaps.timing import (  # noqa: F401  (re-exported: the map model's value types)
     MAX_WAIT_DAYS,
     WEEKDAYS,
     Duration,
     PositiveDuration,
     Timezone,
-    When,
     WaitSpec,
+    When,
     suggest,
     timing_problem,
 )
@@ -56,12 +57,6 @@ PLANNED_STEP_TYPES = frozenset(
     {"add_to_automation", "remove_from_automation", "pause_automation", "unpause_automation"}
 )
 PLANNED_TRIGGERS = frozenset({"tag_added", "added_to_automation"})
-PLANNED_CONDITIONS = frozenset({
-    "opened_email", "clicked_link", "visited_page", "has_product", "purchased_product",
-    "inside_funnel", "date_added", "last_form_submit_date", "current_date", "current_time",
-    "has_subscription", "has_account", "course_started", "course_completed",
-    "course_step_completed", "last_active_date", "event_attribute", "on_list", "in_automation",
-})
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -437,6 +432,7 @@ def check(map_: Map) -> list[Problem]:
     for ref in refs:
         if isinstance(ref.step, GoToStep):
             problems += _go_to_problems(ref, by_id)
+        problems += _condition_problems(ref, by_id, map_)
     targets = {ref.step.go_to for ref in refs if isinstance(ref.step, GoToStep)}
     _flow(map_.steps, ("steps",), targets, problems)
     return problems
@@ -477,6 +473,35 @@ def _step_problems(ref: StepRef, by_id: dict[str, StepRef]) -> list[Problem]:
         if reserved:
             problems.append(_problem(ref, f"key {reserved!r} cannot end in '.$' (Step Functions reads such keys "
                                           "as paths); rename it"))
+    return problems
+
+
+def _conditions_of(step: StepBase) -> list[tuple[Path, Any]]:
+    if isinstance(step, IfStep):
+        return [(("if",), step.if_)]
+    if isinstance(step, SwitchStep):
+        return [(("switch", i, "when"), case.when) for i, case in enumerate(step.switch)]
+    if isinstance(step, ActionStep) and step.only_if is not None:
+        return [(("only_if",), step.only_if)]
+    return []
+
+
+def _condition_problems(ref: StepRef, by_id: dict[str, StepRef], map_: Map) -> list[Problem]:
+    """Emails a condition names must be send_email steps of this map (unless it names another map)."""
+    problems = []
+    emails = sorted(i for i, r in by_id.items() if isinstance(r.step, ActionStep) and r.step.action == "send_email")
+    for where, condition in _conditions_of(ref.step):
+        for leaf in leaves(condition):
+            email = leaf.opened_email if isinstance(leaf, conditions.OpenedEmail) else \
+                leaf.clicked_link if isinstance(leaf, conditions.ClickedLink) else None
+            if email is None or email.email is None or email.map not in (None, map_.id):
+                continue
+            if email.email not in emails:
+                options = f"; send_email steps with an id: {', '.join(emails)}" if emails else \
+                    "; give the send_email step an id and name it here"
+                problems.append(Problem((*ref.path, *where), ref.step.id,
+                                        f"{conditions.kind_of(leaf)} names email {email.email!r}, which is not a "
+                                        f"send_email step of this map{suggest(email.email, emails)}{options}"))
     return problems
 
 
