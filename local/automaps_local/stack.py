@@ -6,6 +6,10 @@ environment the functions read (their Globals and own Environment, resolved).
 runs in-process, see ``LocalFunction``), ``create_state_machines()`` every
 ``AWS::Serverless::StateMachine`` with its ``DefinitionUri`` file and resolved
 ``DefinitionSubstitutions``, and ``routes()`` lists the API events for the HTTP front.
+``create_data()`` also creates the SES configuration sets (and notes which event types each
+publishes to EventBridge, ``ses_event_types``); ``create_event_rules()`` puts every function's
+``EventBridgeRule`` event on the default bus with the function as target (moto_patches delivers
+to it in-process).
 """
 
 from __future__ import annotations
@@ -92,6 +96,8 @@ class LocalStack:
     functions: dict[str, LocalFunction] = field(default_factory=dict)        # by logical id
     state_machines: dict[str, LocalStateMachine] = field(default_factory=dict)  # by map id
     skipped_state_machines: dict[str, str] = field(default_factory=dict)     # logical id -> why
+    ses_event_types: dict[str, set[str]] = field(default_factory=dict)      # configuration set -> event types
+    event_rules: dict[str, str] = field(default_factory=dict)                # rule name -> function logical id
 
     def __post_init__(self) -> None:
         refs = {**self.template.parameter_defaults(), **self.parameters}
@@ -112,6 +118,22 @@ class LocalStack:
             self.resolver.refs[logical] = url
             self.resolver.attributes[(logical, "Arn")] = (
                 f"arn:aws:sqs:{REGION}:{ACCOUNT}:{self.stack_name}-{logical}")
+        self._create_ses_configuration_sets()
+
+    def _create_ses_configuration_sets(self) -> None:
+        """Each configuration set, and the event types its EventBridge destinations publish
+        (``MatchingEventTypes``, as SES's lower-case names: ``open``, ``bounce``, ...)."""
+        for logical, resource in self.template.of_type("AWS::SES::ConfigurationSet").items():
+            name = str(self.resolver.resolve(resource.get("Properties", {}).get("Name", f"{self.stack_name}-{logical}")))
+            aws.client("sesv2").create_configuration_set(ConfigurationSetName=name)
+            self.resolver.refs[logical] = name
+            self.ses_event_types[name] = set()
+        for resource in self.template.of_type("AWS::SES::ConfigurationSetEventDestination").values():
+            props = resource.get("Properties", {})
+            destination = props.get("EventDestination", {})
+            if "EventBridgeDestination" in destination and destination.get("Enabled", False):
+                name = str(self.resolver.resolve(props["ConfigurationSetName"]))
+                self.ses_event_types.setdefault(name, set()).update(destination.get("MatchingEventTypes", []))
 
     def _create_table(self, logical: str, props: dict[str, Any]) -> None:
         name = f"{self.stack_name}-{logical}"
@@ -239,6 +261,25 @@ class LocalStack:
             raise TemplateError(f"{logical}: definition uses {', '.join(leftover)} but DefinitionSubstitutions "
                                 "does not define it")
         return text
+
+    # ------------------------------------------------------------------ EventBridge rules
+    def create_event_rules(self) -> dict[str, str]:
+        """Every ``Type: EventBridgeRule`` event of a function, as a rule on the default bus with
+        the function as its target (after ``create_functions``)."""
+        events = aws.client("events")
+        for logical, resource in self.template.of_type("AWS::Serverless::Function").items():
+            for event_name, event in (resource.get("Properties", {}).get("Events") or {}).items():
+                if event.get("Type") != "EventBridgeRule":
+                    continue
+                props = event.get("Properties", {})
+                if props.get("EventBusName") not in (None, "default"):
+                    raise TemplateError(f"{logical}.{event_name}: only rules on the default event bus are supported locally")
+                rule = f"{self.stack_name}-{logical}-{event_name}"[:64]
+                events.put_rule(Name=rule, EventPattern=json.dumps(self.resolver.resolve(props["Pattern"])),
+                                State="ENABLED" if props.get("State", "ENABLED") == "ENABLED" else "DISABLED")
+                events.put_targets(Rule=rule, Targets=[{"Id": logical[:64], "Arn": self.functions[logical].arn}])
+                self.event_rules[rule] = logical
+        return self.event_rules
 
     # ------------------------------------------------------------------ API routes
     def routes(self) -> list[Route]:

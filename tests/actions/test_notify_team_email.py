@@ -28,7 +28,8 @@ def notify(event: dict, lambda_context) -> dict:
 
 
 def ses_send_ok(message_id: str = "stubbed-0001") -> tuple[str, dict, dict]:
-    return "send_email", {"MessageId": message_id}, {"FromEmailAddress": ANY, "Content": ANY}
+    return "send_email", {"MessageId": message_id}, {"FromEmailAddress": ANY, "Content": ANY,
+                                                     "ConfigurationSetName": "automaps-EmailConfigurationSet"}
 
 
 def test_given_a_new_lead_when_the_team_is_notified_then_each_recipient_gets_the_rendered_email(ready, lambda_context):

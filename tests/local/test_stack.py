@@ -17,3 +17,10 @@ def test_given_the_template_when_the_environment_is_exported_then_globals_are_re
     assert os.environ["STATE_MACHINE_ARN_PREFIX"] == "arn:aws:states:us-east-1:123456789012:stateMachine:automaps-"
     secret = aws_clients.client("secretsmanager").get_secret_value(SecretId=os.environ["SIGNING_SECRET_ARN"])
     assert len(secret["SecretString"]) == 64
+
+
+def test_given_the_template_then_its_ses_configuration_set_exists_and_the_functions_send_with_it(aws):
+    assert os.environ["SES_CONFIGURATION_SET"] == "automaps-EmailConfigurationSet"
+    assert aws_clients.client("sesv2").list_configuration_sets()["ConfigurationSets"] == ["automaps-EmailConfigurationSet"]
+    assert aws.ses_event_types == {"automaps-EmailConfigurationSet": {"send", "delivery", "open", "click", "bounce",
+                                                                      "complaint"}}

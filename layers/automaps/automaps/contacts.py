@@ -569,3 +569,57 @@ class ContactStore:
         for page in self._db.get_paginator("query").paginate(**params):
             items.extend(from_item(item) for item in page["Items"])
         return items
+
+    # -------------------------------------------------------------- events delivered more than once, suppression
+
+    def record_once(self, contact_id: str, event_key: str, kind: str, detail: dict[str, Any] | None = None, *,
+                    map_id: str | None = None, step_id: str | None = None, at: datetime) -> HistoryEntry | None:
+        """Record an event its source may deliver more than once (SES through EventBridge, a
+        retried request): the entry's sort key is its time and a digest of ``event_key``, written
+        only if absent. None when this event was recorded before."""
+        import hashlib
+
+        entry = HistoryEntry(at=at, kind=kind, detail=detail or {}, map_id=map_id, step_id=step_id)
+        stamp = f"{_sortable(entry.at)}#{hashlib.sha256(event_key.encode()).hexdigest()[:24]}"
+        item = {**_history_item(contact_id, entry), **to_item({"sk": f"{HISTORY_PREFIX}{stamp}",
+                                                               "ksk": f"{kind}#{stamp}"})}
+        try:
+            self._db.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return entry
+
+    def suppress_email(self, email: str, reason: Literal["bounced", "complained"], *, at: datetime,
+                       message_id: str | None = None) -> bool:
+        """Never email ``email`` again (a permanent bounce, a complaint). The mark belongs to the
+        address, not to a contact (``SUPPRESSED#<address>``); the first reason stays. False when
+        the address already was suppressed."""
+        item = to_item(_without_none({**_suppression_key(email), "reason": reason, "at": clock.iso(at),
+                                      "message_id": message_id}))
+        try:
+            self._db.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def email_suppression(self, email: str) -> Suppression | None:
+        """Why and since when ``email`` may not be emailed, or None if it may."""
+        found = self._db.get_item(TableName=self.table, Key=to_item(_suppression_key(email)),
+                                  ConsistentRead=True).get("Item")
+        return Suppression.model_validate(from_item(found)) if found else None
+
+
+class Suppression(BaseModel):
+    """An address that bounced for good or complained: send_email skips it."""
+
+    reason: Literal["bounced", "complained"]
+    at: datetime
+    message_id: str | None = None
+
+
+def _suppression_key(email: str) -> dict[str, str]:
+    return {"pk": f"SUPPRESSED#{normalise_email(email)}", "sk": "SUPPRESSED"}

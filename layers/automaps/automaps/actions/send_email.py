@@ -5,6 +5,10 @@ with ``html`` and/or ``text``). It goes out through Amazon SES (``connection: de
 named SMTP connection (``content/connections/<name>.yaml``, automaps.channels.smtp). Marketing
 mail carries the one-click unsubscribe headers and link whichever the connection.
 
+Engagement is tracked whichever the connection: SES message tags name the contact, map, step and
+template; through SMTP our own pixel and click redirect do (automaps.engagement). An address that
+bounced for good or complained is skipped, never sent to ("address bounced on 2026-11-02").
+
 :func:`compose` is shared with ``automaps test-email``, which sends the same email to any address
 without an enrollment.
 """
@@ -96,8 +100,16 @@ class Email:
 
 def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
     message = compose(settings, ctx.contact, ctx.trigger_event, where_to=f"the 'to' of step {ctx.event.step_id!r}")
+    suppression = ctx.store.email_suppression(email.valid_address(message.to))
+    if suppression is not None:  # a permanent bounce or a complaint (automaps.engagement)
+        from automaps.engagement import suppression_reason
+
+        raise Skip(suppression_reason(suppression), {"template": message.name, "to": mask_email(message.to),
+                                                     "suppressed": suppression.reason})
+    trace = email.Trace(contact_id=ctx.contact.id, map_id=ctx.event.map_id, step_id=ctx.event.step_id,
+                        template=message.name)
     message_id = email.deliver(settings.connection, to=message.to, subject=message.subject, html=message.html,
-                               text=message.text, headers=message.headers)
+                               text=message.text, headers=message.headers, trace=trace)
     sent = {"message_id": message_id, "template": message.name, "to": mask_email(message.to),
             "marketing": message.marketing, "connection": settings.connection}
     ctx.record_effect("email.sent", sent)

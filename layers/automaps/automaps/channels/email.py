@@ -5,15 +5,24 @@ or through an SMTP connection (:func:`deliver`, automaps.channels.smtp).
 RFC 8058 one-click unsubscribe headers (:func:`unsubscribe_headers`) and a visible link
 (:func:`with_unsubscribe_link`). SES errors are classified for the step runner: throttling and
 server errors are transient (the state's Retry applies), everything else is permanent.
+
+Engagement: an email sent for a contact carries a :class:`Trace` (contact, map, step, template).
+Through SES it becomes message tags (:func:`ses_tags`), which the configuration set's events
+carry back (:func:`trace_from_tags`, automaps.engagement); through SMTP our own open pixel and
+click redirect carry it in signed tokens (automaps.channels.email_tracking).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html as html_lib
 import re
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -96,6 +105,64 @@ def _raw_header_value(name: str, value: str) -> str:
     return value
 
 
+# ------------------------------------------------------------------ message tags (SES events carry them back)
+
+@dataclass(frozen=True)
+class Trace:
+    """Who an email is for and which step sent it: what its engagement events are recorded against."""
+
+    contact_id: str
+    map_id: str | None
+    step_id: str | None
+    template: str
+
+
+TAG_NAMES = {"contact_id": "contact_id", "map_id": "map_id", "step_id": "step_id", "template": "template"}
+_TAG_SAFE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_ENCODED = "b64-"  # a tag value outside SES's charset travels as b64-<base64url of its UTF-8>
+
+
+def tag_value(value: str) -> str:
+    """``value`` in SES's tag charset (ASCII letters, digits, ``_`` and ``-``, at most 256),
+    reversibly: anything else is base64url-encoded behind ``b64-`` (:func:`read_tag_value`)."""
+    if _TAG_SAFE.fullmatch(value) and not value.startswith(_ENCODED):
+        return value
+    encoded = _ENCODED + base64.urlsafe_b64encode(value.encode()).rstrip(b"=").decode("ascii")
+    if len(encoded) > 256:
+        raise ValueError(f"message tag value too long for SES once encoded: {value[:40]!r}...")
+    return encoded
+
+
+def read_tag_value(value: str) -> str:
+    if not value.startswith(_ENCODED):
+        return value
+    text = value[len(_ENCODED):]
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+    except (binascii.Error, ValueError):
+        return value
+
+
+def ses_tags(trace: Trace) -> list[dict[str, str]]:
+    """SES v2 ``EmailTags`` for ``trace`` (map and step omitted when there are none)."""
+    values = {"contact_id": trace.contact_id, "map_id": trace.map_id, "step_id": trace.step_id,
+              "template": trace.template}
+    return [{"Name": TAG_NAMES[key], "Value": tag_value(value)} for key, value in values.items() if value]
+
+
+def trace_from_tags(tags: dict[str, list[str]]) -> Trace | None:
+    """The trace an SES event's ``mail.tags`` carry back; None for mail we did not send for a contact."""
+    def first(key: str) -> str | None:
+        values = tags.get(TAG_NAMES[key]) or []
+        return read_tag_value(values[0]) if values and values[0] else None
+
+    contact_id = first("contact_id")
+    if not contact_id:
+        return None
+    return Trace(contact_id=contact_id, map_id=first("map_id"), step_id=first("step_id"),
+                 template=first("template") or "")
+
+
 def valid_address(address: str) -> str:
     from email_validator import EmailNotValidError, validate_email
 
@@ -106,14 +173,18 @@ def valid_address(address: str) -> str:
 
 
 def send(*, to: str, subject: str, html: str, text: str, sender: str,
-         headers: dict[str, str] | None = None, configuration_set: str | None = None) -> str:
-    """Send one message with SES v2; returns the SES message id."""
+         headers: dict[str, str] | None = None, configuration_set: str | None = None,
+         tags: list[dict[str, str]] | None = None) -> str:
+    """Send one message with SES v2; returns the SES message id. ``tags`` (``EmailTags``) come back
+    on the configuration set's events."""
     message = build_message(to=valid_address(to), subject=subject, html=html, text=text,
                             sender=sender, headers=headers)
     raw = message.as_bytes(policy=_WIRE)
-    request = {"FromEmailAddress": sender, "Content": {"Raw": {"Data": raw}}}
+    request: dict[str, Any] = {"FromEmailAddress": sender, "Content": {"Raw": {"Data": raw}}}
     if configuration_set:
         request["ConfigurationSetName"] = configuration_set
+    if tags:
+        request["EmailTags"] = tags
     with provider_call("SES", classify):
         return aws.client("sesv2").send_email(**request)["MessageId"]
 
@@ -122,18 +193,26 @@ DEFAULT_CONNECTION = "default"
 
 
 def deliver(connection: str, *, to: str, subject: str, html: str, text: str,
-            headers: dict[str, str] | None = None) -> str:
+            headers: dict[str, str] | None = None, trace: Trace | None = None) -> str:
     """Send through ``connection``: ``default`` is Amazon SES from EMAIL_FROM, any other name an
-    SMTP connection from the content store (automaps.channels.smtp). Returns the message id."""
+    SMTP connection from the content store (automaps.channels.smtp). Returns the message id.
+
+    With a ``trace`` the email's engagement is tracked: through SES by message tags on the
+    configuration set's events, through SMTP by our own open pixel and click redirect."""
     if connection == DEFAULT_CONNECTION:
         return send(to=to, subject=subject, html=html, text=text, sender=config.email_from(),
-                    headers=headers, configuration_set=config.ses_configuration_set())
+                    headers=headers, configuration_set=config.ses_configuration_set(),
+                    tags=ses_tags(trace) if trace else None)
     from automaps.channels import smtp
 
     server = smtp.load(connection)
+    message_id = smtp.message_id_for(server)
+    if trace:
+        from automaps.channels import email_tracking
+
+        html = email_tracking.instrument(html, trace, message_id=message_id.strip("<>"), connection=connection)
     message = build_message(to=valid_address(to), subject=subject, html=html, text=text,
-                            sender=server.from_address, headers=headers,
-                            message_id=smtp.message_id_for(server))
+                            sender=server.from_address, headers=headers, message_id=message_id)
     return smtp.send(server, message)
 
 

@@ -131,3 +131,65 @@ def read_visitor(token: str, *, max_age: timedelta | None = timedelta(days=400))
     if not isinstance(contact_id, str) or not contact_id:
         raise BadToken("visitor token does not name a contact")
     return contact_id
+
+
+# ------------------------------------------------------------------ email opens and clicks (SMTP connections)
+# The tracking pixel and click redirect we add to emails sent through an SMTP connection (SES does
+# its own). A token names the email (contact, map, step, template, message id, connection) and, for
+# a click, the destination: the redirect goes only where a token we signed says.
+
+OPEN = "email-open"
+CLICK = "email-click"
+TRACKING_PREFIX = "/t/"
+"""Path prefix of the open pixel (``/t/o/<token>``) and click redirect (``/t/c/<token>``)."""
+
+
+@dataclass(frozen=True)
+class TrackedEmail:
+    """Which email an open or click belongs to."""
+
+    contact_id: str
+    map_id: str | None
+    step_id: str | None
+    template: str
+    message_id: str
+    connection: str
+
+    def _data(self) -> dict[str, Any]:
+        return {"c": self.contact_id, "m": self.map_id, "s": self.step_id, "t": self.template,
+                "i": self.message_id, "n": self.connection}
+
+    @classmethod
+    def _from(cls, data: dict[str, Any]) -> TrackedEmail:
+        values = {"contact_id": data.get("c"), "map_id": data.get("m"), "step_id": data.get("s"),
+                  "template": data.get("t"), "message_id": data.get("i"), "connection": data.get("n")}
+        required = ("contact_id", "template", "message_id", "connection")
+        if any(not isinstance(values[key], str) or not values[key] for key in required) or \
+                any(values[key] is not None and not isinstance(values[key], str) for key in ("map_id", "step_id")):
+            raise BadToken("tracking token does not name an email")
+        return cls(**values)
+
+
+def open_url(email: TrackedEmail) -> str:
+    """``{PUBLIC_API_URL}/t/o/<token>``: the 1x1 pixel that records ``email.opened``."""
+    return f"{config.public_api_url()}{TRACKING_PREFIX}o/{sign(OPEN, email._data())}"
+
+
+def click_url(email: TrackedEmail, url: str) -> str:
+    """``{PUBLIC_API_URL}/t/c/<token>``: records ``email.clicked`` and redirects to ``url``."""
+    return f"{config.public_api_url()}{TRACKING_PREFIX}c/{sign(CLICK, {**email._data(), 'u': url})}"
+
+
+def read_open(token: str) -> TrackedEmail:
+    """The email an open pixel token names; raises BadToken for anything not genuinely ours."""
+    return TrackedEmail._from(verify(OPEN, token))
+
+
+def read_click(token: str) -> tuple[TrackedEmail, str]:
+    """The email and destination a click token names; raises BadToken for anything not genuinely
+    ours, or for a destination that is not an http(s) URL."""
+    data = verify(CLICK, token)
+    url = data.get("u")
+    if not isinstance(url, str) or not url.lower().startswith(("https://", "http://")):
+        raise BadToken("click token does not name a web address")
+    return TrackedEmail._from(data), url

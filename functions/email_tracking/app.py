@@ -1,0 +1,41 @@
+"""Public API: the open pixel and click redirect of emails sent through SMTP connections.
+
+``GET /t/o/{token}`` answers a 1x1 GIF and records ``email.opened``; ``GET /t/c/{token}``
+records ``email.clicked`` and redirects (302) to the destination signed into the token. Tokens
+that are not ours record nothing (automaps.engagement).
+"""
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from automaps import engagement
+
+logger = Logger()
+app = APIGatewayRestResolver()
+
+
+def _request() -> engagement.TrackingRequest:
+    context = app.current_event.request_context
+    return engagement.TrackingRequest.of(context.request_id, context.request_time_epoch)
+
+
+def _respond(reply: engagement.TrackingReply) -> Response:
+    return Response(status_code=reply.status, content_type=reply.content_type, body=reply.body,
+                    headers=reply.headers)
+
+
+@app.get("/t/o/<token>")
+def open_pixel(token: str) -> Response:
+    return _respond(engagement.open_pixel(token, _request()))
+
+
+@app.get("/t/c/<token>")
+def click_redirect(token: str) -> Response:
+    return _respond(engagement.click_redirect(token, _request()))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)
