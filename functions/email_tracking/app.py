@@ -1,8 +1,6 @@
-"""Public API: the open pixel and click redirect of emails sent through SMTP connections.
-
-``GET /t/o/{token}`` answers a 1x1 GIF and records ``email.opened``; ``GET /t/c/{token}``
-records ``email.clicked`` and redirects (302) to the destination signed into the token. Tokens
-that are not ours record nothing (automaps.engagement).
+"""Public API: the open pixel (``GET /t/o/{token}``, a 1x1 GIF, records ``email.opened``) and click
+redirect (``GET /t/c/{token}``, 302 to the signed destination, records ``email.clicked``) of
+emails sent through SMTP connections. Tokens that are not ours record nothing (automaps.engagement).
 """
 
 from aws_lambda_powertools import Logger

@@ -9,7 +9,10 @@ without the stage prefix (``/forms/x`` and ``/v1/forms/x``).
 
 Local-only endpoints live under ``/_local/`` and exist nowhere in AWS:
 ``GET /_local/outbox``, ``GET /_local/contacts?email=`` (or ``?id=``), ``GET /_local/executions``,
-``GET /_local/clock``, ``POST /_local/clock/advance?seconds=N``.
+``GET /_local/clock``, ``POST /_local/clock/advance?seconds=N``, and ``POST /_local/ses-events``
+with ``{"message_id": ..., "type": "Delivery" | "Open" | "Click" | "Bounce" | "Complaint",
+"link": ..., "bounce_type": "Permanent" | "Transient"}``, which plays SES publishing that event
+of an outbox email through EventBridge (``LocalRuntime.ses_event``).
 """
 
 from __future__ import annotations
@@ -94,6 +97,7 @@ class LocalApi:
             ("GET", "executions"): lambda: json_response(self.runtime.executions(request.args.get("map_id"))),
             ("GET", "clock"): lambda: json_response(self._clock()),
             ("POST", "clock/advance"): lambda: self._advance(request),
+            ("POST", "ses-events"): lambda: self._ses_event(request),
         }
         handler = handlers.get((request.method, endpoint))
         if handler is None:
@@ -115,6 +119,22 @@ class LocalApi:
         return {"now": app_clock.iso(clock.now()), "mode": "discrete" if clock.discrete else "scaled",
                 "time_scale": clock.time_scale, "running": stats["running"],
                 "participants": stats["participants"], "next_deadline": stats["next_deadline"]}
+
+    def _ses_event(self, request: Request) -> Response:
+        try:
+            body = json.loads(request.get_data() or b"{}")
+            message_id, event_type = body["message_id"], body["type"]
+        except (ValueError, KeyError, TypeError):
+            return json_response({"message": 'pass {"message_id": ..., "type": "Open" | "Click" | "Delivery" | '
+                                             '"Bounce" | "Complaint"}'}, 400)
+        options = {key: body[key] for key in ("link", "bounce_type", "feedback_type") if body.get(key)}
+        try:
+            published = self.runtime.ses_event(str(message_id), str(event_type), **options)
+        except LookupError as error:
+            return json_response({"message": str(error)}, 404)
+        except ValueError as error:
+            return json_response({"message": str(error)}, 400)
+        return json_response(published, 202)
 
     def _advance(self, request: Request) -> Response:
         try:

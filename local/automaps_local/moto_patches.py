@@ -10,6 +10,15 @@ idempotent. ``tests/local/test_moto_patches.py`` fails loudly when moto moves an
   ``{"errorType": <class name>, "errorMessage": ...}``. moto's Step Functions Lambda integration
   (``lambda_eval_utils`` -> ``StateTaskServiceLambda._from_error``) turns that into the error
   name ``errorType`` with the payload as Cause, so ``Retry``/``Catch`` match on the class name.
+* EventBridge: ``Rule.send_to_targets`` raises NotImplementedError for a Lambda target. A rule's
+  Lambda targets now get the event as AWS delivers it (the whole event, ``time`` as ISO-8601 with
+  Z, or the target's ``Input``/``InputTransformer``) through ``invoker``, in the PutEvents
+  caller's thread; its other targets (SQS, logs, ...) go to moto as before. Lambda invokes
+  EventBridge targets asynchronously: PutEvents succeeds whatever the function does, a failure
+  is retried twice (Lambda's asynchronous retries, immediately here) and then logged and dropped.
+* SES v2: ``SESV2Response.send_email`` ignores ``ConfigurationSetName`` and ``EmailTags``. They
+  are kept per message id (:func:`ses_message`) so the runtime can publish the SES events of a
+  message with the tags it was sent with (``LocalRuntime.ses_event``).
 * Virtual time: Wait states (``WaitFunction._wait_interval``), Timestamp/TimestampPath waits
   (``Timestamp._get_wait_seconds`` compares with naive, real ``datetime.now()``), Retry back-off
   (``time.sleep`` in ``retrier_decl``) and execution-history timestamps read the virtual clock.
@@ -46,9 +55,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction
+from moto.events import models as events_models
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.models import botocore_stubber
 from moto.dynamodb.responses import DynamoHandler
+from moto.sesv2.responses import SESV2Response
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
@@ -68,6 +79,7 @@ Invoker = Callable[[str, Any], Any]
 
 _lock = threading.Lock()
 _originals: list[tuple[object, str, Any]] = []   # (owner, attribute, original value)
+_ses_sends: dict[str, dict[str, Any]] = {}        # SES message id -> configuration set and tags
 
 
 def installed() -> bool:
@@ -102,6 +114,7 @@ def uninstall() -> None:
 
 
 def _restore_locked() -> None:
+    _ses_sends.clear()
     while _originals:
         owner, name, original = _originals.pop()
         setattr(owner, name, original)
@@ -110,6 +123,8 @@ def _restore_locked() -> None:
 def _patches(clock: VirtualClock, invoker: Invoker) -> list[tuple[object, str, Any]]:
     return [
         *_lambda_patches(invoker),
+        *_eventbridge_patches(invoker),
+        *_ses_patches(),
         *_time_patches(clock),
         *_execution_patches(clock),
         *_speed_patches(),
@@ -152,6 +167,74 @@ def _lambda_patches(invoker: Invoker) -> list[tuple[object, str, Any]]:
         return invoke_in_process(self, body, request_headers, response_headers)
 
     return [(LambdaSimpleBackend, "invoke", backend_invoke), (LambdaFunction, "invoke", function_invoke)]
+
+
+# ---------------------------------------------------------------------- EventBridge -> Lambda
+EVENTBRIDGE_ATTEMPTS = 3  # an asynchronous invocation and Lambda's two retries
+
+
+def eventbridge_payload(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    """What a Lambda target of a rule receives for ``event`` (moto's internal event message)."""
+    if "Input" in target:
+        return json.loads(target["Input"])
+    if "InputTransformer" in target:
+        transformer = target["InputTransformer"]
+        return events_models.EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"), input_paths_map=transformer.get("InputPathsMap", {}),
+            event=event)
+    delivered = {key: copy.deepcopy(value) for key, value in event.items() if key != "ingestion-time"}
+    when = delivered.get("time")
+    if isinstance(when, (int, float)) or (isinstance(when, str) and when.replace(".", "", 1).isdigit()):
+        delivered["time"] = _dt.datetime.fromtimestamp(float(when), _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return delivered
+
+
+def _eventbridge_patches(invoker: Invoker) -> list[tuple[object, str, Any]]:
+    original_send = events_models.Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        lambdas = [t for t in self.targets if events_models.parse_arn(t["Arn"]).service == "lambda"]
+        others = [t for t in self.targets if t not in lambdas]
+        if others:  # moto's own deliveries, on a copy of the rule that names only them
+            rule = copy.copy(self)
+            rule.targets = others
+            original_send(rule, original_event, transform_input)
+        if not lambdas or not self.event_pattern.matches_event(original_event):
+            return
+        for target in lambdas:
+            name = events_models.parse_arn(target["Arn"]).resource_id.split(":")[0]
+            payload = eventbridge_payload(target, original_event)
+            for attempt in range(1, EVENTBRIDGE_ATTEMPTS + 1):
+                try:
+                    invoker(name, json.loads(json.dumps(payload)))
+                    break
+                except Exception as error:  # an asynchronous invocation: nobody waits for the answer
+                    LOG.warning("%s failed on EventBridge rule %s (attempt %d of %d): %s: %s", name, self.name,
+                                attempt, EVENTBRIDGE_ATTEMPTS, type(error).__name__, error)
+
+    return [(events_models.Rule, "send_to_targets", send_to_targets)]
+
+
+# ---------------------------------------------------------------------- SES v2 configuration sets and tags
+def ses_message(message_id: str) -> dict[str, Any] | None:
+    """``{"configuration_set": name or None, "tags": {name: value}}`` of a message sent through
+    SES v2 while the patches were installed; None for any other message."""
+    return _ses_sends.get(message_id)
+
+
+def _ses_patches() -> list[tuple[object, str, Any]]:
+    original_send = SESV2Response.send_email
+
+    def send_email(self: SESV2Response) -> str:
+        answer = original_send(self)
+        request = json.loads(self.body)
+        _ses_sends[json.loads(answer)["MessageId"]] = {
+            "configuration_set": request.get("ConfigurationSetName"),
+            "tags": {tag["Name"]: tag["Value"] for tag in request.get("EmailTags") or []},
+        }
+        return answer
+
+    return [(SESV2Response, "send_email", send_email)]
 
 
 # ---------------------------------------------------------------------- virtual time

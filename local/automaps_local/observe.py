@@ -104,6 +104,22 @@ def _raw_email(message: Any) -> dict[str, Any]:
     }
 
 
+def first_link(html: str) -> str | None:
+    """The first web link (``<a href="http...">``) of an HTML body."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Links(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            href = dict(attrs).get("href") or ""
+            if tag == "a" and href.lower().startswith(("http://", "https://")) and not found:
+                found.append(href)
+
+    Links().feed(html)
+    return found[0] if found else None
+
+
 # ---------------------------------------------------------------------- contacts
 def plain(value: Any) -> Any:
     """DynamoDB values as JSON-friendly Python: Decimal -> int/float, sets -> sorted lists."""

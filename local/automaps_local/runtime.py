@@ -134,6 +134,7 @@ class LocalRuntime:
         stack.create_data()
         stack.resolver.refs.setdefault("PublicApi", "local")  # the REST API id, only used in URLs
         stack.create_functions()
+        stack.create_event_rules()
         stack.create_state_machines(missing=self.missing_definitions)
         self._setenv({**stack.export_environment(), "PUBLIC_API_URL": self.public_url, **self.environment})
         sender = stack.resolver.refs.get("EmailFrom")
@@ -284,10 +285,51 @@ class LocalRuntime:
         assert self.outbox_reader is not None
         return self.outbox_reader.as_dict()
 
+    def ses_event(self, message_id: str, event_type: str, *, link: str | None = None,
+                  bounce_type: str = "Permanent", feedback_type: str = "abuse",
+                  at: datetime | None = None) -> dict[str, Any]:
+        """Play SES: publish the ``event_type`` event (Delivery, Open, Click, Bounce, Complaint,
+        Send) of an email in the outbox to the default event bus, as its configuration set's
+        EventBridge destination would, at ``at`` (default: now, virtual). The template's rules
+        deliver it to their functions before this returns. ``link`` is the clicked URL (default:
+        the email's first web link). Returns ``{"event_id", "detail-type", "detail"}``.
+
+        LookupError for a message not in the outbox; ValueError when SES would publish no such
+        event (no configuration set, or its destination does not publish that type)."""
+        from automaps_local import ses_events
+
+        message = next((m for m in self.outbox()["emails"] if m["id"] == message_id), None)
+        if message is None:
+            raise LookupError(f"no email {message_id!r} in the outbox")
+        sent = moto_patches.ses_message(message_id) or {}
+        configuration_set = sent.get("configuration_set")
+        if not configuration_set:
+            raise ValueError(f"email {message_id!r} was sent without a configuration set: SES publishes no events for it")
+        published = self._stack.ses_event_types.get(configuration_set, set())
+        if event_type.lower() not in published:
+            raise ValueError(f"configuration set {configuration_set!r} does not publish {event_type} events to "
+                             f"EventBridge (it publishes: {', '.join(sorted(published)) or 'none'})")
+        if event_type == "Click" and not link:
+            link = observe.first_link(message.get("html") or "")
+        at = at or self.clock.now()
+        detail = ses_events.record(event_type, message, tags=sent.get("tags", {}), configuration_set=configuration_set,
+                                   account=ACCOUNT, region=REGION, sent_at=_parse_time(message.get("at")), at=at,
+                                   link=link, bounce_type=bounce_type, feedback_type=feedback_type)
+        entry = {"Source": "aws.ses", "DetailType": ses_events.DETAIL_TYPES[event_type], "Detail": json.dumps(detail),
+                 "Resources": [f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/{configuration_set}"], "Time": at}
+        [result] = aws.client("events").put_events(Entries=[entry])["Entries"]
+        if "EventId" not in result:
+            raise RuntimeError(f"EventBridge refused the event: {result}")
+        return {"event_id": result["EventId"], "detail-type": entry["DetailType"], "detail": detail}
+
     def contact(self, email: str | None = None, contact_id: str | None = None) -> dict[str, Any] | None:
         """A contact with tags, history (virtual times), notes and enrollments; None if unknown."""
         contact_id = contact_id or (observe.contact_id_for(email) if email else None)
         return observe.contact(contact_id) if contact_id else None
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
 def _import_handler_module(function: LocalFunction) -> ModuleType:

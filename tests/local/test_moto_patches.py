@@ -19,6 +19,8 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.dynamodb.responses import DynamoHandler
+from moto.events import models as events_models
+from moto.sesv2.responses import SESV2Response
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
@@ -70,6 +72,12 @@ def test_given_moto_5_2_5_then_every_patched_attribute_exists_with_the_expected_
     assert "state_machine_details.definition" in inspect.getsource(ExecutionWorker._get_evaluation_entrypoint)
     assert _params(lambda_eval_utils.boto_client_for) == ["region", "service", "state_credentials"]
     assert json_path.parse is jsonpath_ng.ext.parse and "parse(path)" in inspect.getsource(json_path.extract_json)
+    # EventBridge -> Lambda, SES v2 tags
+    assert _params(events_models.Rule.send_to_targets) == ["self", "original_event", "transform_input"]
+    assert "NotImplementedError" in inspect.getsource(events_models.Rule.send_to_targets), "moto delivers to Lambda now?"
+    assert "rule.send_to_targets(event_msg)" in inspect.getsource(events_models.EventsBackend.put_events)
+    assert _params(events_models.EventTemplateParser.parse) == ["input_template", "input_paths_map", "event"]
+    assert _params(SESV2Response.send_email) == ["self"] and '"MessageId"' in inspect.getsource(SESV2Response.send_email)
 
 
 def test_given_moto_then_its_sfn_lambda_integration_names_function_errors_by_error_type():
@@ -85,7 +93,7 @@ def test_given_installed_patches_when_uninstalled_then_the_originals_are_back_an
         (Timestamp, "_get_wait_seconds"), (RetrierDecl, "_eval_body"), (retrier_decl, "time"),
         (EventManager, "_get_current_timestamp"), (ExecutionWorker, "start"), (ExecutionWorker, "_execution_logic"),
         (ExecutionWorker, "_get_evaluation_entrypoint"), (lambda_eval_utils, "boto_client_for"), (json_path, "parse"),
-        (DynamoHandler, "call_action")]}
+        (DynamoHandler, "call_action"), (events_models.Rule, "send_to_targets"), (SESV2Response, "send_email")]}
     clock = VirtualClock(START)
     moto_patches.install(clock, lambda name, event: event)
     moto_patches.install(clock, lambda name, event: event)  # re-installing replaces, never stacks
@@ -235,6 +243,86 @@ def test_given_an_sns_subscription_when_a_message_is_published_then_the_function
     sns.publish(TopicArn=topic, Message="hello")
 
     assert account.calls[0][1]["Records"][0]["Sns"]["Message"] == "hello"
+
+
+def _rule_to(account: Account, pattern: dict[str, Any], **target: Any) -> Any:
+    """A rule on the default bus with the function (and an SQS queue) as targets; returns the queue URL."""
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="q")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="r", EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="r", Targets=[{"Id": "fn", "Arn": account.function_arn, **target},
+                                          {"Id": "queue", "Arn": queue_arn}])
+    return queue
+
+
+def _put(detail_type: str = "Email Opened", **detail: Any) -> dict[str, Any]:
+    return boto3.client("events").put_events(Entries=[{
+        "Source": "aws.ses", "DetailType": detail_type, "Detail": json.dumps({"eventType": "Open", **detail}),
+        "Resources": ["arn:aws:ses:us-east-1:123456789012:configuration-set/cs"], "Time": START}])
+
+
+def test_given_a_rule_with_a_lambda_target_when_an_event_matches_then_the_function_gets_it_as_eventbridge_sends_it(
+        account_with):
+    account = account_with()
+    queue = _rule_to(account, {"source": ["aws.ses"], "detail-type": ["Email Opened"]})
+
+    answer = _put(mail={"messageId": "m-1"})
+
+    assert answer["FailedEntryCount"] == 0
+    [(_, event)] = account.calls
+    assert event == {"version": "0", "id": answer["Entries"][0]["EventId"], "detail-type": "Email Opened",
+                     "source": "aws.ses", "account": "123456789012", "time": "2026-11-23T09:00:00Z",
+                     "region": "us-east-1", "resources": ["arn:aws:ses:us-east-1:123456789012:configuration-set/cs"],
+                     "detail": {"eventType": "Open", "mail": {"messageId": "m-1"}}}
+    queued = boto3.client("sqs").receive_message(QueueUrl=queue)["Messages"]
+    assert json.loads(queued[0]["Body"])["detail"]["mail"] == {"messageId": "m-1"}   # moto's own targets still served
+
+
+def test_given_a_rule_when_an_event_does_not_match_then_the_function_is_not_invoked(account_with):
+    account = account_with()
+    _rule_to(account, {"source": ["aws.ses"], "detail-type": ["Email Bounced"]})
+
+    _put("Email Opened")
+
+    assert account.calls == []
+
+
+def test_given_a_target_with_a_constant_input_then_the_function_gets_that_input(account_with):
+    account = account_with()
+    _rule_to(account, {"source": ["aws.ses"]}, Input=json.dumps({"fixed": True}))
+
+    _put()
+
+    assert [event for _, event in account.calls] == [{"fixed": True}]
+
+
+def test_given_a_failing_function_then_put_events_succeeds_and_lambda_retries_it_twice(account_with):
+    def handler(name: str, event: Any) -> Any:
+        raise TransientError("table throttled")
+
+    account = account_with(handler)
+    _rule_to(account, {"source": ["aws.ses"]})
+
+    answer = _put()
+
+    assert answer["FailedEntryCount"] == 0
+    assert len(account.calls) == moto_patches.EVENTBRIDGE_ATTEMPTS == 3
+
+
+def test_given_an_email_sent_with_a_configuration_set_and_tags_then_both_are_kept_for_its_message_id(account_with):
+    account_with()
+    ses = boto3.client("sesv2")
+    ses.create_email_identity(EmailIdentity="noreply@example.com")
+    raw = b"From: noreply@example.com\r\nTo: jane@example.com\r\nSubject: Hi\r\n\r\nHello\r\n"
+
+    tagged = ses.send_email(FromEmailAddress="noreply@example.com", Content={"Raw": {"Data": raw}},
+                            ConfigurationSetName="cs", EmailTags=[{"Name": "contact_id", "Value": "c_1"}])
+    plain = ses.send_email(FromEmailAddress="noreply@example.com", Content={"Raw": {"Data": raw}})
+
+    assert moto_patches.ses_message(tagged["MessageId"]) == {"configuration_set": "cs", "tags": {"contact_id": "c_1"}}
+    assert moto_patches.ses_message(plain["MessageId"]) == {"configuration_set": None, "tags": {}}
+    assert moto_patches.ses_message("never-sent") is None
 
 
 def test_given_a_waiting_execution_when_stopped_then_the_wait_is_interrupted(account_with):
