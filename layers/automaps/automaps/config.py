@@ -45,6 +45,11 @@ def signing_secret_arn() -> str:
     return _required("SIGNING_SECRET_ARN")
 
 
+def ingest_secret_arn() -> str:
+    """The secret that signs requests to the ingestion endpoint (``Automaps-Signature``)."""
+    return _required("INGEST_SECRET_ARN")
+
+
 def state_machine_prefix() -> str:
     """ARN prefix of this stack's state machines; a map's ARN is this prefix plus its id."""
     return _required("STATE_MACHINE_ARN_PREFIX")
