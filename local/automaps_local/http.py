@@ -12,7 +12,9 @@ Local-only endpoints live under ``/_local/`` and exist nowhere in AWS:
 ``GET /_local/clock``, ``POST /_local/clock/advance?seconds=N``, and ``POST /_local/ses-events``
 with ``{"message_id": ..., "type": "Delivery" | "Open" | "Click" | "Bounce" | "Complaint",
 "link": ..., "bounce_type": "Permanent" | "Transient"}``, which plays SES publishing that event
-of an outbox email through EventBridge (``LocalRuntime.ses_event``).
+of an outbox email through EventBridge (``LocalRuntime.ses_event``). ``POST /_local/ingest/sign``
+answers the ``Automaps-Signature`` header for the posted body, signed with the stack's ingestion
+secret at virtual now (the 5-minute tolerance is checked against the virtual clock).
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ class LocalApi:
             ("GET", "clock"): lambda: json_response(self._clock()),
             ("POST", "clock/advance"): lambda: self._advance(request),
             ("POST", "ses-events"): lambda: self._ses_event(request),
+            ("POST", "ingest/sign"): lambda: self._sign_ingest(request),
         }
         handler = handlers.get((request.method, endpoint))
         if handler is None:
@@ -135,6 +138,17 @@ class LocalApi:
         except ValueError as error:
             return json_response({"message": str(error)}, 400)
         return json_response(published, 202)
+
+    def _sign_ingest(self, request: Request) -> Response:
+        """The Automaps-Signature header for the posted body, signed at virtual now (plain text, for curl)."""
+        import os
+
+        from automaps import secrets
+        from automaps.ingest import signature
+
+        secret = secrets.get(os.environ["INGEST_SECRET_ARN"])
+        header = signature(secret, request.get_data(), int(app_clock.now().timestamp()))
+        return Response(header, mimetype="text/plain")
 
     def _advance(self, request: Request) -> Response:
         try:

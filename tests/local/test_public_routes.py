@@ -69,3 +69,15 @@ def test_given_a_signed_event_then_the_ingestion_route_records_it(client):
     assert unsigned.status_code == 401
     kim = ContactStore().find_by_email("kim@example.com")
     assert [e.detail for e in ContactStore().events(kim.id, "course.started")] == [{"course": "copywriting-basics"}]
+
+
+def test_given_the_local_signing_endpoint_then_what_it_signs_is_accepted_at_virtual_time(client):
+    body = json.dumps({"id": "evt-local-2", "type": "account.active", "email": "kim@example.com",
+                       "occurred_at": "2026-11-23T08:45:00Z", "platform": "trainingjet"}).encode()
+
+    signed = client.post("/_local/ingest/sign", data=body).get_data(as_text=True)
+    response = client.post("/ingest/events", data=body, content_type="application/json",
+                           headers={"Automaps-Signature": signed})
+
+    assert signed.startswith(f"t={int(START.timestamp())},v1=")
+    assert response.status_code == 200 and response.json["accepted"] == 1
