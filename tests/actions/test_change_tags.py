@@ -67,7 +67,8 @@ def test_given_only_if_is_not_met_when_the_step_runs_then_it_is_skipped_with_the
     assert store.get(contact.id).tags == {"newsletter", "cold"}
     (skipped,) = store.history(contact.id, kinds=["step.skipped"])
     assert skipped.detail["reason"] == "only_if not met"
-    assert skipped.detail["inputs"] == [{"has_tag": "customer", "tags": ["cold", "newsletter"], "result": False}]
+    assert skipped.detail["inputs"] == [{"condition": "has_tag", "has_tag": "customer", "tags": ["cold", "newsletter"],
+                                         "result": False}]
 
 
 def test_given_only_if_is_met_when_the_step_runs_then_the_action_runs(store, contact, lambda_context):

@@ -467,3 +467,27 @@ def test_given_mistakes_in_several_files_when_the_directory_is_loaded_then_all_a
 def test_given_no_such_directory_when_loaded_then_the_error_names_it(tmp_path):
     with pytest.raises(MapError, match="no such directory of maps"):
         load_maps(tmp_path / "nope")
+
+
+def test_given_a_condition_on_dates_in_the_contacts_timezone_and_no_map_timezone_when_loaded_then_it_asks_for_one(
+        write_map):
+    path = write_map("""\
+        - id: weekend
+          if: {current_date: {weekdays: [sat, sun]}}
+          then: [end]
+        """)
+
+    assert error_of(path) == (f"{path}: step 'weekend' (steps[0].if): this condition reads dates or times of day in "
+                              "the contact's timezone, but this map has no timezone for contacts whose own is unknown; "
+                              "add one at the top of the map (e.g. timezone: America/New_York), or give the condition "
+                              "a fixed timezone (e.g. timezone: Europe/Paris)")
+
+
+def test_given_a_condition_with_a_fixed_timezone_when_loaded_then_no_map_timezone_is_needed(write_map):
+    path = write_map("""\
+        - id: office-hours
+          if: {current_time: {between: ["09:00", "17:00"], timezone: Europe/Paris}}
+          then: [end]
+        """)
+
+    assert load_map(path).steps[0].if_.current_time.timezone == "Europe/Paris"

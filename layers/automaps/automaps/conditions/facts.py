@@ -60,8 +60,11 @@ class Facts:
                 return ZoneInfo(own), own
             except (ValueError, KeyError):
                 pass
-        name = self.fallback_timezone or "UTC"
-        return ZoneInfo(name), name
+        if self.fallback_timezone:
+            return ZoneInfo(self.fallback_timezone), self.fallback_timezone
+        # maps that read the contact's timezone must name a fallback (checked when loaded); a
+        # check without one (a hand-made event) reads UTC and says so in the recorded inputs
+        return ZoneInfo("UTC"), "UTC (no timezone known)"
 
     # ------------------------------------------------------------ events
 

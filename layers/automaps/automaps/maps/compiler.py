@@ -241,7 +241,7 @@ class _Compiler:
         if step.only_if is not None:
             payload["only_if"] = dump(step.only_if)
             if needs_timezone(step.only_if):
-                payload["fallback_timezone"] = self.map.timezone
+                payload["fallback_timezone"] = self.map.fallback_timezone
         if decides is not None:
             payload["then_check"] = self._check_spec(decides)
         payload |= {"missing_fields": self.map.missing_fields, "execution_id.$": "$$.Execution.Id",
@@ -377,7 +377,7 @@ class _Compiler:
         else:
             spec["cases"] = [dump(c) for c in conditions]
         if any(needs_timezone(c) for c in conditions):
-            spec["fallback_timezone"] = self.map.timezone
+            spec["fallback_timezone"] = self.map.fallback_timezone
         return spec
 
     def _check(self, states: dict[str, Any], ref: StepRef, comment: str, after: str) -> None:

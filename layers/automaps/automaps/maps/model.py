@@ -487,10 +487,19 @@ def _conditions_of(step: StepBase) -> list[tuple[Path, Any]]:
 
 
 def _condition_problems(ref: StepRef, by_id: dict[str, StepRef], map_: Map) -> list[Problem]:
-    """Emails a condition names must be send_email steps of this map (unless it names another map)."""
+    """Emails a condition names must be send_email steps of this map (unless it names another
+    map); calendar dates and times of day read in the contact's timezone need the map's."""
+    from automaps.conditions.words import needs_timezone
+
     problems = []
     emails = sorted(i for i, r in by_id.items() if isinstance(r.step, ActionStep) and r.step.action == "send_email")
     for where, condition in _conditions_of(ref.step):
+        if needs_timezone(condition) and not map_.fallback_timezone:
+            problems.append(Problem((*ref.path, *where), ref.step.id,
+                                    "this condition reads dates or times of day in the contact's timezone, but this "
+                                    "map has no timezone for contacts whose own is unknown; add one at the top of the "
+                                    "map (e.g. timezone: America/New_York), or give the condition a fixed timezone "
+                                    "(e.g. timezone: Europe/Paris)"))
         for leaf in leaves(condition):
             email = leaf.opened_email if isinstance(leaf, conditions.OpenedEmail) else \
                 leaf.clicked_link if isinstance(leaf, conditions.ClickedLink) else None
