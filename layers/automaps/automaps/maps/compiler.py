@@ -63,6 +63,7 @@ from automaps.maps.model import (
     format_path,
     walk,
 )
+from automaps.timing import duration_words
 
 TASK_RESOURCE = "arn:aws:states:::lambda:invoke"
 RETRY_ERRORS = ("TransientError", "Lambda.ServiceException", "Lambda.AWSLambdaException",
@@ -483,16 +484,6 @@ class _Compiler:
 
 
 # ---------------------------------------------------------------- words for Comments
-
-def duration_words(seconds: int) -> str:
-    """``183600`` -> ``2 days 3 hours``."""
-    parts = []
-    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count} {unit}{'' if count == 1 else 's'}")
-    return " ".join(parts) or "0 seconds"
-
 
 def _settings_words(settings: dict[str, Any]) -> str:
     return "; ".join(f"{key} {_value_words(value)}" for key, value in settings.items())
