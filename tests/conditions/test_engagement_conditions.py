@@ -9,10 +9,10 @@ import copy
 import json
 
 import pytest
-
 from automaps import clock
 from automaps.channels import tracking
 from automaps.contacts import Contact
+
 from functions.email_events import app as email_events
 from functions.email_tracking import app as email_tracking
 from functions.page_visits import app as page_visits

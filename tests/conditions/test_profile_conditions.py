@@ -6,15 +6,14 @@ negated too, and recorded with the inputs it read."""
 from __future__ import annotations
 
 import pytest
-
 from automaps import forms
 from automaps.commerce import CommerceStore, Product
 from automaps.contacts import ContactStore
 from automaps.lists import ListStore
+
 from functions.add_purchase import app as add_purchase
 from functions.change_tags import app as change_tags
 from tests.actions.conftest import event_for
-
 
 # ---------------------------------------------------------------- tags and fields
 
@@ -90,6 +89,7 @@ def _push_forms() -> None:
     """The forms of content/forms, stored as `automaps push` stores them (no maps: nobody is enrolled)."""
     from automaps.content import ContentStore
     from automaps_local.push import load_forms
+
     from tests.conftest import ROOT
 
     for form_id, body in load_forms(ROOT).items():
