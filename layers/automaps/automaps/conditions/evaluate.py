@@ -151,8 +151,7 @@ def _course_step_completed(c: m.CourseStepCompleted, facts: Facts) -> tuple[bool
 
 def _has_subscription(c: m.HasSubscription, facts: Facts) -> tuple[bool, dict]:
     ref = c.has_subscription
-    current = sorted(sub.course_id for sub in facts.course_subscriptions
-                     if getattr(sub, "ended_at", None) is None and sub.starts_at <= facts.now)
+    current = sorted(sub.course_id for sub in facts.course_subscriptions if sub.active(facts.now))
     result = bool(current) if ref.course is None else ref.course in current
     return result, {**_ref(ref), "current_subscriptions": current}
 
