@@ -92,3 +92,41 @@ def test_given_no_such_enrollment_when_the_map_exits_then_nothing_is_recorded(st
 
     assert exit_map.lambda_handler(event, lambda_context) == {}
     assert "map.exited" not in kinds(store, contact)
+
+
+# ------------------------------------------------------------------ an if decided by the action before it
+
+
+def test_given_a_then_check_when_the_action_runs_then_it_answers_the_next_steps_condition_after_acting(
+        store, contact, lambda_context):
+    from functions.change_tags import app as change_tags
+
+    event = event_for("change_tags", contact, settings={"add": ["vip"]},
+                      then_check={"step_id": "is-vip", "condition": {"has_tag": "vip"}})
+    result = change_tags.lambda_handler(event, lambda_context)
+
+    assert result["outcome"] == "done" and result["check"] == {"result": True}   # decided on the contact as left
+    (evaluated,) = store.history(contact.id, kinds=["condition.evaluated"])
+    assert evaluated.step_id == "is-vip" and evaluated.detail["result"] is True
+    # a retry of the same visit returns the same answer and decides nothing again
+    assert change_tags.lambda_handler(event, lambda_context)["check"] == {"result": True}
+    assert len(store.history(contact.id, kinds=["condition.evaluated"])) == 1
+
+
+def test_given_a_then_check_it_cannot_answer_then_the_action_still_succeeds_and_answers_null(
+        store, contact, lambda_context):
+    from functions.change_tags import app as change_tags
+
+    event = event_for("change_tags", contact, settings={"add": ["vip"]},
+                      then_check={"step_id": "is-vip", "condition": {"no_such_condition": 1}})
+    result = change_tags.lambda_handler(event, lambda_context)
+
+    # the tag change happened and must not be retried; the state machine asks check_condition instead
+    assert result["outcome"] == "done" and result["check"] is None
+    assert "vip" in store.require(contact.id).tags
+
+
+def test_given_no_then_check_then_the_answer_has_no_check_key(store, contact, lambda_context):
+    from functions.change_tags import app as change_tags
+
+    assert "check" not in change_tags.lambda_handler(event_for("change_tags", contact), lambda_context)
