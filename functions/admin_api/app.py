@@ -6,14 +6,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from automaps import admin
+from automaps.replies import respond
 
 logger = Logger()
 app = APIGatewayRestResolver()
-
-
-def _respond(reply: admin.Reply) -> Response:
-    return Response(status_code=reply.status, content_type=reply.content_type, body=reply.body,
-                    headers=reply.headers)
 
 
 def _caller() -> str | None:
@@ -24,17 +20,17 @@ def _caller() -> str | None:
 
 @app.get("/tasks")
 def list_tasks() -> Response:
-    return _respond(admin.list_tasks(app.current_event.query_string_parameters or {}))
+    return respond(admin.list_tasks(app.current_event.query_string_parameters or {}))
 
 
 @app.post("/tasks/<task_id>/complete")
 def complete_task(task_id: str) -> Response:
-    return _respond(admin.complete_task(task_id, app.current_event.decoded_body, _caller()))
+    return respond(admin.complete_task(task_id, app.current_event.decoded_body, _caller()))
 
 
 @app.get("/fulfillment/<name>")
 def export_fulfillment(name: str) -> Response:
-    return _respond(admin.export_fulfillment(name, app.current_event.query_string_parameters or {}))
+    return respond(admin.export_fulfillment(name, app.current_event.query_string_parameters or {}))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

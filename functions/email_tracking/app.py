@@ -9,6 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from automaps import engagement
+from automaps.replies import respond
 
 logger = Logger()
 app = APIGatewayRestResolver()
@@ -19,19 +20,14 @@ def _request() -> engagement.TrackingRequest:
     return engagement.TrackingRequest.of(context.request_id, context.request_time_epoch)
 
 
-def _respond(reply: engagement.TrackingReply) -> Response:
-    return Response(status_code=reply.status, content_type=reply.content_type, body=reply.body,
-                    headers=reply.headers)
-
-
 @app.get("/t/o/<token>")
 def open_pixel(token: str) -> Response:
-    return _respond(engagement.open_pixel(token, _request()))
+    return respond(engagement.open_pixel(token, _request()))
 
 
 @app.get("/t/c/<token>")
 def click_redirect(token: str) -> Response:
-    return _respond(engagement.click_redirect(token, _request()))
+    return respond(engagement.click_redirect(token, _request()))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -9,6 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from automaps import ingest
+from automaps.replies import respond
 
 logger = Logger()
 app = APIGatewayRestResolver()
@@ -24,8 +25,7 @@ def ingest_events() -> Response:
         logger.info("events ingested", extra={k: counts[k] for k in ("accepted", "duplicate", "rejected")})
     else:
         logger.warning("ingestion refused", extra={"status": reply.status})
-    return Response(status_code=reply.status, content_type=reply.content_type, body=reply.body,
-                    headers=reply.headers)
+    return respond(reply)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

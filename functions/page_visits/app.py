@@ -7,27 +7,23 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from automaps import visits
+from automaps.replies import respond
 
 logger = Logger()
 # any site may post beacons; no cookies travel to the API (the token is in the body)
 app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", max_age=86400))
 
 
-def _respond(reply: visits.Reply) -> Response:
-    return Response(status_code=reply.status, content_type=reply.content_type, body=reply.body,
-                    headers=reply.headers)
-
-
 @app.post("/t/visit")
 def visit() -> Response:
     reply, recorded = visits.record_visit(app.current_event.decoded_body)
     logger.info("page visit", extra={"status": reply.status, "recorded": recorded})
-    return _respond(reply)
+    return respond(reply)
 
 
 @app.get("/t/snippet.js")
 def snippet() -> Response:
-    return _respond(visits.snippet())
+    return respond(visits.snippet())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

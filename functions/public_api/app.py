@@ -6,32 +6,28 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from automaps import web
+from automaps.replies import respond
 
 logger = Logger()
 app = APIGatewayRestResolver()
 
 
-def _respond(reply: web.Reply) -> Response:
-    return Response(status_code=reply.status, content_type=reply.content_type, body=reply.body,
-                    headers=reply.headers)
-
-
 @app.post("/forms/<form_id>")
 def submit_form(form_id: str) -> Response:
     event = app.current_event
-    return _respond(web.submit_form(
+    return respond(web.submit_form(
         form_id, event.decoded_body, event.headers.get("content-type"), event.headers.get("accept"),
         idempotency_key=event.headers.get("idempotency-key")))
 
 
 @app.get("/unsubscribe")
 def unsubscribe_page() -> Response:
-    return _respond(web.unsubscribe_page(app.current_event.query_string_parameters.get("t", "")))
+    return respond(web.unsubscribe_page(app.current_event.query_string_parameters.get("t", "")))
 
 
 @app.post("/unsubscribe")
 def unsubscribe() -> Response:
-    return _respond(web.unsubscribe(app.current_event.query_string_parameters.get("t", "")))
+    return respond(web.unsubscribe(app.current_event.query_string_parameters.get("t", "")))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -14,26 +14,14 @@ Gateway response:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from automaps import lists, tasks
-
-
-@dataclass
-class Reply:
-    status: int
-    body: str
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def _json(status: int, payload: dict[str, Any]) -> Reply:
-    return Reply(status, json.dumps(payload, sort_keys=True))
+from automaps.replies import Reply, json_reply
 
 
 def _problem(status: int, message: str) -> Reply:
-    return _json(status, {"message": message})
+    return json_reply(status, {"message": message})
 
 
 # ---------------------------------------------------------------- tasks
@@ -58,7 +46,7 @@ def list_tasks(query: dict[str, str]) -> Reply:
     payload: dict[str, Any] = {"tasks": [task.public() for task in found]}
     if cursor:
         payload["next"] = cursor
-    return _json(200, payload)
+    return json_reply(200, payload)
 
 
 def complete_task(task_id: str, body: str | None, caller: str | None) -> Reply:
@@ -76,7 +64,7 @@ def complete_task(task_id: str, body: str | None, caller: str | None) -> Reply:
         task, completed = tasks.TaskStore().complete(task_id, by=caller, note=note)
     except tasks.TaskNotFound as error:
         return _problem(404, str(error))
-    return _json(200, {"task": task.public(), "already_completed": not completed})
+    return json_reply(200, {"task": task.public(), "already_completed": not completed})
 
 
 # ---------------------------------------------------------------- fulfillment lists
@@ -91,6 +79,6 @@ def export_fulfillment(name: str, query: dict[str, str]) -> Reply:
         return _problem(400, "format must be csv or json")
     members = list(lists.ListStore().members("fulfillment", name))
     if form == "json":
-        return _json(200, {"list": name, "members": members})
+        return json_reply(200, {"list": name, "members": members})
     return Reply(200, lists.to_csv(members), "text/csv; charset=utf-8",
                  {"Content-Disposition": f'attachment; filename="{name}.csv"'})

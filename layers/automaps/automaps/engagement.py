@@ -47,6 +47,7 @@ from automaps import clock
 from automaps.channels import email as email_channel
 from automaps.channels import tracking
 from automaps.contacts import ContactStore, Suppression, mask_email
+from automaps.replies import Reply
 
 logger = Logger()
 
@@ -245,14 +246,6 @@ _NO_CACHE = {"Cache-Control": "no-store, no-cache, must-revalidate, private", "P
 
 
 @dataclass(frozen=True)
-class TrackingReply:
-    status: int
-    content_type: str
-    body: bytes | str
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class TrackingRequest:
     """One request to the pixel or redirect: API Gateway's request id and receipt time are the
     event's identity and time (a retried invocation of the same request records nothing more)."""
@@ -266,9 +259,9 @@ class TrackingRequest:
         return cls(request_id=request_id or f"at-{clock.iso(at)}", at=at)
 
 
-def open_pixel(token: str, request: TrackingRequest, store: ContactStore | None = None) -> TrackingReply:
+def open_pixel(token: str, request: TrackingRequest, store: ContactStore | None = None) -> Reply:
     """The 1x1 GIF, always; ``email.opened`` recorded only for a genuine open token."""
-    pixel = TrackingReply(200, "image/gif", PIXEL, dict(_NO_CACHE))
+    pixel = Reply(200, PIXEL, "image/gif", dict(_NO_CACHE))
     try:
         email = tracking.read_open(token)
     except tracking.BadToken as bad:
@@ -279,7 +272,7 @@ def open_pixel(token: str, request: TrackingRequest, store: ContactStore | None 
     return pixel
 
 
-def click_redirect(token: str, request: TrackingRequest, store: ContactStore | None = None) -> TrackingReply:
+def click_redirect(token: str, request: TrackingRequest, store: ContactStore | None = None) -> Reply:
     """302 to the destination the token names (with ``am_c``, the visitor token, for page
     tracking), recording ``email.clicked``; a token that is not ours gets a 404 page and goes
     nowhere."""
@@ -289,12 +282,11 @@ def click_redirect(token: str, request: TrackingRequest, store: ContactStore | N
         logger.warning("click redirect with a token that is not ours", extra={"error": str(bad)})
         page = ("<!doctype html><html><head><meta charset=\"utf-8\"><title>Link not valid</title></head>"
                 "<body><h1>Link not valid</h1><p>This link is not valid.</p></body></html>")
-        return TrackingReply(404, "text/html; charset=utf-8", page, dict(_NO_CACHE))
+        return Reply(404, page, "text/html; charset=utf-8", dict(_NO_CACHE))
     outcome = _record(store or ContactStore(), _trace(email), "email.clicked",
                       {**_detail(email), "url": public_url(url)}, f"smtp|click|{request.request_id}", request.at)
     destination = with_visitor(url, email.contact_id) if outcome.reason != "contact no longer exists" else url
-    return TrackingReply(302, "text/plain", "", {**_NO_CACHE, "Location": destination,
-                                                 "Referrer-Policy": "no-referrer"})
+    return Reply(302, "", "text/plain", {**_NO_CACHE, "Location": destination, "Referrer-Policy": "no-referrer"})
 
 
 def with_visitor(url: str, contact_id: str) -> str:

@@ -39,19 +39,34 @@ import hashlib
 import hmac
 import json
 import re
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 from botocore.exceptions import ClientError
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from automaps import aws, clock, config, secrets
-from automaps.commerce import (CommerceStore, CourseId, CourseSubscription, ProductId, Purchase, entry,
-                               purchase_id)
+from automaps.commerce import (
+    CommerceStore,
+    CourseId,
+    CourseSubscription,
+    ProductId,
+    Purchase,
+    entry,
+    purchase_id,
+)
 from automaps.contacts import ContactStore, HistoryEntry, _history_item  # noqa: PLC2701 (same layer)
 from automaps.content import to_item
+from automaps.replies import Reply, json_reply
 
 SIGNATURE_HEADER = "Automaps-Signature"
 TOLERANCE = timedelta(minutes=5)
@@ -64,18 +79,6 @@ _PLAN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
 _SHOWN_EVENT_ID = 200
-
-
-@dataclass
-class Reply:
-    status: int
-    body: str
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def _json(status: int, payload: dict[str, Any]) -> Reply:
-    return Reply(status, json.dumps(payload, sort_keys=True))
 
 
 # ------------------------------------------------------------------ signatures
@@ -393,19 +396,19 @@ def raw_body(body: str | None, is_base64: bool) -> bytes:
 def ingest(body: bytes, signature_header: str | None) -> Reply:
     """Authenticate, parse and record the request's events; the answer lists each event's result."""
     if len(body) > MAX_BODY_BYTES:
-        return _json(413, {"message": f"the body is larger than {MAX_BODY_BYTES} bytes; send smaller batches"})
+        return json_reply(413, {"message": f"the body is larger than {MAX_BODY_BYTES} bytes; send smaller batches"})
     try:
         verify_signature(signature_header, body, secrets.get(config.ingest_secret_arn()), clock.now())
     except BadSignature as exc:
-        return _json(401, {"message": str(exc)})
+        return json_reply(401, {"message": str(exc)})
     try:
         events, batch = _events(body)
     except Rejected as exc:
-        return _json(400, {"message": "the body is not an event or a batch of events", "errors": exc.errors})
+        return json_reply(400, {"message": "the body is not an event or a batch of events", "errors": exc.errors})
     ingestor = Ingestor()
     results = [_take(ingestor, index, raw, batch) for index, raw in enumerate(events)]
     counts = {status: sum(r["status"] == status for r in results) for status in ("accepted", "duplicate", "rejected")}
-    return _json(200, {**counts, "results": results})
+    return json_reply(200, {**counts, "results": results})
 
 
 def _events(body: bytes) -> tuple[list[Any], bool]:

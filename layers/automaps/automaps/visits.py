@@ -23,12 +23,12 @@ visit at all (no url, not http(s), too long) is a 400 naming the field.
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from automaps.replies import Reply, json_reply
 
 MAX_URL = 2048
 MAX_BODY = 8192
@@ -36,14 +36,6 @@ NAME = r"^[A-Za-z0-9][A-Za-z0-9 _.:/-]{0,99}$"
 """Page ids and funnel names: what conditions compare (``visited_page``, ``inside_funnel``)."""
 
 CACHE_SNIPPET = "public, max-age=3600"
-
-
-@dataclass
-class Reply:
-    status: int
-    body: str
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 class InvalidVisit(ValueError):
@@ -155,7 +147,7 @@ def record_visit(body: str | None) -> tuple[Reply, bool]:
     try:
         visit = parse(body)
     except InvalidVisit as exc:
-        return Reply(400, json.dumps({"message": "not a page visit", "errors": exc.errors}, sort_keys=True)), False
+        return json_reply(400, {"message": "not a page visit", "errors": exc.errors}), False
     contact_id = visitor(visit.token)
     store = ContactStore()
     if contact_id is None or store.get(contact_id) is None:

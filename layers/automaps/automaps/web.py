@@ -7,22 +7,9 @@ Gateway response. Browser posts (HTML forms) get HTML and redirects; scripts get
 from __future__ import annotations
 
 import html
-import json
-from dataclasses import dataclass, field
 
 from automaps import forms
-
-
-@dataclass
-class Reply:
-    status: int
-    body: str
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def _json(status: int, payload: dict) -> Reply:
-    return Reply(status, json.dumps(payload, sort_keys=True))
+from automaps.replies import Reply, json_reply
 
 
 def _page(status: int, title: str, message: str) -> Reply:
@@ -43,18 +30,18 @@ def submit_form(form_id: str, body: str | None, content_type: str | None, accept
         result = forms.submit(form_id, data, idempotency_key=idempotency_key)
     except forms.UnknownForm as exc:
         return _page(404, "Form not found", f"<p>{html.escape(str(exc))}</p>") if browser else \
-            _json(404, {"message": str(exc)})
+            json_reply(404, {"message": str(exc)})
     except forms.InvalidSubmission as exc:
         if browser:
             items = "".join(f"<li>{html.escape(e['field'])}: {html.escape(e['error'])}</li>" for e in exc.errors)
             return _page(400, "Please check the form", f"<ul>{items}</ul><p>Go back and correct it.</p>")
-        return _json(400, {"message": "invalid submission", "errors": exc.errors})
+        return json_reply(400, {"message": "invalid submission", "errors": exc.errors})
     if browser and result.thank_you_url:
         return Reply(303, "", "text/plain", {"Location": result.thank_you_url})
     if browser:
         return _page(200, "Thank you", "<p>We received your submission.</p>")
     # a filled honeypot gets the same answer as a real submission: bots learn nothing
-    return _json(202, {"status": "accepted", "submission_id": result.submission_id})
+    return json_reply(202, {"status": "accepted", "submission_id": result.submission_id})
 
 
 # ---------------------------------------------------------------- unsubscribe
