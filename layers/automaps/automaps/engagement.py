@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parseaddr
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -48,6 +47,7 @@ from automaps.channels import email as email_channel
 from automaps.channels import tracking
 from automaps.contacts import ContactStore, Suppression, mask_email
 from automaps.replies import Reply
+from automaps.visits import page_address
 
 logger = Logger()
 
@@ -175,7 +175,7 @@ def record_ses_event(event: SesEvent, store: ContactStore | None = None) -> Reco
     identity = f"ses|{event.eventType}|{event.mail.messageId}|{clock.iso(section.timestamp)}"
     suppressed: list[str] = []
     if isinstance(section, SesClick):
-        detail["url"] = public_url(section.link)
+        detail["url"] = page_address(section.link)
         identity += f"|{section.link}"
     elif isinstance(section, SesBounce):
         detail.update(bounce_type=section.bounceType, bounce_subtype=section.bounceSubType)
@@ -229,16 +229,6 @@ def suppression_reason(suppression: Suppression) -> str:
     return f"address {suppression.reason} on {suppression.at.astimezone(UTC).date().isoformat()}"
 
 
-def public_url(url: str) -> str:
-    """``url`` as history keeps it: scheme, host (and port) and path; no query, fragment or user."""
-    parts = urlsplit(url.strip())
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}{port}{parts.path or '/'}"
-
-
 # ------------------------------------------------------------------ our own pixel and redirect (SMTP)
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")  # 1x1 transparent GIF
@@ -284,7 +274,7 @@ def click_redirect(token: str, request: TrackingRequest, store: ContactStore | N
                 "<body><h1>Link not valid</h1><p>This link is not valid.</p></body></html>")
         return Reply(404, page, "text/html; charset=utf-8", dict(_NO_CACHE))
     outcome = _record(store or ContactStore(), _trace(email), "email.clicked",
-                      {**_detail(email), "url": public_url(url)}, f"smtp|click|{request.request_id}", request.at)
+                      {**_detail(email), "url": page_address(url)}, f"smtp|click|{request.request_id}", request.at)
     destination = with_visitor(url, email.contact_id) if outcome.reason != "contact no longer exists" else url
     return Reply(302, "", "text/plain", {**_NO_CACHE, "Location": destination, "Referrer-Policy": "no-referrer"})
 

@@ -44,25 +44,39 @@ class InvalidVisit(ValueError):
         self.errors = errors
 
 
-def page_url(url: str) -> str:
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def page_address(url: str) -> str:
     """``https://Example.com:443/a/b?x=1#y`` -> ``https://example.com/a/b``: scheme, host (and a
-    port that is not the scheme's own) and path; no query, fragment or user info."""
+    port that is not the scheme's own) and path; no query, fragment or user info. The one form
+    pages and links are stored and compared in (visits, email clicks, conditions); never raises."""
     parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise ValueError("must be an http or https URL")
-    host = (parts.hostname or "").lower()
-    if not host:
-        raise ValueError("must name a host, e.g. https://example.com/page")
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
     try:
         port = parts.port
     except ValueError:
-        raise ValueError("has a port that is not a number from 0 to 65535") from None
-    if ":" in host:  # an IPv6 literal keeps its brackets
-        host = f"[{host}]"
-    if port is not None and port != {"http": 80, "https": 443}[scheme]:
+        port = None
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
         host = f"{host}:{port}"
     return f"{scheme}://{host}{parts.path or '/'}"
+
+
+def page_url(url: str) -> str:
+    """A page's address as posted by the snippet: an http(s) URL with a host and a valid port,
+    as :func:`page_address`; raises ValueError saying what is wrong."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in _DEFAULT_PORTS:
+        raise ValueError("must be an http or https URL")
+    if not parts.hostname:
+        raise ValueError("must name a host, e.g. https://example.com/page")
+    try:
+        parts.port  # noqa: B018 (parsing it is the check)
+    except ValueError:
+        raise ValueError("has a port that is not a number from 0 to 65535") from None
+    return page_address(url)
 
 
 class Visit(BaseModel):

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from automaps.conditions import model as m
-from automaps.conditions.facts import Facts, page_address
+from automaps.conditions.facts import Facts
 from automaps.contacts import HistoryEntry
 
 Inputs = list[dict[str, Any]]
@@ -87,11 +87,9 @@ def _opened_email(c: m.OpenedEmail, facts: Facts) -> tuple[bool, dict]:
 
 def _clicked_link(c: m.ClickedLink, facts: Facts) -> tuple[bool, dict]:
     ref, email = c.clicked_link, _email_matcher(c.clicked_link, facts)
-    wanted = page_address(ref.url) if ref.url else None
 
     def matches(entry: HistoryEntry) -> bool:
-        url = entry.detail.get("url")
-        return email(entry) and (wanted is None or (isinstance(url, str) and page_address(url) == wanted))
+        return email(entry) and (ref.url is None or _same_page(entry.detail.get("url"), ref.url))
 
     return _events_leaf("email.clicked", matches, ref, facts)
 
@@ -100,11 +98,9 @@ def _clicked_link(c: m.ClickedLink, facts: Facts) -> tuple[bool, dict]:
 
 def _visited_page(c: m.VisitedPage, facts: Facts) -> tuple[bool, dict]:
     ref = c.visited_page
-    wanted = page_address(ref.url) if ref.url else None
 
     def matches(entry: HistoryEntry) -> bool:
-        url = entry.detail.get("url")
-        return ((wanted is None or (isinstance(url, str) and page_address(url) == wanted))
+        return ((ref.url is None or _same_page(entry.detail.get("url"), ref.url))
                 and (ref.page is None or entry.detail.get("page") == ref.page)
                 and (ref.funnel is None or entry.detail.get("funnel") == ref.funnel)
                 and _within(entry, ref.within, facts))
@@ -237,6 +233,14 @@ def _events_leaf(kind: str, matches: Callable[[HistoryEntry], bool], ref: BaseMo
     found = [e for e in facts.events(kind) if matches(e)]
     return bool(found), {**_ref(ref), "event": kind, "matching": len(found), "seen": len(facts.events(kind)),
                          "latest_at": _at(found[-1] if found else None)}
+
+
+def _same_page(recorded: Any, wanted: str) -> bool:
+    """Whether a recorded page or link is the one a condition names (its query, fragment, a
+    default port and a trailing slash aside)."""
+    from automaps.visits import page_address
+
+    return isinstance(recorded, str) and page_address(recorded).rstrip("/") == page_address(wanted).rstrip("/")
 
 
 def _within(entry: HistoryEntry, period: Any, facts: Facts) -> bool:

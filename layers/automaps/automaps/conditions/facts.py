@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cached_property
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from automaps import aws, config
@@ -106,10 +105,3 @@ class Facts:
             TableName=config.contacts_table(), ConsistentRead=True,
             Key=to_item({"pk": f"CONTACT#{self.contact.id}", "sk": f"ENTRY#{map_id}"})).get("Item")
         return (from_item(item).get("active") or None) if item else None
-
-
-def page_address(url: str) -> str:
-    """A URL as page events store it: scheme, host and path; no query, fragment or trailing slash."""
-    parts = urlsplit(url.strip())
-    path = parts.path.rstrip("/") or ""
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{path}"
