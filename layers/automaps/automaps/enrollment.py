@@ -111,6 +111,13 @@ def release(contact_id: str, map_id: str, enrollment_id: str) -> None:
             raise
 
 
+def active_enrollment(contact_id: str, map_id: str) -> str | None:
+    """The enrollment holding the contact in ``map_id`` now (the entry gate's ``active``), if any."""
+    item = aws.client("dynamodb").get_item(TableName=config.contacts_table(), ConsistentRead=True,
+                                           Key=to_item(_entry_key(contact_id, map_id))).get("Item")
+    return (from_item(item).get("active") or None) if item else None
+
+
 def _entry_key(contact_id: str, map_id: str) -> dict[str, str]:
     return {"pk": f"CONTACT#{contact_id}", "sk": f"ENTRY#{map_id}"}
 

@@ -48,6 +48,10 @@ class Check(BaseModel):
             raise ValueError("a check has either condition or cases")
         return self
 
+    def no_contact_answer(self) -> dict[str, Any]:
+        """The answer for a contact that no longer exists: false, or no case."""
+        return {"result": False} if self.condition is not None else {"case": -1}
+
 
 class ConditionCheck(_Task, Check):
     """``check_condition``: decide an if/switch branch; the state stores the answer under $.checks.
@@ -83,7 +87,7 @@ def check_condition(check: ConditionCheck) -> dict[str, Any]:
     contact = store.get(check.contact_id)
     if contact is None:
         logger.warning("contact no longer exists; condition taken as false")
-        return {"result": False} if check.condition is not None else {"case": -1}
+        return check.no_contact_answer()
     return decide(check, contact, store, map_id=check.map_id, enrollment_id=check.enrollment_id)
 
 

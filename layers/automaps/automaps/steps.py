@@ -237,7 +237,9 @@ def _execute(task: TaskEvent, visit: dict[str, str]) -> dict[str, Any]:
             logger.info("contact no longer exists; step skipped")
             gone = Outcome(outcome="skipped", reason="contact no longer exists", step_id=task.step_id)
             if task.then_check is not None:
-                gone.check = {"result": False} if task.then_check.get("condition") is not None else {"case": -1}
+                from automaps.journey import Check
+
+                gone.check = Check.model_validate(task.then_check).no_contact_answer()
             return gone.model_dump(mode="json")
         ctx = StepContext(event=task, contact=contact, store=store, now=clock.now())
         outcome = _decide(ctx)

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from automaps import clock
 from automaps.conditions import model as m
 from automaps.conditions.facts import Facts
 from automaps.contacts import HistoryEntry
@@ -249,7 +250,7 @@ def _within(entry: HistoryEntry, period: Any, facts: Facts) -> bool:
 
 def _date_leaf(test: m.DateTest, value: datetime | None, facts: Facts, what: str) -> tuple[bool, dict]:
     zone, zone_name = facts.zone(test.timezone)
-    looked_at = {what: _at_value(value), "test": test.test, "operand": _jsonable(getattr(test, test.test)),
+    looked_at = {what: clock.iso(value) if value else None, "test": test.test, "operand": _jsonable(getattr(test, test.test)),
                  "timezone": zone_name}
     if value is None:
         return False, looked_at
@@ -347,11 +348,7 @@ def _ref(ref: BaseModel) -> dict[str, Any]:
 
 
 def _at(entry: HistoryEntry | None) -> str | None:
-    return _at_value(entry.at) if entry else None
-
-
-def _at_value(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+    return clock.iso(entry.at) if entry else None
 
 
 def _jsonable(value: Any) -> Any:

@@ -12,7 +12,6 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from automaps import aws, config
 from automaps.contacts import Contact, ContactStore, HistoryEntry
 
 
@@ -99,9 +98,6 @@ class Facts:
 
     def active_enrollment(self, map_id: str) -> str | None:
         """The enrollment holding the contact in ``map_id`` now, if any (the map's entry gate)."""
-        from automaps.content import from_item, to_item
+        from automaps import enrollment
 
-        item = aws.client("dynamodb").get_item(
-            TableName=config.contacts_table(), ConsistentRead=True,
-            Key=to_item({"pk": f"CONTACT#{self.contact.id}", "sk": f"ENTRY#{map_id}"})).get("Item")
-        return (from_item(item).get("active") or None) if item else None
+        return enrollment.active_enrollment(self.contact.id, map_id)

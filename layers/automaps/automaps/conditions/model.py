@@ -466,12 +466,13 @@ LEAVES: dict[str, type[BaseModel]] = {
 }
 COMBINATORS: dict[str, type[BaseModel]] = {"all": AllOf, "any": AnyOf, "not": NotCondition}
 _KINDS = {**COMBINATORS, **LEAVES}
+_NAMES = {model: name for name, model in _KINDS.items()}
 
 
 def kind_of(value: Any) -> str | None:
     """The key of a condition (a model or its mapping), or None when it is not one."""
     if isinstance(value, BaseModel):
-        return next((name for name, model in _KINDS.items() if type(value) is model), None)
+        return _NAMES.get(type(value))
     if isinstance(value, dict) and len(value) == 1:
         key = next(iter(value))
         return key if key in _KINDS else None

@@ -36,9 +36,8 @@ def describe(condition: BaseModel) -> str:
         return what + _within(test.within)
     kind = m.kind_of(condition) or type(condition).__name__
     value = getattr(condition, kind, None)
-    if isinstance(value, (m.DateTest, m.CurrentDateTest, m.CurrentTimeTest)):
-        return f"{kind.replace('_', ' ')} {_args(value)}"
-    return f"{kind.replace('_', ' ')}" + (f" {_args(value)}" if isinstance(value, BaseModel) and _args(value) else "")
+    args = _args(value) if isinstance(value, BaseModel) else ""
+    return kind.replace("_", " ") + (f" {args}" if args else "")
 
 
 def needs_timezone(condition: BaseModel) -> bool:
@@ -64,7 +63,7 @@ def _within(period: Duration | None) -> str:
 
 def _args(value: BaseModel) -> str:
     parts = []
-    for name, item in value.model_dump(exclude_none=True, exclude_defaults=True).items():
+    for name in value.model_dump(exclude_none=True, exclude_defaults=True):
         item = getattr(value, name)
         if name == "within":
             parts.append(_within(item).strip())

@@ -371,12 +371,11 @@ class _Compiler:
     def _check_spec(self, ref: StepRef) -> dict[str, Any]:
         """What to decide for an if/switch: ``condition`` or ``cases`` (automaps.journey.Check)."""
         step = ref.step
-        conditions = [step.if_] if isinstance(step, IfStep) else [case.when for case in step.switch]  # type: ignore[attr-defined]
-        spec: dict[str, Any] = {"step_id": ref.label}
         if isinstance(step, IfStep):
-            spec["condition"] = dump(step.if_)
+            conditions, spec = [step.if_], {"step_id": ref.label, "condition": dump(step.if_)}
         else:
-            spec["cases"] = [dump(c) for c in conditions]
+            conditions = [case.when for case in step.switch]  # type: ignore[attr-defined]
+            spec = {"step_id": ref.label, "cases": [dump(c) for c in conditions]}
         if any(needs_timezone(c) for c in conditions):
             spec["fallback_timezone"] = self.map.fallback_timezone
         return spec

@@ -429,10 +429,11 @@ def check(map_: Map) -> list[Problem]:
         problems += _step_problems(ref, by_id) + _timing_problems(ref, map_)
         if ref.step.id and ref.step.id not in by_id:
             by_id[ref.step.id] = ref
+    emails = sorted(i for i, r in by_id.items() if isinstance(r.step, ActionStep) and r.step.action == "send_email")
     for ref in refs:
         if isinstance(ref.step, GoToStep):
             problems += _go_to_problems(ref, by_id)
-        problems += _condition_problems(ref, by_id, map_)
+        problems += _condition_problems(ref, emails, map_)
     targets = {ref.step.go_to for ref in refs if isinstance(ref.step, GoToStep)}
     _flow(map_.steps, ("steps",), targets, problems)
     return problems
@@ -486,13 +487,12 @@ def _conditions_of(step: StepBase) -> list[tuple[Path, Any]]:
     return []
 
 
-def _condition_problems(ref: StepRef, by_id: dict[str, StepRef], map_: Map) -> list[Problem]:
+def _condition_problems(ref: StepRef, emails: list[str], map_: Map) -> list[Problem]:
     """Emails a condition names must be send_email steps of this map (unless it names another
     map); calendar dates and times of day read in the contact's timezone need the map's."""
     from automaps.conditions.words import needs_timezone
 
     problems = []
-    emails = sorted(i for i, r in by_id.items() if isinstance(r.step, ActionStep) and r.step.action == "send_email")
     for where, condition in _conditions_of(ref.step):
         if needs_timezone(condition) and not map_.fallback_timezone:
             problems.append(Problem((*ref.path, *where), ref.step.id,
