@@ -1,4 +1,5 @@
-"""Errors of merge-field rendering that the step runner handles, without importing Jinja2.
+"""Errors of merge-field rendering that the step runner handles, without importing Jinja2, and
+the one way bad input's validation errors are told to whoever posted it (:func:`field_errors`).
 
 ``automaps.rendering`` raises them (and re-exports them); handlers that never render a template
 do not pay for importing the template engine.
@@ -6,7 +7,11 @@ do not pay for importing the template engine.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class MissingField(Exception):
@@ -22,3 +27,14 @@ class MissingField(Exception):
 
 class TemplateProblem(ValueError):
     """A template that cannot be rendered whatever the contact: the author has to fix it."""
+
+
+def field_errors(error: ValidationError, *, root: str,
+                 messages: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+    """A validation error as ``[{"field": "a.b", "error": "is required"}, ...]`` for people who
+    posted bad input: the field's dotted path (``root`` for the whole input), and pydantic's message
+    without its "Value error, " prefix, or ``messages[<error type>]`` when given."""
+    wanted = {"missing": "is required", **(messages or {})}
+    return [{"field": ".".join(str(part) for part in err["loc"]) or root,
+             "error": wanted.get(err["type"]) or str(err["msg"]).removeprefix("Value error, ")}
+            for err in error.errors()]

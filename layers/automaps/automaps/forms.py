@@ -22,6 +22,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Ht
 from automaps import clock
 from automaps.content import ContentStore
 from automaps.enrollment import EnrollResult, Trigger, enroll_matching
+from automaps.errors import field_errors
 
 FIELD_NAME = r"^[a-z][a-z0-9_]{0,63}$"
 _PHONE = re.compile(r"^\+?[0-9 ().-]{7,24}$")
@@ -137,10 +138,7 @@ def validate(form: FormDefinition, data: dict[str, Any]) -> dict[str, Any]:
     try:
         parsed = model.model_validate(given)
     except ValidationError as exc:
-        raise InvalidSubmission([
-            {"field": ".".join(str(p) for p in err["loc"]) or "body", "error": _message(err)}
-            for err in exc.errors()
-        ]) from None
+        raise InvalidSubmission(field_errors(exc, root="body")) from None
     return {k: _plain(v) for k, v in parsed.model_dump(exclude_none=True).items()}
 
 
@@ -206,12 +204,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return value
-
-
-def _message(err: dict[str, Any]) -> str:
-    if err["type"] == "missing":
-        return "is required"
-    return str(err["msg"]).removeprefix("Value error, ")
 
 
 def _url(form: FormDefinition) -> str | None:

@@ -66,6 +66,7 @@ from automaps.commerce import (
 )
 from automaps.contacts import ContactStore, HistoryEntry, _history_item  # noqa: PLC2701 (same layer)
 from automaps.content import to_item
+from automaps.errors import field_errors
 from automaps.replies import Reply, json_reply
 
 SIGNATURE_HEADER = "Automaps-Signature"
@@ -230,19 +231,10 @@ def parse_event(raw: Any) -> _Event:
     try:
         parsed = model.model_validate(raw)
     except ValidationError as exc:
-        errors += [{"field": ".".join(str(p) for p in err["loc"]) or "event", "error": _message(err)}
-                   for err in exc.errors()]
+        errors += field_errors(exc, root="event", messages={"extra_forbidden": "is not a field of this event type"})
     if errors:
         raise Rejected(errors)
     return parsed
-
-
-def _message(err: dict[str, Any]) -> str:
-    if err["type"] == "missing":
-        return "is required"
-    if err["type"] == "extra_forbidden":
-        return "is not a field of this event type"
-    return str(err["msg"]).removeprefix("Value error, ")
 
 
 # ------------------------------------------------------------------ recording

@@ -28,11 +28,13 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from automaps.errors import field_errors
 from automaps.replies import Reply, json_reply
 
 MAX_URL = 2048
 MAX_BODY = 8192
 NAME = r"^[A-Za-z0-9][A-Za-z0-9 _.:/-]{0,99}$"
+NAME_RULE = "must be 1 to 100 letters, digits, spaces or _ . : / - (starting with a letter or digit)"
 """Page ids and funnel names: what conditions compare (``visited_page``, ``inside_funnel``)."""
 
 CACHE_SNIPPET = "public, max-age=3600"
@@ -130,16 +132,7 @@ def parse(body: str | None) -> Visit:
     try:
         return Visit.model_validate(data)
     except ValidationError as exc:
-        raise InvalidVisit([{"field": ".".join(str(p) for p in err["loc"]) or "body", "error": _message(err)}
-                            for err in exc.errors()]) from None
-
-
-def _message(err: dict[str, Any]) -> str:
-    if err["type"] == "missing":
-        return "is required"
-    if err["type"] == "string_pattern_mismatch":
-        return "must be 1 to 100 letters, digits, spaces or _ . : / - (starting with a letter or digit)"
-    return str(err["msg"]).removeprefix("Value error, ")
+        raise InvalidVisit(field_errors(exc, root="body", messages={"string_pattern_mismatch": NAME_RULE})) from None
 
 
 def visitor(token: str | None) -> str | None:
