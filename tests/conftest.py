@@ -14,6 +14,7 @@ import pytest
 
 if TYPE_CHECKING:
     from automaps.clock import FixedClock
+    from automaps.contacts import ContactStore
     from automaps_local.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +58,14 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator["LocalStack"]:
         aws_clients.client("sesv2").create_email_identity(EmailIdentity=os.environ["EMAIL_FROM"])
         yield stack
         aws_clients.reset()
+
+
+@pytest.fixture
+def store(aws) -> "ContactStore":
+    """GIVEN the contacts store on that account."""
+    from automaps.contacts import ContactStore
+
+    return ContactStore()
 
 
 @pytest.fixture

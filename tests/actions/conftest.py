@@ -16,11 +16,6 @@ ENROLLMENT_ID = "e_5f1c0a9b8e7d6c5b4a392817"  # the enrollment the fixture event
 
 
 @pytest.fixture
-def store(aws) -> ContactStore:
-    return ContactStore()
-
-
-@pytest.fixture
 def contact(store: ContactStore, clock) -> Contact:
     """GIVEN Jane, a 52-year-old lead from the newsletter form, enrolled in welcome-leads."""
     jane, _ = store.upsert_by_email("jane@example.com", {"first_name": "Jane", "age": 52, "cold_reason": "bounced"},

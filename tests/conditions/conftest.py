@@ -16,11 +16,6 @@ MAP_ID = "welcome-leads"
 
 
 @pytest.fixture
-def store(aws) -> ContactStore:
-    return ContactStore()
-
-
-@pytest.fixture
 def jane(store: ContactStore, clock) -> Contact:
     """GIVEN Jane, 52, in New York, a newsletter lead, created when the clock starts (2026-11-02 08:00Z)."""
     contact, _ = store.upsert_by_email("jane@example.com", {"first_name": "Jane", "age": 52, "plan": "Pro",

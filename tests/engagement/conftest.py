@@ -18,11 +18,6 @@ MESSAGE_ID = "010001973a5e8c1f-5d0e4b7a-2c1f-4e7d-9a3b-8f6e5d4c3b2a-000000"
 
 
 @pytest.fixture
-def store(aws) -> ContactStore:
-    return ContactStore()
-
-
-@pytest.fixture
 def jane(store: ContactStore, clock) -> Contact:
     """GIVEN Jane, a contact."""
     contact, _ = store.upsert_by_email(JANE, {"first_name": "Jane"})
