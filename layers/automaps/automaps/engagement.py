@@ -47,7 +47,6 @@ from automaps.channels import email as email_channel
 from automaps.channels import tracking
 from automaps.contacts import ContactStore, Suppression, mask_email
 from automaps.replies import Reply
-from automaps.visits import page_address
 
 logger = Logger()
 
@@ -175,7 +174,7 @@ def record_ses_event(event: SesEvent, store: ContactStore | None = None) -> Reco
     identity = f"ses|{event.eventType}|{event.mail.messageId}|{clock.iso(section.timestamp)}"
     suppressed: list[str] = []
     if isinstance(section, SesClick):
-        detail["url"] = page_address(section.link)
+        detail["url"] = _page_address(section.link)
         identity += f"|{section.link}"
     elif isinstance(section, SesBounce):
         detail.update(bounce_type=section.bounceType, bounce_subtype=section.bounceSubType)
@@ -222,6 +221,13 @@ def _suppress(store: ContactStore, addresses: list[str], reason: Literal["bounce
             logger.info("address suppressed", extra={"address": mask_email(address), "reason": reason})
         masked.append(mask_email(address))
     return masked
+
+
+def _page_address(url: str) -> str:
+    """Links are kept as pages are (automaps.visits, imported only when a click comes in)."""
+    from automaps.visits import page_address
+
+    return page_address(url)
 
 
 def suppression_reason(suppression: Suppression) -> str:
@@ -274,7 +280,7 @@ def click_redirect(token: str, request: TrackingRequest, store: ContactStore | N
                 "<body><h1>Link not valid</h1><p>This link is not valid.</p></body></html>")
         return Reply(404, page, "text/html; charset=utf-8", dict(_NO_CACHE))
     outcome = _record(store or ContactStore(), _trace(email), "email.clicked",
-                      {**_detail(email), "url": page_address(url)}, f"smtp|click|{request.request_id}", request.at)
+                      {**_detail(email), "url": _page_address(url)}, f"smtp|click|{request.request_id}", request.at)
     destination = with_visitor(url, email.contact_id) if outcome.reason != "contact no longer exists" else url
     return Reply(302, "", "text/plain", {**_NO_CACHE, "Location": destination, "Referrer-Policy": "no-referrer"})
 
