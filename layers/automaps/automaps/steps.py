@@ -16,6 +16,12 @@ Error classification: an action raises :class:`Skip` (nothing to do, e.g. no pho
 :class:`PermanentError` (recorded as failed, the contact moves on) or :class:`TransientError`
 (the idempotency record is released and the error leaves the Lambda, so the state's Retry runs
 again). Throttling and 5xx answers from AWS count as transient.
+
+Effects on the outside world (an email, an SMS, a charge) go through :meth:`StepContext.once`
+(automaps.effects): a durable marker per visit and effect, written before the call and updated
+with the answer, so a retry never repeats an accepted request. When a request may have been
+accepted but its answer was lost, the action raises :class:`OutcomeUnknown`: the step records
+``step.outcome_unknown`` with the effect and the reason, and the contact moves on.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -95,7 +101,7 @@ class TaskEvent(BaseModel):
 class Outcome(BaseModel):
     """What the handler returns (and Step Functions discards): the story is on the history."""
 
-    outcome: Literal["done", "skipped", "failed"]
+    outcome: Literal["done", "skipped", "failed", "unknown"]
     reason: str | None = None
     step_id: str
     detail: dict[str, Any] = Field(default_factory=dict)
@@ -126,6 +132,21 @@ class TransientError(Exception):
     Task state's ``Retry`` matches on."""
 
 
+class OutcomeUnknown(Exception):
+    """The request may have been accepted (sent, then the answer was lost): it must not be sent
+    again. Recorded as ``step.outcome_unknown`` with the effect and the reason."""
+
+    def __init__(self, effect: str, reason: str) -> None:
+        super().__init__(reason)
+        self.effect = effect
+        self.reason = reason
+
+
+def outcome_kind(outcome: str) -> str:
+    """The history kind of a step's outcome: ``step.done``, ..., ``step.outcome_unknown``."""
+    return "step.outcome_unknown" if outcome == "unknown" else f"step.{outcome}"
+
+
 @dataclass
 class StepContext:
     """What an action's ``run(ctx, settings)`` gets."""
@@ -135,6 +156,18 @@ class StepContext:
     store: ContactStore
     now: datetime
     _trigger: dict[str, Any] | None = field(default=None, repr=False)
+    replayed: list[Any] = field(default_factory=list, repr=False)
+    """Markers of effects an earlier attempt of this visit had done (automaps.effects.Marker)."""
+
+    def once(self, effect: str, call: Callable[[], dict[str, Any]], *, kind: str | None = None,
+             detail: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+             replayable: bool = False) -> dict[str, Any]:
+        """``call()`` at most once for this visit of the step (automaps.effects.once): its answer,
+        the stored one on a retry. ``kind``/``detail(answer)`` is the history entry it records."""
+        from automaps import effects
+
+        return effects.once(self.event, effect, call, kind=kind, detail=detail, replayable=replayable,
+                            on_replay=self.replayed.append)
 
     def record(self, kind: str, detail: dict[str, Any] | None = None) -> None:
         """Record on the contact's history, attributed to this map and step."""
@@ -173,7 +206,7 @@ class StepContext:
 
         return rendering.render(text, self.merge_context(text), where=where or f"step {self.event.step_id!r}")
 
-    def outcome(self, outcome: Literal["done", "skipped", "failed"] = "done", reason: str | None = None,
+    def outcome(self, outcome: Literal["done", "skipped", "failed", "unknown"] = "done", reason: str | None = None,
                 **detail: Any) -> Outcome:
         return Outcome(outcome=outcome, reason=reason, step_id=self.event.step_id, detail=detail)
 
@@ -249,11 +282,24 @@ def _execute(task: TaskEvent, visit: dict[str, str]) -> dict[str, Any]:
         if _is_transient(error):
             raise TransientError(f"{type(error).__name__}: {error}") from error
         raise
-    ctx.record_effect(f"step.{outcome.outcome}", {**outcome.detail, "action": task.action,
-                                                  "enrollment_id": task.enrollment_id, "reason": outcome.reason})
+    if not (ctx.replayed and _outcome_already_recorded(ctx)):
+        ctx.record_effect(outcome_kind(outcome.outcome),
+                          {**outcome.detail, "action": task.action, "enrollment_id": task.enrollment_id,
+                           "reason": outcome.reason, "visit": task.idempotency_key})
     if task.then_check is not None:
         outcome.check = _then_check(ctx)
     return outcome.model_dump(mode="json")
+
+
+def _outcome_already_recorded(ctx: StepContext) -> bool:
+    """A retry that found its effects done (the first attempt's answer was lost after it
+    finished, e.g. Powertools could not save it) must not record the step's outcome twice."""
+    from automaps import effects
+
+    try:
+        return effects.outcome_recorded(ctx.store, ctx.contact.id, ctx.replayed)
+    except (ClientError, BotoCoreError):
+        return False
 
 
 def _then_check(ctx: StepContext) -> dict[str, Any] | None:
@@ -301,6 +347,9 @@ def _decide(ctx: StepContext) -> Outcome:
                                     f"{', '.join(missing.names)}", missing=missing.names)
     except TemplateProblem as problem:
         return ctx.outcome("failed", f"template problem: {problem}")
+    except OutcomeUnknown as unknown:
+        logger.warning("step outcome unknown; not repeated", extra={"effect": unknown.effect, "reason": unknown.reason})
+        return ctx.outcome("unknown", unknown.reason, effect=unknown.effect)
 
 
 def _only_if_unmet(ctx: StepContext) -> Outcome | None:

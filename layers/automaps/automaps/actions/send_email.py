@@ -108,12 +108,16 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
                                                      "suppressed": suppression.reason})
     trace = email.Trace(contact_id=ctx.contact.id, map_id=ctx.event.map_id, step_id=ctx.event.step_id,
                         template=message.name)
-    message_id = email.deliver(settings.connection, to=message.to, subject=message.subject, html=message.html,
-                               text=message.text, headers=message.headers, trace=trace)
-    sent = {"message_id": message_id, "template": message.name, "to": mask_email(message.to),
-            "marketing": message.marketing, "connection": settings.connection}
-    ctx.record_effect("email.sent", sent)
-    return sent
+    sent = {"template": message.name, "to": mask_email(message.to), "marketing": message.marketing,
+            "connection": settings.connection}
+
+    def deliver() -> dict[str, Any]:
+        return {"message_id": email.deliver(settings.connection, to=message.to, subject=message.subject,
+                                            html=message.html, text=message.text, headers=message.headers,
+                                            trace=trace)}
+
+    answer = ctx.once("email", deliver, kind="email.sent", detail=lambda answer: {**answer, **sent})
+    return {**answer, **sent}
 
 
 def compose(settings: Settings, contact: Contact, trigger: Callable[[], dict[str, Any]], *,

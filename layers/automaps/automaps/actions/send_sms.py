@@ -59,16 +59,18 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
         raise Skip("the contact unsubscribed from SMS")
     number = sms.to_e164(written, _country(ctx))
     text = rendering.render(settings.text, context, where=f"the text of step {ctx.event.step_id!r}")
-    if settings.provider == "end_user_messaging":
-        message_id = end_user_messaging.send_text(
-            to=number, text=text, origination_identity=settings.from_ or "",
-            message_type="TRANSACTIONAL" if settings.message_type == "transactional" else "PROMOTIONAL",
-            configuration_set=settings.configuration_set)
-    else:
-        message_id = sms.send(to=number, text=text, sender_id=settings.sender_id or config.sms_sender_id())
-    sent = {"message_id": message_id, "to": mask_phone(number), "provider": settings.provider}
-    ctx.record_effect("sms.sent", sent)
-    return sent
+
+    def send() -> dict[str, Any]:
+        if settings.provider == "end_user_messaging":
+            return {"message_id": end_user_messaging.send_text(
+                to=number, text=text, origination_identity=settings.from_ or "",
+                message_type="TRANSACTIONAL" if settings.message_type == "transactional" else "PROMOTIONAL",
+                configuration_set=settings.configuration_set)}
+        return {"message_id": sms.send(to=number, text=text, sender_id=settings.sender_id or config.sms_sender_id())}
+
+    sent = {"to": mask_phone(number), "provider": settings.provider}
+    answer = ctx.once("sms", send, kind="sms.sent", detail=lambda answer: {"message_id": answer["message_id"], **sent})
+    return {"message_id": answer["message_id"], **sent}
 
 
 def _merge_context(ctx: StepContext, settings: Settings) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from automaps import aws
 from automaps.channels.errors import provider_call
+from automaps.effects import single_attempt
 from automaps.steps import PermanentError, TransientError
 
 SERVICE = "pinpoint-sms-voice-v2"
@@ -38,7 +39,7 @@ def send_text(*, to: str, text: str, origination_identity: str,
     if configuration_set:
         request["ConfigurationSetName"] = configuration_set
     with provider_call("End User Messaging SMS", classify):
-        return aws.client(SERVICE).send_text_message(**request)["MessageId"]
+        return single_attempt(aws.client(SERVICE)).send_text_message(**request)["MessageId"]
 
 
 def send_voice(*, to: str, ssml: str, origination_identity: str, voice_id: str,
@@ -49,7 +50,7 @@ def send_voice(*, to: str, ssml: str, origination_identity: str, voice_id: str,
     if configuration_set:
         request["ConfigurationSetName"] = configuration_set
     with provider_call("End User Messaging voice", classify):
-        return aws.client(SERVICE).send_voice_message(**request)["MessageId"]
+        return single_attempt(aws.client(SERVICE)).send_voice_message(**request)["MessageId"]
 
 
 def classify(error: ClientError) -> Exception:
