@@ -2,29 +2,24 @@
 
 A team notification goes to several recipients, one message each. If the provider throttles the
 third message, the step's Retry runs the whole step again: the first two must not be sent a
-second time. :func:`deliver_once` keeps a marker per (visit of the step, recipient) in the
-idempotency table, written after the message went out and expiring with the step's own
-idempotency record (``automaps.steps.IDEMPOTENCY_TTL_SECONDS``).
+second time. :func:`notify_each` sends each one as its own effect of the visit
+(``ctx.once("team:<digest of the address>", ...)``, automaps.effects): a durable marker written
+before the send and updated with the message id, so a retry skips who already got it, and a
+recipient whose answer was lost is reported as unknown, never messaged twice.
 """
 
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from automaps import aws, config
-from automaps.content import to_item
+if TYPE_CHECKING:
+    from automaps.steps import StepContext
 
-logger = Logger()
-
-T = TypeVar("T")
-MARKER_PREFIX = "automaps.team"
 MAX_RECIPIENTS = 50
 
 
@@ -46,32 +41,57 @@ def as_recipients(value: Any) -> Any:
         if isinstance(value, list) else value
 
 
-def marker_id(visit_key: str, recipient: str) -> str:
-    """The idempotency-table id of the marker for one recipient of one visit (no address in clear)."""
-    digest = hashlib.sha256(recipient.encode()).hexdigest()[:24]
-    return f"{MARKER_PREFIX}#{visit_key}#{digest}"
+def effect_name(recipient: str) -> str:
+    """The effect of one recipient of a visit (no address in clear)."""
+    return f"team:{hashlib.sha256(recipient.encode()).hexdigest()[:24]}"
 
 
-def already_delivered(visit_key: str, recipient: str) -> bool:
-    found = aws.client("dynamodb").get_item(TableName=config.idempotency_table(), ConsistentRead=True,
-                                            Key=to_item({"id": marker_id(visit_key, recipient)})).get("Item")
-    return bool(found)
+@dataclass
+class Notified:
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[dict[str, str]] = field(default_factory=list)
+    unknown: list[dict[str, str]] = field(default_factory=list)
 
 
-def deliver_once(visit_key: str, recipient: str, send: Callable[[], T]) -> T | None:
-    """``send()`` unless this visit already delivered to ``recipient`` (then None).
+def notify_each(ctx: StepContext, recipients: list[Recipient], send: Callable[[str], str],
+                notified: Callable[[Recipient, str], dict[str, Any]], mask: Callable[[str], str]) -> Notified:
+    """``send(address)`` (a message id) once per recipient of this visit; each recorded as
+    ``team.notified`` (``notified(recipient, message_id)``) by the effect itself."""
+    from automaps.steps import OutcomeUnknown, PermanentError
 
-    The marker is written after the send: a failure to write it is logged, not raised (raising
-    would make the step run again and send twice for sure)."""
-    if already_delivered(visit_key, recipient):
-        return None
-    result = send()
-    from automaps.steps import IDEMPOTENCY_TTL_SECONDS
+    result = Notified()
+    for recipient in recipients:
+        def deliver(to: str = recipient.address) -> dict[str, Any]:
+            return {"message_id": send(to)}
 
-    try:
-        aws.client("dynamodb").put_item(TableName=config.idempotency_table(), Item=to_item({
-            "id": marker_id(visit_key, recipient), "expiration": int(time.time()) + IDEMPOTENCY_TTL_SECONDS}))
-    except (ClientError, BotoCoreError) as error:
-        logger.error("delivery marker could not be written after the message went out",
-                     extra={"error": f"{type(error).__name__}: {error}"})
+        def detail(answer: dict[str, Any], who: Recipient = recipient) -> dict[str, Any]:
+            return {k: v for k, v in notified(who, answer["message_id"]).items() if v is not None}
+
+        try:
+            answer = ctx.once(effect_name(recipient.address), deliver, kind="team.notified", detail=detail)
+        except PermanentError as error:
+            result.refused.append({"to": mask(recipient.address), "reason": error.reason})
+            continue
+        except OutcomeUnknown as unknown:
+            result.unknown.append({"to": mask(recipient.address), "reason": unknown.reason})
+            continue
+        result.sent.append(detail(answer))
     return result
+
+
+def outcome(result: Notified, recipients: int, provider: str) -> dict[str, Any]:
+    """The step's detail; raises when no recipient was notified (refused, or unknown)."""
+    from automaps.steps import OutcomeUnknown, PermanentError
+
+    detail: dict[str, Any] = {"notified": [s["to"] for s in result.sent]}
+    if result.refused:
+        detail["refused"] = result.refused
+    if result.unknown:
+        detail["unknown"] = result.unknown
+    if result.refused and len(result.refused) == recipients:
+        raise PermanentError(f"{provider} refused every recipient: {result.refused[0]['reason']}",
+                             {"refused": result.refused})
+    if result.unknown:
+        raise OutcomeUnknown("team", f"{len(result.unknown)} of {recipients} notifications may have gone out "
+                                     f"but their answer was lost ({result.unknown[0]['reason']}); not resent")
+    return detail

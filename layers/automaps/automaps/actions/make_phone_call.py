@@ -120,10 +120,13 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
         raise Skip("the contact asked not to be called")
     country = ctx.contact.fields.get("country")
     to = sms.to_e164(written, country if isinstance(country, str) and len(country) == 2 else None)
-    placed = place_call(settings, to=to, render=lambda text: ctx.render(text, where=f"the script of {where}"),
-                        client_token=ctx.event.idempotency_key, contact_id=ctx.contact.id)
-    ctx.record_effect("call.placed", placed)
-    return placed
+
+    def call() -> dict[str, Any]:
+        return place_call(settings, to=to, render=lambda text: ctx.render(text, where=f"the script of {where}"),
+                          client_token=ctx.event.idempotency_key, contact_id=ctx.contact.id)
+
+    # Amazon Connect's ClientToken makes a repeat of this visit's call the same call: replayable
+    return ctx.once("call", call, kind="call.placed", replayable=settings.uses_connect)
 
 
 def place_call(settings: Settings, *, to: str, render: Callable[[str], str], client_token: str,

@@ -55,30 +55,17 @@ class Settings(BaseModel):
 
 def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
     message = _render(ctx, settings)  # everything rendered first: a missing field sends nothing
-    sent: list[dict[str, Any]] = []
-    refused: list[dict[str, str]] = []
-    for recipient in settings.to:
-        try:
-            message_id = team.deliver_once(
-                ctx.event.idempotency_key, recipient.address,
-                lambda to=recipient.address: email.send(to=to, sender=config.email_from(),
-                                                        configuration_set=config.ses_configuration_set(),
-                                                        **message))
-        except PermanentError as error:
-            refused.append({"to": mask_email(recipient.address), "reason": error.reason})
-            continue
-        if message_id is None:
-            continue  # delivered by an earlier attempt of this visit, which recorded it
-        notified = {"channel": "email", "to": mask_email(recipient.address), "name": recipient.name,
-                    "message_id": message_id, "subject": message["subject"]}
-        ctx.record_effect("team.notified", {k: v for k, v in notified.items() if v is not None})
-        sent.append(notified)
-    if refused and len(refused) == len(settings.to):
-        raise PermanentError(f"SES refused every recipient: {refused[0]['reason']}", {"refused": refused})
-    detail: dict[str, Any] = {"notified": [s["to"] for s in sent]}
-    if refused:
-        detail["refused"] = refused
-    return detail
+
+    def send(to: str) -> str:
+        return email.send(to=to, sender=config.email_from(), configuration_set=config.ses_configuration_set(),
+                          **message)
+
+    def notified(recipient: Recipient, message_id: str) -> dict[str, Any]:
+        return {"channel": "email", "to": mask_email(recipient.address), "name": recipient.name,
+                "message_id": message_id, "subject": message["subject"]}
+
+    result = team.notify_each(ctx, settings.to, send, notified, mask_email)
+    return team.outcome(result, len(settings.to), "SES")
 
 
 def _render(ctx: StepContext, settings: Settings) -> dict[str, Any]:

@@ -45,25 +45,13 @@ class Settings(BaseModel):
 def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
     text = ctx.render(settings.text, where=f"the text of step {ctx.event.step_id!r}")
     sender_id = settings.sender_id or config.sms_sender_id()
-    sent: list[dict[str, Any]] = []
-    refused: list[dict[str, str]] = []
-    for recipient in settings.to:
-        try:
-            message_id = team.deliver_once(
-                ctx.event.idempotency_key, recipient.address,
-                lambda to=recipient.address: sms.send(to=to, text=text, sender_id=sender_id))
-        except PermanentError as error:
-            refused.append({"to": mask_phone(recipient.address), "reason": error.reason})
-            continue
-        if message_id is None:
-            continue  # delivered by an earlier attempt of this visit, which recorded it
-        notified = {"channel": "sms", "to": mask_phone(recipient.address), "name": recipient.name,
-                    "message_id": message_id}
-        ctx.record_effect("team.notified", {k: v for k, v in notified.items() if v is not None})
-        sent.append(notified)
-    if refused and len(refused) == len(settings.to):
-        raise PermanentError(f"SNS refused every number: {refused[0]['reason']}", {"refused": refused})
-    detail: dict[str, Any] = {"notified": [s["to"] for s in sent]}
-    if refused:
-        detail["refused"] = refused
-    return detail
+
+    def send(to: str) -> str:
+        return sms.send(to=to, text=text, sender_id=sender_id)
+
+    def notified(recipient: Recipient, message_id: str) -> dict[str, Any]:
+        return {"channel": "sms", "to": mask_phone(recipient.address), "name": recipient.name,
+                "message_id": message_id}
+
+    result = team.notify_each(ctx, settings.to, send, notified, mask_phone)
+    return team.outcome(result, len(settings.to), "SNS")

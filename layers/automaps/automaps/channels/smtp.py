@@ -8,11 +8,14 @@ named ``<stack name>/connections/<anything>``: the send_email function may read 
 
 ``send`` delivers one built message and returns its Message-ID. Errors are classified for the
 step runner: a 4xx SMTP reply, a timeout or a refused connection is transient (the state's Retry
-runs again); a 5xx reply, a failed login or an untrusted certificate is permanent.
+runs again); a 5xx reply, a failed login or an untrusted certificate is permanent. A 250 to the
+end of DATA is a sent message whatever follows; a connection lost while waiting for that 250 is
+an unknown outcome, never resent.
 """
 
 from __future__ import annotations
 
+import re
 from email.message import EmailMessage
 from email.utils import make_msgid, parseaddr
 from typing import Any, Literal
@@ -21,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from automaps import secrets
 from automaps.channels.email import mask_addresses
-from automaps.steps import PermanentError, TransientError
+from automaps.steps import OutcomeUnknown, PermanentError, TransientError
 
 TYPE = "smtp"
 
@@ -87,12 +90,19 @@ def message_id_for(connection: SmtpConnection) -> str:
 
 
 def send(connection: SmtpConnection, message: EmailMessage) -> str:
-    """Deliver ``message`` (From, To and Message-ID already set) and return its Message-ID."""
+    """Deliver ``message`` (From, To and Message-ID already set) and return its Message-ID.
+
+    The server has the message once it answers 250 to the end of DATA: whatever happens after
+    (QUIT answered 421, the connection dropped) it is sent. A connection lost while waiting for
+    that answer leaves it unknown (:class:`automaps.steps.OutcomeUnknown`): never sent again."""
     import smtplib
     import ssl
 
+    message_id = str(message["Message-ID"]).strip("<>")
+    stage = {"data_sent": False}
     try:
-        with _connect(connection) as client:
+        client = _connect(connection)
+        try:
             client.ehlo()
             if connection.security == "starttls":
                 if not client.has_extn("starttls"):
@@ -102,7 +112,9 @@ def send(connection: SmtpConnection, message: EmailMessage) -> str:
                 client.ehlo()
             if connection.username:
                 client.login(connection.username, password(connection))
-            client.send_message(message)
+            _transmit(client, message, stage)
+        finally:
+            _quit(client)
     except smtplib.SMTPRecipientsRefused as refused:
         code, reply = next(iter(refused.recipients.values()), (550, b""))
         raise _classify(connection, code, reply, "refused the recipient") from None
@@ -116,9 +128,67 @@ def send(connection: SmtpConnection, message: EmailMessage) -> str:
         raise PermanentError(f"SMTP server {connection.host}: certificate not trusted "
                              f"({error.verify_message})") from None
     except (OSError, smtplib.SMTPException) as error:  # refused, reset, timed out, disconnected
+        if stage["data_sent"]:
+            raise OutcomeUnknown("email", f"SMTP server {connection.host} received the whole message but the "
+                                          f"connection was lost before its answer ({type(error).__name__})") from None
         raise TransientError(f"SMTP server {connection.host}:{connection.port} could not be reached: "
                              f"{type(error).__name__}") from None
-    return str(message["Message-ID"]).strip("<>")
+    return message_id
+
+
+def _transmit(client: Any, message: EmailMessage, stage: dict[str, bool]) -> None:
+    """MAIL, RCPT and DATA, as ``smtplib.send_message`` does, noting when the final ``.`` is out:
+    from then on a lost connection does not prove the message was refused."""
+    import io
+    import smtplib
+    from email.generator import BytesGenerator
+    from email.utils import getaddresses
+
+    sender = parseaddr(str(message["From"]))[1]
+    recipients = [address for _, address in getaddresses([str(v) for k in ("To", "Cc", "Bcc")
+                                                          for v in message.get_all(k, [])]) if address]
+    import copy
+
+    shown = message
+    if message["Bcc"] is not None:
+        shown = copy.copy(message)
+        del shown["Bcc"]
+    buffer = io.BytesIO()
+    BytesGenerator(buffer).flatten(shown, linesep="\r\n")
+    client.ehlo_or_helo_if_needed()
+    code, reply = client.mail(sender)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused: dict[str, tuple[int, bytes]] = {}
+    for address in recipients:
+        code, reply = client.rcpt(address)
+        if code not in (250, 251):
+            refused[address] = (code, reply)
+    if len(refused) == len(recipients):
+        raise smtplib.SMTPRecipientsRefused(refused)
+    code, reply = client.docmd("data")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    data = re.sub(rb"(?m)^\.", b"..", buffer.getvalue())
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    client.send(data + b".\r\n")
+    stage["data_sent"] = True
+    code, reply = client.getreply()
+    if code != 250:
+        stage["data_sent"] = False  # answered: refused, not delivered
+        raise smtplib.SMTPDataError(code, reply)
+
+
+def _quit(client: Any) -> None:
+    """QUIT, ignoring its answer: after a 250 to DATA the message is the server's (a 421 to QUIT,
+    or a dropped connection, changes nothing)."""
+    import smtplib
+
+    try:
+        client.quit()
+    except (OSError, smtplib.SMTPException):
+        client.close()
 
 
 def _connect(connection: SmtpConnection) -> Any:

@@ -56,7 +56,15 @@ def check_secret_arn(value: str) -> str:
 
 
 def check_base_url(value: str) -> str:
+    """An https address (http only on a loopback address, for a local stand-in)."""
+    from urllib.parse import urlsplit
+
+    from automaps.providers.http import is_loopback
+
     value = value.strip().rstrip("/")
     if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", value):
         raise ValueError(f"{value!r} is not an http(s) address such as https://api.example.com")
+    if value.startswith("http://") and not is_loopback(urlsplit(value).hostname):
+        raise ValueError(f"{value!r} is not https: a key or password must not travel in cleartext; "
+                         "use https:// (http only for a local stand-in on 127.0.0.1)")
     return value
