@@ -141,7 +141,11 @@ def once(task: TaskEvent, effect: str, call: Callable[[], dict[str, Any]], *, ki
             raise TransientError(f"{unknown.reason}; retried with the same idempotency key") from None
         raise OutcomeUnknown(effect, f"{unknown.reason}; not resent") from None
     except Exception as error:
-        if _not_sent(error):
+        if replayable and isinstance(error, TransientError):
+            # even an answered 5xx may follow a change the provider made: the repeat, with the
+            # same idempotency key, tells (and changes nothing twice)
+            _set(task, sk, UNKNOWN, reason=str(error))
+        elif _not_sent(error):
             _release(task, sk)
         raise
     history = {"kind": kind, "detail": detail(answer) if detail else answer} if kind else None
@@ -212,6 +216,21 @@ def _not_sent(error: BaseException) -> bool:
     return isinstance(error, (TransientError, PermanentError, Skip, MissingField, TemplateProblem))
 
 
+def markers_of_visit(task: TaskEvent, effect_prefix: str = "") -> list[Marker]:
+    """The markers this visit has written so far whose effect starts with ``effect_prefix``
+    (an earlier attempt's cancellations, charges...)."""
+    return _query(task.contact_id, marker_sk(task, effect_prefix))
+
+
+def _query(contact_id: str, prefix: str) -> list[Marker]:
+    params: dict[str, Any] = {
+        "TableName": _table(), "ConsistentRead": True,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": to_item({":pk": _pk(contact_id), ":prefix": prefix})}
+    return [Marker.from_item(item) for page in _db().get_paginator("query").paginate(**params)
+            for item in page["Items"]]
+
+
 # ------------------------------------------------------------------ history
 
 
@@ -269,17 +288,9 @@ def newest_visit(contact_id: str, enrollment_id: str, step_id: str) -> Visit | N
     started any effect)."""
     from automaps.contacts import ContactStore
 
-    items: list[dict[str, Any]] = []
-    params: dict[str, Any] = {
-        "TableName": _table(), "ConsistentRead": True,
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-        "ExpressionAttributeValues": to_item({":pk": _pk(contact_id),
-                                              ":prefix": visit_prefix(enrollment_id, step_id)})}
-    for page in _db().get_paginator("query").paginate(**params):
-        items.extend(page["Items"])
-    if not items:
+    markers = _query(contact_id, visit_prefix(enrollment_id, step_id))
+    if not markers:
         return None
-    markers = [Marker.from_item(item) for item in items]
     newest = max(markers, key=lambda m: m.sk).visit
     markers = [m for m in markers if m.visit == newest]
     return Visit(markers, outcome_recorded(ContactStore(), contact_id, markers))

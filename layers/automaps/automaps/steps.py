@@ -169,6 +169,14 @@ class StepContext:
         return effects.once(self.event, effect, call, kind=kind, detail=detail, replayable=replayable,
                             on_replay=self.replayed.append)
 
+    def earlier_effects(self, prefix: str) -> list[Any]:
+        """The effects (automaps.effects.Marker) an earlier attempt of this visit started whose
+        name starts with ``prefix``: what a retry must finish or report, even when the provider
+        no longer lists it (a cancelled order is not open any more)."""
+        from automaps import effects
+
+        return effects.markers_of_visit(self.event, prefix)
+
     def record(self, kind: str, detail: dict[str, Any] | None = None) -> None:
         """Record on the contact's history, attributed to this map and step."""
         self.store.record(self.contact.id, kind, detail, map_id=self.event.map_id, step_id=self.event.step_id)

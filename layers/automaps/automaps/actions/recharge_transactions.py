@@ -1,5 +1,9 @@
 """recharge_transactions: charge again the contact's invoices that are in collections (open or
-marked uncollectible at the payment provider), as Ontraport's "Recharge Transactions"."""
+marked uncollectible at the payment provider), as Ontraport's "Recharge Transactions".
+
+Each charge is an effect of the visit (``pay:<invoice>``) with Stripe's ``Idempotency-Key``
+(visit + invoice): a retry after a lost answer repeats it with the same key and gets the
+original answer, never a second charge; one ``transactions.recharged`` entry per visit."""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from automaps.providers import payments
-from automaps.steps import PermanentError, Skip, StepContext, TransientError
+from automaps.steps import PermanentError, Skip, StepContext
+
+EFFECT = "pay:"
 
 
 class Settings(BaseModel):
@@ -22,24 +28,24 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
     customers = provider.find_customers(ctx.contact.email, ctx.contact.fields)
     if not customers:
         raise Skip("no customer at the payment provider for this contact", {"connection": settings.connection})
-    invoices = [invoice for customer in customers for invoice in provider.open_invoices(customer)]
-    if not invoices:
+    ids = [invoice.id for customer in customers for invoice in provider.open_invoices(customer)]
+    # a retry of this visit: invoices it paid are no longer open, but they were paid here
+    ids += [m.effect.removeprefix(EFFECT) for m in ctx.earlier_effects(EFFECT) if m.effect.removeprefix(EFFECT) not in ids]
+    if not ids:
         raise Skip("the contact has no transactions in collections",
                    {"connection": settings.connection, "customers": customers})
     results: list[dict[str, Any]] = []
-    try:
-        for invoice in invoices:
-            key = f"{ctx.event.idempotency_key}:pay:{invoice.id}"  # the same on every retry of this visit
-            try:
-                results.append(provider.pay_invoice(invoice.id, key).as_detail())
-            except PermanentError as error:  # this invoice cannot be charged (gone, already paid, ...)
-                results.append({"invoice": invoice.id, "status": "failed", "message": error.reason})
-    except TransientError:
-        if results:  # charges already made stay on the history; the retry does the rest
-            ctx.record_effect("transactions.recharged", _detail(settings, results, partial=True))
-        raise
+    for invoice in ids:
+        def pay(invoice: str = invoice) -> dict[str, Any]:
+            key = f"{ctx.event.idempotency_key}:pay:{invoice}"  # the same on every retry of this visit
+            return provider.pay_invoice(invoice, key).as_detail()
+
+        try:
+            results.append(ctx.once(f"{EFFECT}{invoice}", pay, replayable=True))
+        except PermanentError as error:  # this invoice cannot be charged (gone, already paid, ...)
+            results.append({"invoice": invoice, "status": "failed", "message": error.reason})
     detail = _detail(settings, results)
-    ctx.record_effect("transactions.recharged", detail)
+    ctx.once("transactions.recharged", lambda: detail, kind="transactions.recharged")
     unpaid = [r for r in results if r["status"] != "paid"]
     if unpaid:
         return {"outcome": "failed", "detail": detail,
@@ -50,7 +56,7 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
     return detail
 
 
-def _detail(settings: Settings, results: list[dict[str, Any]], partial: bool = False) -> dict[str, Any]:
+def _detail(settings: Settings, results: list[dict[str, Any]]) -> dict[str, Any]:
     paid = [r for r in results if r["status"] == "paid"]
     return {"connection": settings.connection, "results": results, "paid": len(paid),
-            "not_paid": len(results) - len(paid), **({"partial": True} if partial else {})}
+            "not_paid": len(results) - len(paid)}
