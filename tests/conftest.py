@@ -37,10 +37,12 @@ def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator["LocalStack"]:
     """GIVEN an AWS account (moto) with the tables, secret and queues template.yaml declares,
-    and the functions' environment set from the template."""
+    the functions' environment set from the template, and its SQS event sources delivering to
+    their handlers in-process when a message is sent (no redelivery: that needs the runtime)."""
     from moto import mock_aws
 
     from automaps import aws as aws_clients
+    from automaps_local import sqs_events
     from automaps_local.moto_patches import atomic_dynamodb
     from automaps_local.stack import LocalStack
     from automaps_local.template import Template
@@ -56,7 +58,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator["LocalStack"]:
             monkeypatch.setenv(key, value)
         monkeypatch.setenv("PUBLIC_API_URL", LOCAL_URL)
         aws_clients.client("sesv2").create_email_identity(EmailIdentity=os.environ["EMAIL_FROM"])
-        yield stack
+        with sqs_events.in_process(stack.sqs_event_sources(), sqs_events.template_handlers(stack)):
+            yield stack
         aws_clients.reset()
 
 

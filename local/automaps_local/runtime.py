@@ -9,7 +9,9 @@
 builds the stack from template.yaml (``LocalStack``: tables, secret, queues, functions, state
 machines, routes), exports the functions' environment, verifies the ``EmailFrom`` identity in
 SES, installs the virtual clock as ``automaps.clock`` and the moto patches, and runs every
-handler in-process: ``functions/<dir>/app.py`` imported as ``functions.<dir>.app``.
+handler in-process: ``functions/<dir>/app.py`` imported as ``functions.<dir>.app``. The
+functions' ``Type: SQS`` events are polled in-process (``automaps_local.sqs_events``): a message
+is delivered before its SendMessage returns, and a failed one again once its visibility ends.
 Only one runtime can be active at a time (the patches and the clock are process-wide).
 """
 
@@ -35,6 +37,7 @@ from automaps import aws
 from automaps import clock as app_clock
 from automaps_local import moto_patches, observe
 from automaps_local.clock import VirtualClock
+from automaps_local.sqs_events import SqsDelivery
 from automaps_local.stack import ACCOUNT, REGION, LocalFunction, LocalStack, Route
 from automaps_local.template import Template
 
@@ -100,6 +103,7 @@ class LocalRuntime:
         self._previous_clock: Any = None
         self.stack: LocalStack | None = None
         self.outbox_reader: observe.Outbox | None = None
+        self.sqs: SqsDelivery | None = None   # the template's Type: SQS events, delivered in-process
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> "LocalRuntime":
@@ -122,7 +126,8 @@ class LocalRuntime:
             aws.reset()
             self._build_stack()
             self._previous_clock = app_clock.set_clock(self.clock)
-            moto_patches.install(self.clock, self._invoke_by_name)
+            self.sqs = SqsDelivery(self._stack.sqs_event_sources(), self._invoke_by_name, self.clock)
+            moto_patches.install(self.clock, self._invoke_by_name, self.sqs.added)
             self.outbox_reader = observe.Outbox(ACCOUNT, REGION, self.clock.now)
         except BaseException:
             self.close()
@@ -149,6 +154,8 @@ class LocalRuntime:
             if self._mock is not None:
                 self._stop_executions()
             self.clock.close()
+            if self.sqs is not None:
+                self.sqs.close()
             self.clock.wait_finished(timeout=5.0)
         finally:
             moto_patches.uninstall()

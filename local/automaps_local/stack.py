@@ -9,7 +9,8 @@ runs in-process, see ``LocalFunction``), ``create_state_machines()`` every
 ``create_data()`` also creates the SES configuration sets (and notes which event types each
 publishes to EventBridge, ``ses_event_types``); ``create_event_rules()`` puts every function's
 ``EventBridgeRule`` event on the default bus with the function as target (moto_patches delivers
-to it in-process).
+to it in-process). ``sqs_event_sources()`` lists the ``Type: SQS`` events, which
+``automaps_local.sqs_events`` delivers in-process as Lambda's SQS poller would.
 """
 
 from __future__ import annotations
@@ -83,6 +84,21 @@ class Route:
         return re.compile(f"^{regex}$")
 
 
+@dataclass(frozen=True)
+class SqsEventSource:
+    """A ``Type: SQS`` event of a function: Lambda polls ``queue_url`` and invokes ``function``."""
+
+    function: str        # logical id
+    event: str           # the event's name in the template
+    queue_url: str
+    queue_name: str
+    batch_size: int = 10
+    report_failures: bool = False   # FunctionResponseTypes: [ReportBatchItemFailures]
+    enabled: bool = True
+
+
+_QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "MaximumMessageSize",
+                     "ReceiveMessageWaitTimeSeconds", "SqsManagedSseEnabled")
 _TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes",
                "StreamSpecification")
 
@@ -113,12 +129,23 @@ class LocalStack:
             self._create_table(logical, resource.get("Properties", {}))
         for logical, resource in self.template.of_type("AWS::SecretsManager::Secret").items():
             self._create_secret(logical, resource.get("Properties", {}))
-        for logical in self.template.of_type("AWS::SQS::Queue"):
-            url = aws.client("sqs").create_queue(QueueName=f"{self.stack_name}-{logical}")["QueueUrl"]
-            self.resolver.refs[logical] = url
-            self.resolver.attributes[(logical, "Arn")] = (
-                f"arn:aws:sqs:{REGION}:{ACCOUNT}:{self.stack_name}-{logical}")
+        queues = self.template.of_type("AWS::SQS::Queue")
+        for logical in sorted(queues, key=lambda q: "RedrivePolicy" in queues[q].get("Properties", {})):
+            self._create_queue(logical, queues[logical].get("Properties", {}))  # dead-letter queues first
         self._create_ses_configuration_sets()
+
+    def _create_queue(self, logical: str, props: dict[str, Any]) -> None:
+        """A queue with the attributes SQS takes at creation (visibility timeout, retention,
+        redrive policy to its dead-letter queue, ...)."""
+        name = f"{self.stack_name}-{logical}"
+        attributes = {key: _attribute(self.resolver.resolve(props[key])) for key in _QUEUE_ATTRIBUTES if key in props}
+        if "RedrivePolicy" in props:
+            attributes["RedrivePolicy"] = json.dumps(self.resolver.resolve(props["RedrivePolicy"]))
+        url = aws.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        self.resolver.refs[logical] = url
+        self.resolver.attributes[(logical, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+        self.resolver.attributes[(logical, "QueueName")] = name
+        self.resolver.attributes[(logical, "QueueUrl")] = url
 
     def _create_ses_configuration_sets(self) -> None:
         """Each configuration set, and the event types its EventBridge destinations publish
@@ -281,6 +308,29 @@ class LocalStack:
                 self.event_rules[rule] = logical
         return self.event_rules
 
+    # ------------------------------------------------------------------ SQS event sources
+    def sqs_event_sources(self) -> list[SqsEventSource]:
+        """The ``Type: SQS`` events of every function (after ``create_data``), in template order."""
+        by_arn = {arn: (logical, name) for (logical, attr), arn in self.resolver.attributes.items() if attr == "Arn"
+                  for name in [self.resolver.attributes.get((logical, "QueueName"))] if name}
+        found = []
+        for logical, resource in self.template.of_type("AWS::Serverless::Function").items():
+            for event_name, event in (resource.get("Properties", {}).get("Events") or {}).items():
+                if event.get("Type") != "SQS":
+                    continue
+                props = event.get("Properties", {})
+                arn = str(self.resolver.resolve(props["Queue"]))
+                if arn not in by_arn:
+                    raise TemplateError(f"{logical}.{event_name}: queue {arn} is not a queue of this template")
+                queue = by_arn[arn][0]
+                found.append(SqsEventSource(
+                    function=logical, event=event_name, queue_url=str(self.resolver.refs[queue]),
+                    queue_name=str(self.resolver.attributes[(queue, "QueueName")]),
+                    batch_size=int(props.get("BatchSize", 10)),
+                    report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+                    enabled=bool(props.get("Enabled", True))))
+        return found
+
     # ------------------------------------------------------------------ API routes
     def routes(self) -> list[Route]:
         """The ``Type: Api`` events of every function, in template order."""
@@ -311,6 +361,10 @@ class LocalStack:
                     raise RuntimeError(f"template.yaml: functions disagree on {key} ({merged[key]} vs {value})")
         os.environ.update(merged)
         return merged
+
+
+def _attribute(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _dummy_zip() -> bytes:

@@ -55,6 +55,11 @@ def state_machine_prefix() -> str:
     return _required("STATE_MACHINE_ARN_PREFIX")
 
 
+def enroll_queue_url() -> str:
+    """The intake queue (``EnrollQueue``): every trigger's enrollment requests go through it."""
+    return _required("ENROLL_QUEUE_URL")
+
+
 def ses_configuration_set() -> str | None:
     return os.environ.get("SES_CONFIGURATION_SET") or None
 

@@ -6,19 +6,31 @@ twice over: the enrollment id and the execution name derive from (contact, map, 
 so a re-posted submission finds its own entry and Step Functions refuses a second execution
 with the same name and input.
 
+Intake is durable: :func:`enroll_matching` (what a form post or any other trigger calls) only
+queues one :class:`EnrollRequest` per matching map on the ``EnrollQueue`` (SQS); the intake
+consumer (``automaps.intake``) calls :func:`enroll` for each message, and a start that cannot
+happen now raises :class:`StartDeferred` so the message comes back later.
+
 Entry rules are enforced with one conditional write on the contact's ``ENTRY#<map>`` item:
 ``never`` (once in a lifetime), ``after_exit`` (again only once the last run has exited) and
-``always``, each optionally with ``min_interval`` between two entries.
+``always``, each optionally with ``min_interval`` between two entries. The write also keeps
+what the gate held before (``prev_*``) and a start lease (``starting`` token, ``starting_until``):
+until StartExecution has succeeded the claim is provisional, and a failed start restores the
+gate exactly (:func:`_revert`), so no failure ever leaves a contact locked out. One start is
+pending per gate at a time; a lease older than ``START_LEASE_SECONDS`` belongs to an attempt
+that died and is taken over.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
-from typing import Literal
+import time
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
 from automaps import aws, clock, config
@@ -50,8 +62,43 @@ class MapRecord(BaseModel):
 class EnrollResult(BaseModel):
     map_id: str
     enrollment_id: str
-    outcome: Literal["enrolled", "duplicate", "skipped"]
+    outcome: Literal["queued", "enrolled", "duplicate", "skipped"]
     reason: str | None = None
+
+
+class EnrollRequest(BaseModel):
+    """The body of one intake message: everything the consumer needs to enroll, nothing more."""
+
+    contact_id: str
+    map_id: str
+    enrollment_id: str
+    cause_id: str
+    event: dict[str, Any]
+
+
+START_LEASE_SECONDS = 60     # a claim's start lease: twice the consumer's 30 s timeout
+SEND_ATTEMPTS = 3            # SendMessage tries per request before the trigger is refused (503)
+SEND_BACKOFF_SECONDS = 0.1   # 0.1 s, then 0.2 s between the tries
+RETRY_AFTER_SECONDS = 5      # what a refused trigger is told to wait
+
+
+class StartDeferred(RuntimeError):
+    """The enrollment cannot start now (StartExecution throttled or over the execution limit, a
+    5xx, another start pending on the gate): retry the request later. The gate is as it was."""
+
+    def __init__(self, map_id: str, enrollment_id: str, reason: str) -> None:
+        super().__init__(f"{map_id}/{enrollment_id}: {reason}")
+        self.reason = reason
+
+
+class IntakeUnavailable(RuntimeError):
+    """SQS refused the enrollment requests after retries. Answer 503 with ``Retry-After``:
+    nothing stored is lost, and sending the same trigger again (a re-post of the same
+    submission) queues it again under the same enrollment ids."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"enrollment intake unavailable: {reason}")
+        self.retry_after = RETRY_AFTER_SECONDS
 
 
 def registered_maps() -> list[MapRecord]:
@@ -63,9 +110,44 @@ def register(record: MapRecord) -> None:
 
 
 def enroll_matching(trigger: Trigger, contact_id: str, event: dict, cause_id: str) -> list[EnrollResult]:
-    """Enroll the contact in every registered map that ``trigger`` starts."""
-    return [enroll(record, contact_id, event, cause_id)
-            for record in registered_maps() if trigger in record.triggers]
+    """Queue the contact's enrollment in every registered map that ``trigger`` starts: one
+    message per map, sent before this returns (durable). Raises :class:`IntakeUnavailable`."""
+    results = []
+    for record in registered_maps():
+        if trigger in record.triggers:
+            enrollment_id = enrollment_id_for(record.id, contact_id, cause_id)
+            enqueue(EnrollRequest(contact_id=contact_id, map_id=record.id, enrollment_id=enrollment_id,
+                                  cause_id=cause_id, event=event))
+            results.append(EnrollResult(map_id=record.id, enrollment_id=enrollment_id, outcome="queued"))
+    return results
+
+
+def enqueue(request: EnrollRequest) -> None:
+    """SendMessage to the EnrollQueue, retried on any failure (a throttle, a 5xx, a lost answer:
+    a duplicate message is harmless, the consumer enrolls once)."""
+    body = request.model_dump_json()
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            aws.client("sqs").send_message(QueueUrl=config.enroll_queue_url(), MessageBody=body)
+            return
+        except (ClientError, BotoCoreError) as exc:
+            if attempt == SEND_ATTEMPTS:
+                raise IntakeUnavailable(_error_name(exc)) from exc
+            time.sleep(SEND_BACKOFF_SECONDS * 2 ** (attempt - 1))
+
+
+def map_record(map_id: str) -> MapRecord | None:
+    body = ContentStore().get("MAP", map_id)
+    return MapRecord.model_validate(body) if body else None
+
+
+def enroll_request(request: EnrollRequest) -> EnrollResult:
+    """What the intake consumer does with one message."""
+    record = map_record(request.map_id)
+    if record is None:
+        return _skip(request.contact_id, request.map_id, request.enrollment_id, request.event,
+                     f"the map {request.map_id!r} is not deployed (anymore)")
+    return enroll(record, request.contact_id, request.event, request.cause_id)
 
 
 def enrollment_id_for(map_id: str, contact_id: str, cause_id: str) -> str:
@@ -78,25 +160,69 @@ def execution_name(map_id: str, enrollment_id: str) -> str:
 
 
 def enroll(record: MapRecord, contact_id: str, event: dict, cause_id: str) -> EnrollResult:
+    """Claim the entry gate, store the enrollment, start the execution, record ``map.enrolled``
+    (once). Idempotent per (map, contact, cause). Raises :class:`StartDeferred` when the start
+    has to wait; the gate is then as it was before this call."""
     from automaps.contacts import ContactStore
 
     enrollment_id = enrollment_id_for(record.id, contact_id, cause_id)
     store = ContactStore()
-    refused = _claim_entry(contact_id, record, enrollment_id)
-    if refused == "duplicate":
-        _start(record, contact_id, enrollment_id)  # finishes a start an earlier attempt may have missed
+    token = uuid.uuid4().hex
+    claim = _claim_entry(contact_id, record, enrollment_id, token)
+    if claim == "duplicate":
+        _finish(record, contact_id, enrollment_id, event)  # completes what an earlier attempt may have missed
         return EnrollResult(map_id=record.id, enrollment_id=enrollment_id, outcome="duplicate",
                             reason="this submission already enrolled the contact")
-    if refused:
-        store.record(contact_id, "map.enroll_skipped", {"reason": refused, "enrollment_id": enrollment_id},
-                     map_id=record.id)
-        return EnrollResult(map_id=record.id, enrollment_id=enrollment_id, outcome="skipped", reason=refused)
+    if claim != "claimed":
+        return _skip(contact_id, record.id, enrollment_id, event, claim)
     store.create_enrollment(contact_id, record.id, enrollment_id, event)
-    execution_arn = _start(record, contact_id, enrollment_id)
-    store.set_execution_arn(contact_id, record.id, enrollment_id, execution_arn)
-    store.record(contact_id, "map.enrolled", {"enrollment_id": enrollment_id, "version": record.version,
-                                              "trigger": event.get("type")}, map_id=record.id)
+    try:
+        _start(record, contact_id, enrollment_id)
+    except Exception as exc:
+        if not _started_anyway(record, enrollment_id, exc):
+            _revert(contact_id, record.id, enrollment_id, token)
+            raise StartDeferred(record.id, enrollment_id, f"StartExecution failed: {_error_name(exc)}") from exc
+    _confirm(contact_id, record.id, token)
+    _finish(record, contact_id, enrollment_id, event)
     return EnrollResult(map_id=record.id, enrollment_id=enrollment_id, outcome="enrolled")
+
+
+def _finish(record: MapRecord, contact_id: str, enrollment_id: str, event: dict) -> None:
+    """After a successful start: the execution ARN on the enrollment, ``map.enrolled`` once."""
+    from automaps.contacts import ContactStore
+
+    store = ContactStore()
+    enrollment = store.get_enrollment(contact_id, record.id, enrollment_id)
+    if enrollment is None:  # claimed before enrollments were stored with the claim: nothing to finish
+        return
+    if not enrollment.execution_arn:
+        store.set_execution_arn(contact_id, record.id, enrollment_id, _start(record, contact_id, enrollment_id))
+    store.record_once(contact_id, f"map.enrolled\n{enrollment_id}", "map.enrolled",
+                      {"enrollment_id": enrollment_id, "version": record.version, "trigger": event.get("type")},
+                      map_id=record.id, at=enrollment.started_at)
+
+
+def _skip(contact_id: str, map_id: str, enrollment_id: str, event: dict, reason: str) -> EnrollResult:
+    from automaps.contacts import ContactStore
+
+    ContactStore().record_once(contact_id, f"map.enroll_skipped\n{enrollment_id}", "map.enroll_skipped",
+                               {"reason": reason, "enrollment_id": enrollment_id}, map_id=map_id,
+                               at=_event_time(event))
+    return EnrollResult(map_id=map_id, enrollment_id=enrollment_id, outcome="skipped", reason=reason)
+
+
+def _event_time(event: dict) -> datetime:
+    """When the trigger happened (the same for every delivery of one request), else now."""
+    try:
+        return datetime.fromisoformat(str(event["at"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return clock.now()
+
+
+def _error_name(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code") or type(exc).__name__)
+    return type(exc).__name__
 
 
 def release(contact_id: str, map_id: str, enrollment_id: str) -> None:
@@ -113,47 +239,73 @@ def release(contact_id: str, map_id: str, enrollment_id: str) -> None:
 
 def active_enrollment(contact_id: str, map_id: str) -> str | None:
     """The enrollment holding the contact in ``map_id`` now (the entry gate's ``active``), if any."""
-    item = aws.client("dynamodb").get_item(TableName=config.contacts_table(), ConsistentRead=True,
-                                           Key=to_item(_entry_key(contact_id, map_id))).get("Item")
-    return (from_item(item).get("active") or None) if item else None
+    return _gate(contact_id, map_id).get("active") or None
 
 
 def _entry_key(contact_id: str, map_id: str) -> dict[str, str]:
     return {"pk": f"CONTACT#{contact_id}", "sk": f"ENTRY#{map_id}"}
 
 
-def _claim_entry(contact_id: str, record: MapRecord, enrollment_id: str) -> str | None:
-    """Take the contact's entry into the map in one conditional write. Returns None when taken,
-    "duplicate" when this enrollment already holds it, else the reason entry is refused."""
+def _gate(contact_id: str, map_id: str) -> dict[str, Any]:
+    found = aws.client("dynamodb").get_item(TableName=config.contacts_table(), ConsistentRead=True,
+                                           Key=to_item(_entry_key(contact_id, map_id))).get("Item")
+    return from_item(found) if found else {}
+
+
+def _update_gate(contact_id: str, map_id: str, update: str, condition: str, values: dict[str, Any]) -> bool:
+    """One conditional write on the gate; False when its condition does not hold."""
+    try:
+        aws.client("dynamodb").update_item(
+            TableName=config.contacts_table(), Key=to_item(_entry_key(contact_id, map_id)),
+            UpdateExpression=update, ConditionExpression=condition, ExpressionAttributeValues=to_item(values))
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False
+
+
+def _lease_values(token: str) -> dict[str, Any]:
+    return {":token": token, ":until": clock.iso(clock.now() + timedelta(seconds=START_LEASE_SECONDS))}
+
+
+def _claim_entry(contact_id: str, record: MapRecord, enrollment_id: str, token: str, *, again: bool = True) -> str:
+    """Take the contact's entry into the map in one conditional write, provisionally (under the
+    start lease ``token``). Returns "claimed" (this attempt holds the claim), "duplicate" (this
+    enrollment was started before) or the reason entry is refused; raises StartDeferred while
+    another start is pending on the gate."""
     now = clock.now()
     rule = record.entry
-    conditions = ["(attribute_not_exists(last_enrollment) OR last_enrollment <> :me)"]
-    values: dict[str, object] = {":me": enrollment_id, ":at": clock.iso(now), ":one": 1}
+    conditions = ["attribute_not_exists(starting)", "(attribute_not_exists(last_enrollment) OR last_enrollment <> :me)"]
+    values: dict[str, Any] = {":me": enrollment_id, ":at": clock.iso(now), ":one": 1, ":none": "",
+                              **_lease_values(token)}
     if rule.reenter == "never":
         conditions.append("attribute_not_exists(pk)")
     elif rule.reenter == "after_exit":
         conditions.append("(attribute_not_exists(active) OR active = :none)")
-        values[":none"] = ""
     if rule.min_interval_seconds:
         conditions.append("(attribute_not_exists(last_started_at) OR last_started_at <= :cutoff)")
         values[":cutoff"] = clock.iso(now - timedelta(seconds=rule.min_interval_seconds))
-    try:
-        aws.client("dynamodb").update_item(
-            TableName=config.contacts_table(), Key=to_item(_entry_key(contact_id, record.id)),
-            UpdateExpression="SET active = :me, last_enrollment = :me, last_started_at = :at ADD entries :one",
-            ConditionExpression=" AND ".join(conditions), ExpressionAttributeValues=to_item(values))
-        return None
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-    return _refusal(contact_id, record, enrollment_id)
-
-
-def _refusal(contact_id: str, record: MapRecord, enrollment_id: str) -> str:
-    found = aws.client("dynamodb").get_item(TableName=config.contacts_table(),
-                                           Key=to_item(_entry_key(contact_id, record.id)),
-                                           ConsistentRead=True).get("Item")
-    entry = from_item(found) if found else {}
+    # prev_* first: they read what the gate held before this write
+    update = ("SET prev_active = if_not_exists(active, :none), prev_enrollment = if_not_exists(last_enrollment, :none), "
+              "prev_started_at = if_not_exists(last_started_at, :none), active = :me, last_enrollment = :me, "
+              "last_started_at = :at, starting = :token, starting_until = :until ADD entries :one")
+    if _update_gate(contact_id, record.id, update, " AND ".join(conditions), values):
+        return "claimed"
+    entry = _gate(contact_id, record.id)
+    if entry.get("starting"):
+        if entry.get("starting_until", "") > clock.iso(now):
+            whose = "this" if entry.get("last_enrollment") == enrollment_id else "another"
+            raise StartDeferred(record.id, enrollment_id, f"{whose} enrollment's start is pending on the entry gate")
+        if entry.get("last_enrollment") == enrollment_id:  # an attempt that died: take its claim over
+            if _update_gate(contact_id, record.id, "SET starting = :token, starting_until = :until",
+                            "starting = :old", {**_lease_values(token), ":old": entry["starting"]}):
+                return "claimed"
+            raise StartDeferred(record.id, enrollment_id, "another attempt took over the pending start")
+        if again:  # another enrollment's attempt died: settle its claim, then try once more
+            _settle_stale(contact_id, record, entry)
+            return _claim_entry(contact_id, record, enrollment_id, token, again=False)
+        raise StartDeferred(record.id, enrollment_id, "another enrollment's start is pending on the entry gate")
     if entry.get("last_enrollment") == enrollment_id:
         return "duplicate"
     if record.entry.reenter == "never":
@@ -162,6 +314,89 @@ def _refusal(contact_id: str, record: MapRecord, enrollment_id: str) -> str:
         return "the contact is still inside the map (entry: after_exit)"
     return (f"the contact entered less than {record.entry.min_interval_seconds} s ago "
             f"(entry min_interval), last at {entry.get('last_started_at')}")
+
+
+def _settle_stale(contact_id: str, record: MapRecord, entry: dict[str, Any]) -> None:
+    """A start lease expired (its attempt died): keep the claim if its execution exists, else undo it."""
+    token, stale = uuid.uuid4().hex, str(entry["last_enrollment"])
+    if not _update_gate(contact_id, record.id, "SET starting = :token, starting_until = :until", "starting = :old",
+                        {**_lease_values(token), ":old": entry["starting"]}):
+        return
+    if _execution_exists(record, stale):
+        _confirm(contact_id, record.id, token)
+    else:
+        _revert(contact_id, record.id, stale, token)
+
+
+def _confirm(contact_id: str, map_id: str, token: str) -> None:
+    """The execution started: the claim is final."""
+    _update_gate(contact_id, map_id, "REMOVE starting, starting_until, prev_active, prev_enrollment, prev_started_at",
+                 "starting = :token", {":token": token})
+
+
+def _revert(contact_id: str, map_id: str, enrollment_id: str, token: str) -> None:
+    """The start failed: the gate goes back to what it held before the claim (the item goes
+    away if there was none) and the enrollment that never started is deleted."""
+    from automaps.contacts import ENROLL_PREFIX
+
+    db, table = aws.client("dynamodb"), config.contacts_table()
+    entry = _gate(contact_id, map_id)
+    if entry.get("starting") != token:
+        return
+    key = to_item(_entry_key(contact_id, map_id))
+    try:
+        if not entry.get("prev_enrollment"):
+            db.delete_item(TableName=table, Key=key, ConditionExpression="starting = :token",
+                           ExpressionAttributeValues=to_item({":token": token}))
+        else:
+            db.update_item(TableName=table, Key=key, ConditionExpression="starting = :token",
+                           UpdateExpression="SET active = prev_active, last_enrollment = prev_enrollment, "
+                                            "last_started_at = prev_started_at ADD entries :minus REMOVE starting, "
+                                            "starting_until, prev_active, prev_enrollment, prev_started_at",
+                           ExpressionAttributeValues=to_item({":token": token, ":minus": -1}))
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return
+    try:
+        db.delete_item(TableName=table, Key=to_item({"pk": f"CONTACT#{contact_id}",
+                                                     "sk": f"{ENROLL_PREFIX}{map_id}#{enrollment_id}"}),
+                       ConditionExpression="attribute_not_exists(execution_arn)")
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+
+
+_NOT_SENT = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "ExecutionLimitExceeded",
+                       "StateMachineDoesNotExist", "StateMachineDeleting", "InvalidArn", "InvalidName",
+                       "InvalidExecutionInput", "AccessDeniedException", "KmsThrottlingException"})
+
+
+def _started_anyway(record: MapRecord, enrollment_id: str, error: Exception) -> bool:
+    """Whether a failed StartExecution may still have started the execution (a 5xx, a lost
+    answer): then Step Functions is asked. Refusals (throttling, the limit, 4xx) started nothing."""
+    if isinstance(error, ClientError) and (error.response.get("Error", {}).get("Code") in _NOT_SENT or
+                                           error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) < 500):
+        return False
+    try:
+        return _execution_exists(record, enrollment_id)
+    except (ClientError, BotoCoreError):
+        raise error from None  # unknown: the claim stays under its lease, a later attempt settles it
+
+
+def _execution_exists(record: MapRecord, enrollment_id: str) -> bool:
+    try:
+        aws.client("stepfunctions").describe_execution(executionArn=_execution_arn(record, enrollment_id))
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ExecutionDoesNotExist":
+            return False
+        raise
+
+
+def _execution_arn(record: MapRecord, enrollment_id: str) -> str:
+    return (record.state_machine_arn.replace(":stateMachine:", ":execution:") +
+            f":{execution_name(record.id, enrollment_id)}")
 
 
 def _start(record: MapRecord, contact_id: str, enrollment_id: str) -> str:
@@ -174,4 +409,4 @@ def _start(record: MapRecord, contact_id: str, enrollment_id: str) -> str:
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
             raise
-        return record.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+        return _execution_arn(record, enrollment_id)

@@ -1,0 +1,90 @@
+"""The intake consumer: enrollment requests from the ``EnrollQueue`` (SQS) into maps.
+
+Lambda polls the queue (batches of up to 10, ``ReportBatchItemFailures``); each message is one
+:class:`automaps.enrollment.EnrollRequest`, enrolled by :func:`automaps.enrollment.enroll_request`
+(claim the entry gate, store the enrollment, StartExecution under the deterministic name,
+``map.enrolled`` once). Powertools' ``BatchProcessor`` answers the messages that failed; Lambda
+deletes the others. A failed message is made invisible for a back-off that grows with its
+receive count (``ChangeMessageVisibility``): 10 s, 20 s, 40 s, ... at most 900 s, each
+shortened by up to half by a jitter fixed per message. After ``MAX_RECEIVES`` receives SQS
+moves it to the dead-letter queue, whose depth raises an alarm; the entry gate is never left
+claimed, since every failed start restores it (``enrollment._revert``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import ValidationError
+
+from automaps import aws, config
+from automaps.enrollment import EnrollRequest, StartDeferred, enroll_request
+
+logger = Logger(child=True)
+
+BACKOFF_BASE_SECONDS = 10
+BACKOFF_CAP_SECONDS = 900
+MAX_RECEIVES = 10   # the EnrollQueue's RedrivePolicy maxReceiveCount (template.yaml)
+
+
+def consume(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    """The SQS event's messages, each enrolled or reported failed (never the whole batch)."""
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+
+
+def handle(record: SQSRecord) -> dict[str, Any]:
+    try:
+        request = EnrollRequest.model_validate_json(record.body)
+    except ValidationError as error:  # never enrollable: log it, and the DLQ keeps it for a look
+        logger.error("not an enrollment request", extra={"message_id": record.message_id,
+                                                         "errors": error.errors(include_input=False)})
+        back_off(record)
+        raise
+    keys = {"map_id": request.map_id, "enrollment_id": request.enrollment_id, "contact_id": request.contact_id,
+            "receive_count": _receives(record)}
+    try:
+        result = enroll_request(request)
+    except StartDeferred as deferred:
+        delay = back_off(record)
+        logger.warning("enrollment deferred", extra={**keys, "reason": deferred.reason, "retry_in_seconds": delay})
+        raise
+    except Exception as error:
+        delay = back_off(record)
+        logger.exception("enrollment failed", extra={**keys, "error": type(error).__name__, "retry_in_seconds": delay})
+        raise
+    logger.info("enrollment handled", extra={**keys, "outcome": result.outcome})
+    return result.model_dump(mode="json")
+
+
+def backoff_seconds(message_id: str, receive_count: int) -> int:
+    """The delay before the ``receive_count``-th receive of a message is retried."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, receive_count - 1))
+    jitter = int(hashlib.sha256(message_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF  # 0..1, fixed per message
+    return max(1, round(ceiling * (1 - jitter / 2)))
+
+
+def back_off(record: SQSRecord) -> int | None:
+    """Hide the failed message for its back-off; None if SQS refused (it then returns after the
+    queue's visibility timeout, 180 s)."""
+    delay = backoff_seconds(record.message_id, _receives(record))
+    try:
+        aws.client("sqs").change_message_visibility(QueueUrl=config.enroll_queue_url(),
+                                                    ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay)
+    except Exception as error:  # the retry still happens, later
+        logger.warning("could not set the back-off", extra={"message_id": record.message_id,
+                                                            "error": type(error).__name__})
+        return None
+    return delay
+
+
+def _receives(record: SQSRecord) -> int:
+    try:
+        return int(record.attributes.approximate_receive_count or 1)
+    except ValueError:
+        return 1
