@@ -3,13 +3,12 @@
 
 import json
 
+from automaps import ingest
+from automaps.replies import respond
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from automaps import ingest
-from automaps.replies import respond
 
 logger = Logger()
 app = APIGatewayRestResolver()
@@ -18,8 +17,7 @@ app = APIGatewayRestResolver()
 @app.post("/ingest/events")
 def ingest_events() -> Response:
     event = app.current_event
-    body = ingest.raw_body(event.body, event.is_base64_encoded)
-    reply = ingest.ingest(body, event.headers.get(ingest.SIGNATURE_HEADER))
+    reply = ingest.request(event.body, bool(event.is_base64_encoded), event.headers.get(ingest.SIGNATURE_HEADER))
     if reply.status == 200:
         counts = json.loads(reply.body)
         logger.info("events ingested", extra={k: counts[k] for k in ("accepted", "duplicate", "rejected")})

@@ -1,12 +1,11 @@
 """Public API: form submissions (JSON or HTML form posts) and one-click unsubscribe."""
 
+from automaps import web
+from automaps.replies import respond
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from automaps import web
-from automaps.replies import respond
 
 logger = Logger()
 app = APIGatewayRestResolver()
@@ -16,8 +15,8 @@ app = APIGatewayRestResolver()
 def submit_form(form_id: str) -> Response:
     event = app.current_event
     return respond(web.submit_form(
-        form_id, event.decoded_body, event.headers.get("content-type"), event.headers.get("accept"),
-        idempotency_key=event.headers.get("idempotency-key")))
+        form_id, event.body, event.headers.get("content-type"), event.headers.get("accept"),
+        idempotency_key=event.headers.get("idempotency-key"), is_base64=bool(event.is_base64_encoded)))
 
 
 @app.get("/unsubscribe")

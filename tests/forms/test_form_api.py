@@ -7,13 +7,14 @@ import threading
 
 import pytest
 import yaml
-
 from automaps import aws as aws_clients
 from automaps.contacts import ContactStore
 from automaps.content import ContentStore
 from automaps.enrollment import EntryRule, MapRecord, Trigger, register
+
 from functions.public_api import app
 from tests.conftest import ROOT, load_event
+from tests.forms.intake import deliver_enrollments
 
 PASS_MACHINE = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
 
@@ -53,9 +54,11 @@ def item_count() -> int:
 
 def test_given_a_json_post_when_it_is_valid_then_the_contact_is_stored_and_enrolled(deployed, lambda_context):
     response = post("form_post_json.json", lambda_context)
+    deliver_enrollments(lambda_context)
 
     assert response["statusCode"] == 202
     assert json.loads(response["body"])["status"] == "accepted"
+    assert json.loads(response["body"])["enrollments"] == [{"map_id": "welcome-leads", "outcome": "queued"}]
     contact = ContactStore().find_by_email("jane.doe@example.com")
     assert contact.fields["first_name"] == "Jane"
     assert contact.fields["age"] == 52
@@ -72,7 +75,8 @@ def test_given_a_json_post_when_it_is_valid_then_the_contact_is_stored_and_enrol
 
 def test_given_a_submission_when_it_is_posted_again_then_the_contact_is_enrolled_once(deployed, lambda_context):
     post("form_post_json.json", lambda_context)
-    again = post("form_post_json.json", lambda_context)
+    again = post("form_post_json.json", lambda_context)   # a double click: the same submission
+    deliver_enrollments(lambda_context)
 
     assert again["statusCode"] == 202
     assert len(executions(deployed)) == 1

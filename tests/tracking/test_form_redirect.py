@@ -8,10 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
-
 from automaps.channels.tracking import BadToken, read_visitor
 from automaps.contacts import ContactStore
 from automaps.content import ContentStore
+
 from functions.public_api import app
 from tests.conftest import ROOT, load_event
 
@@ -83,4 +83,4 @@ def test_given_a_script_posting_json_then_the_answer_is_unchanged(forms, lambda_
 
     response = app.lambda_handler(event, lambda_context)
 
-    assert response["statusCode"] == 202 and set(json.loads(response["body"])) == {"status", "submission_id"}
+    assert response["statusCode"] == 202 and set(json.loads(response["body"])) == {"enrollments", "status", "submission_id"}

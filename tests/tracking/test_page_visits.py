@@ -10,11 +10,11 @@ import json
 from typing import Any
 
 import pytest
-
 from automaps import aws as aws_clients
 from automaps import config
 from automaps.channels.tracking import unsubscribe_token, visitor_token
 from automaps.contacts import Contact, ContactStore
+
 from functions.page_visits import app
 from tests.conftest import load_event
 
@@ -162,15 +162,16 @@ def test_given_something_that_is_not_a_page_visit_then_400_names_the_field_and_n
     assert item_count() == before
 
 
-@pytest.mark.parametrize(("body", "says"), [("not json", "not valid JSON"), ("[1, 2]", "JSON object"),
-                                            ("x" * 9000, "longer than")])
-def test_given_a_body_that_is_not_a_visit_then_400_says_why(aws, lambda_context, body, says):
+@pytest.mark.parametrize(("body", "status", "says"), [("not json", 400, "not valid JSON"),
+                                                      ("[1, 2]", 400, "JSON object"),
+                                                      ("x" * 9000, 413, "larger than 8192 bytes")])
+def test_given_a_body_that_is_not_a_visit_then_4xx_says_why(aws, lambda_context, body, status, says):
     event = load_event("page_visit.json")
     event["body"] = body
 
     response = app.lambda_handler(event, lambda_context)
 
-    assert response["statusCode"] == 400
+    assert response["statusCode"] == status
     assert says in json.loads(response["body"])["errors"][0]["error"]
 
 

@@ -8,6 +8,7 @@ Layout (docs/architecture.md), all under ``pk = CONTACT#<id>`` except the email 
     NOTEID#<note id>                 makes add_note idempotent on the note id
     ENROLL#<map id>#<enrollment id>  enrollment: status, started_at, event, execution_arn, ...
     EMAIL#<lowercased email> / EMAIL the one contact that owns an address (attr contact_id)
+    PHONE#<e164> / PHONE             the contact a phone number finds (contacts without email)
 
 Profiles change by optimistic concurrency: every write is conditional on the ``version`` read
 and bumps it; a lost race re-reads and re-applies the change. An email address belongs to one
@@ -134,6 +135,22 @@ def mask_phone(phone: str | None) -> str:
     return f"{plus}{digits[0]}{'*' * (len(digits) - 5)}{digits[-4:]}"
 
 
+def normalise_phone(phone: str, region: str | None = None) -> str:
+    """A phone number in E.164 (``+14155550123``), as the ``PHONE#`` marker keys it; ``region``
+    (ISO 3166 alpha-2) places national numbers. Raises ValueError when it is not a valid number."""
+    import phonenumbers
+
+    text = (phone or "").strip()
+    try:
+        parsed = phonenumbers.parse(text[:40], (region or "").upper() or None)
+    except phonenumbers.NumberParseException:
+        hint = "" if region else ", starting with + and the country code"
+        raise ValueError(f"not a phone number: use digits{hint}") from None
+    if len(text) > 40 or not phonenumbers.is_valid_number(parsed):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
 def normalise_email(email: str) -> str:
     """The address as the uniqueness marker keys it: stripped and lowercased."""
     address = (email or "").strip()
@@ -156,6 +173,10 @@ def _profile_key(contact_id: str) -> dict[str, str]:
 
 def _marker_key(email: str) -> dict[str, str]:
     return {"pk": f"EMAIL#{normalise_email(email)}", "sk": "EMAIL"}
+
+
+def _phone_marker_key(phone: str) -> dict[str, str]:
+    return {"pk": f"PHONE#{normalise_phone(phone)}", "sk": "PHONE"}
 
 
 def _enrollment_key(contact_id: str, map_id: str, enrollment_id: str) -> dict[str, str]:
@@ -282,6 +303,65 @@ class ContactStore:
                 return created, True
             _backoff(attempt)
         raise WriteConflict(f"could not upsert the contact for {mask_email(address)}")
+
+    # -------------------------------------------------------------- contacts identified by phone (no email)
+    # A contact is identified by its email or, without one, by its phone in E.164: the PHONE#<e164>
+    # marker (sk PHONE, attr contact_id) is written with the profile of a contact created by phone,
+    # and claimed (if free) for a contact with both, so a later post carrying only the phone finds it.
+
+    def find_by_phone(self, phone: str) -> Contact | None:
+        found = self._db.get_item(TableName=self.table, Key=to_item(_phone_marker_key(phone)),
+                                  ConsistentRead=True).get("Item")
+        return self.get(from_item(found)["contact_id"]) if found else None
+
+    def create_contact(self, fields: dict[str, Any], tags: Iterable[str] = (), *, email: str | None = None,
+                       phone: str | None = None) -> Contact | None:
+        """Create a contact identified by ``email`` (its EMAIL# marker) or, without one, by ``phone``
+        (its PHONE# marker), in one transaction with ``contact.created``. None when another contact
+        holds that identity already (the caller looks it up again)."""
+        if email:
+            return self._create(email.strip(), fields, set(tags), stale_owner=self._stale_email_owner(email))
+        if not phone:
+            raise ValueError("a contact needs an email address or a phone number")
+        now = clock.now()
+        contact = Contact(id=f"c_{uuid.uuid4().hex}", fields={**_plain(fields), "phone": normalise_phone(phone)},
+                          tags=set(tags), created_at=now, updated_at=now)
+        created = HistoryEntry(at=now, kind="contact.created", detail={"fields": sorted(contact.fields)})
+        try:
+            self._db.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self.table, "Item": _profile_item(contact),
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"TableName": self.table,
+                         "Item": to_item({**_phone_marker_key(phone), "contact_id": contact.id}),
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"TableName": self.table, "Item": _history_item(contact.id, created)}},
+            ])
+        except ClientError as exc:
+            if _error_code(exc) == "TransactionCanceledException":
+                return None
+            raise
+        return contact
+
+    def claim_phone(self, contact_id: str, phone: str) -> bool:
+        """Make ``phone`` find this contact, unless it already finds another; False when it does."""
+        try:
+            self._db.put_item(TableName=self.table, Item=to_item({**_phone_marker_key(phone), "contact_id": contact_id}),
+                              ConditionExpression="attribute_not_exists(pk) OR contact_id = :me",
+                              ExpressionAttributeValues=to_item({":me": contact_id}))
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def update_with(self, contact_id: str, change: Callable[[Contact], Contact | None]) -> Contact:
+        """Apply ``change`` to the profile (None: nothing to do) under optimistic concurrency: it is
+        called again on the re-read profile after a lost race. An email it fills claims the marker."""
+        return self._mutate(contact_id, change)
+
+    def _stale_email_owner(self, email: str) -> str | None:
+        owner = self._email_owner(email)
+        return owner if owner and self.get(owner) is None else None
 
     def change_tags(self, contact_id: str, add: Iterable[str] = (),
                     remove: Iterable[str] = ()) -> tuple[Contact, set[str], set[str]]:

@@ -33,11 +33,8 @@ others of its batch. Errors of the request itself (signature, body) are 401 and 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
-import json
 import re
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -54,7 +51,7 @@ from pydantic import (
     field_validator,
 )
 
-from automaps import aws, clock, config, secrets
+from automaps import aws, clock, config, inputs, secrets
 from automaps.commerce import (
     CommerceStore,
     CourseId,
@@ -64,7 +61,7 @@ from automaps.commerce import (
     entry,
     purchase_id,
 )
-from automaps.contacts import ContactStore, HistoryEntry, _history_item  # noqa: PLC2701 (same layer)
+from automaps.contacts import ContactStore, HistoryEntry, _history_item
 from automaps.content import to_item
 from automaps.errors import field_errors
 from automaps.replies import Reply, json_reply
@@ -201,6 +198,11 @@ class PurchaseMade(_Event):
     currency: str = Field(pattern=_CURRENCY.pattern, description="ISO 4217 code in capitals, e.g. USD")
     order_id: str = Field(min_length=1, max_length=200, description="one purchase per order id and product")
     stateful: ClassVar[bool] = True
+
+    @field_validator("order_id")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return inputs.clean_text(value)
 
 
 EVENT_TYPES: dict[str, type[_Event]] = {
@@ -374,15 +376,18 @@ class Ingestor:
 
 
 def raw_body(body: str | None, is_base64: bool) -> bytes:
-    """The bytes the sender signed, from an API Gateway proxy event's body."""
-    if not body:
-        return b""
-    if is_base64:
-        try:
-            return base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            return body.encode()
-    return body.encode("utf-8")
+    """The bytes the sender signed, from an API Gateway proxy event's body; raises inputs.BadInput
+    (400 for base64 or text that cannot be read, 413 over MAX_BODY_BYTES)."""
+    return inputs.body_bytes(body, is_base64, limit=MAX_BODY_BYTES)
+
+
+def request(body: str | None, is_base64: bool, signature_header: str | None) -> Reply:
+    """Answer ``POST /ingest/events`` from API Gateway's body (base64-encoded for binary types)."""
+    try:
+        raw = raw_body(body, is_base64)
+    except inputs.BadInput as exc:
+        return json_reply(exc.status, {"message": "the body cannot be read", "errors": exc.errors})
+    return ingest(raw, signature_header)
 
 
 def ingest(body: bytes, signature_header: str | None) -> Reply:
@@ -405,9 +410,9 @@ def ingest(body: bytes, signature_header: str | None) -> Reply:
 
 def _events(body: bytes) -> tuple[list[Any], bool]:
     try:
-        data = json.loads(body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise Rejected([{"field": "body", "error": f"not valid JSON ({exc})"}]) from None
+        data = inputs.load_json(body or b"null")
+    except inputs.BadInput as exc:
+        raise Rejected(exc.errors) from None
     if not isinstance(data, dict):
         raise Rejected([{"field": "body", "error": "send one event (a JSON object) or {\"events\": [...]}"}])
     if "events" not in data:

@@ -17,17 +17,25 @@ anonymous and nothing is sent.
 given), the URLs cut to scheme, host and path: tokens and personal data travel in queries. The
 answer is 204 whether or not the token is genuine, so the endpoint cannot be used to test tokens;
 a forged, tampered or expired token, or one naming no contact, records nothing. What is not a
-visit at all (no url, not http(s), too long) is a 400 naming the field.
+visit at all (no url, not http(s), a control character, not UTF-8, not strict JSON) is a 400
+naming the field; a body over MAX_BODY bytes is a 413.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
+from automaps import inputs
 from automaps.errors import field_errors
 from automaps.replies import Reply, json_reply
 
@@ -92,17 +100,20 @@ class Visit(BaseModel):
     referrer: str | None = Field(default=None, max_length=MAX_URL)
     token: str | None = Field(default=None, description="the visitor token (cookie am_c)")
 
-    @field_validator("url")
+    @field_validator("url", "token")
     @classmethod
-    def _url(cls, value: str) -> str:
-        return page_url(value)
+    def _url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        inputs.clean_text(value)
+        return page_url(value) if info.field_name == "url" else value
 
     @field_validator("referrer")
     @classmethod
     def _referrer(cls, value: str | None) -> str | None:
         """Browsers send what they like here (``android-app://...``): what is not a page is dropped."""
         try:
-            return page_url(value) if value else None
+            return page_url(inputs.clean_text(value)) if value else None
         except ValueError:
             return None
 
@@ -118,15 +129,13 @@ class Visit(BaseModel):
         return detail
 
 
-def parse(body: str | None) -> Visit:
-    """The visit in a JSON body (sent as application/json or, by sendBeacon, text/plain)."""
-    text = body or ""
-    if len(text) > MAX_BODY:
-        raise InvalidVisit([{"field": "body", "error": f"is longer than {MAX_BODY} characters"}])
-    try:
-        data = json.loads(text or "null")
-    except json.JSONDecodeError as exc:
-        raise InvalidVisit([{"field": "body", "error": f"not valid JSON ({exc.msg} at character {exc.pos})"}]) from None
+def parse(body: str | bytes | None, content_type: str | None = None) -> Visit:
+    """The visit in a JSON body (sent as application/json or, by sendBeacon, text/plain); raises
+    InvalidVisit, or inputs.BadInput for a body that cannot be read (413 over MAX_BODY bytes)."""
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else (body or b"")
+    if len(raw) > MAX_BODY:
+        raise inputs.BadInput("body", f"is larger than {MAX_BODY} bytes", 413)
+    data = inputs.load_json(inputs.body_text(raw, content_type) or "null")
     if not isinstance(data, dict):
         raise InvalidVisit([{"field": "body", "error": 'must be a JSON object: {"url": "https://...", ...}'}])
     try:
@@ -147,14 +156,16 @@ def visitor(token: str | None) -> str | None:
         return None
 
 
-def record_visit(body: str | None) -> tuple[Reply, bool]:
-    """Answer a beacon; returns the reply and whether a visit was recorded (for the log only)."""
+def record_visit(body: str | None, *, is_base64: bool = False, content_type: str | None = None) -> tuple[Reply, bool]:
+    """Answer a beacon (API Gateway's body, base64-encoded for binary content types); returns the
+    reply and whether a visit was recorded (for the log only)."""
     from automaps.contacts import ContactStore
 
     try:
-        visit = parse(body)
-    except InvalidVisit as exc:
-        return json_reply(400, {"message": "not a page visit", "errors": exc.errors}), False
+        visit = parse(inputs.body_bytes(body, is_base64, limit=MAX_BODY), content_type)
+    except (InvalidVisit, inputs.BadInput) as exc:
+        status = exc.status if isinstance(exc, inputs.BadInput) else 400
+        return json_reply(status, {"message": "not a page visit", "errors": exc.errors}), False
     contact_id = visitor(visit.token)
     store = ContactStore()
     if contact_id is None or store.get(contact_id) is None:

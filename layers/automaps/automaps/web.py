@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 
-from automaps import forms
+from automaps import forms, inputs
 from automaps.replies import Reply, json_reply
 
 
@@ -23,25 +23,35 @@ def wants_html(content_type: str | None, accept: str | None) -> bool:
 
 
 def submit_form(form_id: str, body: str | None, content_type: str | None, accept: str | None,
-                idempotency_key: str | None = None) -> Reply:
+                idempotency_key: str | None = None, *, is_base64: bool = False) -> Reply:
+    """Answer a form post (API Gateway's body, base64-encoded for binary content types): 202 with
+    what happened, a 303 to the thank-you page for a browser, or 400/413/404 naming the problem."""
     browser = wants_html(content_type, accept)
     try:
-        data = forms.parse_body(body, content_type)
-        result = forms.submit(form_id, data, idempotency_key=idempotency_key)
+        raw = inputs.body_bytes(body, is_base64, limit=forms.MAX_BODY_BYTES)
+        data = forms.parse_body(raw, content_type)
+        result = forms.submit(form_id, data, idempotency_key=_key(idempotency_key))
     except forms.UnknownForm as exc:
         return _page(404, "Form not found", f"<p>{html.escape(str(exc))}</p>") if browser else \
             json_reply(404, {"message": str(exc)})
-    except forms.InvalidSubmission as exc:
+    except (forms.InvalidSubmission, inputs.BadInput) as exc:
+        status = exc.status if isinstance(exc, inputs.BadInput) else 400
         if browser:
             items = "".join(f"<li>{html.escape(e['field'])}: {html.escape(e['error'])}</li>" for e in exc.errors)
-            return _page(400, "Please check the form", f"<ul>{items}</ul><p>Go back and correct it.</p>")
-        return json_reply(400, {"message": "invalid submission", "errors": exc.errors})
+            return _page(status, "Please check the form", f"<ul>{items}</ul><p>Go back and correct it.</p>")
+        return json_reply(status, {"message": "invalid submission", "errors": exc.errors})
     if browser and result.thank_you_url:
         return Reply(303, "", "text/plain", {"Location": result.thank_you_url})
     if browser:
         return _page(200, "Thank you", "<p>We received your submission.</p>")
     # a filled honeypot gets the same answer as a real submission: bots learn nothing
-    return json_reply(202, {"status": "accepted", "submission_id": result.submission_id})
+    return json_reply(202, result.answer())
+
+
+def _key(header: str | None) -> str | None:
+    """The Idempotency-Key header as the client sent it (at most 255 printable characters), or None."""
+    key = (header or "").strip()
+    return key[:255] if key else None
 
 
 # ---------------------------------------------------------------- unsubscribe
