@@ -13,7 +13,9 @@ transient (the state's Retry calls again); other refusals (validation, access de
 model) are recorded failures naming the model.
 
 The Bedrock client has its own timeouts (:data:`CLIENT_CONFIG`): a read timeout of 60 s, and
-botocore's standard retry mode with at most 2 attempts in all, so one visit waits a bounded time.
+no SDK retry (botocore would send the request again after a lost answer), so one visit waits a
+bounded time. The call is an effect of the visit (``ctx.once``): a retry after a lost answer
+records the step's outcome as unknown instead of generating (and paying for) it twice.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from automaps import aws
-from automaps.steps import PermanentError, Skip, StepContext, TransientError
+from automaps.steps import OutcomeUnknown, PermanentError, Skip, StepContext, TransientError
 
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 60
-MAX_ATTEMPTS = 2  # botocore's total_max_attempts: the first try and one retry (the state retries after)
+MAX_ATTEMPTS = 1  # botocore's total_max_attempts: no SDK retry (it would resend after a lost answer);
+# the state's Retry runs the step again when Bedrock refused or could not be reached
 MAX_OUTPUT_TOKENS = 4096
 MAX_PROMPT_CHARS = 100_000
 MAX_SAVED_CHARS = 100_000
@@ -142,7 +145,7 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
     }
     if system and system.strip():
         request["system"] = [{"text": system}]
-    answer = _converse(settings.model_id, request)
+    answer = ctx.once("bedrock", lambda: _converse(settings.model_id, request))
 
     usage = answer.get("usage") or {}
     stop_reason = answer.get("stopReason", "")
@@ -156,7 +159,7 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
         raise PermanentError("the model answered with no text; nothing was saved", generated)
     kept = text[:settings.max_chars].rstrip() if settings.max_chars else text
     generated |= {"saved_to": settings.save_to, "chars": len(kept), "truncated": len(kept) < len(text)}
-    ctx.record_effect("ai.generated", generated)
+    ctx.once("ai.generated", lambda: generated, kind="ai.generated")  # once per visit, repaired on retry
     if settings.save_to:
         _save(ctx, settings.save_to, kept)
     return {**generated, "text": kept[:DETAIL_MAX_CHARS]}
@@ -182,8 +185,11 @@ def _converse(model_id: str, request: dict[str, Any]) -> dict[str, Any]:
         if code in _TRANSIENT_CODES or status >= 500 or status == 429:
             raise TransientError(reason) from None
         raise PermanentError(reason, {"model_id": model_id, "code": code, "status": status}) from None
-    except (ReadTimeoutError, ConnectTimeoutError, EndpointConnectionError, ConnectionClosedError) as error:
-        raise TransientError(f"Bedrock did not answer for model {model_id}: {type(error).__name__}") from None
+    except (ConnectTimeoutError, EndpointConnectionError) as error:
+        raise TransientError(f"Bedrock could not be reached for model {model_id}: {type(error).__name__}") from None
+    except (ReadTimeoutError, ConnectionClosedError) as error:
+        raise OutcomeUnknown("bedrock", f"Bedrock may have generated for model {model_id} but its answer was lost "
+                                        f"({type(error).__name__})") from None
     except ParamValidationError as error:
         raise PermanentError(f"the request to model {model_id} is not valid: {error}",
                              {"model_id": model_id}) from None

@@ -107,14 +107,18 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
     token = _token(connection)
     method = "POST" if settings.operation == "add" else "DELETE"
     url = f"{connection.api_base}/{connection.api_version}/{settings.audience_id}/users"
-    answer = _call(method, url, {"payload": json.dumps(payload, separators=(",", ":")), "access_token": token})
-    updated = {"operation": settings.operation, "audience_id": settings.audience_id,
-               "matched_on": [name for name, value in (("email", email), ("phone", phone)) if value],
-               "num_received": answer.get("num_received"), "num_invalid_entries": answer.get("num_invalid_entries")}
-    if email:
-        updated["email"] = mask_email(email)
-    ctx.record_effect("audience.updated", updated)
-    return updated
+
+    def update() -> dict[str, Any]:
+        answer = _call(method, url, {"payload": json.dumps(payload, separators=(",", ":")), "access_token": token})
+        updated = {"operation": settings.operation, "audience_id": settings.audience_id,
+                   "matched_on": [name for name, value in (("email", email), ("phone", phone)) if value],
+                   "num_received": answer.get("num_received"),
+                   "num_invalid_entries": answer.get("num_invalid_entries")}
+        if email:
+            updated["email"] = mask_email(email)
+        return updated
+
+    return ctx.once("audience", update, kind="audience.updated")
 
 
 def _connection(name: str) -> FacebookConnection:
@@ -136,16 +140,24 @@ def _token(connection: FacebookConnection) -> str:
 
 
 def _call(method: str, url: str, fields: dict[str, str]) -> dict[str, Any]:
+    import time
+
     import urllib3
 
+    from automaps.providers.http import read_within, transport_error
+
+    deadline = time.monotonic() + TIMEOUT_SECONDS
     try:
-        answer = urllib3.request(method, url, body=urlencode(fields).encode(),
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"},
-                                 timeout=urllib3.Timeout(total=TIMEOUT_SECONDS), retries=False, redirect=False)
+        response = urllib3.request(method, url, body=urlencode(fields).encode(),
+                                   headers={"Content-Type": "application/x-www-form-urlencoded"},
+                                   timeout=urllib3.Timeout(total=TIMEOUT_SECONDS), retries=False, redirect=False,
+                                   preload_content=False)
+        data = read_within(response, deadline)
     except urllib3.exceptions.HTTPError as error:
-        raise TransientError(f"Facebook could not be reached: {type(error).__name__}") from None
+        raise transport_error(error, "Facebook", method) from None
+    answer = response
     try:
-        body = json.loads(answer.data or b"{}")
+        body = json.loads(data or b"{}")
     except ValueError:
         body = {}
     if 200 <= answer.status < 300 and "error" not in body:

@@ -28,17 +28,21 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
     if not email:
         raise Skip("the contact has no email address", {"connection": settings.connection})
     site = wordpress.connect(settings.connection)
-    user = site.find_user(email)
-    created = user is None
-    if user is None:
-        user = site.create_user(email, [settings.role], first_name=str(ctx.contact.fields.get("first_name") or ""),
-                                last_name=str(ctx.contact.fields.get("last_name") or ""))
-    elif settings.role in user.roles:
-        raise Skip(f"the WordPress user already has role {settings.role!r}",
-                   {"connection": settings.connection, "user_id": user.id})
-    else:
-        user = site.set_roles(user.id, [*user.roles, settings.role])
-    granted = {"connection": settings.connection, "user_id": user.id, "role": settings.role, "created": created,
-               "roles": list(user.roles)}
-    ctx.record_effect("wordpress.access_granted", granted)
-    return granted
+
+    def grant() -> dict[str, Any]:
+        user = site.find_user(email)
+        created = user is None
+        if user is None:
+            user = site.create_user(email, [settings.role],
+                                    first_name=str(ctx.contact.fields.get("first_name") or ""),
+                                    last_name=str(ctx.contact.fields.get("last_name") or ""))
+        elif settings.role in user.roles:
+            raise Skip(f"the WordPress user already has role {settings.role!r}",
+                       {"connection": settings.connection, "user_id": user.id})
+        else:
+            user = site.set_roles(user.id, [*user.roles, settings.role])
+        return {"connection": settings.connection, "user_id": user.id, "role": settings.role, "created": created,
+                "roles": list(user.roles)}
+
+    # once per visit: a retry after the grant went through reports it, not "already has role"
+    return ctx.once("wordpress", grant, kind="wordpress.access_granted")

@@ -31,17 +31,20 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
     if not email:
         raise Skip("the contact has no email address", {"connection": settings.connection})
     site = wordpress.connect(settings.connection)
-    user = site.find_user(email)
-    if user is None:
-        raise Skip("no WordPress user has the contact's email", {"connection": settings.connection})
-    if settings.role not in user.roles:
-        raise Skip(f"the WordPress user does not have role {settings.role!r}",
-                   {"connection": settings.connection, "user_id": user.id})
-    remaining = [role for role in user.roles if role != settings.role]
-    if not remaining and settings.fallback_role:
-        remaining = [settings.fallback_role]
-    user = site.set_roles(user.id, remaining)
-    revoked = {"connection": settings.connection, "user_id": user.id, "role": settings.role,
-               "roles": list(user.roles)}
-    ctx.record_effect("wordpress.access_revoked", revoked)
-    return revoked
+
+    def revoke() -> dict[str, Any]:
+        user = site.find_user(email)
+        if user is None:
+            raise Skip("no WordPress user has the contact's email", {"connection": settings.connection})
+        if settings.role not in user.roles:
+            raise Skip(f"the WordPress user does not have role {settings.role!r}",
+                       {"connection": settings.connection, "user_id": user.id})
+        remaining = [role for role in user.roles if role != settings.role]
+        if not remaining and settings.fallback_role:
+            remaining = [settings.fallback_role]
+        user = site.set_roles(user.id, remaining)
+        return {"connection": settings.connection, "user_id": user.id, "role": settings.role,
+                "roles": list(user.roles)}
+
+    # once per visit: a retry after the revocation went through reports it, not "does not have role"
+    return ctx.once("wordpress", revoke, kind="wordpress.access_revoked")
