@@ -19,6 +19,14 @@ idempotent. ``tests/local/test_moto_patches.py`` fails loudly when moto moves an
 * SES v2: ``SESV2Response.send_email`` ignores ``ConfigurationSetName`` and ``EmailTags``. They
   are kept per message id (:func:`ses_message`) so the runtime can publish the SES events of a
   message with the tags it was sent with (``LocalRuntime.ses_event``).
+* SQS: ``Queue.add_message`` tells the runtime's SQS poller (``automaps_local.sqs_events``) that
+  a message was stored, in the sender's thread, so the template's ``Type: SQS`` events deliver
+  in-process with partial batch failures and redeliveries (moto's own event source mapping
+  would delete every message of a batch and never redeliver). SQS reads the virtual clock
+  (``unix_time``/``unix_time_millis`` in ``moto.sqs.models``: sent timestamps, visibility
+  timeouts, delays, retention), and a long poll returns at once under the discrete clock
+  (nothing arrives while virtual time stands still). ``sqs_next_visible`` reads when a queue's
+  earliest message is visible again.
 * Virtual time: Wait states (``WaitFunction._wait_interval``), Timestamp/TimestampPath waits
   (``Timestamp._get_wait_seconds`` compares with naive, real ``datetime.now()``), Retry back-off
   (``time.sleep`` in ``retrier_decl``) and execution-history timestamps read the virtual clock.
@@ -60,6 +68,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.models import botocore_stubber
 from moto.dynamodb.responses import DynamoHandler
 from moto.sesv2.responses import SESV2Response
+from moto.sqs import models as sqs_models
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
@@ -76,6 +85,8 @@ LOG = logging.getLogger(__name__)
 
 Invoker = Callable[[str, Any], Any]
 """``invoker(function_name, event) -> result``; raising means the function failed."""
+SqsListener = Callable[[str], None]
+"""``listener(queue_name)``: a message was stored in that queue."""
 
 _lock = threading.Lock()
 _originals: list[tuple[object, str, Any]] = []   # (owner, attribute, original value)
@@ -86,11 +97,11 @@ def installed() -> bool:
     return bool(_originals)
 
 
-def install(clock: VirtualClock, invoker: Invoker) -> None:
-    """Apply every patch, bound to ``clock`` and ``invoker`` (re-installing replaces them)."""
+def install(clock: VirtualClock, invoker: Invoker, sqs_listener: SqsListener | None = None) -> None:
+    """Apply every patch, bound to ``clock``, ``invoker`` and ``sqs_listener`` (re-installing replaces them)."""
     with _lock:
         _restore_locked()
-        for owner, name, value in _patches(clock, invoker):
+        for owner, name, value in _patches(clock, invoker, sqs_listener):
             _originals.append((owner, name, owner.__dict__[name]))
             setattr(owner, name, value)
 
@@ -99,6 +110,19 @@ def install(clock: VirtualClock, invoker: Invoker) -> None:
 def atomic_dynamodb() -> Iterator[None]:
     """Only the DynamoDB thread-safety patch, for tests that use moto without the runtime."""
     patches = [(owner, name, owner.__dict__[name], value) for owner, name, value in _thread_safety_patches()]
+    for owner, name, _, value in patches:
+        setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        for owner, name, original, _ in reversed(patches):
+            setattr(owner, name, original)
+
+
+@contextlib.contextmanager
+def sqs_listener(listener: SqsListener) -> Iterator[None]:
+    """Only the SQS add_message hook (real time), for tests that use moto without the runtime."""
+    patches = [(owner, name, owner.__dict__[name], value) for owner, name, value in _sqs_hook_patches(listener)]
     for owner, name, _, value in patches:
         setattr(owner, name, value)
     try:
@@ -120,11 +144,13 @@ def _restore_locked() -> None:
         setattr(owner, name, original)
 
 
-def _patches(clock: VirtualClock, invoker: Invoker) -> list[tuple[object, str, Any]]:
+def _patches(clock: VirtualClock, invoker: Invoker, sqs_listener: SqsListener | None) -> list[tuple[object, str, Any]]:
     return [
         *_lambda_patches(invoker),
         *_eventbridge_patches(invoker),
         *_ses_patches(),
+        *(_sqs_hook_patches(sqs_listener) if sqs_listener else []),
+        *_sqs_time_patches(clock),
         *_time_patches(clock),
         *_execution_patches(clock),
         *_speed_patches(),
@@ -235,6 +261,41 @@ def _ses_patches() -> list[tuple[object, str, Any]]:
         return answer
 
     return [(SESV2Response, "send_email", send_email)]
+
+
+# ---------------------------------------------------------------------- SQS
+def _sqs_hook_patches(listener: SqsListener) -> list[tuple[object, str, Any]]:
+    original_add = sqs_models.Queue.add_message
+
+    def add_message(self: Any, message: Any) -> None:
+        original_add(self, message)
+        listener(self.name)
+
+    return [(sqs_models.Queue, "add_message", add_message)]
+
+
+def _sqs_time_patches(clock: VirtualClock) -> list[tuple[object, str, Any]]:
+    original_receive = sqs_models.SQSBackend.receive_message
+
+    def receive_message(self: Any, queue_name: str, count: int, wait_seconds_timeout: int, *args: Any,
+                        **kwargs: Any) -> Any:
+        # virtual time stands still in discrete mode: a long poll would never end
+        wait = 0 if clock.discrete else wait_seconds_timeout
+        return original_receive(self, queue_name, count, wait, *args, **kwargs)
+
+    return [
+        (sqs_models, "unix_time", lambda: clock.now().timestamp()),
+        (sqs_models, "unix_time_millis", lambda: clock.now().timestamp() * 1000),
+        (sqs_models.SQSBackend, "receive_message", receive_message),
+    ]
+
+
+def sqs_next_visible(account: str, region: str, queue_name: str) -> float | None:
+    """Epoch milliseconds at which the earliest message stored in the queue is visible and not
+    delayed any more; None when the queue holds none."""
+    queue = sqs_models.sqs_backends[account][region].get_queue(queue_name)
+    times = [max(m.visible_at, m.delayed_until) for m in list(queue._messages)]
+    return min(times) if times else None
 
 
 # ---------------------------------------------------------------------- virtual time
