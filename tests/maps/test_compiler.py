@@ -24,9 +24,12 @@ from automaps.maps.model import Map
 from tests.maps.conftest import FIXTURES, ROOT, all_states, with_fake_arns
 
 RETRY = [{"ErrorEquals": ["TransientError", "Lambda.ServiceException", "Lambda.AWSLambdaException",
-                          "Lambda.SdkClientException", "Lambda.TooManyRequestsException"],
+                          "Lambda.SdkClientException", "Lambda.TooManyRequestsException",
+                          "Lambda.ClientExecutionTimeoutException"],
           "IntervalSeconds": 2, "MaxAttempts": 5, "BackoffRate": 2.0, "JitterStrategy": "FULL"}]
 IDS = {"contact_id.$": "$.contact_id", "enrollment_id.$": "$.enrollment_id", "map_id": "test-map"}
+VISIT = {"execution_id.$": "$$.Execution.Id", "state_name.$": "$$.State.Name",
+         "state_entered_time.$": "$$.State.EnteredTime"}
 EXAMPLES = sorted((ROOT / "maps").glob("*.yaml")) + sorted(FIXTURES.glob("*.yaml"))
 
 
@@ -142,14 +145,18 @@ def test_given_a_wait_that_depends_on_the_contact_then_resolve_wait_computes_the
     assert resolve["Parameters"] == {
         "FunctionName": "${ResolveWaitFunctionArn}",
         "Payload": {**IDS, "step_id": "morning", "wait": {"days": 2.0, "at": "09:00", "timezone": "contact"},
-                    "fallback_timezone": "Europe/Paris"},
+                    "fallback_timezone": "Europe/Paris", **VISIT},
     }
     assert resolve["ResultSelector"] == {"at.$": "$.Payload.at"}
     assert resolve["ResultPath"] == "$.timers.morning"
     assert resolve["Next"] == "morning"
     assert states["morning"] == {"Type": "Wait", "Comment": "Wait until the time worked out by 'morning resolve'",
                                  "TimestampPath": "$.timers.morning.at", "Next": "1 add_note"}
-    assert states["morning resolve failed"]["Next"] == "1 add_note", "an unresolvable wait is recorded and skipped"
+    assert resolve["Catch"][0]["Next"] == "morning wait failed"
+    assert payload(states["morning wait failed"]) == {**IDS, "step_id": "morning", "reason": "wait_failed",
+                                                      "error.$": "$.error"}
+    assert states["morning wait failed"]["Next"] == EXITED, "an unresolvable wait never lets the next step run early"
+    assert "morning resolve failed" not in states
 
 
 PARIS = "id: test-map\nname: T\ntimezone: Europe/Paris\ntriggers: [{form_submitted: {form: f}}]\n"
@@ -189,7 +196,65 @@ def test_given_a_wait_that_skips_when_past_then_a_choice_sends_a_missed_moment_o
     assert payload(states["hour-before exit"])["reason"] == "wait_past"
     assert states["hour-before exit"]["Next"] == EXITED
     assert states["hour-before"]["Next"] == "1 add_note"
-    assert states["hour-before resolve failed"]["Next"] == "1 add_note"
+    assert payload(states["hour-before wait failed"])["reason"] == "wait_failed"
+    assert states["hour-before wait failed"]["Next"] == EXITED
+
+
+CONTINUE = "id: test-map\nname: T\ntriggers: [{form_submitted: {form: f}}]\non_error: {wait: continue}\n"
+
+
+def test_given_on_error_continue_when_a_wait_cannot_be_resolved_then_the_failure_is_recorded_and_the_contact_goes_on(
+        compile_steps):
+    states = compile_steps("""\
+        - id: hour-before
+          wait: {until_field: webinar_at, offset: {hours: -1}}
+        - add_note: {text: next}
+        """, header=CONTINUE)
+
+    assert states["hour-before resolve"]["Catch"][0]["Next"] == "hour-before resolve failed"
+    failed = states["hour-before resolve failed"]
+    assert failed["Parameters"]["FunctionName"] == "${RecordFailureFunctionArn}"
+    assert failed["Next"] == "1 add_note"
+    assert "hour-before wait failed" not in states
+
+
+def test_given_a_resolved_wait_in_a_fork_branch_when_it_cannot_be_resolved_then_the_fork_exits_the_map(compile_steps):
+    states = compile_steps("""\
+        - id: both
+          fork:
+            - [{add_note: {text: a}}]
+            - [{id: later, wait: {until_field: webinar_at}}, {send_email: {template: nudge}}]
+        - add_note: {text: after}
+        """)
+
+    branch = states["both"]["Branches"][1]["States"]
+    assert branch["later resolve"]["Catch"][0]["Next"] == "later resolve failed"
+    assert branch["later resolve failed"]["Next"] == "later wait failed", "the error is recorded, then the branch fails"
+    assert branch["later wait failed"]["Type"] == "Fail"
+    assert branch["later wait failed"]["Error"] == "Automaps.WaitFailed"
+    assert states["both"]["Catch"][0] == {"ErrorEquals": ["Automaps.WaitFailed"], "ResultPath": "$.error",
+                                          "Next": "both wait failed"}
+    assert states["both"]["Catch"][1]["ErrorEquals"] == ["States.ALL"]
+    assert payload(states["both wait failed"])["reason"] == "wait_failed"
+    assert states["both wait failed"]["Next"] == EXITED
+
+
+def test_given_a_fork_inside_a_fork_when_an_inner_wait_fails_then_the_outer_fork_exits_the_map(compile_steps):
+    states = compile_steps("""\
+        - id: outer
+          fork:
+            - [{add_note: {text: a}}]
+            - - id: inner
+                fork:
+                  - [{id: later, wait: {until_field: webinar_at}}]
+                  - [{add_note: {text: b}}]
+        """)
+
+    inner = states["outer"]["Branches"][1]["States"]
+    assert inner["inner"]["Catch"][0]["Next"] == "inner wait failed"
+    assert inner["inner wait failed"]["Type"] == "Fail", "a nested fork passes the failure out"
+    assert states["outer"]["Catch"][0]["Next"] == "outer wait failed"
+    assert payload(states["outer wait failed"])["reason"] == "wait_failed"
 
 
 # ---------------------------------------------------------------- when an action runs
@@ -203,12 +268,13 @@ def test_given_when_relative_to_a_date_field_then_the_action_waits_for_the_resol
         - add_note: {text: next}
         """)
 
-    assert list(states)[:5] == ["reminder when resolve", "reminder when resolve failed", "reminder when past",
-                                "reminder when", "reminder"]
+    assert list(states)[:5] == ["reminder when resolve", "reminder when wait failed", "reminder when wait failed failed",
+                                "reminder when past", "reminder when"]
     resolve = states["reminder when resolve"]
     assert resolve["Parameters"] == {
         "FunctionName": "${ResolveWaitFunctionArn}",
-        "Payload": {**IDS, "step_id": "reminder", "when": {"until_field": "webinar_at", "offset": {"hours": -1.0}}},
+        "Payload": {**IDS, "step_id": "reminder", "when": {"until_field": "webinar_at", "offset": {"hours": -1.0}},
+                    **VISIT},
     }
     assert resolve["Comment"] == ("Work out when 'reminder' runs (until 1 hour before the contact's field webinar_at); "
                                   "the UTC time goes to $.timers.reminder")
@@ -218,7 +284,21 @@ def test_given_when_relative_to_a_date_field_then_the_action_waits_for_the_resol
     assert states["reminder when past"]["Default"] == "reminder when"
     assert states["reminder when"] == {"Type": "Wait", "Comment": "Wait until the time worked out by 'reminder when resolve'",
                                        "TimestampPath": "$.timers.reminder.at", "Next": "reminder"}
-    assert states["reminder when resolve failed"]["Next"] == "1 add_note", "an action that cannot be timed is not run"
+    assert payload(states["reminder when wait failed"])["reason"] == "wait_failed"
+    assert states["reminder when wait failed"]["Next"] == EXITED, "a step timed after an unknown moment is not run"
+
+
+def test_given_on_error_continue_when_the_moment_of_an_action_cannot_be_worked_out_then_the_action_is_skipped(
+        compile_steps):
+    states = compile_steps("""\
+        - id: reminder
+          send_sms: {text: Starting soon}
+          when: {until_field: webinar_at, offset: {hours: -1}}
+        - add_note: {text: next}
+        """, header=CONTINUE)
+
+    assert states["reminder when resolve failed"]["Next"] == "1 add_note"
+    assert "reminder when wait failed" not in states
 
 
 def test_given_when_in_a_window_then_there_is_nothing_to_skip_and_no_choice(compile_steps):
@@ -266,7 +346,8 @@ def test_given_an_if_then_a_check_task_stores_the_result_and_a_choice_branches_o
     assert check["Parameters"] == {
         "FunctionName": "${CheckConditionFunctionArn}",
         "Payload": {**IDS, "step_id": "engaged",
-                    "condition": {"any": [{"has_tag": "engaged"}, {"field": {"name": "score", "ge": 10}}]}},
+                    "condition": {"any": [{"has_tag": "engaged"}, {"field": {"name": "score", "ge": 10}}]},
+                    **VISIT},
     }
     assert check["ResultSelector"] == {"answer.$": "$.Payload"}
     assert check["ResultPath"] == "$.checks.engaged"

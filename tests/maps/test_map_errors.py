@@ -53,6 +53,16 @@ def test_given_goals_when_loaded_then_the_error_says_goals_are_not_supported_yet
     assert error_of(path) == f"{path}: 'goals' is not supported yet; remove it for now"
 
 
+@pytest.mark.parametrize(("on_error", "says"), [
+    ("{wait: skip}", "on_error.wait: input should be 'exit' or 'continue'; got 'skip'"),
+    ("{waits: exit}", "on_error: unknown key 'waits'; remove it or correct its spelling"),
+])
+def test_given_an_unknown_on_error_policy_when_loaded_then_the_error_names_the_choices(write_map, on_error, says):
+    path = write_map(HEADER + f"on_error: {on_error}\nsteps: [end]\n", full=True)
+
+    assert error_of(path) == f"{path}: {says}"
+
+
 def test_given_a_misspelt_map_key_when_loaded_then_the_error_suggests_the_right_one(write_map):
     path = write_map(HEADER + "step: [end]\n", full=True)
 

@@ -8,7 +8,11 @@ that no longer exists is logged and otherwise left alone, so the execution can f
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -20,6 +24,7 @@ from automaps.contacts import ContactStore, EnrollmentNotFound
 logger = Logger()
 
 CAUSE_LIMIT = 1000  # characters of a failure's Cause kept on the history
+CLOCK_SKEW = timedelta(minutes=5)  # between Step Functions' EnteredTime and the Lambda's clock, at most
 
 
 class _Task(BaseModel):
@@ -29,6 +34,65 @@ class _Task(BaseModel):
     enrollment_id: str = Field(min_length=1)
     map_id: str = Field(min_length=1)
     step_id: str | None = None
+
+
+class Visit(BaseModel):
+    """One visit of a state (``$$.Execution.Id``, ``$$.State.Name``, ``$$.State.EnteredTime``):
+    the same across the Task's retries, new on a later visit (a loop). A history entry written
+    for a visit is written once, however often the Lambda is retried after the write."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    execution_id: str = Field(min_length=1)
+    state_name: str = Field(min_length=1)
+    state_entered_time: str = Field(min_length=1)
+
+    @property
+    def key(self) -> str:
+        """A short digest of the visit, kept in the entry's detail as ``visit``."""
+        visit = f"{self.execution_id}|{self.state_name}|{self.state_entered_time}"
+        return hashlib.sha256(visit.encode()).hexdigest()[:24]
+
+    @property
+    def entered(self) -> datetime:
+        return datetime.fromisoformat(self.state_entered_time)
+
+    @classmethod
+    def of(cls, event: dict[str, Any]) -> Visit | None:
+        """The visit an event names; None for an event without one (a definition compiled before)."""
+        return cls.model_validate(event) if event.get("execution_id") and event.get("state_entered_time") else None
+
+
+def record_for_visit(store: ContactStore, visit: Visit | None, contact_id: str, kind: str, detail: dict[str, Any], *,
+                     map_id: str, step_id: str | None) -> None:
+    """``store.record``, but once per visit when the event names one: an entry of this kind since
+    the state was entered that carries the visit's key means a retried invocation wrote it already.
+
+    The attempts of one visit run one after another (a Task's Retry), so reading first is enough;
+    the entry keeps its time of writing, in order with the entries around it.
+    """
+    if visit is None:
+        store.record(contact_id, kind, detail, map_id=map_id, step_id=step_id)
+        return
+    since = min(visit.entered, clock.now()) - CLOCK_SKEW
+    if any(entry.detail.get("visit") == visit.key for entry in store.events(contact_id, kind, since=since)):
+        logger.info("already recorded for this visit (a retried invocation)", extra={"kind": kind})
+        return
+    store.record(contact_id, kind, {**detail, "visit": visit.key}, map_id=map_id, step_id=step_id)
+
+
+@contextlib.contextmanager
+def transient_errors_retried() -> Iterator[None]:
+    """Throttling and 5xx answers from AWS leave the Lambda as ``TransientError``, which the
+    Task's Retry matches (a bare ClientError would go straight to the Catch)."""
+    from automaps.steps import TransientError, _is_transient
+
+    try:
+        yield
+    except Exception as error:
+        if _is_transient(error):
+            raise TransientError(f"{type(error).__name__}: {error}") from error
+        raise
 
 
 class Check(BaseModel):
@@ -59,6 +123,14 @@ class ConditionCheck(_Task, Check):
     The answer is ``{"result": bool}`` for a condition, ``{"case": index}`` for cases (-1: none).
     """
 
+    execution_id: str | None = None
+    state_name: str | None = None
+    state_entered_time: str | None = None
+
+    @property
+    def visit(self) -> Visit | None:
+        return Visit.of(self.model_dump())
+
 
 class TaskError(BaseModel):
     """``$.error`` as a Catch leaves it."""
@@ -76,22 +148,28 @@ class FailureRecord(_Task):
 
 
 class ExitRequest(_Task):
-    """``exit_map``: the contact leaves the map (``end``: an end step; ``completed``: ran out of steps)."""
+    """``exit_map``: the contact leaves the map (``end``: an end step; ``completed``: ran out of
+    steps; ``wait_failed``: a wait could not be resolved, with the ``error`` its Task failed with)."""
 
     reason: str = Field(default="completed", min_length=1, max_length=100)
+    error: TaskError | None = None
 
 
 def check_condition(check: ConditionCheck) -> dict[str, Any]:
-    """Decide the check for the contact; records ``condition.evaluated`` with the inputs."""
+    """Decide the check for the contact; records ``condition.evaluated`` with the inputs (once
+    per visit). Throttling leaves as ``TransientError``, for the Task's Retry."""
     store = ContactStore()
-    contact = store.get(check.contact_id)
-    if contact is None:
-        logger.warning("contact no longer exists; condition taken as false")
-        return check.no_contact_answer()
-    return decide(check, contact, store, map_id=check.map_id, enrollment_id=check.enrollment_id)
+    with transient_errors_retried():
+        contact = store.get(check.contact_id)
+        if contact is None:
+            logger.warning("contact no longer exists; condition taken as false")
+            return check.no_contact_answer()
+        return decide(check, contact, store, map_id=check.map_id, enrollment_id=check.enrollment_id,
+                      visit=check.visit)
 
 
-def decide(check: Check, contact: Any, store: ContactStore, *, map_id: str, enrollment_id: str) -> dict[str, Any]:
+def decide(check: Check, contact: Any, store: ContactStore, *, map_id: str, enrollment_id: str,
+           visit: Visit | None = None) -> dict[str, Any]:
     """Evaluate ``check`` for ``contact`` now and record one ``condition.evaluated`` entry.
 
     Shared by the check_condition task and by an action step that decides the ``if`` or
@@ -115,8 +193,8 @@ def decide(check: Check, contact: Any, store: ContactStore, *, map_id: str, enro
                 chosen = i
                 break
         answer, detail = {"case": chosen}, {"case": chosen, "result": chosen >= 0, "cases": evaluated}
-    store.record(contact.id, "condition.evaluated", {**detail, "enrollment_id": enrollment_id},
-                 map_id=map_id, step_id=check.step_id)
+    record_for_visit(store, visit, contact.id, "condition.evaluated", {**detail, "enrollment_id": enrollment_id},
+                     map_id=map_id, step_id=check.step_id)
     return answer
 
 
@@ -145,9 +223,10 @@ def exit_map(request: ExitRequest) -> bool:
         logger.warning("no such enrollment (contact deleted?); nothing to exit")
         exited = False
     if exited:
-        store.record(request.contact_id, "map.exited",
-                     {"reason": request.reason, "enrollment_id": request.enrollment_id},
-                     map_id=request.map_id, step_id=request.step_id)
+        detail: dict[str, Any] = {"reason": request.reason, "enrollment_id": request.enrollment_id}
+        if request.error is not None:
+            detail |= {"error": request.error.Error, "cause": summarise_cause(request.error.Cause)}
+        store.record(request.contact_id, "map.exited", detail, map_id=request.map_id, step_id=request.step_id)
     enrollment.release(request.contact_id, request.map_id, request.enrollment_id)
     return exited
 

@@ -15,6 +15,12 @@ wait           Wait "M" (Seconds or Timestamp), or, when it depends on the conta
                clock, Task "M resolve" (resolve_wait -> ``$.timers.<key>``) -> [Choice
                "M past" -> Task "M exit" (reason ``wait_past``), with ``if_past: skip``]
                -> Wait "M" (TimestampPath)
+               A resolve Task that still fails after its retries: Task "<name> wait failed" (exit_map,
+               reason ``wait_failed``, with the error) -> Succeed "Exited", so nothing after the
+               wait runs early; inside a fork branch: record_failure -> Fail "<name> wait failed"
+               (``Automaps.WaitFailed``), which the Parallel turns into that exit. With the
+               map's ``on_error: {wait: continue}``: record_failure, then on at once (a ``when``
+               skips its action)
 if             Task "M check" (check_condition -> ``$.checks.<key>.answer``) -> Choice "M"
 switch         Task "M check" (check_condition decides every case, first match wins, in one
                call -> ``$.checks.<key>.answer.case``) -> Choice "M" (one rule per case)
@@ -32,7 +38,7 @@ end            Task "M" (exit_map, reason ``end``) -> Succeed "Exited"
 
 Every Task calls a Lambda through ``arn:aws:states:::lambda:invoke`` with the Retry of
 docs/architecture.md and a Catch to "<task> failed" (record_failure), which moves on to what
-would have come after the step. Action results are discarded (``ResultPath: null``).
+would have come after the step (a wait's resolve Task: see above). Action results are discarded (``ResultPath: null``).
 """
 
 from __future__ import annotations
@@ -67,7 +73,11 @@ from automaps.timing import duration_words
 
 TASK_RESOURCE = "arn:aws:states:::lambda:invoke"
 RETRY_ERRORS = ("TransientError", "Lambda.ServiceException", "Lambda.AWSLambdaException",
-                "Lambda.SdkClientException", "Lambda.TooManyRequestsException")
+                "Lambda.SdkClientException", "Lambda.TooManyRequestsException",
+                "Lambda.ClientExecutionTimeoutException")
+WAIT_FAILED = "Automaps.WaitFailed"
+"""The error a fork branch fails with when a wait in it cannot be resolved (``on_error: {wait:
+exit}``): the Parallel catches it and the contact leaves the map with reason ``wait_failed``."""
 EXITED = "Exited"
 COMPLETED = "Completed"
 LOOP_COUNTERS = "Loop counters"
@@ -121,6 +131,19 @@ def substitutions_used(asl: dict[str, Any]) -> set[str]:
 def _retry() -> list[dict[str, Any]]:
     return [{"ErrorEquals": list(RETRY_ERRORS), "IntervalSeconds": 2, "MaxAttempts": 5, "BackoffRate": 2.0,
              "JitterStrategy": "FULL"}]
+
+
+def _visit() -> dict[str, str]:
+    """The payload fields that name one visit of a state (stable across its retries): the key of
+    an action's idempotency and of the history entries resolve_wait and check_condition write."""
+    return {"execution_id.$": "$$.Execution.Id", "state_name.$": "$$.State.Name",
+            "state_entered_time.$": "$$.State.EnteredTime"}
+
+
+def _wait_failed(cause: str) -> dict[str, Any]:
+    """The Fail state a fork branch ends in when a wait in it cannot be resolved."""
+    return {"Type": "Fail", "Comment": "Fail the branch, so that the fork sends the contact out of the map "
+            "(on_error: {wait: exit})", "Error": WAIT_FAILED, "Cause": cause}
 
 
 def _function(name: str) -> str:
@@ -245,8 +268,7 @@ class _Compiler:
                 payload["fallback_timezone"] = self.map.fallback_timezone
         if decides is not None:
             payload["then_check"] = self._check_spec(decides)
-        payload |= {"missing_fields": self.map.missing_fields, "execution_id.$": "$$.Execution.Id",
-                    "state_name.$": "$$.State.Name", "state_entered_time.$": "$$.State.EnteredTime"}
+        payload |= {"missing_fields": self.map.missing_fields, **_visit()}
         comment = f"{step.action}: {_settings_words(settings)}"
         if step.only_if is not None:
             comment += f"; runs only if {describe_condition(step.only_if)}, else is skipped"
@@ -283,10 +305,21 @@ class _Compiler:
         if self.map.fallback_timezone:
             payload["fallback_timezone"] = self.map.fallback_timezone
         selector = {"at.$": "$.Payload.at"} | ({"skip.$": "$.Payload.skip"} if skip else {})
+        payload |= _visit()
         what = f"when '{then}' runs" if action else "when the wait ends"
+        exits = self.map.on_error.wait == "exit"
+        in_branch = bool(ref.branch)
         self._task(states, f"{name} resolve", f"Work out {what} ({self._wait_words(spec)}); the UTC time goes to "
-                   f"$.timers.{key}", "resolve_wait", payload, f"{name} past" if skip else name, on_failure,
-                   result_selector=selector, result_path=f"$.timers.{key}")
+                   f"$.timers.{key}", "resolve_wait", payload, f"{name} past" if skip else name,
+                   f"{name} wait failed" if exits and in_branch else on_failure,
+                   result_selector=selector, result_path=f"$.timers.{key}",
+                   catch_to=f"{name} wait failed" if exits and not in_branch else None)
+        if exits and in_branch:
+            states[f"{name} wait failed"] = _wait_failed(f"'{name} resolve' failed after its retries")
+        elif exits:
+            self._exit(states, f"{name} wait failed", "wait_failed", ref.label,
+                       f"Exit the map: '{name} resolve' failed after its retries, and nothing after the wait may run "
+                       "early (on_error: {wait: exit})", error=True)
         if skip:
             missed = "its date is missing or already past" if action and spec.until_field else "it is already past"
             states[f"{name} past"] = {
@@ -370,7 +403,7 @@ class _Compiler:
 
     def _check_spec(self, ref: StepRef) -> dict[str, Any]:
         """What to decide for an if/switch: ``condition`` or ``cases`` (automaps.journey.Check)."""
-        step = ref.step
+        step, spec = ref.step, dict[str, Any]()
         if isinstance(step, IfStep):
             conditions, spec = [step.if_], {"step_id": ref.label, "condition": dump(step.if_)}
         else:
@@ -382,7 +415,7 @@ class _Compiler:
 
     def _check(self, states: dict[str, Any], ref: StepRef, comment: str, after: str) -> None:
         key, spec = self._check_key(ref), self._check_spec(ref)
-        payload = {**self._ids(ref.label), **{k: v for k, v in spec.items() if k != "step_id"}}
+        payload = {**self._ids(ref.label), **{k: v for k, v in spec.items() if k != "step_id"}, **_visit()}
         self._task(states, f"{self._main(ref)} check", f"{comment}; the answer goes to $.checks.{key}",
                    "check_condition", payload, self._main(ref), after,
                    result_selector={"answer.$": "$.Payload"}, result_path=f"$.checks.{key}")
@@ -431,42 +464,57 @@ class _Compiler:
     def _fork(self, states: dict[str, Any], ref: StepRef, after: str) -> None:
         step: ForkStep = ref.step  # type: ignore[assignment]
         main = self._main(ref)
-        branches = []
+        branches: list[dict[str, Any]] = []
         for i, steps in enumerate(step.fork):
-            done, branch_states = f"{main} branch {i} done", {}
+            done, branch_states = f"{main} branch {i} done", dict[str, Any]()
             first = self._steps(branch_states, (*ref.path, "fork", i), steps, done)
             if done in self.linked:
                 branch_states[done] = {"Type": "Succeed", "Comment": f"Branch {i} of '{main}' has finished"}
             branches.append({"StartAt": first, "States": branch_states})
+        catch: list[dict[str, Any]] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
+                                        "Next": self._to(f"{main} failed")}]
+        if any(state.get("Error") == WAIT_FAILED for b in branches for state in b["States"].values()):
+            catch.insert(0, {"ErrorEquals": [WAIT_FAILED], "ResultPath": "$.error",
+                             "Next": self._to(f"{main} wait failed")})
+            if ref.branch:
+                states[f"{main} wait failed"] = _wait_failed(f"a wait in a branch of '{main}' could not be resolved")
+            else:
+                self._exit(states, f"{main} wait failed", "wait_failed", ref.label,
+                           f"Exit the map: a wait in a branch of '{main}' could not be resolved (on_error: "
+                           "{wait: exit})", error=True)
         states[main] = {
             "Type": "Parallel",
             "Comment": f"Run {len(branches)} branches side by side; go on when all have finished",
             "Branches": branches,
             "ResultPath": None,
-            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": self._to(f"{main} failed")}],
+            "Catch": catch,
             "Next": self._to(after),
         }
         states[f"{main} failed"] = self._failure(main, after, ref.label)
 
-    def _exit(self, states: dict[str, Any], name: str, reason: str, step_id: str, comment: str) -> None:
-        payload = {**self._ids(step_id), "reason": reason}
+    def _exit(self, states: dict[str, Any], name: str, reason: str, step_id: str, comment: str, *,
+              error: bool = False) -> None:
+        payload = {**self._ids(step_id), "reason": reason} | ({"error.$": "$.error"} if error else {})
         self._task(states, name, comment, "exit_map", payload, EXITED, EXITED)
 
     # ------------------------------------------------------------ tasks
 
     def _task(self, states: dict[str, Any], name: str, comment: str, function: str, payload: dict[str, Any],
               after: str, on_failure: str, *, result_selector: dict[str, str] | None = None,
-              result_path: str | None = None) -> None:
-        """A Lambda Task ``name`` and its "<name> failed" state, which goes on to ``on_failure``."""
+              result_path: str | None = None, catch_to: str | None = None) -> None:
+        """A Lambda Task ``name`` and its "<name> failed" state, which goes on to ``on_failure``;
+        with ``catch_to``, its Catch goes there instead (and no "<name> failed" is added)."""
         task: dict[str, Any] = {"Type": "Task", "Comment": comment, "Resource": TASK_RESOURCE,
                                 "Parameters": {"FunctionName": _function(function), "Payload": payload}}
         if result_selector:
             task["ResultSelector"] = result_selector
         task |= {"ResultPath": result_path, "Retry": _retry(),
-                 "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": self._to(f"{name} failed")}],
+                 "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
+                            "Next": self._to(catch_to or f"{name} failed")}],
                  "Next": self._to(after)}
         states[name] = task
-        states[f"{name} failed"] = self._failure(name, on_failure, payload["step_id"])
+        if catch_to is None:
+            states[f"{name} failed"] = self._failure(name, on_failure, payload["step_id"])
 
     def _failure(self, name: str, after: str, step_id: str) -> dict[str, Any]:
         return {

@@ -320,6 +320,16 @@ class Entry(BaseModel):
         return self
 
 
+class OnError(BaseModel):
+    """What happens when the moment of a ``wait`` (or of an action's ``when``) cannot be worked
+    out, after the Task's retries: ``exit`` (default) leaves the map with reason ``wait_failed``,
+    so no step after the wait ever runs early; ``continue`` records ``step.failed`` and goes on
+    at once (a ``wait`` ends, an action with ``when`` is skipped)."""
+
+    model_config = _STRICT
+    wait: Literal["exit", "continue"] = "exit"
+
+
 class Map(BaseModel):
     """One automation map (one YAML file, one state machine)."""
 
@@ -331,6 +341,7 @@ class Map(BaseModel):
     triggers: list[Trigger] = Field(min_length=1)
     entry: Entry = Entry()
     missing_fields: Literal["skip", "fail"] = "skip"
+    on_error: OnError = OnError()
     timezone: Timezone = "UTC"
     steps: StepList
 
