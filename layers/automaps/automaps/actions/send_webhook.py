@@ -10,8 +10,11 @@ Signature (when a secret is given, by a ``webhook`` connection or ``secret_arn``
 call also carries ``X-Automaps-Delivery``, the same for the retries of one step visit, so a
 receiver can drop duplicates.
 
-Answers: 2xx is done (``webhook.sent``); 408, 429 and 5xx, timeouts and connection failures
-are transient (the state's Retry calls again); any other status is a recorded failure.
+Answers: 2xx is done (``webhook.sent``); 408, 429 and 5xx, connect timeouts and refused
+connections are transient (the state's Retry calls again); any other status is a recorded
+failure. A request sent whose answer was lost (read timeout, reset, the total deadline) is not
+sent again: the step's outcome is unknown (``step.outcome_unknown``; a GET is retried). The
+delivery is an effect of the visit (``ctx.once``): a retry never calls twice.
 """
 
 from __future__ import annotations
@@ -144,24 +147,31 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
         headers[header] = sign(_secret(secret_arn, connection.secret_key if connection else None), body or b"")
 
     where = {"method": settings.method, "host": target.host, "path": target.path.split("?")[0]}
-    answer = _call(settings, url, headers, body, where)
-    sent = {**where, "status": answer.status, "signed": bool(secret_arn)}
-    if answer.redirects:
-        sent["redirects"] = len(answer.redirects)
-    if not settings.save:
-        ctx.record_effect("webhook.sent", sent)
+
+    def deliver() -> dict[str, Any]:
+        answer = _call(settings, url, headers, body, where)
+        sent: dict[str, Any] = {**where, "status": answer.status, "signed": bool(secret_arn)}
+        if answer.redirects:
+            sent["redirects"] = len(answer.redirects)
+        if settings.save:
+            try:
+                saved, missing = _extract(answer, settings.save)
+            except PermanentError as error:
+                sent |= {"saved": [], "unreadable": error.reason}
+                return sent
+            sent |= {"saved": sorted(saved), "values": saved}
+            if missing:
+                sent["not_in_answer"] = missing
         return sent
-    try:
-        saved, missing = _extract(answer, settings.save)
-    except PermanentError:
-        ctx.record_effect("webhook.sent", {**sent, "saved": []})
-        raise
-    sent["saved"] = sorted(saved)
-    if missing:
-        sent["not_in_answer"] = missing
-    ctx.record_effect("webhook.sent", sent)
-    if saved:
-        _save(ctx, saved)
+
+    # once per visit (X-Automaps-Delivery lets the receiver tell the same delivery too)
+    answer = ctx.once("webhook", deliver, kind="webhook.sent",
+                      detail=lambda sent: {k: v for k, v in sent.items() if k not in ("values", "unreadable")})
+    sent = {k: v for k, v in answer.items() if k not in ("values", "unreadable")}
+    if answer.get("unreadable"):
+        raise PermanentError(answer["unreadable"], {"status": answer["status"]})
+    if answer.get("values"):
+        _save(ctx, answer["values"])
     return sent
 
 
@@ -243,7 +253,9 @@ def _call(settings: Settings, url: str, headers: dict[str, str], body: bytes | N
     except safe_http.TooManyRedirects as error:
         raise PermanentError(f"webhook redirected too often: {error}", where) from None
     except urllib3.exceptions.HTTPError as error:
-        raise TransientError(f"webhook to {where['host']} failed: {type(error).__name__}") from None
+        from automaps.providers.http import transport_error
+
+        raise transport_error(error, f"the webhook to {where['host']}", settings.method) from None
     if 200 <= answer.status < 300:
         return answer
     snippet = " ".join(answer.text()[:200].split())

@@ -8,7 +8,9 @@ carry one of those (IPv4-mapped ``::ffff:127.0.0.1``, 6to4, Teredo, NAT64). The 
 **after** DNS resolution, on every address the name resolves to, and the connection then goes
 to the checked address itself (Host header and TLS SNI/certificate name from the URL), so a
 DNS answer that changes between check and connect (rebinding) cannot swap it. Redirects are
-followed by hand, each hop checked the same way, at most :data:`MAX_REDIRECTS`.
+followed by hand, each hop checked the same way, at most :data:`MAX_REDIRECTS`; across origins
+only the headers of :data:`CROSS_ORIGIN_HEADERS` follow. ``timeout`` is a total deadline for
+the whole exchange, redirects and a slowly dripped answer included.
 
 The deployment may allow networks explicitly: ``WEBHOOK_ALLOWED_NETWORKS`` (comma-separated
 CIDRs, template parameter ``WebhookAllowedNetworks``, empty by default). The cloud metadata
@@ -33,8 +35,9 @@ METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
     "169.254.169.254", "169.254.170.2", "169.254.169.253", "169.254.169.123",
     "fd00:ec2::254", "fd00:ec2::23", "fd00:ec2::123",
 ))
-# headers that must not follow a redirect to another origin
-_CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+# the only headers that follow a redirect to another origin: custom ones (X-Api-Key,
+# Authorization, a signature...) stay with the origin they were written for
+CROSS_ORIGIN_HEADERS = frozenset({"accept", "accept-language", "user-agent", "content-type", "x-automaps-delivery"})
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -196,7 +199,7 @@ def request(method: str, url: str, *, headers: dict[str, str] | None = None, bod
             from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
             raise Urllib3Timeout("the webhook took longer than its timeout")
-        status, answer_headers, data = _exchange(method, target, sent_headers, body, remaining)
+        status, answer_headers, data = _exchange(method, target, sent_headers, body, remaining, deadline)
         location = answer_headers.get("location")
         if status not in REDIRECT_STATUSES or not location:
             return Response(status, answer_headers, data, url, hops)
@@ -206,7 +209,7 @@ def request(method: str, url: str, *, headers: dict[str, str] | None = None, bod
         hops.append(url)
         following = parse(url)
         if following.origin != target.origin:
-            sent_headers = {k: v for k, v in sent_headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
+            sent_headers = {k: v for k, v in sent_headers.items() if k.lower() in CROSS_ORIGIN_HEADERS}
         if status == 303 or (status in (301, 302) and method.upper() not in ("GET", "HEAD")):
             method, body = "GET", None
             sent_headers = {k: v for k, v in sent_headers.items() if k.lower() != "content-type"}
@@ -214,8 +217,10 @@ def request(method: str, url: str, *, headers: dict[str, str] | None = None, bod
 
 
 def _exchange(method: str, target: Target, headers: dict[str, str], body: bytes | None,
-              timeout: float) -> tuple[int, dict[str, str], bytes]:
+              timeout: float, deadline: float) -> tuple[int, dict[str, str], bytes]:
     import urllib3
+
+    from automaps.providers.http import read_within
 
     address = resolve(target.host, target.port)
     options: dict[str, Any] = {"timeout": urllib3.Timeout(total=timeout), "retries": False, "maxsize": 1}
@@ -228,12 +233,7 @@ def _exchange(method: str, target: Target, headers: dict[str, str], body: bytes 
         answer = pool.urlopen(method.upper(), target.path, body=body,
                               headers={**headers, "Host": target.host_header},
                               redirect=False, preload_content=False, assert_same_host=False)
-        try:
-            data = answer.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
-            if len(data) > MAX_RESPONSE_BYTES:
-                data = data[:MAX_RESPONSE_BYTES]
-            return answer.status, {k.lower(): v for k, v in answer.headers.items()}, data
-        finally:
-            answer.release_conn()
+        data = read_within(answer, deadline, MAX_RESPONSE_BYTES)  # a slow drip cannot outlast the deadline
+        return answer.status, {k.lower(): v for k, v in answer.headers.items()}, data
     finally:
         pool.close()
