@@ -1,5 +1,7 @@
-"""Task record_failure: a step failed after its retries (the state's Catch put the error under
-``$.error``). Records ``step.failed`` with the error and a short cause; the contact moves on.
+"""Task record_failure: a step failed after its retries, or its function crashed or timed out
+(the state's Catch put the error under ``$.error``). Records what the step's effect markers say
+happened (``step.failed``, or ``email.sent`` and ``step.done``, or ``step.outcome_unknown``:
+automaps.journey.record_failure); the contact moves on.
 """
 
 from aws_lambda_powertools import Logger

@@ -199,17 +199,47 @@ def decide(check: Check, contact: Any, store: ContactStore, *, map_id: str, enro
 
 
 def record_failure(failure: FailureRecord) -> None:
-    """Record ``step.failed`` with the error name and a short, stack-free cause."""
+    """Record what the failed step did, as its effect markers tell (automaps.effects):
+
+    * no effect started (or the newest visit with effects had finished): ``step.failed``;
+    * one started but never answered: ``step.outcome_unknown`` (it is not sent again);
+    * the error is a classified one (``TransientError`` after retries): the effects done before
+      it get their history entries, then ``step.failed`` naming them;
+    * a crash or timeout (``Sandbox.Timedout``, ``States.Timeout``, ...) after every effect was
+      done: their history entries (``email.sent`` with its message id) and ``step.done``.
+    """
+    from automaps import effects
+
     store = ContactStore()
     if store.get(failure.contact_id) is None:
         logger.warning("contact no longer exists; failure not recorded", extra={"error": failure.error.Error})
         return
-    cause = summarise_cause(failure.error.Cause)
-    store.record(failure.contact_id, "step.failed",
-                 {"reason": f"{failure.error.Error} after retries", "error": failure.error.Error,
-                  "cause": cause, "enrollment_id": failure.enrollment_id},
+    error, cause = failure.error.Error, summarise_cause(failure.error.Cause)
+    base = {"error": error, "cause": cause, "enrollment_id": failure.enrollment_id}
+    visit = effects.newest_visit(failure.contact_id, failure.enrollment_id, failure.step_id or "")
+    if visit is not None and not visit.finished:
+        visit.write_history(failure.contact_id)
+        done = [m.effect for m in visit.markers if m.status == effects.DONE]
+        open_ = [m for m in visit.markers if m.status != effects.DONE]
+        base["visit"] = visit.markers[0].visit
+        if open_:
+            kind = "step.outcome_unknown"
+            reason = (open_[0].reason or f"{open_[0].effect} was started and the function stopped before its "
+                      f"answer ({error})") + "; not resent"
+            base["effect"] = open_[0].effect
+        elif error == "TransientError":
+            kind, reason = "step.failed", f"{error} after retries"
+            base["effects_done"] = done
+        else:
+            kind, reason = "step.done", f"done; the function stopped after its effects ({error})"
+            base["effects_done"] = done
+        store.record(failure.contact_id, kind, {"reason": reason, **base},
+                     map_id=failure.map_id, step_id=failure.step_id)
+        logger.info("failed step recorded from its effects", extra={"error": error, "kind": kind})
+        return
+    store.record(failure.contact_id, "step.failed", {"reason": f"{error} after retries", **base},
                  map_id=failure.map_id, step_id=failure.step_id)
-    logger.info("step failure recorded", extra={"error": failure.error.Error})
+    logger.info("step failure recorded", extra={"error": error})
 
 
 def exit_map(request: ExitRequest) -> bool:
