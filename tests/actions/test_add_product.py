@@ -63,7 +63,7 @@ def test_given_the_idempotency_record_was_lost_when_the_step_runs_again_then_the
 
     again = add.lambda_handler(event_for("add_product", contact), lambda_context)
 
-    assert again["reason"] == "the contact already has the product"
+    assert again["reason"] == "done by an earlier attempt of this visit of the step"
     assert kinds(store, contact).count("product.added") == 1
 
 

@@ -108,9 +108,11 @@ def throttled_once(aws):
                                "ResponseMetadata": {"HTTPStatusCode": 400}}, "PutItem")
 
     events = aws_clients.client("dynamodb").meta.events
-    events.register("before-call.dynamodb.PutItem", throttle)
+    for operation in ("PutItem", "TransactWriteItems"):  # a profile change with its history is a transaction
+        events.register(f"before-call.dynamodb.{operation}", throttle)
     yield calls
-    events.unregister("before-call.dynamodb.PutItem", throttle)
+    for operation in ("PutItem", "TransactWriteItems"):
+        events.unregister(f"before-call.dynamodb.{operation}", throttle)
 
 
 def test_given_dynamodb_throttles_when_the_step_runs_then_a_transient_error_leaves_and_the_retry_runs(

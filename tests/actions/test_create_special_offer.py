@@ -164,6 +164,6 @@ def test_given_the_idempotency_record_was_lost_when_the_visit_runs_again_later_t
 
     again = create.lambda_handler(event, lambda_context)
 
-    assert again["reason"] == "the contact already has this offer"
+    assert again["reason"] == "done by an earlier attempt of this visit of the step"
     assert again["detail"]["expires_at"] == "2026-11-09T08:00:00Z"
     assert kinds(store, contact).count("offer.created") == 1 and "offer.updated" not in kinds(store, contact)

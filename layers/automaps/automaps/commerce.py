@@ -16,8 +16,11 @@ keeps what it wrote.
 
 Every change is written together with its history entry in one DynamoDB transaction, and is
 conditional on what was read (``rev``, a revision counter, or the item's absence): a retry after
-a crash finds the change made and the entry there, a concurrent writer makes us re-read. A write
-that would change nothing writes nothing and returns ``changed=False``.
+a crash finds the change made and the entry there, a concurrent writer (a ``rev`` that moved, or a
+``TransactionConflict``) makes us re-read. A write that would change nothing writes nothing and
+returns ``changed=False``. Given the step ``visit`` (its idempotency key), the transaction also
+writes the visit's marker (automaps.contacts.Effect), so a retry of the visit knows the change
+as its own.
 """
 
 from __future__ import annotations
@@ -34,7 +37,16 @@ from botocore.exceptions import ClientError
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from automaps import aws, clock, config
-from automaps.contacts import HistoryEntry, WriteConflict, _history_item, _pk  # noqa: PLC2701 (same layer)
+from automaps.contacts import (
+    HistoryEntry,
+    WriteConflict,
+    _backoff,
+    _history_item,
+    _pk,
+    effect_refused,
+    effect_writes,
+    is_conflict,
+)
 from automaps.content import from_item, to_item
 
 PRODUCT_PREFIX = "PRODUCT#"
@@ -202,22 +214,22 @@ class CommerceStore:
 
     # -------------------------------------------------------------- products
 
-    def add_product(self, contact_id: str, product: Product, record: Callable[[Product], HistoryEntry]
-                    ) -> tuple[Product, bool]:
+    def add_product(self, contact_id: str, product: Product, record: Callable[[Product], HistoryEntry],
+                    visit: str | None = None) -> tuple[Product, bool]:
         """Add the product unless the contact has it; returns what is stored and whether it changed."""
         def decide(old: dict[str, Any] | None) -> tuple[dict[str, Any], HistoryEntry] | None:
             return None if old is not None else (_stored(product), record(product))
 
-        old, changed = self._change(contact_id, f"{PRODUCT_PREFIX}{product.product_id}", decide)
+        old, changed = self._change(contact_id, f"{PRODUCT_PREFIX}{product.product_id}", decide, visit)
         return (product if changed or old is None else Product.model_validate(old)), changed
 
-    def remove_product(self, contact_id: str, product_id: str, record: Callable[[Product], HistoryEntry]
-                       ) -> Product | None:
+    def remove_product(self, contact_id: str, product_id: str, record: Callable[[Product], HistoryEntry],
+                       visit: str | None = None) -> Product | None:
         """Remove the product; returns what was removed (None: the contact did not have it)."""
         def decide(old: dict[str, Any] | None) -> tuple[None, HistoryEntry] | None:
             return None if old is None else (None, record(Product.model_validate(old)))
 
-        old, changed = self._change(contact_id, f"{PRODUCT_PREFIX}{product_id}", decide)
+        old, changed = self._change(contact_id, f"{PRODUCT_PREFIX}{product_id}", decide, visit)
         return Product.model_validate(old) if changed and old else None
 
     def products(self, contact_id: str) -> list[Product]:
@@ -228,12 +240,12 @@ class CommerceStore:
 
     # -------------------------------------------------------------- purchases
 
-    def add_purchase(self, contact_id: str, purchase: Purchase, record: HistoryEntry) -> bool:
+    def add_purchase(self, contact_id: str, purchase: Purchase, record: HistoryEntry, visit: str | None = None) -> bool:
         """Add the purchase to the history once per purchase id; False when it already was."""
         def decide(old: dict[str, Any] | None) -> tuple[dict[str, Any], HistoryEntry] | None:
             return None if old is not None else (_stored(purchase), record)
 
-        _, changed = self._change(contact_id, _purchase_sk(purchase.product_id, purchase.purchase_id), decide)
+        _, changed = self._change(contact_id, _purchase_sk(purchase.product_id, purchase.purchase_id), decide, visit)
         return changed
 
     def purchases(self, contact_id: str, product_id: str | None = None) -> list[Purchase]:
@@ -253,7 +265,8 @@ class CommerceStore:
     # -------------------------------------------------------------- offers
 
     def put_offer(self, contact_id: str, offer_id: str, make: Callable[[Offer | None], Offer],
-                  record: Callable[[Offer | None, Offer], HistoryEntry]) -> tuple[Offer, Literal["created", "updated", "unchanged"]]:
+                  record: Callable[[Offer | None, Offer], HistoryEntry], visit: str | None = None
+                  ) -> tuple[Offer, Literal["created", "updated", "unchanged"]]:
         """Create the offer, or update the stored one with the same id. ``make(old)`` builds the new
         offer from the stored one (keeping its code and creation time)."""
         result: dict[str, Offer] = {}
@@ -266,16 +279,17 @@ class CommerceStore:
                 return None
             return _stored(new), record(old, new)
 
-        old_item, changed = self._change(contact_id, f"{OFFER_PREFIX}{offer_id}", decide)
+        old_item, changed = self._change(contact_id, f"{OFFER_PREFIX}{offer_id}", decide, visit)
         if not changed:
             return result["offer"], "unchanged"
         return result["offer"], "updated" if old_item else "created"
 
-    def remove_offer(self, contact_id: str, offer_id: str, record: Callable[[Offer], HistoryEntry]) -> Offer | None:
+    def remove_offer(self, contact_id: str, offer_id: str, record: Callable[[Offer], HistoryEntry],
+                     visit: str | None = None) -> Offer | None:
         def decide(old: dict[str, Any] | None) -> tuple[None, HistoryEntry] | None:
             return None if old is None else (None, record(Offer.model_validate(old)))
 
-        old, changed = self._change(contact_id, f"{OFFER_PREFIX}{offer_id}", decide)
+        old, changed = self._change(contact_id, f"{OFFER_PREFIX}{offer_id}", decide, visit)
         return Offer.model_validate(old) if changed and old else None
 
     def offers(self, contact_id: str) -> list[Offer]:
@@ -284,7 +298,7 @@ class CommerceStore:
     # -------------------------------------------------------------- course subscriptions
 
     def subscribe_course(self, contact_id: str, subscription: CourseSubscription,
-                         record: Callable[[CourseSubscription | None], HistoryEntry]
+                         record: Callable[[CourseSubscription | None], HistoryEntry], visit: str | None = None
                          ) -> tuple[CourseSubscription, bool]:
         """Subscribe, or change the plan/start of the subscription to the same course (keeping
         when it was first subscribed); returns what is stored and whether it changed. An ended
@@ -305,7 +319,7 @@ class CommerceStore:
                 update={"subscribed_at": old.subscribed_at}) if old and not ended else subscription
             return _stored(kept), record(old)
 
-        _, changed = self._change(contact_id, f"{COURSE_PREFIX}{subscription.course_id}", decide)
+        _, changed = self._change(contact_id, f"{COURSE_PREFIX}{subscription.course_id}", decide, visit)
         return result["stored"], changed
 
     def end_course_subscription(self, contact_id: str, course_id: str, at: datetime,
@@ -347,7 +361,7 @@ class CommerceStore:
     # -------------------------------------------------------------- membership access
 
     def set_access(self, contact_id: str, site: str, status: AccessStatus,
-                   record: Callable[[str | None], HistoryEntry]) -> tuple[str | None, bool]:
+                   record: Callable[[str | None], HistoryEntry], visit: str | None = None) -> tuple[str | None, bool]:
         """Set the access status to ``site``; returns the previous status (None: never set) and
         whether it changed."""
         def decide(old: dict[str, Any] | None) -> tuple[dict[str, Any], HistoryEntry] | None:
@@ -357,7 +371,7 @@ class CommerceStore:
             access = MembershipAccess(site=site, status=status, changed_at=clock.now())
             return _stored(access), record(previous)
 
-        old, changed = self._change(contact_id, f"{ACCESS_PREFIX}{site}", decide)
+        old, changed = self._change(contact_id, f"{ACCESS_PREFIX}{site}", decide, visit)
         return (old["status"] if old else None), changed
 
     def access(self, contact_id: str) -> dict[str, MembershipAccess]:
@@ -367,12 +381,13 @@ class CommerceStore:
 
     # -------------------------------------------------------------- internals
 
-    def _change(self, contact_id: str, sk: str, decide: Decide) -> tuple[dict[str, Any] | None, bool]:
+    def _change(self, contact_id: str, sk: str, decide: Decide,
+                visit: str | None = None) -> tuple[dict[str, Any] | None, bool]:
         """Read the item, let ``decide`` say what to write, write it with its history entry in one
         transaction conditional on what was read; re-read when another writer got there first.
         Returns the item as read before the change and whether anything was written."""
         key = {"pk": _pk(contact_id), "sk": sk}
-        for _ in range(_WRITE_ATTEMPTS):
+        for attempt in range(_WRITE_ATTEMPTS):
             old = self._get_item(key)
             decision = decide(_plain(old))
             if decision is None:
@@ -385,13 +400,17 @@ class CommerceStore:
             else:
                 item = {**new, **key, "rev": (old["rev"] + 1) if old else 1}
                 write = {"Put": {"TableName": self.table, "Item": to_item(item), **guard}}
+            recorded = effect_writes(self.table, contact_id, visit, history) if visit else \
+                [{"Put": {"TableName": self.table, "Item": _history_item(contact_id, history)}}]
             try:
-                self._db.transact_write_items(TransactItems=[
-                    write, {"Put": {"TableName": self.table, "Item": _history_item(contact_id, history)}}])
+                self._db.transact_write_items(TransactItems=[write, *recorded])
             except ClientError as exc:
-                if _error_code(exc) == "TransactionCanceledException" and \
-                        _cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
-                    continue  # changed under us: decide again on what is there now
+                if is_conflict(exc) or (_error_code(exc) == "TransactionCanceledException" and
+                                        _cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]):
+                    _backoff(attempt)
+                    continue  # changed under us, or another writer had it: decide again on what is there now
+                if visit and _error_code(exc) == "TransactionCanceledException":
+                    effect_refused(exc, len(recorded))
                 raise
             return _plain(old), True
         raise WriteConflict(f"{sk} of contact {contact_id} kept changing; gave up after {_WRITE_ATTEMPTS} attempts")
@@ -410,7 +429,7 @@ class CommerceStore:
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
             ExpressionAttributeValues=to_item({":pk": _pk(contact_id), ":prefix": prefix}))
         for page in pages:
-            items.extend(_plain(from_item(item)) for item in page["Items"])
+            items.extend(from_item({k: v for k, v in item.items() if k not in ("pk", "sk")}) for item in page["Items"])
         return items
 
 

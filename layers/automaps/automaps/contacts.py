@@ -6,6 +6,7 @@ Layout (docs/architecture.md), all under ``pk = CONTACT#<id>`` except the email 
     H#<iso time>#<suffix>            history entry: at, kind, detail, map_id, step_id
     NOTE#<iso time>#<note id>        note: note_id, text, at
     NOTEID#<note id>                 makes add_note idempotent on the note id
+    DONE#<visit key>                 the effect one visit of a step made (kind, detail, entry): see Effect
     ENROLL#<map id>#<enrollment id>  enrollment: status, started_at, event, execution_arn, ...
     EMAIL#<lowercased email> / EMAIL the one contact that owns an address (attr contact_id)
     PHONE#<e164> / PHONE             the contact a phone number finds (contacts without email)
@@ -26,6 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
@@ -248,6 +250,61 @@ def _cancellation_codes(exc: ClientError) -> list[str]:
     return [reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])]
 
 
+def is_conflict(exc: ClientError) -> bool:
+    """DynamoDB refused the write because another request had one of its items at that moment (a
+    transaction cancelled with ``TransactionConflict``, or a write meeting a transaction under
+    way): nothing was written, and trying again is right."""
+    code = _error_code(exc)
+    return code == "TransactionConflictException" or (
+        code == "TransactionCanceledException" and "TransactionConflict" in _cancellation_codes(exc))
+
+
+DONE_PREFIX = "DONE#"
+
+
+def _done_key(contact_id: str, visit: str) -> dict[str, str]:
+    return {"pk": _pk(contact_id), "sk": f"{DONE_PREFIX}{visit}"}
+
+
+@dataclass(frozen=True)
+class Effect:
+    """The change one visit of a step makes, and how it is recorded: its history entry is written
+    in the change's own transaction together with the visit's marker ``DONE#<visit key>``
+    (conditional on its absence). A retry of the visit (the answer was lost, a later write was
+    throttled) finds the marker (``ContactStore.visit_effect``) and takes the change as its own
+    instead of making it again or calling it "already as requested"."""
+
+    visit: str
+    kind: str
+    map_id: str | None = None
+    step_id: str | None = None
+
+    def entry(self, detail: dict[str, Any]) -> HistoryEntry:
+        return HistoryEntry(at=clock.now(), kind=self.kind, detail=detail, map_id=self.map_id, step_id=self.step_id)
+
+
+def effect_writes(table: str, contact_id: str, visit: str, entry: HistoryEntry) -> list[dict[str, Any]]:
+    """The history entry of a visit's change and the visit's marker, as transaction items (last in
+    the transaction: the marker's ``ConditionalCheckFailed`` is the last cancellation reason)."""
+    history = _history_item(contact_id, entry)
+    marker = to_item(_without_none({**_done_key(contact_id, visit), "kind": entry.kind, "detail": _plain(entry.detail),
+                                    "entry": history["sk"]["S"], "at": clock.iso(entry.at),
+                                    "map_id": entry.map_id, "step_id": entry.step_id}))
+    return [{"Put": {"TableName": table, "Item": history}},
+            {"Put": {"TableName": table, "Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}}]
+
+
+def effect_refused(exc: ClientError, index: int) -> None:
+    """After a cancelled transaction whose visit marker is at ``index``: a conflict, or the marker
+    written by another invocation of the same visit, is a WriteConflict (the retry reads what is
+    there); other cancellations are the caller's to judge."""
+    codes = _cancellation_codes(exc)
+    if is_conflict(exc):
+        raise WriteConflict("another writer had one of the items at the same time") from None
+    if len(codes) > index and codes[index] == "ConditionalCheckFailed":
+        raise WriteConflict("another invocation of this visit recorded its effect") from None
+
+
 def _backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, min(0.25, 0.005 * 2**attempt)))
 
@@ -363,9 +420,10 @@ class ContactStore:
         owner = self._email_owner(email)
         return owner if owner and self.get(owner) is None else None
 
-    def change_tags(self, contact_id: str, add: Iterable[str] = (),
-                    remove: Iterable[str] = ()) -> tuple[Contact, set[str], set[str]]:
-        """Add and remove tags; returns the contact and the tags that were actually added/removed."""
+    def change_tags(self, contact_id: str, add: Iterable[str] = (), remove: Iterable[str] = (),
+                    effect: Effect | None = None) -> tuple[Contact, set[str], set[str]]:
+        """Add and remove tags; returns the contact and the tags that were actually added/removed.
+        With ``effect``, a change is recorded (``{"added", "removed"}``) in the same transaction."""
         to_add, to_remove = set(add), set(remove)
         changes: dict[str, set[str]] = {}
 
@@ -376,11 +434,18 @@ class ContactStore:
                 return None
             return contact.model_copy(update={"tags": (contact.tags | to_add) - to_remove})
 
-        contact = self._mutate(contact_id, change)
+        def describe(before: Contact, after: Contact) -> dict[str, Any]:
+            return {"added": sorted(after.tags - before.tags), "removed": sorted(before.tags - after.tags)}
+
+        contact = self._mutate(contact_id, change, effect=(effect, describe) if effect else None)
         return contact, changes["added"], changes["removed"]
 
-    def update_fields(self, contact_id: str, set: dict[str, Any], clear: Iterable[str] = ()) -> Contact:  # noqa: A002
-        """Set and clear fields. Changing ``email`` moves the address's marker (EmailInUse if taken)."""
+    def update_fields(self, contact_id: str, set: dict[str, Any], clear: Iterable[str] = (),
+                      effect: Effect | None = None,
+                      describe: Callable[[Contact, Contact], dict[str, Any]] | None = None) -> Contact:
+        """Set and clear fields. Changing ``email`` moves the address's marker (EmailInUse if taken).
+        With ``effect``, a change is recorded in the same transaction: ``describe(before, after)``,
+        by default ``{"set": [names], "cleared": [names]}`` of the fields that changed."""
         values, cleared = _plain(dict(set)), list(clear)
         if "email" in cleared:
             raise ValueError("the email field identifies the contact and cannot be cleared")
@@ -392,7 +457,11 @@ class ContactStore:
             fields = {k: v for k, v in {**contact.fields, **values}.items() if k not in cleared}
             return None if fields == contact.fields else contact.model_copy(update={"fields": fields})
 
-        return self._mutate(contact_id, change)
+        def changed_names(before: Contact, after: Contact) -> dict[str, Any]:
+            return {"set": sorted(k for k in values if after.fields.get(k) != before.fields.get(k)),
+                    "cleared": sorted(k for k in cleared if k in before.fields)}
+
+        return self._mutate(contact_id, change, effect=(effect, describe or changed_names) if effect else None)
 
     def set_unsubscribed(self, contact_id: str, channel: str) -> bool:
         """Unsubscribe the contact from a channel; False when it already was."""
@@ -409,22 +478,30 @@ class ContactStore:
 
     # -------------------------------------------------------------- notes
 
-    def add_note(self, contact_id: str, text: str, note_id: str) -> bool:
-        """Attach a note once per ``note_id``; False when that note already exists."""
+    def add_note(self, contact_id: str, text: str, note_id: str, effect: Effect | None = None) -> bool:
+        """Attach a note once per ``note_id``; False when that note already exists. With ``effect``
+        the note is recorded (``{"note_id"}``) in the note's own transaction."""
         self.require(contact_id)
         at = clock.now()
         note = to_item({"pk": _pk(contact_id), "sk": f"{NOTE_PREFIX}{_sortable(at)}#{note_id}",
                         "note_id": note_id, "text": text, "at": clock.iso(at)})
         marker = to_item({"pk": _pk(contact_id), "sk": f"NOTEID#{note_id}", "at": clock.iso(at)})
+        recorded = effect_writes(self.table, contact_id, effect.visit, effect.entry({"note_id": note_id})) \
+            if effect else []
         try:
             self._db.transact_write_items(TransactItems=[
                 {"Put": {"TableName": self.table, "Item": note}},
                 {"Put": {"TableName": self.table, "Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}},
+                *recorded,
             ])
         except ClientError as exc:
+            if is_conflict(exc):
+                raise WriteConflict(f"the note of contact {contact_id} met a concurrent write") from None
             if _error_code(exc) == "TransactionCanceledException" and \
                     _cancellation_codes(exc)[1] == "ConditionalCheckFailed":
                 return False
+            if recorded and _error_code(exc) == "TransactionCanceledException":
+                effect_refused(exc, 3)
             raise
         return True
 
@@ -441,6 +518,44 @@ class ContactStore:
         entry = HistoryEntry(at=at or clock.now(), kind=kind, detail=detail or {}, map_id=map_id, step_id=step_id)
         self._db.put_item(TableName=self.table, Item=_history_item(contact_id, entry))
         return entry
+
+    def visit_effect(self, contact_id: str, visit: str) -> HistoryEntry | None:
+        """What the visit ``visit`` (a step's idempotency key) recorded as its effect (Effect), if
+        it made one: what a retry of that visit reports instead of acting again."""
+        found = self._db.get_item(TableName=self.table, Key=to_item(_done_key(contact_id, visit)),
+                                  ConsistentRead=True).get("Item")
+        return HistoryEntry.model_validate(from_item(found)) if found else None
+
+    def record_effect(self, contact_id: str, effect: Effect, detail: dict[str, Any]) -> bool:
+        """Record the visit's effect (its history entry and marker, one transaction) when the change
+        itself needed no write; False when the visit had recorded it already."""
+        try:
+            self._db.transact_write_items(TransactItems=effect_writes(self.table, contact_id, effect.visit,
+                                                                      effect.entry(detail)))
+        except ClientError as exc:
+            if is_conflict(exc):
+                raise WriteConflict(f"the history of contact {contact_id} met a concurrent write") from None
+            if _error_code(exc) == "TransactionCanceledException" and \
+                    _cancellation_codes(exc)[-1:] == ["ConditionalCheckFailed"]:
+                return False
+            raise
+        return True
+
+    def visit_mark(self, contact_id: str, visit: str, name: str, value: str, *, once: bool = True) -> str | None:
+        """Mark a later part of the visit's effect (a notification about to go out, then sent) on
+        its marker. ``once``: only if the mark is absent; returns the mark found instead (None: set)."""
+        try:
+            self._db.update_item(
+                TableName=self.table, Key=to_item(_done_key(contact_id, visit)), UpdateExpression="SET #m = :v",
+                ConditionExpression="attribute_exists(pk)" + (" AND attribute_not_exists(#m)" if once else ""),
+                ExpressionAttributeNames={"#m": f"mark_{name}"}, ExpressionAttributeValues=to_item({":v": value}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                old: Any = exc.response.get("Item") or {}
+                return str(from_item(old).get(f"mark_{name}", ""))
+            raise
+        return None
 
     def history(self, contact_id: str, kinds: Iterable[str] | None = None) -> list[HistoryEntry]:
         """History entries, oldest first; only the given kinds when ``kinds`` is given."""
@@ -585,8 +700,10 @@ class ContactStore:
         return self._mutate(contact.id, change, current=contact)
 
     def _mutate(self, contact_id: str, change: Callable[[Contact], Contact | None],
-                current: Contact | None = None) -> Contact:
-        """Apply ``change`` (None: nothing to do) with a version check, re-reading on conflict."""
+                current: Contact | None = None,
+                effect: tuple[Effect, Callable[[Contact, Contact], dict[str, Any]]] | None = None) -> Contact:
+        """Apply ``change`` (None: nothing to do) with a version check, re-reading on conflict.
+        ``effect``: the visit's Effect and how to describe the change (before, after) on the history."""
         for attempt in range(_WRITE_ATTEMPTS):
             contact = current or self.require(contact_id)
             current = None
@@ -594,30 +711,39 @@ class ContactStore:
             if changed is None:
                 return contact
             updated = changed.model_copy(update={"version": contact.version + 1, "updated_at": clock.now()})
-            if self._write_profile(contact, updated):
+            recorded = effect_writes(self.table, contact_id, effect[0].visit,
+                                     effect[0].entry(effect[1](contact, updated))) if effect else []
+            if self._write_profile(contact, updated, recorded):
                 return updated
             _backoff(attempt)
         raise WriteConflict(f"contact {contact_id} kept changing; gave up after {_WRITE_ATTEMPTS} attempts")
 
-    def _write_profile(self, before: Contact, after: Contact) -> bool:
-        """Conditional on ``before.version``; moves the email marker when the address changes."""
+    def _write_profile(self, before: Contact, after: Contact, recorded: list[dict[str, Any]] | None = None) -> bool:
+        """Conditional on ``before.version``; moves the email marker when the address changes;
+        writes the ``recorded`` items (an Effect's history entry and marker) in the same transaction.
+        False when another writer got there first (the version moved, or a conflict)."""
         guard = {"ConditionExpression": "version = :expected",
                  "ExpressionAttributeValues": to_item({":expected": before.version})}
         profile = {"TableName": self.table, "Item": _profile_item(after), **guard}
         moves = self._email_moves(before, after)
+        extra = recorded or []
         try:
-            if moves:
-                self._db.transact_write_items(TransactItems=[{"Put": profile}, *moves])
+            if moves or extra:
+                self._db.transact_write_items(TransactItems=[{"Put": profile}, *moves, *extra])
             else:
                 self._db.put_item(**profile)
         except ClientError as exc:
             code = _error_code(exc)
-            if code == "ConditionalCheckFailedException":
+            if code == "ConditionalCheckFailedException" or is_conflict(exc):
                 return False
             if code == "TransactionCanceledException":
                 reasons = _cancellation_codes(exc)
-                if reasons[0] != "ConditionalCheckFailed" and reasons[-1] == "ConditionalCheckFailed":
+                if reasons[0] == "ConditionalCheckFailed":
+                    return False
+                if moves and reasons[len(moves)] == "ConditionalCheckFailed":  # the new address's claim
                     raise EmailInUse(after.email or "") from None
+                if extra:
+                    effect_refused(exc, len(moves) + len(extra))
                 return False
             raise
         return True

@@ -11,7 +11,9 @@ Each membership is two items, written and deleted together in one transaction, s
 Adding is conditional on the contact-side item not existing (adding twice is one membership,
 and the first snapshot stays); removing is conditional on it existing. A fulfillment list
 keeps a snapshot of the contact's chosen fields as they were when the contact was added: what
-the shipping house gets is what the map decided to send.
+the shipping house gets is what the map decided to send. A step's change is recorded in the same
+transaction with the visit's marker (automaps.contacts.Effect); a conflicting writer is a
+WriteConflict, retried.
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from automaps import aws, clock, config
+from automaps.contacts import (
+    Effect,
+    WriteConflict,
+    effect_refused,
+    effect_writes,
+    is_conflict,
+)
 from automaps.content import from_item, to_item
 
 Kind = Literal["list", "fulfillment"]
@@ -64,8 +73,10 @@ class ListStore:
     def _db(self) -> Any:
         return aws.client("dynamodb")
 
-    def add(self, kind: Kind, name: str, contact_id: str, fields: dict[str, Any] | None = None) -> bool:
-        """Add the contact (with its ``fields`` snapshot, for fulfillment); False if already on it."""
+    def add(self, kind: Kind, name: str, contact_id: str, fields: dict[str, Any] | None = None,
+            effect: Effect | None = None, detail: dict[str, Any] | None = None) -> bool:
+        """Add the contact (with its ``fields`` snapshot, for fulfillment); False if already on it.
+        With ``effect``, recorded (``detail``, by default ``{"list": name}``) in the same transaction."""
         at = clock.iso()
         member = {"contact_id": contact_id, "added_at": at, **({"fields": fields} if fields is not None else {})}
         try:
@@ -74,26 +85,42 @@ class ListStore:
                          "Item": {**_contact_key(kind, name, contact_id), **to_item({"list": name, "added_at": at})}}},
                 {"Put": {"TableName": self.table,
                          "Item": {**_list_key(kind, name, contact_id), **to_item(member)}}},
+                *self._recorded(contact_id, effect, detail or {"list": name}),
             ])
         except ClientError as error:
-            if _cancelled_by_condition(error):
-                return False
-            raise
+            self._refused(error, effect)
+            return False
         return True
 
-    def remove(self, kind: Kind, name: str, contact_id: str) -> bool:
-        """Take the contact off the list; False when it was not on it."""
+    def remove(self, kind: Kind, name: str, contact_id: str, effect: Effect | None = None) -> bool:
+        """Take the contact off the list; False when it was not on it. With ``effect``, recorded
+        (``{"list": name}``) in the same transaction."""
         try:
             self._db.transact_write_items(TransactItems=[
                 {"Delete": {"TableName": self.table, "Key": _contact_key(kind, name, contact_id),
                             "ConditionExpression": "attribute_exists(pk)"}},
                 {"Delete": {"TableName": self.table, "Key": _list_key(kind, name, contact_id)}},
+                *self._recorded(contact_id, effect, {"list": name}),
             ])
         except ClientError as error:
-            if _cancelled_by_condition(error):
-                return False
-            raise
+            self._refused(error, effect)
+            return False
         return True
+
+    def _recorded(self, contact_id: str, effect: Effect | None, detail: dict[str, Any]) -> list[dict[str, Any]]:
+        return effect_writes(self.table, contact_id, effect.visit, effect.entry(detail)) if effect else []
+
+    @staticmethod
+    def _refused(error: ClientError, effect: Effect | None) -> None:
+        """Returns when the membership's own condition refused the write (already on / not on the
+        list); raises WriteConflict for a conflict or this visit's marker, else the error."""
+        if is_conflict(error):
+            raise WriteConflict("the list membership met a concurrent write") from None
+        if _cancelled_by_condition(error):
+            return
+        if effect is not None and error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+            effect_refused(error, 3)
+        raise error
 
     def members(self, kind: Kind, name: str) -> Iterator[dict[str, Any]]:
         """``{"contact_id", "added_at", ["fields"]}`` of every member, in contact id order, page by page."""

@@ -14,10 +14,18 @@ takes the turn modulo the available reps; weighted walks the turn modulo the tot
 the reps; first_available takes the first rep in the list with room. A rep with
 ``max_open_leads`` has an open-leads count (``ROUTER#<name>`` / ``REP#<email>``) raised by a
 conditional ``ADD`` only while under the limit; a full rep passes the lead to the next one.
+
+A step routes a lead once per visit (``assign(..., visit=...)``): the turn, the rep's open-leads
+slot and the visit's assignment (``ROUTER#<name>`` / ``LEAD#<visit key>``: rep and turn) are one
+transaction, conditional on the counter as read and on the assignment's absence. A retry of the
+visit finds its assignment and gets the same rep, without another turn or slot; a concurrent
+lead that took the turn first (or a ``TransactionConflict``) makes us read the counter again.
 """
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
@@ -27,6 +35,7 @@ from automaps import aws, config
 from automaps.content import ContentStore, to_item
 
 KIND = "ROUTER"
+_ASSIGN_ATTEMPTS = 40  # every one of 20 leads routed at once through one counter gets its turn
 
 
 class Rep(BaseModel):
@@ -139,10 +148,75 @@ def candidates(router: Router, turn: int) -> list[Rep]:
     return ready[start:] + ready[:start]
 
 
-def assign(name: str, router: Router) -> tuple[Rep | None, int]:
-    """The rep who gets the next lead (None when every available rep is full) and the turn."""
+def assign(name: str, router: Router, visit: str | None = None) -> tuple[Rep | None, int]:
+    """The rep who gets the next lead (None when every available rep is full) and the turn. Given
+    the step ``visit``, once per visit: a retry gets the rep (and turn) the visit was given."""
+    if visit is not None:
+        return _assign_once(name, router, visit)
     turn = 0 if router.strategy == "first_available" else next_turn(name)
     for rep in candidates(router, turn):
         if take_slot(name, rep):
             return rep, turn
     return None, turn
+
+
+def assignment(name: str, router: Router, visit: str) -> tuple[Rep, int] | None:
+    """The rep and turn the visit was given, if it was routed."""
+    found = aws.client("dynamodb").get_item(TableName=config.contacts_table(), Key=_key(name, f"LEAD#{visit}"),
+                                            ConsistentRead=True).get("Item")
+    if not found:
+        return None
+    email, turn = found["rep"]["S"], int(found["turn"]["N"])
+    rep = next((r for r in router.reps if r.email == email), None)
+    return (rep or Rep(email=email, name=found.get("rep_name", {}).get("S") or email)), turn
+
+
+def _assign_once(name: str, router: Router, visit: str) -> tuple[Rep | None, int]:
+    from automaps.contacts import WriteConflict, is_conflict
+
+    db, table = aws.client("dynamodb"), config.contacts_table()
+    counted = router.strategy != "first_available"
+    for attempt in range(_ASSIGN_ATTEMPTS):
+        given = assignment(name, router, visit)
+        if given is not None:
+            return given
+        current = _turns(name) if counted else 0
+        turn = current + 1 if counted else 0
+        for rep in candidates(router, turn):
+            items: list[dict[str, Any]] = []
+            if counted:
+                items.append({"Update": {
+                    "TableName": table, "Key": _key(name, "COUNTER"), "UpdateExpression": "SET turns = :turn",
+                    "ConditionExpression": "attribute_not_exists(turns) OR turns = :current",
+                    "ExpressionAttributeValues": {":turn": {"N": str(turn)}, ":current": {"N": str(current)}}}})
+            if rep.max_open_leads is not None:
+                items.append({"Update": {
+                    "TableName": table, "Key": _key(name, f"REP#{rep.email}"), "UpdateExpression": "ADD open_leads :one",
+                    "ConditionExpression": "attribute_not_exists(open_leads) OR open_leads < :max",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":max": {"N": str(rep.max_open_leads)}}}})
+            items.append({"Put": {"TableName": table, "ConditionExpression": "attribute_not_exists(pk)", "Item": {
+                **_key(name, f"LEAD#{visit}"), "rep": {"S": rep.email}, "rep_name": {"S": rep.name},
+                "turn": {"N": str(turn)}}}})
+            try:
+                db.transact_write_items(TransactItems=items)
+                return rep, turn
+            except ClientError as error:
+                codes = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException" or len(codes) != len(items):
+                    raise
+                if is_conflict(error) or (counted and codes[0] == "ConditionalCheckFailed") or \
+                        codes[-1] == "ConditionalCheckFailed":
+                    break  # another lead took this turn, another writer had an item, or this visit was routed
+                if rep.max_open_leads is not None and codes[-2] == "ConditionalCheckFailed":
+                    continue  # the rep is full: offer the lead of this turn to the next one
+                raise
+        else:
+            return None, turn  # every available rep is full
+        time.sleep(random.uniform(0, min(0.25, 0.005 * 2**attempt)))
+    raise WriteConflict(f"the turns of lead router {name!r} kept changing; gave up after {_ASSIGN_ATTEMPTS} attempts")
+
+
+def _turns(name: str) -> int:
+    found = aws.client("dynamodb").get_item(TableName=config.contacts_table(), Key=_key(name, "COUNTER"),
+                                            ConsistentRead=True).get("Item")
+    return int(found["turns"]["N"]) if found and "turns" in found else 0

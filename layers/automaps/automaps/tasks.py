@@ -30,7 +30,16 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from automaps import aws, clock, config
-from automaps.contacts import HistoryEntry, _history_item, mask_email
+from automaps.contacts import (
+    Effect,
+    HistoryEntry,
+    WriteConflict,
+    _history_item,
+    effect_refused,
+    effect_writes,
+    is_conflict,
+    mask_email,
+)
 from automaps.content import from_item, to_item
 
 INDEX = "GSI1"
@@ -139,13 +148,26 @@ class TaskStore:
     def _db(self) -> Any:
         return aws.client("dynamodb")
 
-    def create(self, task: Task) -> bool:
-        """Store a new task; False when a task with this id already exists."""
+    def create(self, task: Task, effect: Effect | None = None, detail: dict[str, Any] | None = None) -> bool:
+        """Store a new task; False when a task with this id already exists. With ``effect``, the
+        task is recorded (``detail``) in the same transaction."""
+        put = {"TableName": self.table, "Item": _item(task), "ConditionExpression": "attribute_not_exists(pk)"}
         try:
-            self._db.put_item(TableName=self.table, Item=_item(task), ConditionExpression="attribute_not_exists(pk)")
+            if effect is None:
+                self._db.put_item(**put)
+            else:
+                self._db.transact_write_items(TransactItems=[
+                    {"Put": put}, *effect_writes(self.table, task.contact_id, effect.visit, effect.entry(detail or {}))])
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            code = error.response.get("Error", {}).get("Code")
+            if is_conflict(error):
+                raise WriteConflict(f"task {task.task_id} met a concurrent write") from None
+            if code == "ConditionalCheckFailedException" or (
+                    code == "TransactionCanceledException" and
+                    [r.get("Code") for r in error.response.get("CancellationReasons", [])][:1] == ["ConditionalCheckFailed"]):
                 return False
+            if code == "TransactionCanceledException":
+                effect_refused(error, 2)
             raise
         return True
 

@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from automaps import clock
 from automaps.commerce import CommerceStore, CourseId, CourseSubscription, step_entry
 from automaps.timing import Duration
 
 if TYPE_CHECKING:
+    from automaps.contacts import HistoryEntry
     from automaps.steps import Outcome, StepContext
 
 PLAN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
@@ -29,7 +37,7 @@ class Start(BaseModel):
     at: AwareDatetime | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "Start":
+    def _one(self) -> Start:
         if (self.in_ is None) == (self.at is None):
             raise ValueError("start is either {in: <duration>} or {at: <date and time with timezone>}")
         return self
@@ -54,18 +62,24 @@ class Settings(BaseModel):
 
 
 def run(ctx: StepContext, settings: Settings) -> Outcome:
+    from automaps import once
+
+    done = once.recorded(ctx)
+    if done is not None:
+        return done
     base = clock.now()
     wanted = CourseSubscription(course_id=settings.course, plan=settings.plan,
                                 starts_at=settings.start.resolve(base) if settings.start else base,
                                 subscribed_at=base, visit=ctx.event.idempotency_key)
 
-    def record(old: CourseSubscription | None) -> object:
-        detail = {"course": wanted.course_id, "plan": wanted.plan, "starts_at": clock.iso(wanted.starts_at)}
+    def record(old: CourseSubscription | None) -> HistoryEntry:
+        detail: dict[str, Any] = {"course": wanted.course_id, "plan": wanted.plan, "starts_at": clock.iso(wanted.starts_at)}
         if old is not None:
             detail["previous"] = {"plan": old.plan, "starts_at": clock.iso(old.starts_at)}
         return step_entry(ctx, "course.subscribed", detail)
 
-    stored, changed = CommerceStore().subscribe_course(ctx.contact.id, wanted, record)
+    stored, changed = CommerceStore().subscribe_course(ctx.contact.id, wanted, record,
+                                                       visit=ctx.event.idempotency_key)
     detail = {"course": stored.course_id, "plan": stored.plan, "starts_at": clock.iso(stored.starts_at)}
     if not changed:
         return ctx.outcome("done", "the contact already has this subscription", **detail)

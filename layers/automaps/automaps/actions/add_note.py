@@ -17,9 +17,14 @@ class Settings(BaseModel):
 
 
 def run(ctx: StepContext, settings: Settings) -> Outcome:
-    """Add the rendered note once per visit of the step: its id is the step's idempotency key."""
+    """Add the rendered note once per visit of the step: its id is the step's idempotency key, and
+    ``note.added`` is written in the note's own transaction."""
+    from automaps import once
+
+    done = once.recorded(ctx)
+    if done is not None:
+        return done
     note_id = ctx.event.idempotency_key
-    if not ctx.store.add_note(ctx.contact.id, ctx.render(settings.text), note_id):
+    if not ctx.store.add_note(ctx.contact.id, ctx.render(settings.text), note_id, once.effect(ctx, "note.added")):
         return ctx.outcome("done", "note already added", note_id=note_id)
-    ctx.record("note.added", {"note_id": note_id})
     return ctx.outcome("done", note_id=note_id)

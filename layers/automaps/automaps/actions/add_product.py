@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from automaps import clock
-from automaps.commerce import CommerceStore, ProductId, Product, step_entry
+from automaps.commerce import CommerceStore, Product, ProductId, step_entry
 
 if TYPE_CHECKING:
     from automaps.steps import Outcome, StepContext
@@ -21,11 +21,17 @@ class Settings(BaseModel):
 
 def run(ctx: StepContext, settings: Settings) -> Outcome:
     """Add the product once: a contact who already has it keeps it as it is (nothing recorded)."""
+    from automaps import once
+
+    done = once.recorded(ctx)
+    if done is not None:
+        return done
     product = Product(product_id=settings.product, quantity=settings.quantity, added_at=clock.now())
     stored, added = CommerceStore().add_product(
         ctx.contact.id, product,
-        lambda p: step_entry(ctx, "product.added", {"product": p.product_id, "quantity": p.quantity}))
-    detail = {"product": stored.product_id, "quantity": stored.quantity}
+        lambda p: step_entry(ctx, "product.added", {"product": p.product_id, "quantity": p.quantity}),
+        visit=ctx.event.idempotency_key)
+    detail: dict[str, Any] = {"product": stored.product_id, "quantity": stored.quantity}
     if not added:
         return ctx.outcome("done", "the contact already has the product", **detail)
     return ctx.outcome("done", **detail)

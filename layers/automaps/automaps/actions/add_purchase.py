@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from automaps import clock
-from automaps.commerce import CommerceStore, ProductId, Purchase, purchase_id, step_entry
+from automaps.commerce import (
+    CommerceStore,
+    ProductId,
+    Purchase,
+    purchase_id,
+    step_entry,
+)
 
 if TYPE_CHECKING:
     from automaps.steps import Outcome, StepContext
@@ -39,16 +45,22 @@ class Settings(BaseModel):
 
 
 def run(ctx: StepContext, settings: Settings) -> Outcome:
+    from automaps import once
+
+    done = once.recorded(ctx)
+    if done is not None:
+        return done
     order_id = ctx.render(settings.order_id, where=f"the order_id of step {ctx.event.step_id!r}").strip() \
         if settings.order_id else None
     purchase = Purchase(
         purchase_id=purchase_id(order_id, ctx.event.idempotency_key), product_id=settings.product,
         quantity=settings.quantity, price=settings.price, currency=settings.currency,
         total=settings.price * settings.quantity, order_id=order_id or None, purchased_at=clock.now())
-    detail = {"purchase_id": purchase.purchase_id, "product": purchase.product_id, "quantity": purchase.quantity,
+    detail: dict[str, Any] = {"purchase_id": purchase.purchase_id, "product": purchase.product_id, "quantity": purchase.quantity,
               "price": str(purchase.price), "currency": purchase.currency, "total": str(purchase.total),
               **({"order_id": purchase.order_id} if purchase.order_id else {})}
-    made = CommerceStore().add_purchase(ctx.contact.id, purchase, step_entry(ctx, "purchase.made", detail))
+    made = CommerceStore().add_purchase(ctx.contact.id, purchase, step_entry(ctx, "purchase.made", detail),
+                                        visit=ctx.event.idempotency_key)
     if not made:
         return ctx.outcome("done", "the purchase is already in the purchase history", **detail)
     return ctx.outcome("done", **detail)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from automaps import config, routing
 from automaps.contacts import mask_email
-from automaps.steps import PermanentError, Skip, StepContext, TransientError
+from automaps.steps import Outcome, PermanentError, Skip, StepContext, TransientError
 
 DEFAULT_SUBJECT = "New lead for you: {{ contact.first_name | default('') }} {{ contact.last_name | default('') }}"
 DEFAULT_MESSAGE = """A new lead was routed to you.
@@ -37,30 +37,62 @@ class Settings(BaseModel):
     message: str = Field(default=DEFAULT_MESSAGE, min_length=1, description="plain text; merge fields allowed")
 
 
-def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
-    current = ctx.contact.fields.get("owner")
-    if current and not settings.reassign:
-        raise Skip("the contact already has an owner", {"owner": mask_email(str(current))})
+def run(ctx: StepContext, settings: Settings) -> dict[str, Any] | Outcome:
+    from automaps import once
+
+    done = once.recorded(ctx)
+    if done is not None:  # routed and recorded by this visit: tell the owner unless that was tried
+        if settings.notify:
+            rep_email = str(ctx.contact.fields.get("owner") or "")
+            done.detail.update(_notify_once(ctx, rep_email, *_texts(ctx, settings)) if rep_email else
+                               {"notified": False, "notify_error": "the contact has no owner any more"})
+        return done
     try:
         router = routing.load(settings.router)
     except routing.UnknownRouter as error:
         raise PermanentError(str(error)) from None
-    # rendered before routing, so a missing merge field leaves no half-routed lead
-    subject = " ".join(ctx.render(settings.subject, where=f"the subject of step {ctx.event.step_id!r}").split())
-    message = ctx.render(settings.message, where=f"the message of step {ctx.event.step_id!r}")
+    visit = ctx.event.idempotency_key
+    given = routing.assignment(settings.router, router, visit)  # a retry of a visit that took its turn
+    current = ctx.contact.fields.get("owner")
+    if current and not settings.reassign and given is None:
+        raise Skip("the contact already has an owner", {"owner": mask_email(str(current))})
+    subject, message = _texts(ctx, settings)  # before routing: a missing merge field leaves no half-routed lead
 
-    rep, turn = routing.assign(settings.router, router)
+    rep, turn = given or routing.assign(settings.router, router, visit=visit)
     if rep is None:
         raise PermanentError(f"no sales rep of router {settings.router!r} is available", {"router": settings.router})
-    ctx.store.update_fields(ctx.contact.id, {"owner": rep.email})
-    routed = {"router": settings.router, "strategy": router.strategy, "owner": mask_email(rep.email),
-              "rep": rep.name, "turn": turn}
+    routed: dict[str, Any] = {"router": settings.router, "strategy": router.strategy, "owner": mask_email(rep.email),
+                              "rep": rep.name, "turn": turn}
     if current:
         routed["previous_owner"] = mask_email(str(current))
-    ctx.record_effect("lead.routed", routed)
+    effect = once.effect(ctx, "lead.routed")
+    ctx.store.update_fields(ctx.contact.id, {"owner": rep.email}, effect=effect, describe=lambda _b, _a: routed)
+    if ctx.store.visit_effect(ctx.contact.id, visit) is None:  # the owner was already this rep: nothing written
+        ctx.store.record_effect(ctx.contact.id, effect, routed)
     if settings.notify:
-        routed.update(_notify(rep.email, subject, message))
+        routed.update(_notify_once(ctx, rep.email, subject, message))
     return routed
+
+
+def _texts(ctx: StepContext, settings: Settings) -> tuple[str, str]:
+    subject = " ".join(ctx.render(settings.subject, where=f"the subject of step {ctx.event.step_id!r}").split())
+    return subject, ctx.render(settings.message, where=f"the message of step {ctx.event.step_id!r}")
+
+
+def _notify_once(ctx: StepContext, to: str, subject: str, message: str) -> dict[str, Any]:
+    """Tell the owner once per visit: the visit's marker says "sending" before the email goes out
+    and its message id once it went; a retry that finds "sending" does not send again."""
+    visit = ctx.event.idempotency_key
+    found = ctx.store.visit_mark(ctx.contact.id, visit, "notify", "sending")
+    if found == "sending":
+        return {"notified": "unknown", "notify_error": "an earlier attempt of this step was sending; not sent again"}
+    if found == "failed":
+        return {"notified": False, "notify_error": "an earlier attempt of this step could not send it"}
+    if found is not None:
+        return {"notified": True, "message_id": found}
+    result = _notify(to, subject, message)
+    ctx.store.visit_mark(ctx.contact.id, visit, "notify", str(result.get("message_id") or "failed"), once=False)
+    return result
 
 
 def _notify(to: str, subject: str, message: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from automaps import lists
-from automaps.steps import Skip, StepContext
+from automaps.steps import Outcome, Skip, StepContext
 
 
 class Settings(BaseModel):
@@ -21,10 +21,14 @@ class Settings(BaseModel):
         return lists.check_name(value)
 
 
-def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
+def run(ctx: StepContext, settings: Settings) -> dict[str, Any] | Outcome:
+    from automaps import once
+
+    done = once.recorded(ctx)
+    if done is not None:
+        return done
     if not (ctx.contact.email or "").strip():
         raise Skip("the contact has no email address", {"list": settings.list})
-    if not lists.ListStore().add("list", settings.list, ctx.contact.id):
+    if not lists.ListStore().add("list", settings.list, ctx.contact.id, effect=once.effect(ctx, "list.added")):
         return {"outcome": "done", "reason": "already on the list", "detail": {"list": settings.list}}
-    ctx.record("list.added", {"list": settings.list})
     return {"list": settings.list}

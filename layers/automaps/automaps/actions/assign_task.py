@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from automaps.contacts import mask_email
-from automaps.steps import PermanentError, StepContext
+from automaps.steps import Outcome, PermanentError, StepContext
 from automaps.tasks import Task, TaskStore, task_id_for
 from automaps.timing import Duration
 
@@ -67,7 +67,12 @@ def _address(value: str, error: Any) -> str:
         raise error(problem) from None
 
 
-def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
+def run(ctx: StepContext, settings: Settings) -> dict[str, Any] | Outcome:
+    from automaps import once
+
+    done = once.recorded(ctx)
+    if done is not None:
+        return done
     step = f"step {ctx.event.step_id!r}"
     assignee = settings.assignee
     if "{{" in assignee:
@@ -81,9 +86,9 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
                 due_at=_due(ctx.now, settings.due), created_at=ctx.now, map_id=ctx.event.map_id,
                 step_id=ctx.event.step_id)
     detail = {"task_id": task.task_id, "assignee": mask_email(assignee), "due_at": task.public()["due_at"]}
-    if not TaskStore().create(task):
+    if not TaskStore().create(task, once.effect(ctx, "task.assigned"),
+                              {**detail, "title": task.title, "priority": task.priority}):
         return {"outcome": "done", "reason": "task already assigned", "detail": detail}
-    ctx.record("task.assigned", {**detail, "title": task.title, "priority": task.priority})
     return detail
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -17,7 +17,7 @@ class Settings(BaseModel):
     remove: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _something_to_do(self) -> "Settings":
+    def _something_to_do(self) -> Settings:
         if not self.add and not self.remove:
             raise ValueError("change_tags needs at least one tag under add or remove")
         both = set(self.add) & set(self.remove)
@@ -27,10 +27,16 @@ class Settings(BaseModel):
 
 
 def run(ctx: StepContext, settings: Settings) -> Outcome:
-    """Change the tags; ``tags.changed`` records what actually changed (nothing: not recorded)."""
-    _, added, removed = ctx.store.change_tags(ctx.contact.id, add=settings.add, remove=settings.remove)
-    change = {"added": sorted(added), "removed": sorted(removed)}
+    """Change the tags; ``tags.changed`` records what actually changed (nothing: not recorded), in
+    the same transaction as the change, once per visit."""
+    from automaps import once
+
+    done = once.recorded(ctx)
+    if done is not None:
+        return done
+    _, added, removed = ctx.store.change_tags(ctx.contact.id, add=settings.add, remove=settings.remove,
+                                              effect=once.effect(ctx, "tags.changed"))
+    change: dict[str, Any] = {"added": sorted(added), "removed": sorted(removed)}
     if not added and not removed:
         return ctx.outcome("done", "tags already as requested", **change)
-    ctx.record("tags.changed", change)
     return ctx.outcome("done", **change)

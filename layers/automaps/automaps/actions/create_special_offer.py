@@ -9,11 +9,26 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from automaps import clock
 from automaps.actions.add_purchase import check_currency
-from automaps.commerce import CommerceStore, Discount, Offer, OfferId, ProductId, offer_code, step_entry
+from automaps.commerce import (
+    CommerceStore,
+    Discount,
+    Offer,
+    OfferId,
+    ProductId,
+    offer_code,
+    step_entry,
+)
 from automaps.steps import Skip
 from automaps.timing import Duration
 
@@ -36,7 +51,7 @@ class DiscountSettings(BaseModel):
     _currency = field_validator("currency")(lambda value: value if value is None else check_currency(value))
 
     @model_validator(mode="after")
-    def _percent_or_amount(self) -> "DiscountSettings":
+    def _percent_or_amount(self) -> DiscountSettings:
         if (self.percent is None) == (self.amount is None):
             raise ValueError("a discount is either {percent: N} or {amount: N, currency: XXX}")
         if self.amount is not None and self.currency is None:
@@ -55,7 +70,7 @@ class Expiry(BaseModel):
     at: AwareDatetime | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "Expiry":
+    def _one(self) -> Expiry:
         if (self.in_ is None) == (self.at is None):
             raise ValueError("expires is either {in: <duration>} or {at: <date and time with timezone>}")
         if self.in_ is not None and self.in_.to_timedelta() <= timedelta(0):
@@ -92,6 +107,11 @@ class Settings(BaseModel):
 
 
 def run(ctx: StepContext, settings: Settings) -> Outcome:
+    from automaps import once
+
+    done = once.recorded(ctx)
+    if done is not None:
+        return done
     now = clock.now()
     expires_at = settings.expires.resolve(now) if settings.expires else None
     if expires_at is not None and expires_at <= now:
@@ -109,7 +129,8 @@ def run(ctx: StepContext, settings: Settings) -> Outcome:
     def record(old: Offer | None, new: Offer) -> Any:
         return step_entry(ctx, "offer.updated" if old else "offer.created", _detail(new))
 
-    offer, change = CommerceStore().put_offer(ctx.contact.id, settings.offer, make, record)
+    offer, change = CommerceStore().put_offer(ctx.contact.id, settings.offer, make, record,
+                                              visit=ctx.event.idempotency_key)
     if change == "unchanged":
         return ctx.outcome("done", "the contact already has this offer", **_detail(offer))
     return ctx.outcome("done", change=change, **_detail(offer))

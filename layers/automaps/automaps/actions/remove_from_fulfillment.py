@@ -6,13 +6,18 @@ from typing import Any
 
 from automaps import lists
 from automaps.actions.add_to_list import Settings
-from automaps.steps import StepContext
+from automaps.steps import Outcome, StepContext
 
 __all__ = ["Settings", "run"]
 
 
-def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
-    if not lists.ListStore().remove("fulfillment", settings.list, ctx.contact.id):
+def run(ctx: StepContext, settings: Settings) -> dict[str, Any] | Outcome:
+    from automaps import once
+
+    done = once.recorded(ctx)
+    if done is not None:
+        return done
+    if not lists.ListStore().remove("fulfillment", settings.list, ctx.contact.id,
+                                    effect=once.effect(ctx, "fulfillment.removed")):
         return {"outcome": "done", "reason": "not on the fulfillment list", "detail": {"list": settings.list}}
-    ctx.record("fulfillment.removed", {"list": settings.list})
     return {"list": settings.list}

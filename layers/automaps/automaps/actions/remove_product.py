@@ -20,9 +20,15 @@ class Settings(BaseModel):
 
 def run(ctx: StepContext, settings: Settings) -> Outcome:
     """Remove the product; a contact without it is left as it is (nothing recorded)."""
+    from automaps import once
+
+    done = once.recorded(ctx)
+    if done is not None:
+        return done
     removed = CommerceStore().remove_product(
         ctx.contact.id, settings.product,
-        lambda p: step_entry(ctx, "product.removed", {"product": p.product_id, "quantity": p.quantity}))
+        lambda p: step_entry(ctx, "product.removed", {"product": p.product_id, "quantity": p.quantity}),
+        visit=ctx.event.idempotency_key)
     if removed is None:
         return ctx.outcome("done", "the contact does not have the product", product=settings.product)
     return ctx.outcome("done", product=removed.product_id, quantity=removed.quantity)

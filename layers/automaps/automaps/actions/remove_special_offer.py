@@ -19,9 +19,15 @@ class Settings(BaseModel):
 
 
 def run(ctx: StepContext, settings: Settings) -> Outcome:
+    from automaps import once
+
+    done = once.recorded(ctx)
+    if done is not None:
+        return done
     removed = CommerceStore().remove_offer(
         ctx.contact.id, settings.offer,
-        lambda offer: step_entry(ctx, "offer.removed", {"offer": offer.offer_id, "code": offer.code}))
+        lambda offer: step_entry(ctx, "offer.removed", {"offer": offer.offer_id, "code": offer.code}),
+        visit=ctx.event.idempotency_key)
     if removed is None:
         return ctx.outcome("done", "the contact has no such offer", offer=settings.offer)
     return ctx.outcome("done", offer=removed.offer_id, code=removed.code)

@@ -10,7 +10,7 @@ FieldNames = list[str]  # (inside Settings, `list` is the list-name field)
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from automaps import lists
-from automaps.steps import StepContext
+from automaps.steps import Outcome, StepContext
 
 
 class Settings(BaseModel):
@@ -38,11 +38,16 @@ class Settings(BaseModel):
         return names
 
 
-def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
+def run(ctx: StepContext, settings: Settings) -> dict[str, Any] | Outcome:
+    from automaps import once
+
+    done = once.recorded(ctx)
+    if done is not None:
+        return done
     snapshot = {name: ctx.contact.fields.get(name) for name in settings.fields}
     snapshot = {name: value for name, value in snapshot.items() if value not in (None, "")}
     detail = {"list": settings.list, "fields": sorted(snapshot)}
-    if not lists.ListStore().add("fulfillment", settings.list, ctx.contact.id, fields=snapshot):
+    if not lists.ListStore().add("fulfillment", settings.list, ctx.contact.id, fields=snapshot,
+                                 effect=once.effect(ctx, "fulfillment.added"), detail=detail):
         return {"outcome": "done", "reason": "already on the fulfillment list", "detail": {"list": settings.list}}
-    ctx.record("fulfillment.added", detail)
     return detail

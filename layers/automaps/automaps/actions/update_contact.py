@@ -24,7 +24,7 @@ class RelativeDate(BaseModel):
     now: bool | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "RelativeDate":
+    def _one(self) -> RelativeDate:
         if sum(x is not None for x in (self.from_now, self.ago, self.now)) != 1:
             raise ValueError("a relative date has exactly one of from_now, ago, now")
         return self
@@ -48,7 +48,7 @@ class Settings(BaseModel):
     clear: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _something_to_do(self) -> "Settings":
+    def _something_to_do(self) -> Settings:
         if not self.set and not self.clear:
             raise ValueError("update_contact needs at least one field under set or clear")
         both = set(self.set) & set(self.clear)
@@ -65,22 +65,25 @@ class Settings(BaseModel):
 def run(ctx: StepContext, settings: Settings) -> Outcome:
     """Set (literal, merge-field or relative-date values) and clear fields; ``contact.updated``
     records the names of the fields that actually changed."""
+    from automaps import once
     from automaps.contacts import EmailInUse
     from automaps.steps import PermanentError
 
+    done = once.recorded(ctx)
+    if done is not None:
+        return done
     values = {name: _resolve(ctx, name, value) for name, value in settings.set.items()}
     clear = [*settings.clear, *(name for name, value in values.items() if value is None)]
     values = {name: value for name, value in values.items() if value is not None}
     before = ctx.contact.fields
     try:
-        after = ctx.store.update_fields(ctx.contact.id, values, clear).fields
+        after = ctx.store.update_fields(ctx.contact.id, values, clear, effect=once.effect(ctx, "contact.updated")).fields
     except EmailInUse as error:
         raise PermanentError(str(error)) from None
-    change = {"set": sorted(k for k in values if after.get(k) != before.get(k)),
+    change: dict[str, Any] = {"set": sorted(k for k in values if after.get(k) != before.get(k)),
               "cleared": sorted(k for k in clear if k in before)}
     if not change["set"] and not change["cleared"]:
         return ctx.outcome("done", "fields already as requested", **change)
-    ctx.record("contact.updated", change)
     return ctx.outcome("done", **change)
 
 
