@@ -57,7 +57,10 @@ class SqsDelivery:
         if source is None or self._closed.is_set():
             return
         with self.clock.hold() if self.clock else contextlib.nullcontext():
-            self.deliver(source)
+            try:
+                self.deliver(source)
+            except Exception as error:  # the poller's trouble, never the sender's: the message stays queued
+                LOG.warning("delivery from %s failed: %s: %s", source.queue_name, type(error).__name__, error)
             self._watch(source)
 
     # ------------------------------------------------------------------ one delivery
@@ -74,9 +77,12 @@ class SqsDelivery:
             delivered += len(messages)
             failed = self._invoke(source, messages)
             done = [m for m in messages if m["MessageId"] not in failed]
-            for start in range(0, len(done), 10):
-                sqs.delete_message_batch(QueueUrl=source.queue_url, Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])])
+            if done:
+                try:
+                    sqs.delete_message_batch(QueueUrl=source.queue_url, Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+                except Exception as error:  # as on AWS: the messages come back after their visibility timeout
+                    LOG.warning("deleting %d messages from %s failed: %s", len(done), source.queue_name, error)
         return delivered
 
     def _invoke(self, source: SqsEventSource, messages: list[dict[str, Any]]) -> set[str]:

@@ -177,18 +177,21 @@ def enroll(record: MapRecord, contact_id: str, event: dict, cause_id: str) -> En
         return _skip(contact_id, record.id, enrollment_id, event, claim)
     store.create_enrollment(contact_id, record.id, enrollment_id, event)
     try:
-        _start(record, contact_id, enrollment_id)
+        execution_arn = _start(record, contact_id, enrollment_id)
     except Exception as exc:
         if not _started_anyway(record, enrollment_id, exc):
             _revert(contact_id, record.id, enrollment_id, token)
             raise StartDeferred(record.id, enrollment_id, f"StartExecution failed: {_error_name(exc)}") from exc
+        execution_arn = _execution_arn(record, enrollment_id)
     _confirm(contact_id, record.id, token)
-    _finish(record, contact_id, enrollment_id, event)
+    _finish(record, contact_id, enrollment_id, event, execution_arn)
     return EnrollResult(map_id=record.id, enrollment_id=enrollment_id, outcome="enrolled")
 
 
-def _finish(record: MapRecord, contact_id: str, enrollment_id: str, event: dict) -> None:
-    """After a successful start: the execution ARN on the enrollment, ``map.enrolled`` once."""
+def _finish(record: MapRecord, contact_id: str, enrollment_id: str, event: dict,
+            execution_arn: str | None = None) -> None:
+    """After a successful start: the execution ARN on the enrollment, ``map.enrolled`` once
+    (without ``execution_arn``, the start is made again if the enrollment has none: idempotent)."""
     from automaps.contacts import ContactStore
 
     store = ContactStore()
@@ -196,7 +199,8 @@ def _finish(record: MapRecord, contact_id: str, enrollment_id: str, event: dict)
     if enrollment is None:  # claimed before enrollments were stored with the claim: nothing to finish
         return
     if not enrollment.execution_arn:
-        store.set_execution_arn(contact_id, record.id, enrollment_id, _start(record, contact_id, enrollment_id))
+        store.set_execution_arn(contact_id, record.id, enrollment_id,
+                                execution_arn or _start(record, contact_id, enrollment_id))
     store.record_once(contact_id, f"map.enrolled\n{enrollment_id}", "map.enrolled",
                       {"enrollment_id": enrollment_id, "version": record.version, "trigger": event.get("type")},
                       map_id=record.id, at=enrollment.started_at)
