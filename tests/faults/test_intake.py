@@ -320,3 +320,105 @@ def test_given_sqs_refusing_every_send_then_the_post_is_not_acknowledged_and_a_r
 
     # THEN she is enrolled once
     assert_enrolled_once(backend)
+
+
+# ------------------------------------------------------------------ the gate after a failed start, per entry rule
+
+PASS_MACHINE = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+
+
+class LambdaTimedOut(BaseException):
+    """What a function stopped by its timeout looks like from inside: nothing after it runs."""
+
+
+def _record(reenter: str, min_interval: int = 0) -> enrollment.MapRecord:
+    arn = aws_clients.client("stepfunctions").create_state_machine(
+        name="automaps-m", definition=json.dumps(PASS_MACHINE), roleArn="arn:aws:iam::123456789012:role/x")[
+        "stateMachineArn"]
+    return enrollment.MapRecord(id="m", state_machine_arn=arn, version="v1", triggers=[],
+                                entry=enrollment.EntryRule(reenter=reenter, min_interval_seconds=min_interval))
+
+
+@pytest.mark.parametrize("reenter, min_interval, before", [
+    ("never", 0, 0),            # first entry: the gate item must not survive (never would refuse for good)
+    ("after_exit", 0, 0),
+    ("after_exit", 0, 1),       # an earlier run that has exited
+    ("always", 0, 1),
+    ("always", 3600, 1),        # min_interval: last_started_at must go back, or the next entry waits an hour
+])
+def test_given_an_entry_rule_when_the_start_fails_then_the_gate_is_exactly_as_before(
+        aws, store, clock, reenter, min_interval, before):
+    # GIVEN a contact with `before` earlier (exited) runs of the map
+    record = _record(reenter, min_interval)
+    contact, _ = store.upsert_by_email("rule@example.com", {})
+    for i in range(before):
+        done = enrollment.enroll(record, contact.id, {"type": "test"}, f"old-{i}")
+        enrollment.release(contact.id, "m", done.enrollment_id)
+    clock.advance(hours=2)
+    gate_before = enrollment._gate(contact.id, "m")
+
+    # WHEN the next start is throttled
+    aws_clients.client("stepfunctions").meta.events.register("before-call.sfn.StartExecution",
+                                                             Fault("ThrottlingException", 1))
+    with pytest.raises(enrollment.StartDeferred):
+        enrollment.enroll(record, contact.id, {"type": "test"}, "new")
+
+    # THEN the gate holds what it held, no enrollment was left without an execution, and the
+    # retry enrolls under the rule
+    assert enrollment._gate(contact.id, "m") == gate_before
+    assert len(store.enrollments(contact.id, "m")) == before
+    assert enrollment.enroll(record, contact.id, {"type": "test"}, "new").outcome == "enrolled"
+    assert [h.kind for h in store.history(contact.id)].count("map.enrolled") == before + 1
+
+
+def test_given_an_attempt_killed_after_its_claim_then_a_retry_waits_for_its_lease_and_then_takes_it_over(
+        aws, store, clock):
+    # GIVEN the consumer is killed (its timeout) inside StartExecution, after claiming the gate
+    record = _record("after_exit")
+    contact, _ = store.upsert_by_email("lease@example.com", {})
+    sfn = aws_clients.client("stepfunctions")
+
+    def killed(**_: Any) -> None:
+        raise LambdaTimedOut()
+
+    sfn.meta.events.register("before-call.sfn.StartExecution", killed)
+    with pytest.raises(LambdaTimedOut):
+        enrollment.enroll(record, contact.id, {"type": "test"}, "s1")
+    sfn.meta.events.unregister("before-call.sfn.StartExecution", killed)
+    assert enrollment._gate(contact.id, "m")["starting"]
+
+    # WHEN the message is delivered again inside the lease, and once more after it
+    with pytest.raises(enrollment.StartDeferred):
+        enrollment.enroll(record, contact.id, {"type": "test"}, "s1")
+    clock.advance(seconds=enrollment.START_LEASE_SECONDS + 1)
+    result = enrollment.enroll(record, contact.id, {"type": "test"}, "s1")
+
+    # THEN the later delivery took the dead attempt's claim over and enrolled, once
+    assert result.outcome == "enrolled"
+    gate = enrollment._gate(contact.id, "m")
+    assert gate["active"] == result.enrollment_id and "starting" not in gate and gate["entries"] == 1
+    assert len(sfn.list_executions(stateMachineArn=record.state_machine_arn)["executions"]) == 1
+
+
+def test_given_another_contacts_dead_claim_then_a_new_submission_settles_it_and_enters(aws, store, clock):
+    # GIVEN an attempt for submission s1 was killed after its claim (no execution started)
+    record = _record("after_exit")
+    contact, _ = store.upsert_by_email("stale@example.com", {})
+    sfn = aws_clients.client("stepfunctions")
+
+    def killed(**_: Any) -> None:
+        raise LambdaTimedOut()
+
+    sfn.meta.events.register("before-call.sfn.StartExecution", killed)
+    with pytest.raises(LambdaTimedOut):
+        enrollment.enroll(record, contact.id, {"type": "test"}, "s1")
+    sfn.meta.events.unregister("before-call.sfn.StartExecution", killed)
+
+    # WHEN, after its lease, another submission s2 arrives (s1's message is gone, e.g. in the DLQ)
+    clock.advance(seconds=enrollment.START_LEASE_SECONDS + 1)
+    result = enrollment.enroll(record, contact.id, {"type": "test"}, "s2")
+
+    # THEN s1's claim was undone and s2 entered: the contact is not locked out
+    assert result.outcome == "enrolled"
+    assert enrollment._gate(contact.id, "m")["active"] == result.enrollment_id
+    assert [e.enrollment_id for e in store.enrollments(contact.id, "m")] == [result.enrollment_id]
