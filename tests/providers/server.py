@@ -50,8 +50,15 @@ class FakeProvider:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.faults: list[Fault] = []
+        self.slow: list[tuple[str, str, float, float]] = []
         self.lock = threading.Lock()
         self.url = ""
+
+    def slow_next(self, method: str, path: str, *, delay: float = 0.0, drip: float = 0.0) -> None:
+        """The next matching request is handled as usual, then its answer waits ``delay`` seconds
+        (the provider acted, the answer comes too late) and/or trickles out one byte every
+        ``drip`` seconds (a slow-drip server)."""
+        self.slow.append((method, path, delay, drip))
 
     def fail_next(self, method: str, path: str, status: int, body: Any, *, after: bool = False,
                   headers: dict[str, str] | None = None) -> None:
@@ -79,10 +86,27 @@ class FakeProvider:
             if fault is not None:
                 status, body = fault.status, fault.body
         headers = fault.headers if fault else {}
+        slow = next((s for s in self.slow if s[0] == received.method and s[1] == received.path), None)
+        if slow is not None:
+            self.slow.remove(slow)
+            threading.Event().wait(slow[2])
+            if slow[3]:
+                return _dripping(json.dumps(body).encode(), status, slow[3], start_response)
         if isinstance(body, str):  # a page from a proxy or firewall, not the provider's JSON
             return Response(body, status=status, content_type="text/plain", headers=headers)(environ, start_response)
         return Response(json.dumps(body), status=status, content_type="application/json",
                         headers=headers)(environ, start_response)
+
+
+def _dripping(data: bytes, status: int, every: float, start_response: Callable[..., Any]) -> Iterator[bytes]:
+    from http import HTTPStatus
+
+    start_response(f"{status} {HTTPStatus(status).phrase}", [("Content-Type", "application/json"),
+                                                             ("Content-Length", str(len(data)))])
+    for index in range(len(data)):
+        if index:
+            threading.Event().wait(every)
+        yield data[index:index + 1]
 
 
 @contextmanager
