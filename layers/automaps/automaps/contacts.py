@@ -541,22 +541,6 @@ class ContactStore:
             raise
         return True
 
-    def visit_mark(self, contact_id: str, visit: str, name: str, value: str, *, once: bool = True) -> str | None:
-        """Mark a later part of the visit's effect (a notification about to go out, then sent) on
-        its marker. ``once``: only if the mark is absent; returns the mark found instead (None: set)."""
-        try:
-            self._db.update_item(
-                TableName=self.table, Key=to_item(_done_key(contact_id, visit)), UpdateExpression="SET #m = :v",
-                ConditionExpression="attribute_exists(pk)" + (" AND attribute_not_exists(#m)" if once else ""),
-                ExpressionAttributeNames={"#m": f"mark_{name}"}, ExpressionAttributeValues=to_item({":v": value}),
-                ReturnValuesOnConditionCheckFailure="ALL_OLD")
-        except ClientError as exc:
-            if _error_code(exc) == "ConditionalCheckFailedException":
-                old: Any = exc.response.get("Item") or {}
-                return str(from_item(old).get(f"mark_{name}", ""))
-            raise
-        return None
-
     def history(self, contact_id: str, kinds: Iterable[str] | None = None) -> list[HistoryEntry]:
         """History entries, oldest first; only the given kinds when ``kinds`` is given."""
         wanted = None if kinds is None else sorted(set(kinds))

@@ -3,14 +3,16 @@
 An action that changes what we store writes its history entry in the change's own transaction
 with the visit's marker ``DONE#<visit key>``. Before acting, it asks :func:`recorded`: a retry
 of a visit that already took effect (its answer was lost, a later write was throttled) answers
-with what that visit recorded, instead of acting again or reporting "already as requested".
+with what that visit recorded, instead of acting again or reporting "already as requested";
+the step runner learns of it as of a replayed effect (automaps.effects), so a visit whose
+``step.done`` was recorded before its answer was lost does not record it twice.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from automaps.contacts import Effect
+from automaps.contacts import DONE_PREFIX, Effect
 
 if TYPE_CHECKING:
     from automaps.steps import Outcome, StepContext
@@ -25,5 +27,12 @@ def effect(ctx: StepContext, kind: str) -> Effect:
 
 def recorded(ctx: StepContext) -> Outcome | None:
     """The outcome of this visit when it already took effect (None: it has not)."""
+    from automaps.effects import Marker
+
     done = ctx.store.visit_effect(ctx.contact.id, ctx.event.idempotency_key)
-    return None if done is None else ctx.outcome("done", EARLIER_ATTEMPT, **done.detail)
+    if done is None:
+        return None
+    # told to the step runner as a replayed effect: the visit's step.done, if recorded, is not recorded twice
+    ctx.replayed.append(Marker(sk=f"{DONE_PREFIX}{ctx.event.idempotency_key}", effect=done.kind, status="done",
+                               visit=ctx.event.idempotency_key, at=done.at, stamp=""))
+    return ctx.outcome("done", EARLIER_ATTEMPT, **done.detail)

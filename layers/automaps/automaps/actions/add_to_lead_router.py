@@ -80,19 +80,14 @@ def _texts(ctx: StepContext, settings: Settings) -> tuple[str, str]:
 
 
 def _notify_once(ctx: StepContext, to: str, subject: str, message: str) -> dict[str, Any]:
-    """Tell the owner once per visit: the visit's marker says "sending" before the email goes out
-    and its message id once it went; a retry that finds "sending" does not send again."""
-    visit = ctx.event.idempotency_key
-    found = ctx.store.visit_mark(ctx.contact.id, visit, "notify", "sending")
-    if found == "sending":
-        return {"notified": "unknown", "notify_error": "an earlier attempt of this step was sending; not sent again"}
-    if found == "failed":
-        return {"notified": False, "notify_error": "an earlier attempt of this step could not send it"}
-    if found is not None:
-        return {"notified": True, "message_id": found}
-    result = _notify(to, subject, message)
-    ctx.store.visit_mark(ctx.contact.id, visit, "notify", str(result.get("message_id") or "failed"), once=False)
-    return result
+    """Tell the owner once per visit (automaps.effects): a retry gets the stored answer; an email
+    whose answer was lost is not sent again, and the lead stays routed."""
+    from automaps.steps import OutcomeUnknown
+
+    try:
+        return ctx.once("notify_owner", lambda: _notify(to, subject, message))
+    except OutcomeUnknown as unknown:
+        return {"notified": "unknown", "notify_error": unknown.reason}
 
 
 def _notify(to: str, subject: str, message: str) -> dict[str, Any]:
