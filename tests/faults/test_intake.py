@@ -125,11 +125,12 @@ def assert_enrolled_once(backend: Backend) -> None:
 # ------------------------------------------------------------------ StartExecution refused for a while
 
 
-@pytest.mark.parametrize("code, times", [("ThrottlingException", 3), ("ExecutionLimitExceeded", 5)])
+@pytest.mark.parametrize("code, times, status", [
+    ("ThrottlingException", 3, 400), ("ExecutionLimitExceeded", 5, 400), ("ServiceUnavailable", 2, 503)])
 def test_given_start_execution_refused_n_times_when_a_form_is_posted_then_it_is_accepted_and_enrolled_once(
-        backend, code, times):
+        backend, code, times, status):
     # GIVEN Step Functions refuses the first N StartExecution calls
-    refusal = Fault(code, times)
+    refusal = Fault(code, times, status=status)
     backend.inject("stepfunctions", "before-call.sfn.StartExecution", refusal)
 
     # WHEN Jane signs up
