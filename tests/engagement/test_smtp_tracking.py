@@ -159,7 +159,8 @@ def test_given_the_pixel_loaded_twice_then_each_open_is_recorded_but_a_retried_i
 # ------------------------------------------------------------------ the redirect
 
 def test_given_a_tracked_link_when_clicked_then_it_redirects_to_the_destination_with_the_visitor_and_records(
-        jane, store, sent, lambda_context):
+        jane, store, sent, lambda_context, monkeypatch):
+    monkeypatch.setenv("TRACKED_DOMAINS", "shop.example")   # the user's own site, where page tracking runs
     coupon = links(sent.html).hrefs[0]
 
     response = hit("c", token_of(coupon), lambda_context)

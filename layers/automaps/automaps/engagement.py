@@ -269,9 +269,10 @@ def open_pixel(token: str, request: TrackingRequest, store: ContactStore | None 
 
 
 def click_redirect(token: str, request: TrackingRequest, store: ContactStore | None = None) -> Reply:
-    """302 to the destination the token names (with ``am_c``, the visitor token, for page
-    tracking), recording ``email.clicked``; a token that is not ours gets a 404 page and goes
-    nowhere."""
+    """302 to the destination the token names, recording ``email.clicked``; a token that is not
+    ours gets a 404 page and goes nowhere. ``am_c``, the visitor token (a 400-day identity), is
+    added only for a destination on the user's own domains (:func:`tracked_destination`): a
+    third-party site never learns it."""
     try:
         email, url = tracking.read_click(token)
     except tracking.BadToken as bad:
@@ -281,8 +282,37 @@ def click_redirect(token: str, request: TrackingRequest, store: ContactStore | N
         return Reply(404, page, "text/html; charset=utf-8", dict(_NO_CACHE))
     outcome = _record(store or ContactStore(), _trace(email), "email.clicked",
                       {**_detail(email), "url": _page_address(url)}, f"smtp|click|{request.request_id}", request.at)
-    destination = with_visitor(url, email.contact_id) if outcome.reason != "contact no longer exists" else url
+    known = outcome.reason != "contact no longer exists"
+    destination = with_visitor(url, email.contact_id) if known and tracked_destination(url) else url
     return Reply(302, "", "text/plain", {**_NO_CACHE, "Location": destination, "Referrer-Policy": "no-referrer"})
+
+
+TRACKED_DOMAINS_VARIABLE = "TRACKED_DOMAINS"
+
+
+def tracked_domains() -> tuple[str, ...]:
+    """The user's own domains, where page tracking runs (``TRACKED_DOMAINS``, comma-separated,
+    template parameter ``TrackedDomains``): each counts with its subdomains. Read when needed;
+    empty (the default) means none, so the visitor token goes to no destination."""
+    import os
+
+    raw = os.environ.get(TRACKED_DOMAINS_VARIABLE, "")
+    return tuple(dict.fromkeys(d.strip().lower().strip(".") for d in raw.split(",") if d.strip().strip(".")))
+
+
+def tracked_destination(url: str) -> bool:
+    """Whether ``url`` is an http(s) address on one of :func:`tracked_domains` or a subdomain of one
+    (``shop.example.com`` for ``example.com``; not ``badexample.com``, not ``example.com.evil``)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower().rstrip(".")
+    except ValueError:
+        return False
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return False
+    return any(host == domain or host.endswith(f".{domain}") for domain in tracked_domains())
 
 
 def with_visitor(url: str, contact_id: str) -> str:
