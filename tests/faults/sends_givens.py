@@ -8,10 +8,10 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from botocore.exceptions import ClientError, ReadTimeoutError
-
 from automaps import aws as aws_clients
 from automaps.content import from_item
+from botocore.exceptions import ClientError, ReadTimeoutError
+
 from tests.providers.server import FakeProvider, Received
 from tests.smtp_server import Handler
 
@@ -60,7 +60,7 @@ def effect_markers(contact_id: str) -> list[dict[str, Any]]:
 class QuitRefused(Handler):
     """An SMTP server that takes the message (250 to DATA), then answers QUIT with 421."""
 
-    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
         return "421 4.3.2 service shutting down"
 
 
@@ -68,7 +68,7 @@ class DropsAfterData(Handler):
     """An SMTP server that stores the message at the end of DATA and drops the connection
     before its 250 goes out."""
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         await super().handle_DATA(server, session, envelope)
         server.transport.abort()
         return "250 2.0.0 queued"

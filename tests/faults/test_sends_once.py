@@ -9,10 +9,10 @@ import time
 from datetime import timedelta
 
 import pytest
-from botocore.stub import Stubber
-
 from automaps import aws as aws_clients
 from automaps.content import ContentStore
+from botocore.stub import Stubber
+
 from functions.cancel_open_orders import app as cancel_app
 from functions.record_failure import app as record_failure_app
 from functions.send_email import app as email_app
@@ -20,7 +20,6 @@ from functions.send_sms import app as sms_app
 from functions.send_webhook import app as webhook_app
 from tests.actions.sending import a_contact, history, shipped_template, task_event
 from tests.conftest import FakeLambdaContext, load_event
-from tests.e2e.conftest import runtime  # noqa: F401  (the local runtime fixture)
 from tests.faults.sends_givens import (
     DropsAfterData,
     LambdaTimedOut,
@@ -385,13 +384,26 @@ def test_given_a_plain_http_address_outside_loopback_when_a_provider_is_called_t
 # ------------------------------------------------------------------ a journey on the local runtime
 
 
+@pytest.fixture
+def runtime():
+    """GIVEN the backend from template.yaml on the local runtime, on a virtual clock (tests/e2e)."""
+    from automaps_local.clock import VirtualClock
+    from automaps_local.runtime import LocalRuntime
+
+    from tests.conftest import ROOT
+    from tests.e2e.conftest import START
+
+    with LocalRuntime(ROOT / "template.yaml", clock=VirtualClock(START, auto_advance=False),
+                      environment={"POWERTOOLS_METRICS_DISABLED": "true"}) as running:
+        yield running
+
+
 def test_given_the_welcome_emails_answer_is_lost_when_the_journey_runs_then_one_email_and_the_journey_goes_on(runtime):
     import json as json_lib
 
-    from werkzeug.test import Client
-
     from automaps_local.http import LocalApi
     from automaps_local.serve import push_content
+    from werkzeug.test import Client
 
     push_content(runtime)
     api = Client(LocalApi(runtime))

@@ -71,7 +71,7 @@ class Marker:
     def from_item(cls, item: dict[str, Any]) -> Marker:
         plain = from_item(item)
         return cls(sk=plain["sk"], effect=plain["effect"], status=plain["status"], visit=plain["visit"],
-                   at=datetime.fromisoformat(str(plain["at"]).replace("Z", "+00:00")), stamp=plain["stamp"], answer=plain.get("answer") or {},
+                   at=datetime.fromisoformat(str(plain["at"])), stamp=plain["stamp"], answer=plain.get("answer") or {},
                    history=plain.get("history"), reason=plain.get("reason"), map_id=plain.get("map_id"),
                    step_id=plain.get("step_id"))
 

@@ -215,7 +215,7 @@ def record_failure(failure: FailureRecord) -> None:
         logger.warning("contact no longer exists; failure not recorded", extra={"error": failure.error.Error})
         return
     error, cause = failure.error.Error, summarise_cause(failure.error.Cause)
-    base = {"error": error, "cause": cause, "enrollment_id": failure.enrollment_id}
+    base: dict[str, Any] = {"error": error, "cause": cause, "enrollment_id": failure.enrollment_id}
     visit = effects.newest_visit(failure.contact_id, failure.enrollment_id, failure.step_id or "")
     if visit is not None and not visit.finished:
         visit.write_history(failure.contact_id)

@@ -27,7 +27,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from automaps import aws
-from automaps.steps import OutcomeUnknown, PermanentError, Skip, StepContext, TransientError
+from automaps.steps import (
+    OutcomeUnknown,
+    PermanentError,
+    Skip,
+    StepContext,
+    TransientError,
+)
 
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 60

@@ -153,8 +153,8 @@ def _call(method: str, url: str, fields: dict[str, str]) -> dict[str, Any]:
                                    timeout=urllib3.Timeout(total=TIMEOUT_SECONDS), retries=False, redirect=False,
                                    preload_content=False)
         data = read_within(response, deadline)
-    except urllib3.exceptions.HTTPError as error:
-        raise transport_error(error, "Facebook", method) from None
+    except urllib3.exceptions.HTTPError as failure:
+        raise transport_error(failure, "Facebook", method) from None
     answer = response
     try:
         body = json.loads(data or b"{}")
@@ -162,7 +162,8 @@ def _call(method: str, url: str, fields: dict[str, str]) -> dict[str, Any]:
         body = {}
     if 200 <= answer.status < 300 and "error" not in body:
         return body if isinstance(body, dict) else {}
-    error = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), dict) else {}
+    found = body.get("error") if isinstance(body, dict) else None
+    error: dict[str, Any] = found if isinstance(found, dict) else {}
     code = error.get("code")
     reason = f"Facebook answered {answer.status}"
     if code is not None:

@@ -47,7 +47,7 @@ class Settings(BaseModel):
         return checked
 
     @model_validator(mode="after")
-    def _a_body(self) -> "Settings":
+    def _a_body(self) -> Settings:
         if not (self.text or self.html):
             raise ValueError("notify_team_email needs a body: give 'text', 'html' or both")
         return self

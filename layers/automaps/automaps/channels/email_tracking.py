@@ -69,7 +69,7 @@ def tracked(url: str) -> bool:
     if not lowered.startswith(("http://", "https://")):
         return False
     ours = config.public_api_url().lower()
-    return not (lowered.startswith(f"{ours}{tracking.TRACKING_PREFIX}") or lowered.startswith(f"{ours}/unsubscribe"))
+    return not lowered.startswith((f"{ours}{tracking.TRACKING_PREFIX}", f"{ours}/unsubscribe"))
 
 
 def _rewrite(attrs: list[tuple[str, str | None]], closed: bool, email: tracking.TrackedEmail, raw: str) -> str | None:

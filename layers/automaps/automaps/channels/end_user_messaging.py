@@ -56,7 +56,7 @@ def send_voice(*, to: str, ssml: str, origination_identity: str, voice_id: str,
 def classify(error: ClientError) -> Exception:
     code = error.response.get("Error", {}).get("Code", "")
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    reason = error.response.get("Reason") or ""  # e.g. DESTINATION_PHONE_NUMBER_OPTED_OUT
+    reason = str(error.response.get("Reason") or "")  # e.g. DESTINATION_PHONE_NUMBER_OPTED_OUT
     if code in TRANSIENT_CODES or status == 429 or status >= 500:
         return TransientError(f"End User Messaging {code or status}")
     # messages can quote the number: keep the code and the machine-readable reason only

@@ -77,7 +77,7 @@ def load(name: str) -> SmtpConnection:
 def password(connection: SmtpConnection) -> str:
     """The password from Secrets Manager: the secret itself, or its JSON ``password`` member."""
     try:
-        return secrets.get(connection.secret_arn, "password")
+        return secrets.get(connection.secret_arn or "", "password")
     except secrets.SecretUnavailable as error:
         raise PermanentError(f"the SMTP password cannot be read: {error}") from None
 

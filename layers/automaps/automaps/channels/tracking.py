@@ -167,7 +167,7 @@ class TrackedEmail:
         if any(not isinstance(values[key], str) or not values[key] for key in required) or \
                 any(values[key] is not None and not isinstance(values[key], str) for key in ("map_id", "step_id")):
             raise BadToken("tracking token does not name an email")
-        return cls(**values)
+        return cls(**values)  # type: ignore[arg-type]  # checked just above
 
 
 def open_url(email: TrackedEmail) -> str:

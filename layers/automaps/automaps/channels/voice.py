@@ -69,7 +69,7 @@ def ssml(parts: list[tuple[str, Any]]) -> str:
         if kind == "say":
             body.append(escape(str(value), {'"': "&quot;", "'": "&apos;"}))
         elif kind == "pause":
-            body.append(f'<break time="{int(round(float(value) * 1000))}ms"/>')
+            body.append(f'<break time="{round(float(value) * 1000)}ms"/>')
     return "<speak>" + " ".join(body) + "</speak>"
 
 

@@ -111,7 +111,7 @@ def read_within(response: Any, deadline: float, limit: int = MAX_RESPONSE_BYTES)
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise urllib3.exceptions.ReadTimeoutError(None, "", "the answer took longer than the deadline")
+                raise urllib3.exceptions.ReadTimeoutError(None, "", "the answer took longer than the deadline")  # type: ignore[arg-type]
             sock = getattr(getattr(response, "connection", None), "sock", None)
             if sock is not None:
                 sock.settimeout(remaining)

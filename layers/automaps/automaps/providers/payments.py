@@ -14,7 +14,12 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from automaps.providers.adapters import check_base_url, check_secret_arn, load_connection, secret
+from automaps.providers.adapters import (
+    check_base_url,
+    check_secret_arn,
+    load_connection,
+    secret,
+)
 from automaps.providers.http import JsonClient, ProviderError
 
 PAGE_SIZE = 100
