@@ -40,6 +40,10 @@ idempotent. ``tests/local/test_moto_patches.py`` fails loudly when moto moves an
   whole tables, which raises "dictionary changed size during iteration" when another execution
   writes meanwhile. ``DynamoHandler.call_action`` runs under one re-entrant lock (re-entrant
   because a stream delivery runs a handler that calls DynamoDB again in the same thread).
+* DynamoDB concurrency as on AWS (:func:`dynamodb_like_aws`, for threads against moto's server
+  mode, not installed by the runtime): each request atomic, and a transaction holds its items
+  while it is prepared, so an overlapping transaction is cancelled with ``TransactionConflict``
+  and a single write on a held item gets ``TransactionConflictException``.
 * Execution accounting: ``ExecutionWorker.start`` makes the execution (keyed by its ARN) a
   participant of the clock from its creation, in the StartExecution caller's thread, and
   ``_execution_logic`` releases it however it ends. Each Wait/Retry sleep names its execution
@@ -60,6 +64,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction
@@ -436,3 +441,99 @@ def _thread_safety_patches() -> list[tuple[object, str, Any]]:
             return original_call_action(self)
 
     return [(DynamoHandler, "call_action", call_action)]
+
+
+# ---------------------------------------------------------------------- DynamoDB concurrency as on AWS
+@dataclass
+class ConflictLog:
+    """What :func:`dynamodb_like_aws` answered: one ``(operation, table, key)`` per conflict."""
+
+    conflicts: list[tuple[str, str, str]] = field(default_factory=list)
+    transactions: int = 0
+
+
+@contextlib.contextmanager
+def dynamodb_like_aws(prepare_seconds: float = 0.01) -> Iterator[ConflictLog]:
+    """DynamoDB's concurrency, for many threads against moto's server mode
+    (tests/faults/test_concurrency.py). Not part of :func:`install`.
+
+    moto applies a request without isolation (a transaction backs up whole tables and restores
+    them on cancel, wiping what another thread wrote meanwhile) and never answers a conflict.
+    DynamoDB makes every request atomic, and a ``TransactWriteItems`` holds its items while it
+    is prepared: another transaction on one of them is cancelled with reason
+    ``TransactionConflict``, a single write on one of them gets ``TransactionConflictException``.
+    Here each request is applied under one lock, and a transaction first claims its items and
+    keeps them ``prepare_seconds`` *outside* that lock, while other requests go on, so
+    overlapping writers really conflict."""
+    from moto.dynamodb.exceptions import DynamodbException, TransactionCanceledException
+
+    log = ConflictLog()
+    lock, claims_lock = threading.RLock(), threading.Lock()
+    claims: set[tuple[str, str]] = set()
+    refused: dict[int, Exception] = {}  # the answer to give, by handler (one per request)
+    original_call_action = DynamoHandler.call_action
+    writes = ("transact_write_items", "put_item", "update_item", "delete_item")
+    originals = {name: DynamoHandler.__dict__[name] for name in writes}
+
+    def key_of(handler: DynamoHandler, op: dict[str, Any]) -> tuple[str, str]:
+        table = handler.dynamodb_backend.get_table(op["TableName"])
+        attrs = op.get("Key") or op.get("Item") or {}
+        names = [table.hash_key_attr, *([table.range_key_attr] if table.range_key_attr else [])]
+        return op["TableName"], json.dumps({name: attrs.get(name) for name in names}, sort_keys=True)
+
+    def call_action(self: DynamoHandler) -> Any:
+        action = self._get_action()
+        params = getattr(self, "params", None) or {}
+        mine: list[tuple[str, str]] = []
+        if action == "TransactWriteItems":
+            keys = [key_of(self, next(iter(item.values()))) for item in params.get("TransactItems", [])]
+            with claims_lock:
+                taken = [key in claims for key in keys]
+                if not any(taken):
+                    claims.update(keys)
+                    mine = keys
+            log.transactions += 1
+            if any(taken):
+                log.conflicts.extend((action, *key) for key, hit in zip(keys, taken, strict=True) if hit)
+                refused[id(self)] = TransactionCanceledException([
+                    ("TransactionConflict", "Transaction is ongoing for the item", None) if hit else (None, None, None)
+                    for hit in taken])
+            else:
+                time.sleep(prepare_seconds)  # prepared: the items are held while others go on
+        elif action in ("PutItem", "UpdateItem", "DeleteItem"):
+            key = key_of(self, params)
+            with claims_lock:
+                held = key in claims
+            if held:
+                log.conflicts.append((action, *key))
+                refused[id(self)] = DynamodbException(
+                    "com.amazonaws.dynamodb.v20120810#TransactionConflictException",
+                    "Transaction is ongoing for the item")
+        try:
+            with lock:
+                return original_call_action(self)
+        finally:
+            refused.pop(id(self), None)
+            with claims_lock:
+                claims.difference_update(mine)
+
+    def refusing(name: str) -> Any:
+        original = originals[name]
+
+        def write(self: DynamoHandler) -> Any:
+            answer = refused.get(id(self))
+            if answer is not None:
+                raise answer
+            return original(self)
+
+        return write
+
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    for name in writes:
+        setattr(DynamoHandler, name, refusing(name))
+    try:
+        yield log
+    finally:
+        DynamoHandler.call_action = original_call_action  # type: ignore[method-assign]
+        for name, original in originals.items():
+            setattr(DynamoHandler, name, original)

@@ -124,7 +124,7 @@ def _routed(c: Contact) -> int:
     """One rep assignment: the owner is Ana (turn 1), the router counted one turn, Ana one open
     lead, Bo none, and Ana was told once."""
     assert ContactStore().require(c.id).fields.get("owner") == ANA
-    assert (routing._turns("sales"), routing.open_leads("sales", ANA), routing.open_leads("sales", BO)) == (1, 1, 0)
+    assert (routing.turns("sales"), routing.open_leads("sales", ANA), routing.open_leads("sales", BO)) == (1, 1, 0)
     return len([m for m in sent_emails() if m.recipients == [ANA]])
 
 

@@ -180,7 +180,7 @@ def _assign_once(name: str, router: Router, visit: str) -> tuple[Rep | None, int
         given = assignment(name, router, visit)
         if given is not None:
             return given
-        current = _turns(name) if counted else 0
+        current = turns(name) if counted else 0
         turn = current + 1 if counted else 0
         for rep in candidates(router, turn):
             items: list[dict[str, Any]] = []
@@ -216,7 +216,8 @@ def _assign_once(name: str, router: Router, visit: str) -> tuple[Rep | None, int
     raise WriteConflict(f"the turns of lead router {name!r} kept changing; gave up after {_ASSIGN_ATTEMPTS} attempts")
 
 
-def _turns(name: str) -> int:
+def turns(name: str) -> int:
+    """How many turns the router has given (its counter)."""
     found = aws.client("dynamodb").get_item(TableName=config.contacts_table(), Key=_key(name, "COUNTER"),
                                             ConsistentRead=True).get("Item")
     return int(found["turns"]["N"]) if found and "turns" in found else 0
