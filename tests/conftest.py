@@ -22,6 +22,16 @@ EVENTS = ROOT / "events"
 LOCAL_URL = "http://localhost:3000"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_dns_or_udp_outside() -> Iterator[None]:
+    """pytest-socket refuses TCP connects outside loopback (pyproject's addopts); this also refuses
+    DNS lookups of non-local names and UDP sends outside loopback, in this process (tests/network_guard.py)."""
+    from tests import network_guard
+
+    with network_guard.installed():
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials and region, so nothing can ever reach a real account."""
