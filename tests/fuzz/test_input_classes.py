@@ -204,3 +204,11 @@ def test_given_a_forged_token_on_a_tracking_or_unsubscribe_link_then_the_answer_
     assert all(a["statusCode"] < 500 for a in answers), [a["statusCode"] for a in answers]
     assert [a["statusCode"] for a in answers[2:]] == [400, 400]
     assert table_digest() == before
+
+
+def test_the_store_digest_of_these_tests_is_what_a_scan_of_the_table_returns(endpoints):
+    from tests.fuzz.endpoints import scanned_digest
+
+    endpoints.form('{"email": "digest@example.com", "first_name": "Di", "age": 3}')
+
+    assert table_digest() == scanned_digest()

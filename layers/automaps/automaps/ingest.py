@@ -222,7 +222,8 @@ def parse_event(raw: Any) -> _Event:
     """The event as its type's model; raises Rejected naming each field at fault."""
     if not isinstance(raw, dict):
         raise Rejected([{"field": "", "error": "an event must be a JSON object"}])
-    model = EVENT_TYPES.get(raw.get("type"))  # type: ignore[arg-type]
+    kind = raw.get("type")
+    model = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if model is None:
         shown = raw.get("type") if isinstance(raw.get("type"), str) else None
         problem = "is required" if "type" not in raw else f"{str(shown)[:60]!r} is not a known type"

@@ -28,9 +28,10 @@ def submit_form(form_id: str, body: str | None, content_type: str | None, accept
     what happened, a 303 to the thank-you page for a browser, or 400/413/404 naming the problem."""
     browser = wants_html(content_type, accept)
     try:
+        key = _key(idempotency_key)
         raw = inputs.body_bytes(body, is_base64, limit=forms.MAX_BODY_BYTES)
         data = forms.parse_body(raw, content_type)
-        result = forms.submit(form_id, data, idempotency_key=_key(idempotency_key))
+        result = forms.submit(form_id, data, idempotency_key=key)
     except forms.UnknownForm as exc:
         return _page(404, "Form not found", f"<p>{html.escape(str(exc))}</p>") if browser else \
             json_reply(404, {"message": str(exc)})
@@ -49,9 +50,11 @@ def submit_form(form_id: str, body: str | None, content_type: str | None, accept
 
 
 def _key(header: str | None) -> str | None:
-    """The Idempotency-Key header as the client sent it (at most 255 printable characters), or None."""
+    """The Idempotency-Key header (1 to 255 printable ASCII characters), or None; BadInput else."""
     key = (header or "").strip()
-    return key[:255] if key else None
+    if key and (len(key) > 255 or not all(" " <= ch <= "~" for ch in key)):
+        raise inputs.BadInput("idempotency-key", "must be 1 to 255 printable ASCII characters")
+    return key or None
 
 
 # ---------------------------------------------------------------- unsubscribe
