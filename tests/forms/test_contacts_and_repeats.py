@@ -317,3 +317,28 @@ def test_given_a_multiline_field_when_a_message_has_line_breaks_then_they_are_ke
 
     assert response["statusCode"] == 202
     assert ContactStore().find_by_email("m@example.com").fields["reason"] == text
+
+
+def test_given_sqs_refuses_the_enrollment_when_a_form_is_posted_then_503_says_retry_and_the_retry_is_one_submission(
+        posts, clock):
+    arn = a_map("welcome-leads", "newsletter")
+    sqs = aws_clients.client("sqs")
+    body = json.dumps({"email": "jane@example.com", "first_name": "Jane"})
+
+    def refuse(**_: object) -> None:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "SendMessage")
+
+    sqs.meta.events.register("before-call.sqs.SendMessage", refuse)
+    try:
+        refused = posts.form(body)
+    finally:
+        sqs.meta.events.unregister("before-call.sqs.SendMessage", refuse)
+    clock.advance(seconds=30)
+    retried = posts.form(body)
+
+    assert refused["statusCode"] == 503
+    assert headers(refused)["Retry-After"] in ("5", ["5"])
+    assert retried["statusCode"] == 202
+    assert len(executions(arn)) == 1

@@ -7,8 +7,10 @@ Gateway response. Browser posts (HTML forms) get HTML and redirects; scripts get
 from __future__ import annotations
 
 import html
+import json
 
 from automaps import forms, inputs
+from automaps.enrollment import IntakeUnavailable
 from automaps.replies import Reply, json_reply
 
 
@@ -35,6 +37,9 @@ def submit_form(form_id: str, body: str | None, content_type: str | None, accept
     except forms.UnknownForm as exc:
         return _page(404, "Form not found", f"<p>{html.escape(str(exc))}</p>") if browser else \
             json_reply(404, {"message": str(exc)})
+    except IntakeUnavailable as exc:  # stored so far stays; the same post again queues the same enrollments
+        return Reply(503, json.dumps({"message": "try again shortly", "retry_after": exc.retry_after}),
+                     "application/json", {"Retry-After": str(exc.retry_after)})
     except (forms.InvalidSubmission, inputs.BadInput) as exc:
         status = exc.status if isinstance(exc, inputs.BadInput) else 400
         if browser:
