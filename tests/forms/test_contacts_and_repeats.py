@@ -342,3 +342,13 @@ def test_given_sqs_refuses_the_enrollment_when_a_form_is_posted_then_503_says_re
     assert headers(refused)["Retry-After"] in ("5", ["5"])
     assert retried["statusCode"] == 202
     assert len(executions(arn)) == 1
+
+
+def test_given_a_phone_stored_before_e164_when_a_post_carries_the_same_number_then_nothing_is_refused(posts):
+    ContactStore().upsert_by_email("old@example.com", {"phone": "+1 415 555 0134"})   # GIVEN an older profile
+
+    posts.form(json.dumps({"email": "old@example.com", "phone": "+1-415-555-0134", "first_name": "Old"}))
+
+    old = ContactStore().find_by_email("old@example.com")
+    assert ContactStore().history(old.id, ["contact.update_refused"]) == []
+    assert old.fields["first_name"] == "Old"

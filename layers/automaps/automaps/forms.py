@@ -322,8 +322,16 @@ def _merge(form: FormDefinition, current: dict[str, Any], posted: dict[str, Any]
 
 
 def _same(name: str, old: Any, new: Any) -> bool:
+    """Equal values; an email in any case, a phone in any format (one stored before E.164) are the same."""
     if name == "email" and isinstance(old, str) and isinstance(new, str):
         return old.strip().lower() == new.strip().lower()
+    if name == "phone" and isinstance(old, str) and isinstance(new, str) and old != new:
+        from automaps.contacts import normalise_phone
+
+        try:
+            return normalise_phone(old) == new
+        except ValueError:
+            return False
     return bool(old == new)
 
 
