@@ -4,9 +4,10 @@ The Task state invokes this with the action task event (docs/architecture.md); t
 runner handles idempotency, ``only_if``, the missing-fields policy and recording the outcome.
 """
 
-from automaps.steps import run_action
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from automaps.steps import run_action
 
 logger = Logger()
 

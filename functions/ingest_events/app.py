@@ -3,12 +3,13 @@
 
 import json
 
-from automaps import ingest
-from automaps.replies import respond
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from automaps import ingest
+from automaps.replies import respond
 
 logger = Logger()
 app = APIGatewayRestResolver()

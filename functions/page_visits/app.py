@@ -1,8 +1,6 @@
 """Page visits: the tracking snippet (GET /t/snippet.js) and the beacon it sends (POST /t/visit),
 recorded as page.visited for visitors identified by a signed visitor token."""
 
-from automaps import visits
-from automaps.replies import respond
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import (
     APIGatewayRestResolver,
@@ -11,6 +9,9 @@ from aws_lambda_powertools.event_handler import (
 )
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from automaps import visits
+from automaps.replies import respond
 
 logger = Logger()
 # any site may post beacons; no cookies travel to the API (the token is in the body)

@@ -1,11 +1,12 @@
 """Public API: form submissions (JSON or HTML form posts) and one-click unsubscribe."""
 
-from automaps import web
-from automaps.replies import respond
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from automaps import web
+from automaps.replies import respond
 
 logger = Logger()
 app = APIGatewayRestResolver()

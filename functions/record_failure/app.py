@@ -4,9 +4,10 @@ happened (``step.failed``, or ``email.sent`` and ``step.done``, or ``step.outcom
 automaps.journey.record_failure); the contact moves on.
 """
 
-from automaps.journey import FailureRecord, record_failure
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from automaps.journey import FailureRecord, record_failure
 
 logger = Logger()
 

@@ -85,6 +85,7 @@ class VirtualClock:
     def now(self) -> datetime:
         if self.discrete:
             return self._origin + self._offset
+        assert self.time_scale is not None
         elapsed = (time.monotonic() - self._real_origin) * self.time_scale
         return self._origin + self._offset + timedelta(seconds=elapsed)
 
@@ -178,7 +179,7 @@ class VirtualClock:
                 remaining = (sleeper.deadline - self.now()).total_seconds()
                 if remaining <= 0:
                     return True
-                if sleeper.event.wait(min(remaining / self.time_scale, self.poll_seconds)):
+                if sleeper.event.wait(min(remaining / (self.time_scale or 1.0), self.poll_seconds)):
                     sleeper.event.clear()
             if self._closed or (interrupted is not None and interrupted()):
                 return False

@@ -55,7 +55,7 @@ class LocalApi:
 
     def __init__(self, runtime: LocalRuntime, stage: str | None = None) -> None:
         self.runtime = runtime
-        self.stage = stage or str(runtime.stack.resolver.refs.get("StageName") or "v1")
+        self.stage = stage or str(runtime._stack.resolver.refs.get("StageName") or "v1")
         self.routes = [(route, route.pattern()) for route in runtime.routes()]
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:

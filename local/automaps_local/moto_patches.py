@@ -65,13 +65,13 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from moto.awslambda.models import LambdaFunction
-from moto.events import models as events_models
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.models import botocore_stubber
 from moto.dynamodb.responses import DynamoHandler
+from moto.events import models as events_models
 from moto.sesv2.responses import SESV2Response
 from moto.sqs import models as sqs_models
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
@@ -180,7 +180,7 @@ def _lambda_patches(invoker: Invoker) -> list[tuple[object, str, Any]]:
         asynchronous = (request_headers or {}).get("X-Amz-Invocation-Type") == "Event"
         try:
             payload = json.dumps(invoker(fn.function_name, event)).encode()
-        except Exception as error:  # the function's own failure, reported as AWS reports it
+        except Exception as error:  # noqa: BLE001  (the function's own failure, reported as AWS reports it)
             LOG.info("%s raised %s: %s", fn.function_name, type(error).__name__, error)
             response_headers["x-amz-function-error"] = "Unhandled"
             payload = json.dumps(error_payload(error, str(uuid.uuid4()))).encode()
@@ -212,7 +212,7 @@ def eventbridge_payload(target: dict[str, Any], event: dict[str, Any]) -> Any:
         transformer = target["InputTransformer"]
         return events_models.EventTemplateParser.parse(
             input_template=transformer.get("InputTemplate"), input_paths_map=transformer.get("InputPathsMap", {}),
-            event=event)
+            event=cast(Any, event))
     delivered = {key: copy.deepcopy(value) for key, value in event.items() if key != "ingestion-time"}
     when = delivered.get("time")
     if isinstance(when, (int, float)) or (isinstance(when, str) and when.replace(".", "", 1).isdigit()):
@@ -239,7 +239,7 @@ def _eventbridge_patches(invoker: Invoker) -> list[tuple[object, str, Any]]:
                 try:
                     invoker(name, json.loads(json.dumps(payload)))
                     break
-                except Exception as error:  # an asynchronous invocation: nobody waits for the answer
+                except Exception as error:  # noqa: BLE001  (an asynchronous invocation: nobody waits for the answer)
                     LOG.warning("%s failed on EventBridge rule %s (attempt %d of %d): %s: %s", name, self.name,
                                 attempt, EVENTBRIDGE_ATTEMPTS, type(error).__name__, error)
 
@@ -373,11 +373,11 @@ def _execution_patches(clock: VirtualClock) -> list[tuple[object, str, Any]]:
     def start(self: ExecutionWorker) -> None:
         # counted from creation, in the StartExecution caller's thread: no idle gap before the thread runs
         key = clock.begin(self._evaluation_details.execution_details.arn)
-        self._automaps_clock = (clock, key)
+        self._automaps_clock = (clock, key)  # type: ignore[attr-defined]
         try:
             original_start(self)
         except BaseException:
-            self._automaps_clock = None
+            self._automaps_clock = None  # type: ignore[attr-defined]
             clock.end(key)
             raise
 

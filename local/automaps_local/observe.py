@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import email
 import email.policy
-from email.utils import getaddresses
 import threading
 from datetime import datetime
 from decimal import Decimal
+from email.utils import getaddresses
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer

@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,7 +112,7 @@ def print_banner(runtime: LocalRuntime, url: str) -> None:
     print(f"automaps local API on {url}   virtual time {observe.iso(clock.now())} ({speed})")
     for map_id, arn in sorted(runtime.state_machines.items()):
         print(f"  map {map_id:<24} {arn}")
-    for logical, why in sorted(runtime.stack.skipped_state_machines.items()):
+    for logical, why in sorted(runtime._stack.skipped_state_machines.items()):
         print(f"  map {logical:<24} NOT DEPLOYED: {why}")
     for route in runtime.routes():
         print(f"  {route.method:<6} {url}{route.path}  -> {route.function}")

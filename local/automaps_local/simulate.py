@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
                       parameters={"LogLevel": "ERROR"} if _has_log_level(template) else {}) as runtime:
         if map_id not in runtime.state_machines:
             print(f"error: map {map_id!r} is not deployed by {template.name} "
-                  f"({', '.join(runtime.stack.skipped_state_machines.values()) or 'no state machine for it'})")
+                  f"({', '.join(runtime._stack.skipped_state_machines.values()) or 'no state machine for it'})")
             return 2
         push_content(runtime)
         with clock.hold():
@@ -143,7 +144,7 @@ def _digits(phone: Any) -> str:
     return "".join(ch for ch in str(phone or "") if ch.isdigit())
 
 
-def print_table(header: list[str], rows: list[tuple[str, ...]]) -> None:
+def print_table(header: list[str], rows: Sequence[tuple[Any, ...]]) -> None:
     widths = [min(40, max([len(h)] + [len(str(r[i])) for r in rows])) for i, h in enumerate(header[:-1])]
     for row in [tuple(header), tuple("-" * len(h) for h in header), *rows]:
         cells = [str(cell)[:width].ljust(width) for cell, width in zip(row, widths)]

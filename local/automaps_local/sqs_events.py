@@ -59,7 +59,7 @@ class SqsDelivery:
         with self.clock.hold() if self.clock else contextlib.nullcontext():
             try:
                 self.deliver(source)
-            except Exception as error:  # the poller's trouble, never the sender's: the message stays queued
+            except Exception as error:  # noqa: BLE001  (the poller's trouble, never the sender's: the message stays queued)
                 LOG.warning("delivery from %s failed: %s: %s", source.queue_name, type(error).__name__, error)
             self._watch(source)
 
@@ -81,7 +81,7 @@ class SqsDelivery:
                 try:
                     sqs.delete_message_batch(QueueUrl=source.queue_url, Entries=[
                         {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
-                except Exception as error:  # as on AWS: the messages come back after their visibility timeout
+                except Exception as error:  # noqa: BLE001  (as on AWS: the messages come back after their visibility timeout)
                     LOG.warning("deleting %d messages from %s failed: %s", len(done), source.queue_name, error)
         return delivered
 
@@ -91,7 +91,7 @@ class SqsDelivery:
         self.invocations += 1
         try:
             result = self.invoker(source.function, event)
-        except Exception as error:  # the whole batch comes back after its visibility timeout
+        except Exception as error:  # noqa: BLE001  (the whole batch comes back after its visibility timeout)
             LOG.warning("%s failed on %s: %s: %s", source.function, source.queue_name, type(error).__name__, error)
             return {m["MessageId"] for m in messages}
         if not source.report_failures:

@@ -254,7 +254,7 @@ class LocalStack:
         self.resolver.refs[logical] = arn
         self.resolver.attributes[(logical, "Name")] = name
         prefix = f"{self.stack_name}-"
-        map_id = name[len(prefix):] if name.startswith(prefix) else name
+        map_id = name.removeprefix(prefix)
         return LocalStateMachine(logical_id=logical, name=name, map_id=map_id, arn=arn, definition=definition)
 
     def deploy_map(self, path: Path) -> LocalStateMachine:

@@ -26,7 +26,7 @@ class Template:
     body: dict[str, Any]
 
     @classmethod
-    def load(cls, path: str | Path = "template.yaml") -> "Template":
+    def load(cls, path: str | Path = "template.yaml") -> Template:
         path = Path(path)
         return cls(path=path, body=yaml_parse(path.read_text()))
 

@@ -93,7 +93,7 @@ def send_test_email(args: argparse.Namespace) -> tuple[str, str]:
     settings = Settings(template=args.template, subject=args.subject, text=args.text, html=args.html,
                         connection=args.connection, marketing=not args.transactional)
     contact = sample_contact(args.contact, email=args.to)
-    message = compose(settings, contact, lambda: {}, to=args.to, honour_unsubscribe=False)
+    message = compose(settings, contact, dict, to=args.to, honour_unsubscribe=False)
     message_id = email.deliver(settings.connection, to=message.to, subject=f"[Test] {message.subject}",
                                html=message.html, text=message.text, headers=message.headers)
     return message_id, mask_email(message.to)

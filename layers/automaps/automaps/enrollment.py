@@ -218,7 +218,7 @@ def _skip(contact_id: str, map_id: str, enrollment_id: str, event: dict, reason:
 def _event_time(event: dict) -> datetime:
     """When the trigger happened (the same for every delivery of one request), else now."""
     try:
-        return datetime.fromisoformat(str(event["at"]).replace("Z", "+00:00"))
+        return datetime.fromisoformat(str(event["at"]))
     except (KeyError, ValueError):
         return clock.now()
 

@@ -367,7 +367,7 @@ def _aware(value: datetime) -> datetime:
 def _text(value: Any) -> Any:
     """Dates and times come as text (ISO 8601), never as numbers or booleans."""
     if not isinstance(value, str):
-        raise ValueError("must be text in ISO 8601, e.g. 2026-12-01 or 2026-12-01T18:00:00Z")  # noqa: TRY004 (pydantic)
+        raise ValueError("must be text in ISO 8601, e.g. 2026-12-01 or 2026-12-01T18:00:00Z")
     return value
 
 

@@ -149,7 +149,7 @@ def dynamodb_number(value: Any) -> int | float:
 
     Booleans are not numbers. Whole numbers below 10**38 stay ints, others become floats."""
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-        raise ValueError("must be a number")  # noqa: TRY004 (a pydantic validator: ValueError is a field error)
+        raise ValueError("must be a number")
     try:
         number = Decimal(value.strip()) if isinstance(value, str) else Decimal(str(value)) \
             if isinstance(value, float) else Decimal(value)

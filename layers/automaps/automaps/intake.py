@@ -20,6 +20,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from automaps import aws, config
@@ -76,7 +77,7 @@ def back_off(record: SQSRecord) -> int | None:
     try:
         aws.client("sqs").change_message_visibility(QueueUrl=config.enroll_queue_url(),
                                                     ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay)
-    except Exception as error:  # the retry still happens, later
+    except (ClientError, BotoCoreError) as error:  # the retry still happens, later
         logger.warning("could not set the back-off", extra={"message_id": record.message_id,
                                                             "error": type(error).__name__})
         return None

@@ -40,12 +40,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import Environment, Template, TemplateError, TemplateSyntaxError, Undefined, meta, nodes
+from jinja2.exceptions import SecurityError, TemplateRuntimeError, UndefinedError
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
-from jinja2.visitor import NodeTransformer
-from jinja2.exceptions import SecurityError, TemplateRuntimeError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
+from jinja2.visitor import NodeTransformer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from automaps.content import ContentStore

@@ -40,7 +40,7 @@ class Duration(BaseModel):
     weeks: float = 0
 
     @model_validator(mode="after")
-    def _not_empty(self) -> "Duration":
+    def _not_empty(self) -> Duration:
         if not any((self.seconds, self.minutes, self.hours, self.days, self.weeks)):
             raise ValueError("a duration needs at least one of seconds, minutes, hours, days, weeks")
         return self
@@ -162,7 +162,7 @@ class Timing(BaseModel):
         if data.get("until") is not None:
             raise ValueError("at (a date-time) and until say the same thing; keep one of them")
         moment = data["at"]
-        moment = moment if isinstance(moment, datetime) else datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        moment = moment if isinstance(moment, datetime) else datetime.fromisoformat(moment)
         if moment.tzinfo is None:
             raise ValueError("add a timezone to the date-time in at, e.g. 2026-03-01T09:00:00Z or "
                              "2026-03-01T10:00:00+01:00")
@@ -273,7 +273,7 @@ def _is_date_time(value: Any) -> bool:
     if not isinstance(value, str) or len(value) <= 5:
         return False
     try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
+        datetime.fromisoformat(value)
     except ValueError:
         return False
     return True

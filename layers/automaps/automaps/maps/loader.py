@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from automaps.conditions import COMBINATORS, LEAVES
 from automaps.maps.model import (
@@ -105,7 +106,7 @@ def _read_yaml(path: FilePath) -> Any:
     except OSError as error:
         raise MapError(f"{path}: cannot read the file: {error.strerror}") from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as error:
         raise MapError(f"{path}: {_yaml_problem(error)}") from None
     if not isinstance(data, dict):
@@ -192,7 +193,7 @@ _NOUNS = {"fork": ("branch", "branches"), "switch": ("case", "cases"), "triggers
           "weekdays": ("weekday", "weekdays"), "all": ("condition", "conditions"), "any": ("condition", "conditions")}
 
 
-def _explain(item: dict[str, Any], location: _Location) -> tuple[Path, str]:
+def _explain(item: ErrorDetails, location: _Location) -> tuple[Path, str]:
     """The path to show and the message, in words that say what to change."""
     kind, path, value = item["type"], location.path, item.get("input")
     last = path[-1] if path else ""

@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal, NamedTuple, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, NamedTuple, TypeAlias, Union
 
 from pydantic import (
     AfterValidator,
@@ -150,7 +150,8 @@ class IfStep(StepBase):
     else_: StepList | None = Field(default=None, alias="else")
 
     def branches(self) -> list[tuple[Path, list[Step]]]:
-        return [(("then",), self.then)] + ([(("else",), self.else_)] if self.else_ else [])
+        found: list[tuple[Path, list[Step]]] = [(("then",), self.then)]
+        return found + ([(("else",), self.else_)] if self.else_ else [])
 
 
 class Case(BaseModel):
@@ -247,11 +248,14 @@ def _step_kind(value: Any) -> str | None:
     return kinds[0] if len(kinds) == 1 else None
 
 
-Step = Annotated[
-    Union[tuple(Annotated[model, Tag(kind)] for kind, model in STEP_MODELS.items())],  # noqa: UP007
-    Discriminator(_step_kind),
-    BeforeValidator(_step_shape),
-]
+if TYPE_CHECKING:  # the union is built from STEP_MODELS at run time; to the type checker it is a step
+    Step: TypeAlias = StepBase
+else:
+    Step = Annotated[
+        Union[tuple(Annotated[model, Tag(kind)] for kind, model in STEP_MODELS.items())],  # noqa: UP007
+        Discriminator(_step_kind),
+        BeforeValidator(_step_shape),
+    ]
 StepList = Annotated[list[Step], Field(min_length=1)]
 
 for _model in (IfStep, Case, SwitchStep, ForkStep):
@@ -539,6 +543,7 @@ def _reserved_keys(value: Any) -> str | None:
 
 
 def _go_to_problems(ref: StepRef, by_id: dict[str, StepRef]) -> list[Problem]:
+    assert isinstance(ref.step, GoToStep)
     target_id = ref.step.go_to
     target = by_id.get(target_id)
     if target is None:

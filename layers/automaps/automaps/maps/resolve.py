@@ -112,7 +112,7 @@ def _field_instant(name: str, value: Any, zone: ZoneInfo | None) -> datetime:
         parsed = datetime.combine(value, time())
     else:
         try:
-            parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(str(value).strip())
         except ValueError:
             shown = "missing" if value in (None, "") else f"not a date ({value!r})"
             raise WaitFieldError(f"field {name!r} is {shown}") from None

@@ -190,4 +190,4 @@ ADAPTERS: dict[str, type] = {"stripe": StripePayments}
 def connect(name: str) -> PaymentProvider:
     """The payment provider behind connection ``name``; PermanentError if there is none."""
     settings = load_connection(name, ADAPTERS, "a payment provider")
-    return ADAPTERS[settings.type](name, settings)  # type: ignore[attr-defined]
+    return ADAPTERS[settings.type](name, settings)
