@@ -2,12 +2,21 @@
 
 Clients are never created at import time. ``reset()`` drops them, which tests and the local
 runtime do after starting moto so that no client outlives the mock it was made under.
+
+The clients of the services we *send* through (:data:`SINGLE_ATTEMPT`: SES, SNS, End User
+Messaging, Amazon Connect) are made with one attempt per call (``total_max_attempts: 1``):
+botocore's own retry would resend a request whose answer was lost (a read timeout), which for
+a send is a second message. Whether to call again is the step runner's decision (the state's
+Retry and the effect markers, automaps.effects). No client is reconfigured after it is made;
+every other service keeps the SDK's retries.
 """
 
 from __future__ import annotations
 
 import threading
 from typing import Any
+
+SINGLE_ATTEMPT = frozenset({"sesv2", "sns", "pinpoint-sms-voice-v2", "connect"})
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
@@ -22,8 +31,16 @@ def client(service: str) -> Any:
         if found is None:
             import boto3
 
-            found = _clients[service] = boto3.client(service)
+            found = _clients[service] = boto3.client(service, config=_config(service))
         return found
+
+
+def _config(service: str) -> Any:
+    if service not in SINGLE_ATTEMPT:
+        return None
+    from botocore.config import Config
+
+    return Config(retries={"mode": "standard", "total_max_attempts": 1})
 
 
 def reset() -> None:

@@ -97,14 +97,6 @@ def marker_sk(task: TaskEvent, effect: str) -> str:
            f"{task.idempotency_key[:16]}#{effect}"
 
 
-def single_attempt(client: Any) -> Any:
-    """``client`` without the SDK's own retries: botocore would resend a request whose answer was
-    lost (a read timeout), which for a send is a second message. The state's Retry decides."""
-    name = client.meta.service_model.service_id.hyphenize()
-    client.meta.events.unregister(f"needs-retry.{name}", unique_id=f"retry-config-{name}")
-    return client
-
-
 # ------------------------------------------------------------------ once
 
 

@@ -85,12 +85,12 @@ def record_for_visit(store: ContactStore, visit: Visit | None, contact_id: str, 
 def transient_errors_retried() -> Iterator[None]:
     """Throttling and 5xx answers from AWS leave the Lambda as ``TransientError``, which the
     Task's Retry matches (a bare ClientError would go straight to the Catch)."""
-    from automaps.steps import TransientError, _is_transient
+    from automaps.steps import TransientError, is_transient
 
     try:
         yield
     except Exception as error:
-        if _is_transient(error):
+        if is_transient(error):
             raise TransientError(f"{type(error).__name__}: {error}") from error
         raise
 

@@ -287,7 +287,7 @@ def _execute(task: TaskEvent, visit: dict[str, str]) -> dict[str, Any]:
     except WriteConflict as error:
         raise TransientError(str(error)) from error
     except (ClientError, BotoCoreError) as error:
-        if _is_transient(error):
+        if is_transient(error):
             raise TransientError(f"{type(error).__name__}: {error}") from error
         raise
     if not (ctx.replayed and _outcome_already_recorded(ctx)):
@@ -321,9 +321,11 @@ def _then_check(ctx: StepContext) -> dict[str, Any] | None:
     try:
         contact = ctx.store.get(ctx.contact.id) or ctx.contact
         check = journey.Check.model_validate(ctx.event.then_check)
+        visit = journey.Visit(execution_id=ctx.event.execution_id, state_name=ctx.event.state_name,
+                              state_entered_time=ctx.event.state_entered_time)
         return journey.decide(check, contact, ctx.store, map_id=ctx.event.map_id,
-                              enrollment_id=ctx.event.enrollment_id)
-    except (ClientError, BotoCoreError, WriteConflict, ValidationError) as error:
+                              enrollment_id=ctx.event.enrollment_id, visit=visit)
+    except (ClientError, BotoCoreError, WriteConflict, ValueError) as error:  # ValueError: ValidationError, a bad time
         logger.warning("the next step's condition is left to check_condition",
                        extra={"error": f"{type(error).__name__}: {error}"})
         return None
@@ -384,7 +386,9 @@ def _as_outcome(ctx: StepContext, result: Outcome | dict[str, Any] | None) -> Ou
     return ctx.outcome("done", **(result or {}))
 
 
-def _is_transient(error: Exception) -> bool:
+def is_transient(error: BaseException) -> bool:
+    """Whether an AWS SDK error is worth the state's Retry: throttling, 5xx, a connection that
+    failed or an answer that did not come (botocore's HTTPClientError family)."""
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)

@@ -185,10 +185,8 @@ def send(*, to: str, subject: str, html: str, text: str, sender: str,
         request["ConfigurationSetName"] = configuration_set
     if tags:
         request["EmailTags"] = tags
-    from automaps.effects import single_attempt
-
     with provider_call("SES", classify):
-        return single_attempt(aws.client("sesv2")).send_email(**request)["MessageId"]
+        return aws.client("sesv2").send_email(**request)["MessageId"]
 
 
 DEFAULT_CONNECTION = "default"

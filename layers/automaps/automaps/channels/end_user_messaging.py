@@ -15,7 +15,6 @@ from botocore.exceptions import ClientError
 
 from automaps import aws
 from automaps.channels.errors import provider_call
-from automaps.effects import single_attempt
 from automaps.steps import PermanentError, TransientError
 
 SERVICE = "pinpoint-sms-voice-v2"
@@ -39,7 +38,7 @@ def send_text(*, to: str, text: str, origination_identity: str,
     if configuration_set:
         request["ConfigurationSetName"] = configuration_set
     with provider_call("End User Messaging SMS", classify):
-        return single_attempt(aws.client(SERVICE)).send_text_message(**request)["MessageId"]
+        return aws.client(SERVICE).send_text_message(**request)["MessageId"]
 
 
 def send_voice(*, to: str, ssml: str, origination_identity: str, voice_id: str,
@@ -50,7 +49,7 @@ def send_voice(*, to: str, ssml: str, origination_identity: str, voice_id: str,
     if configuration_set:
         request["ConfigurationSetName"] = configuration_set
     with provider_call("End User Messaging voice", classify):
-        return single_attempt(aws.client(SERVICE)).send_voice_message(**request)["MessageId"]
+        return aws.client(SERVICE).send_voice_message(**request)["MessageId"]
 
 
 def classify(error: ClientError) -> Exception:

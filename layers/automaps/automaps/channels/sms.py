@@ -50,10 +50,8 @@ def _attributes(sender_id: str | None) -> dict[str, dict[str, str]]:
 def send(*, to: str, text: str, sender_id: str | None = None, region: str | None = None) -> str:
     """Send ``text`` to ``to``; returns the SNS message id."""
     number = to_e164(to, region)
-    from automaps.effects import single_attempt
-
     with provider_call("SNS", classify):
-        response = single_attempt(aws.client("sns")).publish(
+        response = aws.client("sns").publish(
             PhoneNumber=number, Message=text, MessageAttributes=_attributes(sender_id))
     return response["MessageId"]
 

@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from automaps import aws
 from automaps.channels.errors import provider_call
-from automaps.effects import single_attempt
 from automaps.steps import PermanentError, TransientError
 
 TYPE = "connect"
@@ -92,7 +91,7 @@ def start_outbound_call(connection: ConnectConnection, *, to: str, attributes: d
     if description:
         request["Description"] = description[:4096]
     with provider_call("Amazon Connect", classify):
-        return single_attempt(aws.client("connect")).start_outbound_voice_contact(**request)["ContactId"]
+        return aws.client("connect").start_outbound_voice_contact(**request)["ContactId"]
 
 
 def classify(error: ClientError) -> Exception:
