@@ -380,24 +380,8 @@ class ContactStore:
             return self._create(email.strip(), fields, set(tags), stale_owner=self._stale_email_owner(email))
         if not phone:
             raise ValueError("a contact needs an email address or a phone number")
-        now = clock.now()
-        contact = Contact(id=f"c_{uuid.uuid4().hex}", fields={**_plain(fields), "phone": normalise_phone(phone)},
-                          tags=set(tags), created_at=now, updated_at=now)
-        created = HistoryEntry(at=now, kind="contact.created", detail={"fields": sorted(contact.fields)})
-        try:
-            self._db.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self.table, "Item": _profile_item(contact),
-                         "ConditionExpression": "attribute_not_exists(pk)"}},
-                {"Put": {"TableName": self.table,
-                         "Item": to_item({**_phone_marker_key(phone), "contact_id": contact.id}),
-                         "ConditionExpression": "attribute_not_exists(pk)"}},
-                {"Put": {"TableName": self.table, "Item": _history_item(contact.id, created)}},
-            ])
-        except ClientError as exc:
-            if _error_code(exc) == "TransactionCanceledException":
-                return None
-            raise
-        return contact
+        return self._create_identified("phone", normalise_phone(phone), _phone_marker_key(phone), fields, set(tags),
+                                       {"ConditionExpression": "attribute_not_exists(pk)"})
 
     def claim_phone(self, contact_id: str, phone: str) -> bool:
         """Make ``phone`` find this contact, unless it already finds another; False when it does."""
@@ -644,13 +628,20 @@ class ContactStore:
         return from_item(found)["contact_id"] if found else None
 
     def _create(self, email: str, fields: dict[str, Any], tags: set[str], stale_owner: str | None) -> Contact | None:
-        """Create the profile, its email marker and ``contact.created`` in one transaction.
-        None when another writer took the address first."""
+        """Create the contact identified by ``email``; None when another writer took the address first."""
+        return self._create_identified("email", email, _marker_key(email), fields, tags,
+                                       self._marker_condition(stale_owner))
+
+    def _create_identified(self, field: str, value: str, marker_key: dict[str, str], fields: dict[str, Any],
+                           tags: set[str], marker_condition: dict[str, Any]) -> Contact | None:
+        """Create the profile (with ``field`` = ``value``), its identity marker (EMAIL# or PHONE#)
+        and ``contact.created`` in one transaction. None when the marker's condition fails: another
+        writer holds that identity (the caller looks it up again)."""
         now = clock.now()
-        contact = Contact(id=f"c_{uuid.uuid4().hex}", fields={**_plain(fields), "email": email}, tags=tags,
+        contact = Contact(id=f"c_{uuid.uuid4().hex}", fields={**_plain(fields), field: value}, tags=tags,
                           created_at=now, updated_at=now)
-        marker = {"Put": {"TableName": self.table, "Item": to_item({**_marker_key(email), "contact_id": contact.id}),
-                          **self._marker_condition(stale_owner)}}
+        marker = {"Put": {"TableName": self.table, "Item": to_item({**marker_key, "contact_id": contact.id}),
+                          **marker_condition}}
         created = HistoryEntry(at=now, kind="contact.created", detail={"fields": sorted(contact.fields)})
         try:
             self._db.transact_write_items(TransactItems=[
