@@ -11,7 +11,7 @@ from automaps import engagement
 logger = Logger()
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)  # no keys of an earlier event in this one's logs
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     try:
         ses_event = engagement.SesEngagementEvent.model_validate(event)

@@ -224,10 +224,15 @@ def _suppress(store: ContactStore, addresses: list[str], reason: Literal["bounce
 
 
 def _page_address(url: str) -> str:
-    """Links are kept as pages are (automaps.visits, imported only when a click comes in)."""
+    """Links are kept as pages are (automaps.visits, imported only when a click comes in). A link
+    that is no URL (``http://[oops``: urlsplit raises) is kept up to its query, at most 2,048
+    characters: the click still counts, and retrying the event would not make it parse."""
     from automaps.visits import page_address
 
-    return page_address(url)
+    try:
+        return page_address(url)
+    except ValueError:
+        return url.split("?", 1)[0].split("#", 1)[0][:2048]
 
 
 def suppression_reason(suppression: Suppression) -> str:
