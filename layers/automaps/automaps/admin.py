@@ -6,7 +6,8 @@ Gateway response:
 * ``GET /tasks?assignee=<email>&status=open|done|all&limit=&next=``: a page of the assignee's tasks
 * ``POST /tasks/{task_id}/complete`` (optional JSON body ``{"note": "..."}``): completes the task
   once and records ``task.completed`` on the contact's history; completing it again answers 200
-  with ``"already_completed": true`` and records nothing
+  with ``"already_completed": true`` and records nothing; 409 when concurrent writes kept
+  cancelling the completion (retried first; nothing written), 429 when DynamoDB throttles
 * ``GET /fulfillment/{list}?format=csv|json``: the fulfillment list's members with their field
   snapshots; CSV (the default) has a header row and is safe to open in a spreadsheet
 """
@@ -16,8 +17,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from automaps import lists, tasks
+from automaps.contacts import WriteConflict
 from automaps.replies import Reply, json_reply
+
+THROTTLED = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+                       "TooManyRequestsException"})
 
 
 def _problem(status: int, message: str) -> Reply:
@@ -64,6 +71,14 @@ def complete_task(task_id: str, body: str | None, caller: str | None) -> Reply:
         task, completed = tasks.TaskStore().complete(task_id, by=caller, note=note)
     except tasks.TaskNotFound as error:
         return _problem(404, str(error))
+    except WriteConflict as error:  # others kept writing the task: nothing was written, try again
+        return _problem(409, f"{error}; nothing was changed, complete it again")
+    except ClientError as error:
+        reasons = {reason.get("Code") for reason in error.response.get("CancellationReasons", [])}
+        if error.response.get("Error", {}).get("Code") not in THROTTLED and "ThrottlingError" not in reasons:
+            raise
+        return Reply(429, json.dumps({"message": "the task store is busy; nothing was changed, try again shortly"}),
+                     "application/json", {"Retry-After": "1"})
     return json_reply(200, {"task": task.public(), "already_completed": not completed})
 
 

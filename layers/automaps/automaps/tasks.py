@@ -14,7 +14,9 @@ task sorts by its due time, a done task by its completion time.
 
 A task id names its contact (``<contact id>.t<20 hex>``), so completing a task by id is a
 GetItem, not a search. Completing is idempotent: the status change and the ``task.completed``
-history entry are one transaction, conditional on the task being open.
+history entry are one transaction, conditional on the task being open; a transaction cancelled
+by a conflict is read again and retried (``COMPLETE_ATTEMPTS``), then a ``WriteConflict`` (the
+admin API answers 409).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from automaps.contacts import (
     Effect,
     HistoryEntry,
     WriteConflict,
+    _backoff,
+    _cancellation_codes,
     _history_item,
     effect_refused,
     effect_writes,
@@ -48,6 +52,8 @@ ASSIGNEE_PREFIX = "ASSIGNEE#"
 STATUSES = ("open", "done")
 _TASK_ID = re.compile(r"^(?P<contact>[A-Za-z0-9_-]{1,100})\.t[0-9a-f]{20}$")
 MAX_PAGE = 500
+COMPLETE_ATTEMPTS = 5  # reads and conditional writes of one completion racing other writers
+_RETRIED_CANCELLATIONS = frozenset({"None", "ConditionalCheckFailed", "TransactionConflict"})
 
 
 class TaskNotFound(LookupError):
@@ -207,12 +213,26 @@ class TaskStore:
 
     def complete(self, task_id: str, by: str | None = None, note: str | None = None) -> tuple[Task, bool]:
         """Mark the task done and record ``task.completed`` on its contact's history, once.
-        Returns the task and whether this call completed it (False: it already was)."""
-        task = self.get(task_id)
-        if task is None:
-            raise TaskNotFound(task_id)
-        if task.status == "done":
-            return task, False
+        Returns the task and whether this call completed it (False: it already was). A write
+        cancelled by a conflict (another writer had the task or the contact's item at that moment)
+        or by the task changing since it was read is read again and retried, up to
+        ``COMPLETE_ATTEMPTS`` times; then :class:`WriteConflict` (nothing was written)."""
+        for attempt in range(COMPLETE_ATTEMPTS):
+            task = self.get(task_id)
+            if task is None:
+                raise TaskNotFound(task_id)
+            if task.status == "done":
+                return task, False  # completed before, or by a concurrent call
+            done = self._complete_once(task, by, note)
+            if done is not None:
+                return done, True
+            _backoff(attempt)
+        raise WriteConflict(f"task {task_id} kept changing under concurrent writes; "
+                            f"gave up after {COMPLETE_ATTEMPTS} attempts")
+
+    def _complete_once(self, task: Task, by: str | None, note: str | None) -> Task | None:
+        """One conditional transaction: the task done (if still open) and its history entry. None
+        when it was cancelled by a conflict or a changed task (the caller reads again)."""
         now = clock.now()
         done = task.model_copy(update={"status": "done", "completed_at": now, "completed_by": by, "note": note})
         entry = HistoryEntry(at=now, kind="task.completed", map_id=task.map_id, step_id=task.step_id, detail={
@@ -228,9 +248,9 @@ class TaskStore:
                 {"Put": {"TableName": self.table, "Item": _history_item(task.contact_id, entry)}},
             ])
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-                current = self.get(task_id)
-                if current is not None and current.status == "done":
-                    return current, False  # completed by a concurrent call
+            code = error.response.get("Error", {}).get("Code")
+            if is_conflict(error) or (code == "TransactionCanceledException" and
+                                      set(_cancellation_codes(error)) <= _RETRIED_CANCELLATIONS):
+                return None  # a conflict, or the task is no longer open: read it again
             raise
-        return done, True
+        return done
