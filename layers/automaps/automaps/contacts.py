@@ -260,6 +260,13 @@ def is_conflict(exc: ClientError) -> bool:
 
 
 DONE_PREFIX = "DONE#"
+EXPIRATION = "expiration"   # the contacts table's TTL attribute (epoch seconds), as the IdempotencyTable's
+MARKER_TTL_SECONDS = 400 * 24 * 3600   # DONE#/EFFECT# markers: past a Standard execution's year and its retries
+
+
+def marker_expiration(at: datetime | None = None) -> int:
+    """When a visit's marker written at ``at`` (default now) may be deleted by TTL: 400 days on."""
+    return int((at or clock.now()).timestamp()) + MARKER_TTL_SECONDS
 
 
 def _done_key(contact_id: str, visit: str) -> dict[str, str]:
@@ -289,7 +296,8 @@ def effect_writes(table: str, contact_id: str, visit: str, entry: HistoryEntry) 
     history = _history_item(contact_id, entry)
     marker = to_item(_without_none({**_done_key(contact_id, visit), "kind": entry.kind, "detail": _plain(entry.detail),
                                     "entry": history["sk"]["S"], "at": clock.iso(entry.at),
-                                    "map_id": entry.map_id, "step_id": entry.step_id}))
+                                    "map_id": entry.map_id, "step_id": entry.step_id,
+                                    EXPIRATION: marker_expiration()}))
     return [{"Put": {"TableName": table, "Item": history}},
             {"Put": {"TableName": table, "Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}}]
 

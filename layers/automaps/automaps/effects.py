@@ -157,14 +157,14 @@ def once(task: TaskEvent, effect: str, call: Callable[[], dict[str, Any]], *, ki
 def _claim(task: TaskEvent, sk: str, effect: str) -> tuple[Marker | None, datetime, str]:
     """Write the ``started`` marker: (the marker found instead, or None when this call wrote it;
     the time and stamp written)."""
-    from automaps.contacts import _suffix
+    from automaps.contacts import _suffix, marker_expiration
 
     now = clock.now()
     stamp = _suffix()
     item = {"pk": _pk(task.contact_id), "sk": sk, "effect": effect, "status": STARTED,
             "visit": task.idempotency_key, "execution_id": task.execution_id, "state_name": task.state_name,
             "state_entered_time": task.state_entered_time, "at": clock.iso(now), "stamp": stamp,
-            "map_id": task.map_id, "step_id": task.step_id}
+            "map_id": task.map_id, "step_id": task.step_id, "expiration": marker_expiration(now)}
     try:
         _db().put_item(TableName=_table(), Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
     except ClientError as error:
