@@ -290,7 +290,7 @@ def _execute(task: TaskEvent, visit: dict[str, str]) -> dict[str, Any]:
         if is_transient(error):
             raise TransientError(f"{type(error).__name__}: {error}") from error
         raise
-    if not (ctx.replayed and _outcome_already_recorded(ctx)):
+    if not _outcome_already_recorded(ctx, outcome):
         ctx.record_effect(outcome_kind(outcome.outcome),
                           {**outcome.detail, "action": task.action, "enrollment_id": task.enrollment_id,
                            "reason": outcome.reason, "visit": task.idempotency_key})
@@ -299,13 +299,17 @@ def _execute(task: TaskEvent, visit: dict[str, str]) -> dict[str, Any]:
     return outcome.model_dump(mode="json")
 
 
-def _outcome_already_recorded(ctx: StepContext) -> bool:
+def _outcome_already_recorded(ctx: StepContext, outcome: Outcome) -> bool:
     """A retry that found its effects done (the first attempt's answer was lost after it
-    finished, e.g. Powertools could not save it) must not record the step's outcome twice."""
+    finished, e.g. Powertools could not save it), or an effect of unknown outcome an earlier
+    attempt already reported, must not record the step's outcome twice."""
     from automaps import effects
 
     try:
-        return effects.outcome_recorded(ctx.store, ctx.contact.id, ctx.replayed)
+        markers = ctx.replayed
+        if not markers and outcome.outcome == "unknown":
+            markers = effects.markers_of_visit(ctx.event)
+        return bool(markers) and effects.outcome_recorded(ctx.store, ctx.contact.id, markers)
     except (ClientError, BotoCoreError):
         return False
 
