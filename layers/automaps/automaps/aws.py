@@ -31,7 +31,8 @@ def client(service: str) -> Any:
         if found is None:
             import boto3
 
-            found = _clients[service] = boto3.client(service, config=_config(service))
+            make: Any = boto3.client  # any service name, so not the typed per-service overloads
+            found = _clients[service] = make(service, config=_config(service))
         return found
 
 
