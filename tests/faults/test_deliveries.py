@@ -153,6 +153,25 @@ def test_given_an_ses_event_when_eventbridge_delivers_it_again_then_it_is_record
     assert len(backend.emails()) == 1 and backend.sms() == []
 
 
+@pytest.mark.parametrize("event_type", list(ENGAGEMENTS))
+def test_given_an_ses_event_when_ses_publishes_the_same_record_again_under_a_new_event_id_then_it_is_recorded_once(
+        backend, event_type):
+    welcome = backend.sign_up()
+    delivered = publish(backend, welcome, event_type)
+
+    # WHEN SES publishes the same record again (EventBridge gives it a new event id)
+    again = {"Source": "aws.ses", "DetailType": delivered.event["detail-type"],
+             "Detail": json.dumps(delivered.event["detail"]), "Resources": delivered.event["resources"],
+             "Time": backend.runtime.clock.now()}
+    aws_clients.client("events").put_events(Entries=[again])
+
+    # THEN the record is what identifies the event: one entry, at most one suppression
+    first, second = backend.of(EVENTS_FUNCTION)[-2:]
+    assert first.event["id"] != second.event["id"] and second.result["reason"] == "already recorded"
+    assert len(backend.entries(ENGAGEMENTS[event_type])) == 1
+    assert len(backend.suppressions()) == (1 if event_type in ("Bounce", "Complaint") else 0)
+
+
 class LostAnswers:
     """DynamoDB takes a PutItem of the history entry or suppression, then its answer is lost
     (a read timeout), once per item: the function fails after it wrote and Lambda's
