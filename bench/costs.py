@@ -121,18 +121,30 @@ class Store:
         return [k for k in (found.hash_key_attr, found.range_key_attr) if k]
 
     def size(self, table: str, key: dict[str, Any]) -> int:
-        try:
-            item = self.backend.get_item(table, key)
-        except Exception:  # noqa: BLE001  (a missing table or a bad key: the request fails too)
-            return 0
-        return item_size(item.to_json()["Attributes"]) if item is not None else 0
+        """Read without writing: moto's own get_item inserts a missing hash key into the table's
+        defaultdict, which breaks another thread's transaction copying the table meanwhile."""
+        for _ in range(5):  # other threads write while we read (we hold none of moto's locks)
+            try:
+                found = self.backend.get_table(table)
+                hash_key, range_key = self.backend.get_keys_value(found, key)
+                bucket = found.items.get(hash_key)
+                item = bucket.get(range_key) if found.range_key_attr and bucket is not None else bucket
+                return item_size(item.to_json()["Attributes"]) if item is not None else 0
+            except RuntimeError:
+                continue
+            except Exception:  # noqa: BLE001  (a missing table or a bad key: the request fails too)
+                return 0
+        return 0
 
     def table_size(self, table: str) -> int:
-        try:
-            items = self.backend.get_table(table).all_items()
-        except Exception:  # noqa: BLE001
-            return 0
-        return sum(item_size(item.to_json()["Attributes"]) for item in items)
+        for _ in range(5):
+            try:
+                return sum(item_size(item.to_json()["Attributes"]) for item in self.backend.get_table(table).all_items())
+            except RuntimeError:  # written meanwhile
+                continue
+            except Exception:  # noqa: BLE001
+                return 0
+        return 0
 
     def key_of(self, table: str, item: dict[str, Any]) -> dict[str, Any]:
         return {name: item[name] for name in self.key_names(table) if name in item}
