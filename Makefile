@@ -6,7 +6,7 @@ PY    := $(VENV)/bin/python
 PYTHON ?= $(shell for p in "$$(PYENV_VERSION=3.13.0 pyenv which python 2>/dev/null)" python3.13 python3; do \
 	  [ -n "$$p" ] && "$$p" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null && { echo "$$p"; break; }; done)
 
-.PHONY: setup serve test compile check validate build bench demo clean
+.PHONY: setup serve test lint compile check validate build bench demo clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,13 @@ setup: $(VENV)/.installed
 serve: setup compile    ## start the backend on localhost:3000 (moto, virtual clock)
 	$(VENV)/bin/automaps serve $(ARGS)
 
-test: setup             ## the whole test suite (unit, end to end, lint of template and machines)
+test: lint              ## the whole test suite (lint and types, unit, end to end, lint of template and machines)
 	$(PY) -m pytest $(ARGS)
+
+lint: setup             ## ruff (lint and format) and mypy over the layer, the handlers and the local runtime
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/ruff format --check
+	$(VENV)/bin/mypy
 
 compile: setup          ## maps/*.yaml -> statemachines/*.asl.json
 	$(VENV)/bin/automaps compile

@@ -21,8 +21,9 @@ app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", max_age=86400))
 @app.post("/t/visit")
 def visit() -> Response:
     event = app.current_event
-    reply, recorded = visits.record_visit(event.body, is_base64=bool(event.is_base64_encoded),
-                                          content_type=event.headers.get("content-type"))
+    reply, recorded = visits.record_visit(
+        event.body, is_base64=bool(event.is_base64_encoded), content_type=event.headers.get("content-type")
+    )
     logger.info("page visit", extra={"status": reply.status, "recorded": recorded})
     return respond(reply)
 

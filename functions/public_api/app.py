@@ -15,9 +15,16 @@ app = APIGatewayRestResolver()
 @app.post("/forms/<form_id>")
 def submit_form(form_id: str) -> Response:
     event = app.current_event
-    return respond(web.submit_form(
-        form_id, event.body, event.headers.get("content-type"), event.headers.get("accept"),
-        idempotency_key=event.headers.get("idempotency-key"), is_base64=bool(event.is_base64_encoded)))
+    return respond(
+        web.submit_form(
+            form_id,
+            event.body,
+            event.headers.get("content-type"),
+            event.headers.get("accept"),
+            idempotency_key=event.headers.get("idempotency-key"),
+            is_base64=bool(event.is_base64_encoded),
+        )
+    )
 
 
 @app.get("/unsubscribe")

@@ -53,7 +53,13 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
             logger.info("the moment cannot be kept", extra={"reason": moment.missed, "skip": skip})
         if contact and moment.missed and (skip or moment.no_date):
             then = THEN["action"] if action else THEN["skip" if skip else "run"]
-            record_for_visit(store, Visit.of(event), contact.id, "step.skipped",
-                             {"reason": moment.missed, "then": then, "enrollment_id": request.enrollment_id},
-                             map_id=request.map_id, step_id=request.step_id)
+            record_for_visit(
+                store,
+                Visit.of(event),
+                contact.id,
+                "step.skipped",
+                {"reason": moment.missed, "then": then, "enrollment_id": request.enrollment_id},
+                map_id=request.map_id,
+                step_id=request.step_id,
+            )
     return {"at": clock.iso(moment.at), "skip": skip}

@@ -44,7 +44,7 @@ class _Sleeper:
     seq: int
     owner: Hashable = field(compare=False, default=None)
     event: threading.Event = field(compare=False, default_factory=threading.Event)
-    woken: bool = field(compare=False, default=False)     # released by a jump or advance (discrete)
+    woken: bool = field(compare=False, default=False)  # released by a jump or advance (discrete)
     cancelled: bool = field(compare=False, default=False)  # left early (interrupted / closed)
     temporary: bool = field(compare=False, default=False)  # a participant only while it sleeps
 
@@ -56,8 +56,14 @@ def _aware(at: datetime) -> datetime:
 class VirtualClock:
     """Implements ``automaps.clock.Clock``, plus sleeping and idle detection for executions."""
 
-    def __init__(self, start: datetime | None = None, time_scale: float | None = None, *,
-                 auto_advance: bool = True, poll_seconds: float = 0.25) -> None:
+    def __init__(
+        self,
+        start: datetime | None = None,
+        time_scale: float | None = None,
+        *,
+        auto_advance: bool = True,
+        poll_seconds: float = 0.25,
+    ) -> None:
         if time_scale is not None and time_scale <= 0:
             raise ValueError("time_scale must be positive (or None for discrete-event mode)")
         self.time_scale = time_scale
@@ -68,12 +74,12 @@ class VirtualClock:
         self._given_start = _aware(start) if start else None
         self._origin = self._given_start or (datetime.now(UTC) if time_scale else DEFAULT_START)
         self._real_origin = time.monotonic()
-        self._offset = timedelta(0)      # discrete: all of virtual time; scaled: what advance() added
+        self._offset = timedelta(0)  # discrete: all of virtual time; scaled: what advance() added
         self._sleepers: list[_Sleeper] = []
         self._seq = itertools.count()
         self._members: dict[Hashable, list[int]] = {}  # participant -> [begin count, sleeps in progress]
-        self._awake = 0                  # participants with no sleep in progress
-        self._idle_generation = 0        # bumped each time nothing is awake
+        self._awake = 0  # participants with no sleep in progress
+        self._idle_generation = 0  # bumped each time nothing is awake
         self._cap: datetime | None = None  # discrete mode: automatic jumps stop here
         self._closed = False
 
@@ -97,8 +103,12 @@ class VirtualClock:
     def stats(self) -> dict[str, object]:
         with self._lock:
             pending = [s.deadline for s in self._sleepers if not (s.woken or s.cancelled)]
-            return {"now": self.now(), "participants": len(self._members), "running": self._awake,
-                    "next_deadline": min(pending) if pending else None}
+            return {
+                "now": self.now(),
+                "participants": len(self._members),
+                "running": self._awake,
+                "next_deadline": min(pending) if pending else None,
+            }
 
     # ------------------------------------------------------------------ participants
     def begin(self, key: Hashable | None = None) -> Hashable:
@@ -135,12 +145,14 @@ class VirtualClock:
         self._awake += (member[1] == 0) - (before == 0)
 
     # ------------------------------------------------------------------ sleeping
-    def sleep(self, seconds: float, interrupted: Callable[[], bool] | None = None,
-              owner: Hashable | None = None) -> bool:
+    def sleep(
+        self, seconds: float, interrupted: Callable[[], bool] | None = None, owner: Hashable | None = None
+    ) -> bool:
         return self.sleep_until(self.now() + timedelta(seconds=max(0.0, seconds)), interrupted, owner)
 
-    def sleep_until(self, deadline: datetime, interrupted: Callable[[], bool] | None = None,
-                    owner: Hashable | None = None) -> bool:
+    def sleep_until(
+        self, deadline: datetime, interrupted: Callable[[], bool] | None = None, owner: Hashable | None = None
+    ) -> bool:
         """Sleep in virtual time. True once ``deadline`` is reached; False if interrupted or closed.
 
         ``owner`` is the participant (execution ARN) the sleeping thread stands for; an unknown
@@ -209,8 +221,9 @@ class VirtualClock:
         """Restart from ``at`` (default: the start given, or real now when scaled): e.g. once
         ``serve`` has finished setting up, so set-up time does not count as virtual time."""
         with self._lock:
-            self._origin = _aware(at) if at else (self._given_start or (
-                datetime.now(UTC) if self.time_scale else DEFAULT_START))
+            self._origin = (
+                _aware(at) if at else (self._given_start or (datetime.now(UTC) if self.time_scale else DEFAULT_START))
+            )
             self._offset, self._real_origin = timedelta(0), time.monotonic()
             self._wake_due_locked()
             return self.now()
@@ -262,8 +275,7 @@ class VirtualClock:
         """
         with self._lock:
             generation = self._idle_generation
-            return self._changed.wait_for(
-                lambda: self._awake == 0 or self._idle_generation != generation, timeout)
+            return self._changed.wait_for(lambda: self._awake == 0 or self._idle_generation != generation, timeout)
 
     def wait_finished(self, timeout: float | None = 10.0) -> bool:
         """Block until no participant is left (every execution ended); False on timeout."""
@@ -281,8 +293,7 @@ class VirtualClock:
         if not self.discrete:
             raise RuntimeError("run_until_settled needs the discrete-event clock (time_scale=None)")
         with self._lock:
-            self._cap = self.now() + until if isinstance(until, timedelta) else (
-                _aware(until) if until else None)
+            self._cap = self.now() + until if isinstance(until, timedelta) else (_aware(until) if until else None)
             end = time.monotonic() + timeout
             while True:
                 if not self._members:
@@ -293,10 +304,12 @@ class VirtualClock:
                     return False
                 left = end - time.monotonic()
                 if left <= 0:
-                    raise ClockTimeout(f"executions still running after {timeout}s real time "
-                                       f"(participants={len(self._members)}, running={self._awake}, "
-                                       f"now={self.now():%Y-%m-%dT%H:%M:%SZ}); a Wait or Retry inside "
-                                       "a Parallel/Map branch cannot be jumped over in discrete mode")
+                    raise ClockTimeout(
+                        f"executions still running after {timeout}s real time "
+                        f"(participants={len(self._members)}, running={self._awake}, "
+                        f"now={self.now():%Y-%m-%dT%H:%M:%SZ}); a Wait or Retry inside "
+                        "a Parallel/Map branch cannot be jumped over in discrete mode"
+                    )
                 self._changed.wait(min(left, self.poll_seconds))
 
     def close(self) -> None:

@@ -19,13 +19,19 @@ SUFFIX = ".asl.json"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--maps", default="maps", type=Path, help="directory of map files (default: maps)")
-    parser.add_argument("--out", default="statemachines", type=Path,
-                        help="directory of compiled definitions (default: statemachines)")
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 if any definition is stale, missing or extra")
-    parser.add_argument("--template", default=None, type=Path,
-                        help="SAM template whose state machines must deploy the maps "
-                             "(default: template.yaml beside the maps folder; skipped if absent)")
+    parser.add_argument(
+        "--out", default="statemachines", type=Path, help="directory of compiled definitions (default: statemachines)"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if any definition is stale, missing or extra"
+    )
+    parser.add_argument(
+        "--template",
+        default=None,
+        type=Path,
+        help="SAM template whose state machines must deploy the maps "
+        "(default: template.yaml beside the maps folder; skipped if absent)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 2
     out: Path = args.out
-    wiring = _wiring_problems(args.template or args.maps.parent / "template.yaml", [name.removesuffix(SUFFIX) for name in wanted])
+    wiring = _wiring_problems(
+        args.template or args.maps.parent / "template.yaml", [name.removesuffix(SUFFIX) for name in wanted]
+    )
     for line in wiring:
         print(line, file=sys.stderr)
     present = {path.name for path in out.glob(f"*{SUFFIX}")} if out.is_dir() else set()
@@ -66,9 +74,11 @@ def _wiring_problems(template: Path, map_ids: list[str]) -> list[str]:
 
 
 def _report(out: Path, stale: list[str], missing: list[str], extra: list[str]) -> int:
-    problems = ([f"stale: {out / name} (the map changed; run `automaps compile`)" for name in stale]
-                + [f"missing: {out / name} (run `automaps compile`)" for name in missing]
-                + [f"extra: {out / name} (no map has this id; run `automaps compile` to remove it)" for name in extra])
+    problems = (
+        [f"stale: {out / name} (the map changed; run `automaps compile`)" for name in stale]
+        + [f"missing: {out / name} (run `automaps compile`)" for name in missing]
+        + [f"extra: {out / name} (no map has this id; run `automaps compile` to remove it)" for name in extra]
+    )
     for line in problems:
         print(line, file=sys.stderr)
     if not problems:

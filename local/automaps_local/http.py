@@ -77,7 +77,7 @@ class LocalApi:
     def _api(self, request: Request) -> Response:
         path = request.path
         if path.startswith(f"/{self.stage}/"):
-            path = path[len(self.stage) + 1:]
+            path = path[len(self.stage) + 1 :]
         matched = self.match(request.method, path)
         if matched is None:
             return json_response({"message": "Missing Authentication Token"}, 403)
@@ -92,7 +92,7 @@ class LocalApi:
 
     # ------------------------------------------------------------------ local-only endpoints
     def _local(self, request: Request) -> Response:
-        endpoint = request.path[len(LOCAL_PREFIX):].rstrip("/")
+        endpoint = request.path[len(LOCAL_PREFIX) :].rstrip("/")
         handlers = {
             ("GET", "outbox"): lambda: json_response(self.runtime.outbox()),
             ("GET", "contacts"): lambda: self._contact(request),
@@ -119,17 +119,24 @@ class LocalApi:
     def _clock(self) -> dict[str, Any]:
         clock = self.runtime.clock
         stats = clock.stats()
-        return {"now": app_clock.iso(clock.now()), "mode": "discrete" if clock.discrete else "scaled",
-                "time_scale": clock.time_scale, "running": stats["running"],
-                "participants": stats["participants"], "next_deadline": stats["next_deadline"]}
+        return {
+            "now": app_clock.iso(clock.now()),
+            "mode": "discrete" if clock.discrete else "scaled",
+            "time_scale": clock.time_scale,
+            "running": stats["running"],
+            "participants": stats["participants"],
+            "next_deadline": stats["next_deadline"],
+        }
 
     def _ses_event(self, request: Request) -> Response:
         try:
             body = json.loads(request.get_data() or b"{}")
             message_id, event_type = body["message_id"], body["type"]
         except (ValueError, KeyError, TypeError):
-            return json_response({"message": 'pass {"message_id": ..., "type": "Open" | "Click" | "Delivery" | '
-                                             '"Bounce" | "Complaint"}'}, 400)
+            return json_response(
+                {"message": 'pass {"message_id": ..., "type": "Open" | "Click" | "Delivery" | "Bounce" | "Complaint"}'},
+                400,
+            )
         options = {key: body[key] for key in ("link", "bounce_type", "feedback_type") if body.get(key)}
         try:
             published = self.runtime.ses_event(str(message_id), str(event_type), **options)
@@ -179,9 +186,15 @@ def proxy_event(request: Request, route: Route, path: str, parameters: dict[str,
         "pathParameters": parameters or None,
         "stageVariables": None,
         "requestContext": {
-            "resourcePath": route.path, "httpMethod": request.method, "path": f"/{stage}{path}",
-            "stage": stage, "requestId": str(uuid.uuid4()), "accountId": ACCOUNT, "apiId": API_ID,
-            "resourceId": "local", "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+            "resourcePath": route.path,
+            "httpMethod": request.method,
+            "path": f"/{stage}{path}",
+            "stage": stage,
+            "requestId": str(uuid.uuid4()),
+            "accountId": ACCOUNT,
+            "apiId": API_ID,
+            "resourceId": "local",
+            "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
             "identity": {"sourceIp": source_ip, "userAgent": request.headers.get("User-Agent")},
             "requestTimeEpoch": int(now.timestamp() * 1000),
             "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),

@@ -94,8 +94,8 @@ SqsListener = Callable[[str], None]
 """``listener(queue_name)``: a message was stored in that queue."""
 
 _lock = threading.Lock()
-_originals: list[tuple[object, str, Any]] = []   # (owner, attribute, original value)
-_ses_sends: dict[str, dict[str, Any]] = {}        # SES message id -> configuration set and tags
+_originals: list[tuple[object, str, Any]] = []  # (owner, attribute, original value)
+_ses_sends: dict[str, dict[str, Any]] = {}  # SES message id -> configuration set and tags
 
 
 def installed() -> bool:
@@ -186,8 +186,14 @@ def _lambda_patches(invoker: Invoker) -> list[tuple[object, str, Any]]:
             payload = json.dumps(error_payload(error, str(uuid.uuid4()))).encode()
         return b"" if asynchronous else payload
 
-    def backend_invoke(self: LambdaSimpleBackend, function_name: str, qualifier: str | None,
-                       body: Any, headers: Any, response_headers: Any) -> bytes:
+    def backend_invoke(
+        self: LambdaSimpleBackend,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: Any,
+    ) -> bytes:
         # replaces the echo of the Docker-less backend
         payload = invoke_in_process(self.get_function(function_name, qualifier), body, headers, response_headers)
         response_headers["Content-Length"] = str(len(payload))
@@ -211,8 +217,10 @@ def eventbridge_payload(target: dict[str, Any], event: dict[str, Any]) -> Any:
     if "InputTransformer" in target:
         transformer = target["InputTransformer"]
         return events_models.EventTemplateParser.parse(
-            input_template=transformer.get("InputTemplate"), input_paths_map=transformer.get("InputPathsMap", {}),
-            event=cast(Any, event))
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=cast(Any, event),
+        )
     delivered = {key: copy.deepcopy(value) for key, value in event.items() if key != "ingestion-time"}
     when = delivered.get("time")
     if isinstance(when, (int, float)) or (isinstance(when, str) and when.replace(".", "", 1).isdigit()):
@@ -240,8 +248,15 @@ def _eventbridge_patches(invoker: Invoker) -> list[tuple[object, str, Any]]:
                     invoker(name, json.loads(json.dumps(payload)))
                     break
                 except Exception as error:  # noqa: BLE001  (an asynchronous invocation: nobody waits for the answer)
-                    LOG.warning("%s failed on EventBridge rule %s (attempt %d of %d): %s: %s", name, self.name,
-                                attempt, EVENTBRIDGE_ATTEMPTS, type(error).__name__, error)
+                    LOG.warning(
+                        "%s failed on EventBridge rule %s (attempt %d of %d): %s: %s",
+                        name,
+                        self.name,
+                        attempt,
+                        EVENTBRIDGE_ATTEMPTS,
+                        type(error).__name__,
+                        error,
+                    )
 
     return [(events_models.Rule, "send_to_targets", send_to_targets)]
 
@@ -282,8 +297,9 @@ def _sqs_hook_patches(listener: SqsListener) -> list[tuple[object, str, Any]]:
 def _sqs_time_patches(clock: VirtualClock) -> list[tuple[object, str, Any]]:
     original_receive = sqs_models.SQSBackend.receive_message
 
-    def receive_message(self: Any, queue_name: str, count: int, wait_seconds_timeout: int, *args: Any,
-                        **kwargs: Any) -> Any:
+    def receive_message(
+        self: Any, queue_name: str, count: int, wait_seconds_timeout: int, *args: Any, **kwargs: Any
+    ) -> Any:
         # virtual time stands still in discrete mode: a long poll would never end
         wait = 0 if clock.discrete else wait_seconds_timeout
         return original_receive(self, queue_name, count, wait, *args, **kwargs)
@@ -495,9 +511,14 @@ def dynamodb_like_aws(prepare_seconds: float = 0.01) -> Iterator[ConflictLog]:
             log.transactions += 1
             if any(taken):
                 log.conflicts.extend((action, *key) for key, hit in zip(keys, taken, strict=True) if hit)
-                refused[id(self)] = TransactionCanceledException([
-                    ("TransactionConflict", "Transaction is ongoing for the item", None) if hit else (None, None, None)
-                    for hit in taken])
+                refused[id(self)] = TransactionCanceledException(
+                    [
+                        ("TransactionConflict", "Transaction is ongoing for the item", None)
+                        if hit
+                        else (None, None, None)
+                        for hit in taken
+                    ]
+                )
             else:
                 time.sleep(prepare_seconds)  # prepared: the items are held while others go on
         elif action in ("PutItem", "UpdateItem", "DeleteItem"):
@@ -508,7 +529,8 @@ def dynamodb_like_aws(prepare_seconds: float = 0.01) -> Iterator[ConflictLog]:
                 log.conflicts.append((action, *key))
                 refused[id(self)] = DynamodbException(
                     "com.amazonaws.dynamodb.v20120810#TransactionConflictException",
-                    "Transaction is ongoing for the item")
+                    "Transaction is ongoing for the item",
+                )
         try:
             with lock:
                 return original_call_action(self)

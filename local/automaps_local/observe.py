@@ -56,13 +56,17 @@ class Outbox:
 
     def emails(self) -> list[dict[str, Any]]:
         self.stamp()
-        return [dict(_email(message), at=iso(self._stamps.get(_message_id(message))))
-                for message in list(self._ses().sent_messages)]
+        return [
+            dict(_email(message), at=iso(self._stamps.get(_message_id(message))))
+            for message in list(self._ses().sent_messages)
+        ]
 
     def sms(self) -> list[dict[str, Any]]:
         self.stamp()
-        return [{"id": message_id, "to": phone, "text": text, "at": iso(self._stamps.get(message_id))}
-                for message_id, (phone, text) in list(self._sns().sms_messages.items())]
+        return [
+            {"id": message_id, "to": phone, "text": text, "at": iso(self._stamps.get(message_id))}
+            for message_id, (phone, text) in list(self._sns().sms_messages.items())
+        ]
 
     def as_dict(self) -> dict[str, list[dict[str, Any]]]:
         return {"emails": self.emails(), "sms": self.sms()}
@@ -77,10 +81,15 @@ def _email(message: Any) -> dict[str, Any]:
         return _raw_email(message)
     destinations = getattr(message, "destinations", {}) or {}
     return {
-        "id": _message_id(message), "from": message.source,
-        "to": destinations.get("ToAddresses", []), "cc": destinations.get("CcAddresses", []),
-        "bcc": destinations.get("BccAddresses", []), "subject": getattr(message, "subject", None),
-        "text": None, "html": getattr(message, "body", None), "headers": {},
+        "id": _message_id(message),
+        "from": message.source,
+        "to": destinations.get("ToAddresses", []),
+        "cc": destinations.get("CcAddresses", []),
+        "bcc": destinations.get("BccAddresses", []),
+        "subject": getattr(message, "subject", None),
+        "text": None,
+        "html": getattr(message, "body", None),
+        "headers": {},
         "template": getattr(message, "template", None),
     }
 
@@ -97,10 +106,16 @@ def _raw_email(message: Any) -> dict[str, Any]:
             html = part.get_content()
     addresses = [address for _, address in getaddresses([str(v) for v in parsed.get_all("To", [])])]
     return {
-        "id": _message_id(message), "from": parsed.get("From") or message.source,
-        "to": addresses or list(message.destinations), "cc": [], "bcc": [],
-        "subject": parsed.get("Subject"), "text": text, "html": html,
-        "headers": {key: str(value) for key, value in parsed.items()}, "template": None,
+        "id": _message_id(message),
+        "from": parsed.get("From") or message.source,
+        "to": addresses or list(message.destinations),
+        "cc": [],
+        "bcc": [],
+        "subject": parsed.get("Subject"),
+        "text": text,
+        "html": html,
+        "headers": {key: str(value) for key, value in parsed.items()},
+        "template": None,
     }
 
 
@@ -139,19 +154,27 @@ def _items(response: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def contact_id_for(email_address: str) -> str | None:
-    item = aws.client("dynamodb").get_item(
-        TableName=config.contacts_table(),
-        Key={"pk": {"S": f"EMAIL#{email_address.strip().lower()}"}, "sk": {"S": "EMAIL"}},
-    ).get("Item")
+    item = (
+        aws.client("dynamodb")
+        .get_item(
+            TableName=config.contacts_table(),
+            Key={"pk": {"S": f"EMAIL#{email_address.strip().lower()}"}, "sk": {"S": "EMAIL"}},
+        )
+        .get("Item")
+    )
     return item["contact_id"]["S"] if item else None
 
 
 def contact(contact_id: str) -> dict[str, Any] | None:
     """The profile, tags, history (oldest first), notes and enrollments of one contact."""
-    items, kwargs = [], {
-        "TableName": config.contacts_table(), "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": f"CONTACT#{contact_id}"}},
-    }
+    items, kwargs = (
+        [],
+        {
+            "TableName": config.contacts_table(),
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"CONTACT#{contact_id}"}},
+        },
+    )
     while True:
         response = aws.client("dynamodb").query(**kwargs)
         items += _items(response)
@@ -162,7 +185,9 @@ def contact(contact_id: str) -> dict[str, Any] | None:
     if profile is None:
         return None
     return {
-        "contact_id": contact_id, "profile": profile, "tags": sorted(profile.get("tags", [])),
+        "contact_id": contact_id,
+        "profile": profile,
+        "tags": sorted(profile.get("tags", [])),
         "history": [_history(i) for i in items if i["sk"].startswith("H#")],
         "notes": [i for i in items if i["sk"].startswith("NOTE#")],
         "enrollments": [i for i in items if i["sk"].startswith("ENROLL#")],
@@ -170,15 +195,22 @@ def contact(contact_id: str) -> dict[str, Any] | None:
 
 
 def _history(item: dict[str, Any]) -> dict[str, Any]:
-    return {"at": item.get("at"), "kind": item.get("kind"), "map_id": item.get("map_id"),
-            "step_id": item.get("step_id"), "detail": item.get("detail", {}), "sk": item["sk"],
-            "contact_id": item["pk"].removeprefix("CONTACT#")}
+    return {
+        "at": item.get("at"),
+        "kind": item.get("kind"),
+        "map_id": item.get("map_id"),
+        "step_id": item.get("step_id"),
+        "detail": item.get("detail", {}),
+        "sk": item["sk"],
+        "contact_id": item["pk"].removeprefix("CONTACT#"),
+    }
 
 
 def history_since(seen: set[str]) -> list[dict[str, Any]]:
     """History entries of every contact not in ``seen`` (keys ``pk|sk``, updated), oldest first."""
     kwargs: dict[str, Any] = {
-        "TableName": config.contacts_table(), "FilterExpression": "begins_with(sk, :h)",
+        "TableName": config.contacts_table(),
+        "FilterExpression": "begins_with(sk, :h)",
         "ExpressionAttributeValues": {":h": {"S": "H#"}},
     }
     fresh = []

@@ -95,13 +95,18 @@ def map_records(root: Path, arn_for: Callable[[str], str]) -> list[MapRecord]:
     records = []
     for m in load_maps(root / "maps"):
         definition = (root / "statemachines" / f"{m.id}.asl.json").read_bytes()
-        records.append(MapRecord(
-            id=m.id, state_machine_arn=arn_for(m.id),
-            version=hashlib.sha256(definition).hexdigest()[:16],
-            triggers=[Trigger(type=t.type, key=t.key) for t in m.trigger_keys()],
-            entry=EntryRule(reenter=m.entry.reenter,
-                            min_interval_seconds=m.entry.min_interval.total_seconds if m.entry.min_interval else 0),
-        ))
+        records.append(
+            MapRecord(
+                id=m.id,
+                state_machine_arn=arn_for(m.id),
+                version=hashlib.sha256(definition).hexdigest()[:16],
+                triggers=[Trigger(type=t.type, key=t.key) for t in m.trigger_keys()],
+                entry=EntryRule(
+                    reenter=m.entry.reenter,
+                    min_interval_seconds=m.entry.min_interval.total_seconds if m.entry.min_interval else 0,
+                ),
+            )
+        )
     return records
 
 
@@ -120,16 +125,21 @@ def push_all(root: Path, arn_for: Callable[[str], str]) -> dict[str, int]:
         store.put("FORM", form_id, body)
     for record in maps:
         register(record)
-    return {"templates": len(templates), "forms": len(forms), "maps": len(maps),
-            **{kind.lower(): len(items) for kind, items in named.items()}}
+    return {
+        "templates": len(templates),
+        "forms": len(forms),
+        "maps": len(maps),
+        **{kind.lower(): len(items) for kind, items in named.items()},
+    }
 
 
 def _check_references(forms: dict, maps: list[MapRecord], templates: dict, root: Path) -> None:
     for record in maps:
         for trigger in record.triggers:
             if trigger.type == "form_submitted" and trigger.key not in forms:
-                raise ContentError(f"maps/{record.id}.yaml: trigger form {trigger.key!r} has no "
-                                   f"content/forms/{trigger.key}.yaml")
+                raise ContentError(
+                    f"maps/{record.id}.yaml: trigger form {trigger.key!r} has no content/forms/{trigger.key}.yaml"
+                )
     for path in sorted((root / "statemachines").glob("*.asl.json")):
         for name in _templates_used(json.loads(path.read_text())):
             if name not in templates:
@@ -166,9 +176,11 @@ def run(args: argparse.Namespace) -> int:
     from automaps_local.wiring import machines_by_map
 
     cfn = boto3.client("cloudformation", region_name=args.region)
-    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"]
-                for page in cfn.get_paginator("list_stack_resources").paginate(StackName=args.stack_name)
-                for r in page["StackResourceSummaries"]}
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=args.stack_name)
+        for r in page["StackResourceSummaries"]
+    }
     os.environ["CONTENT_TABLE"] = physical["ContentTable"]
     machines = machines_by_map(Template.load(args.root / "template.yaml"))
     try:

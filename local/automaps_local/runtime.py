@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Self
 
 from automaps import aws
 from automaps import clock as app_clock
@@ -45,8 +45,12 @@ LOG = logging.getLogger(__name__)
 
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 FAKE_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",  # DynamoDB streams under moto need it
 }
 _active: LocalRuntime | None = None
@@ -69,7 +73,7 @@ class FakeContext:
     _started: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def of(cls, function: LocalFunction) -> "FakeContext":
+    def of(cls, function: LocalFunction) -> FakeContext:
         return cls(function.name, function.arn, function.memory, function.timeout)
 
     @property
@@ -85,10 +89,18 @@ class FakeContext:
 
 
 class LocalRuntime:
-    def __init__(self, template: str | Path = "template.yaml", *, clock: VirtualClock | None = None,
-                 start: datetime | None = None, time_scale: float | None = None,
-                 parameters: dict[str, Any] | None = None, public_url: str = "http://127.0.0.1:3000",
-                 missing_definitions: str = "error", environment: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        template: str | Path = "template.yaml",
+        *,
+        clock: VirtualClock | None = None,
+        start: datetime | None = None,
+        time_scale: float | None = None,
+        parameters: dict[str, Any] | None = None,
+        public_url: str = "http://127.0.0.1:3000",
+        missing_definitions: str = "error",
+        environment: dict[str, str] | None = None,
+    ) -> None:
         self.template_path = Path(template).resolve()
         self.clock = clock or VirtualClock(start=start, time_scale=time_scale)
         self.parameters = parameters or {}
@@ -103,16 +115,16 @@ class LocalRuntime:
         self._previous_clock: Any = None
         self.stack: LocalStack | None = None
         self.outbox_reader: observe.Outbox | None = None
-        self.sqs: SqsDelivery | None = None   # the template's Type: SQS events, delivered in-process
+        self.sqs: SqsDelivery | None = None  # the template's Type: SQS events, delivered in-process
 
     # ------------------------------------------------------------------ lifecycle
-    def __enter__(self) -> "LocalRuntime":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def start(self) -> "LocalRuntime":
+    def start(self) -> Self:
         global _active
         if _active is not None:
             raise RuntimeError("another LocalRuntime is active in this process; close it first")
@@ -251,7 +263,8 @@ class LocalRuntime:
     # ------------------------------------------------------------------ executions
     def start_execution(self, map_id: str, payload: dict[str, Any], name: str) -> str:
         return aws.client("stepfunctions").start_execution(
-            stateMachineArn=self.state_machines[map_id], name=name, input=json.dumps(payload))["executionArn"]
+            stateMachineArn=self.state_machines[map_id], name=name, input=json.dumps(payload)
+        )["executionArn"]
 
     def executions(self, map_id: str | None = None) -> list[dict[str, Any]]:
         """Every execution (of one map or all): status, input, output, error, virtual start time."""
@@ -268,10 +281,14 @@ class LocalRuntime:
         described = aws.client("stepfunctions").describe_execution(executionArn=arn)
         history = self.history(arn)
         return {
-            "map_id": map_id, "name": described["name"], "arn": arn, "status": described["status"],
+            "map_id": map_id,
+            "name": described["name"],
+            "arn": arn,
+            "status": described["status"],
             "input": json.loads(described.get("input") or "null"),
             "output": json.loads(described["output"]) if described.get("output") else None,
-            "error": described.get("error"), "cause": described.get("cause"),
+            "error": described.get("error"),
+            "cause": described.get("cause"),
             "started_at": history[0]["timestamp"] if history else None,
             "stopped_at": history[-1]["timestamp"] if history and described["status"] != "RUNNING" else None,
         }
@@ -292,9 +309,16 @@ class LocalRuntime:
         assert self.outbox_reader is not None
         return self.outbox_reader.as_dict()
 
-    def ses_event(self, message_id: str, event_type: str, *, link: str | None = None,
-                  bounce_type: str = "Permanent", feedback_type: str = "abuse",
-                  at: datetime | None = None) -> dict[str, Any]:
+    def ses_event(
+        self,
+        message_id: str,
+        event_type: str,
+        *,
+        link: str | None = None,
+        bounce_type: str = "Permanent",
+        feedback_type: str = "abuse",
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
         """Play SES: publish the ``event_type`` event (Delivery, Open, Click, Bounce, Complaint,
         Send) of an email in the outbox to the default event bus, as its configuration set's
         EventBridge destination would, at ``at`` (default: now, virtual). The template's rules
@@ -311,19 +335,38 @@ class LocalRuntime:
         sent = moto_patches.ses_message(message_id) or {}
         configuration_set = sent.get("configuration_set")
         if not configuration_set:
-            raise ValueError(f"email {message_id!r} was sent without a configuration set: SES publishes no events for it")
+            raise ValueError(
+                f"email {message_id!r} was sent without a configuration set: SES publishes no events for it"
+            )
         published = self._stack.ses_event_types.get(configuration_set, set())
         if event_type.lower() not in published:
-            raise ValueError(f"configuration set {configuration_set!r} does not publish {event_type} events to "
-                             f"EventBridge (it publishes: {', '.join(sorted(published)) or 'none'})")
+            raise ValueError(
+                f"configuration set {configuration_set!r} does not publish {event_type} events to "
+                f"EventBridge (it publishes: {', '.join(sorted(published)) or 'none'})"
+            )
         if event_type == "Click" and not link:
             link = observe.first_link(message.get("html") or "")
         at = at or self.clock.now()
-        detail = ses_events.record(event_type, message, tags=sent.get("tags", {}), configuration_set=configuration_set,
-                                   account=ACCOUNT, region=REGION, sent_at=_parse_time(message.get("at")), at=at,
-                                   link=link, bounce_type=bounce_type, feedback_type=feedback_type)
-        entry = {"Source": "aws.ses", "DetailType": ses_events.DETAIL_TYPES[event_type], "Detail": json.dumps(detail),
-                 "Resources": [f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/{configuration_set}"], "Time": at}
+        detail = ses_events.record(
+            event_type,
+            message,
+            tags=sent.get("tags", {}),
+            configuration_set=configuration_set,
+            account=ACCOUNT,
+            region=REGION,
+            sent_at=_parse_time(message.get("at")),
+            at=at,
+            link=link,
+            bounce_type=bounce_type,
+            feedback_type=feedback_type,
+        )
+        entry = {
+            "Source": "aws.ses",
+            "DetailType": ses_events.DETAIL_TYPES[event_type],
+            "Detail": json.dumps(detail),
+            "Resources": [f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/{configuration_set}"],
+            "Time": at,
+        }
         [result] = aws.client("events").put_events(Entries=[entry])["Entries"]
         if "EventId" not in result:
             raise RuntimeError(f"EventBridge refused the event: {result}")
@@ -336,7 +379,7 @@ class LocalRuntime:
 
 
 def _parse_time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    return datetime.fromisoformat(text) if text else None
 
 
 def _import_handler_module(function: LocalFunction) -> ModuleType:

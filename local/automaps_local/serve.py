@@ -31,15 +31,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000)
     pace = parser.add_mutually_exclusive_group()
-    pace.add_argument("--time-scale", type=float, default=1.0,
-                      help="virtual seconds per real second (3600: an hour per second); default 1.0")
-    pace.add_argument("--fast-forward", action="store_true",
-                      help="jump virtual time to the next wait's end whenever every journey is asleep")
-    parser.add_argument("--start", type=parse_time, default=None,
-                        help="virtual start time, e.g. 2026-11-23T09:00:00Z (default: now)")
+    pace.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="virtual seconds per real second (3600: an hour per second); default 1.0",
+    )
+    pace.add_argument(
+        "--fast-forward",
+        action="store_true",
+        help="jump virtual time to the next wait's end whenever every journey is asleep",
+    )
+    parser.add_argument(
+        "--start", type=parse_time, default=None, help="virtual start time, e.g. 2026-11-23T09:00:00Z (default: now)"
+    )
     parser.add_argument("--template", type=Path, default=Path("template.yaml"))
-    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="the handlers' Powertools log level (template parameter LogLevel)")
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="the handlers' Powertools log level (template parameter LogLevel)",
+    )
 
 
 def parse_time(text: str) -> datetime:
@@ -54,8 +66,14 @@ def run(args: argparse.Namespace) -> int:
     start = args.start or (datetime.now(UTC).replace(microsecond=0) if args.fast_forward else None)
     clock = VirtualClock(start=start, time_scale=None if args.fast_forward else args.time_scale)
     url = f"http://{args.host}:{args.port}"
-    with LocalRuntime(template, clock=clock, public_url=url, missing_definitions="skip", environment=QUIET,
-                      parameters=_parameters(template, args.log_level)) as runtime:
+    with LocalRuntime(
+        template,
+        clock=clock,
+        public_url=url,
+        missing_definitions="skip",
+        environment=QUIET,
+        parameters=_parameters(template, args.log_level),
+    ) as runtime:
         push_content(runtime)
         server = make_server(runtime, args.host, args.port)
         clock.rebase()  # virtual time starts now, not when set-up began
@@ -116,8 +134,10 @@ def print_banner(runtime: LocalRuntime, url: str) -> None:
         print(f"  map {logical:<24} NOT DEPLOYED: {why}")
     for route in runtime.routes():
         print(f"  {route.method:<6} {url}{route.path}  -> {route.function}")
-    print(f"  local: {url}/_local/outbox  /_local/contacts?email=  /_local/executions  /_local/clock"
-          "  POST /_local/clock/advance?seconds=N")
+    print(
+        f"  local: {url}/_local/outbox  /_local/contacts?email=  /_local/executions  /_local/clock"
+        "  POST /_local/clock/advance?seconds=N"
+    )
     print("Ctrl-C to stop.", flush=True)
 
 
@@ -136,7 +156,9 @@ class Feed:
         for email in outbox["emails"]:
             if email["id"] not in self._messages:
                 self._messages.add(email["id"])
-                lines.append((email["at"] or "", f"{email['at']}  email  to {', '.join(email['to'])}: {email['subject']}"))
+                lines.append(
+                    (email["at"] or "", f"{email['at']}  email  to {', '.join(email['to'])}: {email['subject']}")
+                )
         for sms in outbox["sms"]:
             if sms["id"] not in self._messages:
                 self._messages.add(sms["id"])

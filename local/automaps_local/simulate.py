@@ -32,8 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("map", type=Path, help="maps/<map>.yaml")
     parser.add_argument("--contact", type=Path, required=True, help="a JSON object of the contact's fields")
     parser.add_argument("--form", help="the form to submit (default: the map's form_submitted trigger)")
-    parser.add_argument("--start", type=parse_time, default=datetime.fromisoformat("2026-11-23T09:00:00+00:00"),
-                        help="virtual start time (default 2026-11-23T09:00:00Z)")
+    parser.add_argument(
+        "--start",
+        type=parse_time,
+        default=datetime.fromisoformat("2026-11-23T09:00:00+00:00"),
+        help="virtual start time (default 2026-11-23T09:00:00Z)",
+    )
     parser.add_argument("--until-days", type=float, default=400.0, help="virtual horizon in days (default 400)")
     parser.add_argument("--template", type=Path, default=Path("template.yaml"))
 
@@ -44,11 +48,18 @@ def run(args: argparse.Namespace) -> int:
     map_id, trigger_form = read_map(args.map)
     fields = json.loads(args.contact.read_text())
     clock = VirtualClock(start=args.start, auto_advance=False)  # time moves only in run_until_settled
-    with LocalRuntime(template, clock=clock, missing_definitions="skip", environment=QUIET,
-                      parameters={"LogLevel": "ERROR"} if _has_log_level(template) else {}) as runtime:
+    with LocalRuntime(
+        template,
+        clock=clock,
+        missing_definitions="skip",
+        environment=QUIET,
+        parameters={"LogLevel": "ERROR"} if _has_log_level(template) else {},
+    ) as runtime:
         if map_id not in runtime.state_machines:
-            print(f"error: map {map_id!r} is not deployed by {template.name} "
-                  f"({', '.join(runtime._stack.skipped_state_machines.values()) or 'no state machine for it'})")
+            print(
+                f"error: map {map_id!r} is not deployed by {template.name} "
+                f"({', '.join(runtime._stack.skipped_state_machines.values()) or 'no state machine for it'})"
+            )
             return 2
         push_content(runtime)
         with clock.hold():
@@ -125,7 +136,9 @@ def print_timeline(contact: dict[str, Any] | None) -> None:
     if contact is None:
         print("no contact was created")
         return
-    rows = [(e["at"] or "", e.get("step_id") or e.get("map_id") or "", e["kind"], describe(e)) for e in contact["history"]]
+    rows = [
+        (e["at"] or "", e.get("step_id") or e.get("map_id") or "", e["kind"], describe(e)) for e in contact["history"]
+    ]
     print(f"\ncontact {contact['contact_id']}  tags: {', '.join(contact['tags']) or '-'}")
     print_table(["virtual time", "step", "outcome", "reason / detail"], rows)
 
@@ -133,8 +146,11 @@ def print_timeline(contact: dict[str, Any] | None) -> None:
 def print_messages(runtime: LocalRuntime, fields: dict[str, Any]) -> None:
     email, phone = str(fields.get("email", "")).lower(), _digits(fields.get("phone"))
     outbox = runtime.outbox()
-    rows = [(m["at"] or "", "email", ", ".join(m["to"]), m["subject"] or "") for m in outbox["emails"]
-            if email in (address.lower() for address in m["to"])]
+    rows = [
+        (m["at"] or "", "email", ", ".join(m["to"]), m["subject"] or "")
+        for m in outbox["emails"]
+        if email in (address.lower() for address in m["to"])
+    ]
     rows += [(m["at"] or "", "sms", m["to"], m["text"]) for m in outbox["sms"] if phone and _digits(m["to"]) == phone]
     print()
     print_table(["virtual time", "channel", "to", "subject / text"], sorted(rows))

@@ -36,7 +36,7 @@ from automaps_local.stack import ACCOUNT, REGION, SqsEventSource
 
 LOG = logging.getLogger(__name__)
 
-Invoker = Callable[[str, Any], Any]   # (function logical id, event) -> result
+Invoker = Callable[[str, Any], Any]  # (function logical id, event) -> result
 MAX_BATCHES_PER_DELIVERY = 1000
 
 
@@ -69,9 +69,13 @@ class SqsDelivery:
         number of messages delivered."""
         sqs, delivered = aws.client("sqs"), 0
         for _ in range(MAX_BATCHES_PER_DELIVERY):
-            messages = sqs.receive_message(QueueUrl=source.queue_url, MaxNumberOfMessages=min(10, source.batch_size),
-                                           AttributeNames=["All"], MessageAttributeNames=["All"],
-                                           WaitTimeSeconds=0).get("Messages", [])
+            messages = sqs.receive_message(
+                QueueUrl=source.queue_url,
+                MaxNumberOfMessages=min(10, source.batch_size),
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                WaitTimeSeconds=0,
+            ).get("Messages", [])
             if not messages:
                 break
             delivered += len(messages)
@@ -79,8 +83,10 @@ class SqsDelivery:
             done = [m for m in messages if m["MessageId"] not in failed]
             if done:
                 try:
-                    sqs.delete_message_batch(QueueUrl=source.queue_url, Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+                    sqs.delete_message_batch(
+                        QueueUrl=source.queue_url,
+                        Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                    )
                 except Exception as error:  # noqa: BLE001  (as on AWS: the messages come back after their visibility timeout)
                     LOG.warning("deleting %d messages from %s failed: %s", len(done), source.queue_name, error)
         return delivered
@@ -109,8 +115,9 @@ class SqsDelivery:
             if source.queue_name in self._pollers or self._closed.is_set():
                 return
             key = self.clock.begin(("sqs", source.queue_name))  # in the caller's thread: never looks idle
-            thread = threading.Thread(target=self._poll, args=(source, key), daemon=True,
-                                      name=f"sqs-poller-{source.queue_name}")
+            thread = threading.Thread(
+                target=self._poll, args=(source, key), daemon=True, name=f"sqs-poller-{source.queue_name}"
+            )
             self._pollers[source.queue_name] = thread
         thread.start()
 
@@ -153,13 +160,24 @@ def next_visible(queue_name: str) -> datetime | None:
 def _record(message: dict[str, Any], source: SqsEventSource) -> dict[str, Any]:
     """One record of the SQS event Lambda sends (the receive's own attributes)."""
     return {
-        "messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
-        "attributes": message.get("Attributes", {}), "messageAttributes": {
-            name: {"stringValue": value.get("StringValue"), "binaryValue": value.get("BinaryValue"),
-                   "stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
-            for name, value in (message.get("MessageAttributes") or {}).items()},
-        "md5OfBody": message.get("MD5OfBody"), "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{source.queue_name}", "awsRegion": REGION,
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {
+            name: {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value["DataType"],
+            }
+            for name, value in (message.get("MessageAttributes") or {}).items()
+        },
+        "md5OfBody": message.get("MD5OfBody"),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{source.queue_name}",
+        "awsRegion": REGION,
     }
 
 
@@ -186,9 +204,12 @@ def template_handlers(stack: Any) -> Invoker:
         code_uri = str(props.get("CodeUri", "")).strip("/")
         module_file, handler = str(props.get("Handler", "app.lambda_handler")).rsplit(".", 1)
         module = importlib.import_module(".".join([*Path(code_uri).parts, *module_file.split(".")]))
-        context = FakeContext(f"{stack.stack_name}-{logical}",
-                              f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{stack.stack_name}-{logical}",
-                              int(props.get("MemorySize", 128)), int(props.get("Timeout", 3)))
+        context = FakeContext(
+            f"{stack.stack_name}-{logical}",
+            f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{stack.stack_name}-{logical}",
+            int(props.get("MemorySize", 128)),
+            int(props.get("Timeout", 3)),
+        )
         return getattr(module, handler)(event, context)
 
     return invoke

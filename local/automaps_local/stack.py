@@ -35,8 +35,10 @@ ACCOUNT = "123456789012"
 STACK = "automaps"
 
 _UNRESOLVED = re.compile(r"\$\{([A-Za-z0-9_.:]+)\}")
-_TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                  "Principal": {"Service": "{service}"}}]}
+_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "{service}"}}],
+}
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,11 @@ class LocalFunction:
     """A template function as the runtime runs it: in-process, from its source folder."""
 
     logical_id: str
-    name: str            # physical name in moto's Lambda
+    name: str  # physical name in moto's Lambda
     arn: str
-    code_dir: Path       # e.g. <root>/functions/send_email
-    module: str          # e.g. functions.send_email.app
-    handler: str         # e.g. lambda_handler
+    code_dir: Path  # e.g. <root>/functions/send_email
+    module: str  # e.g. functions.send_email.app
+    handler: str  # e.g. lambda_handler
     timeout: int
     memory: int
 
@@ -60,8 +62,8 @@ class LocalFunction:
 @dataclass(frozen=True)
 class LocalStateMachine:
     logical_id: str
-    name: str            # physical name, e.g. automaps-welcome-leads
-    map_id: str          # the name without the stack prefix, e.g. welcome-leads
+    name: str  # physical name, e.g. automaps-welcome-leads
+    map_id: str  # the name without the stack prefix, e.g. welcome-leads
     arn: str
     definition: str
 
@@ -71,9 +73,9 @@ class Route:
     """An ``Api`` event of a function: ``/forms/{form_id}`` POST -> PublicApiFunction."""
 
     path: str
-    method: str          # upper case; ANY matches every method
-    function: str        # logical id
-    event: str           # the event's name in the template
+    method: str  # upper case; ANY matches every method
+    function: str  # logical id
+    event: str  # the event's name in the template
 
     def pattern(self) -> re.Pattern[str]:
         """``/forms/{form_id}`` -> ``^/forms/(?P<form_id>[^/]+)$`` (``{proxy+}`` spans slashes)."""
@@ -88,19 +90,30 @@ class Route:
 class SqsEventSource:
     """A ``Type: SQS`` event of a function: Lambda polls ``queue_url`` and invokes ``function``."""
 
-    function: str        # logical id
-    event: str           # the event's name in the template
+    function: str  # logical id
+    event: str  # the event's name in the template
     queue_url: str
     queue_name: str
     batch_size: int = 10
-    report_failures: bool = False   # FunctionResponseTypes: [ReportBatchItemFailures]
+    report_failures: bool = False  # FunctionResponseTypes: [ReportBatchItemFailures]
     enabled: bool = True
 
 
-_QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "MaximumMessageSize",
-                     "ReceiveMessageWaitTimeSeconds", "SqsManagedSseEnabled")
-_TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes",
-               "StreamSpecification")
+_QUEUE_ATTRIBUTES = (
+    "VisibilityTimeout",
+    "MessageRetentionPeriod",
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "ReceiveMessageWaitTimeSeconds",
+    "SqsManagedSseEnabled",
+)
+_TABLE_KEYS = (
+    "AttributeDefinitions",
+    "KeySchema",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+    "StreamSpecification",
+)
 
 
 @dataclass
@@ -109,17 +122,22 @@ class LocalStack:
     stack_name: str = STACK
     parameters: dict[str, Any] = field(default_factory=dict)
     physical: dict[str, str] = field(default_factory=dict)
-    functions: dict[str, LocalFunction] = field(default_factory=dict)        # by logical id
+    functions: dict[str, LocalFunction] = field(default_factory=dict)  # by logical id
     state_machines: dict[str, LocalStateMachine] = field(default_factory=dict)  # by map id
-    skipped_state_machines: dict[str, str] = field(default_factory=dict)     # logical id -> why
-    ses_event_types: dict[str, set[str]] = field(default_factory=dict)      # configuration set -> event types
-    event_rules: dict[str, str] = field(default_factory=dict)                # rule name -> function logical id
+    skipped_state_machines: dict[str, str] = field(default_factory=dict)  # logical id -> why
+    ses_event_types: dict[str, set[str]] = field(default_factory=dict)  # configuration set -> event types
+    event_rules: dict[str, str] = field(default_factory=dict)  # rule name -> function logical id
 
     def __post_init__(self) -> None:
         refs = {**self.template.parameter_defaults(), **self.parameters}
         self.resolver = Resolver(
-            pseudo={"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": self.stack_name,
-                    "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"},
+            pseudo={
+                "AWS::Region": REGION,
+                "AWS::AccountId": ACCOUNT,
+                "AWS::StackName": self.stack_name,
+                "AWS::Partition": "aws",
+                "AWS::URLSuffix": "amazonaws.com",
+            },
             refs=refs,
         )
 
@@ -151,7 +169,9 @@ class LocalStack:
         """Each configuration set, and the event types its EventBridge destinations publish
         (``MatchingEventTypes``, as SES's lower-case names: ``open``, ``bounce``, ...)."""
         for logical, resource in self.template.of_type("AWS::SES::ConfigurationSet").items():
-            name = str(self.resolver.resolve(resource.get("Properties", {}).get("Name", f"{self.stack_name}-{logical}")))
+            name = str(
+                self.resolver.resolve(resource.get("Properties", {}).get("Name", f"{self.stack_name}-{logical}"))
+            )
             aws.client("sesv2").create_configuration_set(ConfigurationSetName=name)
             self.resolver.refs[logical] = name
             self.ses_event_types[name] = set()
@@ -171,10 +191,10 @@ class LocalStack:
 
     def _create_secret(self, logical: str, props: dict[str, Any]) -> None:
         length = props.get("GenerateSecretString", {}).get("PasswordLength", 64)
-        value = aws.client("secretsmanager").get_random_password(
-            PasswordLength=length, ExcludePunctuation=True)["RandomPassword"]
-        arn = aws.client("secretsmanager").create_secret(
-            Name=f"{self.stack_name}-{logical}", SecretString=value)["ARN"]
+        value = aws.client("secretsmanager").get_random_password(PasswordLength=length, ExcludePunctuation=True)[
+            "RandomPassword"
+        ]
+        arn = aws.client("secretsmanager").create_secret(Name=f"{self.stack_name}-{logical}", SecretString=value)["ARN"]
         self.resolver.refs[logical] = arn
 
     # ------------------------------------------------------------------ roles
@@ -201,17 +221,26 @@ class LocalStack:
         module_file, handler = props.get("Handler", "app.lambda_handler").rsplit(".", 1)
         name = f"{self.stack_name}-{logical}"
         arn = aws.client("lambda").create_function(
-            FunctionName=name, Runtime=props.get("Runtime", "python3.13"), Role=role,
-            Handler=props.get("Handler", "app.lambda_handler"), Code={"ZipFile": _dummy_zip()},
-            Timeout=int(props.get("Timeout", 3)), MemorySize=int(props.get("MemorySize", 128)),
+            FunctionName=name,
+            Runtime=props.get("Runtime", "python3.13"),
+            Role=role,
+            Handler=props.get("Handler", "app.lambda_handler"),
+            Code={"ZipFile": _dummy_zip()},
+            Timeout=int(props.get("Timeout", 3)),
+            MemorySize=int(props.get("MemorySize", 128)),
             Architectures=props.get("Architectures", ["x86_64"]),
         )["FunctionArn"]
         self.resolver.refs[logical] = name
         self.resolver.attributes[(logical, "Arn")] = arn
         return LocalFunction(
-            logical_id=logical, name=name, arn=arn, code_dir=self.template.root / code_uri,
-            module=".".join([*Path(code_uri).parts, *module_file.split(".")]), handler=handler,
-            timeout=int(props.get("Timeout", 3)), memory=int(props.get("MemorySize", 128)),
+            logical_id=logical,
+            name=name,
+            arn=arn,
+            code_dir=self.template.root / code_uri,
+            module=".".join([*Path(code_uri).parts, *module_file.split(".")]),
+            handler=handler,
+            timeout=int(props.get("Timeout", 3)),
+            memory=int(props.get("MemorySize", 128)),
         )
 
     def function_by_name(self, name_or_arn: str) -> LocalFunction:
@@ -249,7 +278,10 @@ class LocalStack:
         definition = self.substitute(path.read_text(), props.get("DefinitionSubstitutions", {}), logical)
         name = str(self.resolver.resolve(props.get("Name", f"{self.stack_name}-{logical}")))
         arn = aws.client("stepfunctions").create_state_machine(
-            name=name, definition=definition, roleArn=role, type=props.get("Type", "STANDARD"),
+            name=name,
+            definition=definition,
+            roleArn=role,
+            type=props.get("Type", "STANDARD"),
         )["stateMachineArn"]
         self.resolver.refs[logical] = arn
         self.resolver.attributes[(logical, "Name")] = name
@@ -273,7 +305,10 @@ class LocalStack:
         definition = self.substitute(to_json(compile_map(map_)), substitutions, logical)
         name = f"{self.stack_name}-{map_.id}"
         arn = aws.client("stepfunctions").create_state_machine(
-            name=name, definition=definition, roleArn=self._role("states.amazonaws.com"), type="STANDARD",
+            name=name,
+            definition=definition,
+            roleArn=self._role("states.amazonaws.com"),
+            type="STANDARD",
         )["stateMachineArn"]
         machine = LocalStateMachine(logical_id=logical, name=name, map_id=map_.id, arn=arn, definition=definition)
         self.state_machines[map_.id] = machine
@@ -285,8 +320,9 @@ class LocalStack:
         text = _UNRESOLVED.sub(lambda m: values.get(m.group(1), m.group(0)), definition)
         leftover = sorted(set(_UNRESOLVED.findall(text)))
         if leftover:
-            raise TemplateError(f"{logical}: definition uses {', '.join(leftover)} but DefinitionSubstitutions "
-                                "does not define it")
+            raise TemplateError(
+                f"{logical}: definition uses {', '.join(leftover)} but DefinitionSubstitutions does not define it"
+            )
         return text
 
     # ------------------------------------------------------------------ EventBridge rules
@@ -300,10 +336,15 @@ class LocalStack:
                     continue
                 props = event.get("Properties", {})
                 if props.get("EventBusName") not in (None, "default"):
-                    raise TemplateError(f"{logical}.{event_name}: only rules on the default event bus are supported locally")
+                    raise TemplateError(
+                        f"{logical}.{event_name}: only rules on the default event bus are supported locally"
+                    )
                 rule = f"{self.stack_name}-{logical}-{event_name}"[:64]
-                events.put_rule(Name=rule, EventPattern=json.dumps(self.resolver.resolve(props["Pattern"])),
-                                State="ENABLED" if props.get("State", "ENABLED") == "ENABLED" else "DISABLED")
+                events.put_rule(
+                    Name=rule,
+                    EventPattern=json.dumps(self.resolver.resolve(props["Pattern"])),
+                    State="ENABLED" if props.get("State", "ENABLED") == "ENABLED" else "DISABLED",
+                )
                 events.put_targets(Rule=rule, Targets=[{"Id": logical[:64], "Arn": self.functions[logical].arn}])
                 self.event_rules[rule] = logical
         return self.event_rules
@@ -311,8 +352,13 @@ class LocalStack:
     # ------------------------------------------------------------------ SQS event sources
     def sqs_event_sources(self) -> list[SqsEventSource]:
         """The ``Type: SQS`` events of every function (after ``create_data``), in template order."""
-        by_arn = {arn: (logical, name) for (logical, attr), arn in self.resolver.attributes.items() if attr == "Arn"
-                  for name in [self.resolver.attributes.get((logical, "QueueName"))] if name}
+        by_arn = {
+            arn: (logical, name)
+            for (logical, attr), arn in self.resolver.attributes.items()
+            if attr == "Arn"
+            for name in [self.resolver.attributes.get((logical, "QueueName"))]
+            if name
+        }
         found = []
         for logical, resource in self.template.of_type("AWS::Serverless::Function").items():
             for event_name, event in (resource.get("Properties", {}).get("Events") or {}).items():
@@ -323,12 +369,17 @@ class LocalStack:
                 if arn not in by_arn:
                     raise TemplateError(f"{logical}.{event_name}: queue {arn} is not a queue of this template")
                 queue = by_arn[arn][0]
-                found.append(SqsEventSource(
-                    function=logical, event=event_name, queue_url=str(self.resolver.refs[queue]),
-                    queue_name=str(self.resolver.attributes[(queue, "QueueName")]),
-                    batch_size=int(props.get("BatchSize", 10)),
-                    report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
-                    enabled=bool(props.get("Enabled", True))))
+                found.append(
+                    SqsEventSource(
+                        function=logical,
+                        event=event_name,
+                        queue_url=str(self.resolver.refs[queue]),
+                        queue_name=str(self.resolver.attributes[(queue, "QueueName")]),
+                        batch_size=int(props.get("BatchSize", 10)),
+                        report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+                        enabled=bool(props.get("Enabled", True)),
+                    )
+                )
         return found
 
     # ------------------------------------------------------------------ API routes
@@ -339,8 +390,11 @@ class LocalStack:
             for event_name, event in (resource.get("Properties", {}).get("Events") or {}).items():
                 if event.get("Type") == "Api":
                     props = event.get("Properties", {})
-                    found.append(Route(path=props["Path"], method=str(props["Method"]).upper(),
-                                       function=logical, event=event_name))
+                    found.append(
+                        Route(
+                            path=props["Path"], method=str(props["Method"]).upper(), function=logical, event=event_name
+                        )
+                    )
         return found
 
     # ------------------------------------------------------------------ environment

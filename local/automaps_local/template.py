@@ -61,8 +61,8 @@ class Template:
 class Resolver:
     """Resolves Ref, Fn::GetAtt, Fn::Sub, Fn::Join against values the runtime supplies."""
 
-    pseudo: dict[str, str]                       # AWS::Region, AWS::AccountId, AWS::StackName, ...
-    refs: dict[str, Any] = field(default_factory=dict)           # logical id or parameter -> Ref value
+    pseudo: dict[str, str]  # AWS::Region, AWS::AccountId, AWS::StackName, ...
+    refs: dict[str, Any] = field(default_factory=dict)  # logical id or parameter -> Ref value
     attributes: dict[tuple[str, str], Any] = field(default_factory=dict)  # (logical id, attr) -> value
 
     def resolve(self, value: Any) -> Any:
@@ -71,7 +71,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self._ref(arg)
             if key == "Fn::GetAtt":

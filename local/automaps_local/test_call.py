@@ -58,8 +58,13 @@ def place_test_call(args: argparse.Namespace) -> dict:
     to = sms.to_e164(args.to)
     contact = sample_contact(args.contact, phone=to)
     context = rendering.merge_context(contact)
-    return place_call(settings, to=to, client_token=f"test-call-{uuid.uuid4()}", contact_id=contact.id,
-                      render=lambda text: rendering.render(text, context, where=f"the script of step {args.step!r}"))
+    return place_call(
+        settings,
+        to=to,
+        client_token=f"test-call-{uuid.uuid4()}",
+        contact_id=contact.id,
+        render=lambda text: rendering.render(text, context, where=f"the script of step {args.step!r}"),
+    )
 
 
 def run(args: argparse.Namespace) -> int:

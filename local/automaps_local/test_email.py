@@ -46,17 +46,21 @@ def use_stack(stack_name: str | None, region: str | None) -> None:
     import boto3
 
     cfn = boto3.client("cloudformation", region_name=region)
-    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"]
-                for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name)
-                for r in page["StackResourceSummaries"]}
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name)
+        for r in page["StackResourceSummaries"]
+    }
     [stack] = cfn.describe_stacks(StackName=stack_name)["Stacks"]
     parameters = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters", [])}
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    for variable, value in {"CONTENT_TABLE": physical.get("ContentTable"),
-                            "CONTACTS_TABLE": physical.get("ContactsTable"),
-                            "SIGNING_SECRET_ARN": physical.get("SigningSecret"),
-                            "EMAIL_FROM": parameters.get("EmailFrom"),
-                            "PUBLIC_API_URL": outputs.get("PublicApiUrl")}.items():
+    for variable, value in {
+        "CONTENT_TABLE": physical.get("ContentTable"),
+        "CONTACTS_TABLE": physical.get("ContactsTable"),
+        "SIGNING_SECRET_ARN": physical.get("SigningSecret"),
+        "EMAIL_FROM": parameters.get("EmailFrom"),
+        "PUBLIC_API_URL": outputs.get("PublicApiUrl"),
+    }.items():
         if value:
             os.environ[variable] = value
     if region:
@@ -80,8 +84,13 @@ def sample_contact(path: Path | None, email: str | None = None, phone: str | Non
     if phone:
         fields.setdefault("phone", phone)
     now = clock.now()
-    return Contact(id=TEST_CONTACT_ID, fields={k: v for k, v in fields.items() if v is not None},
-                   tags=set(tags), created_at=now, updated_at=now)
+    return Contact(
+        id=TEST_CONTACT_ID,
+        fields={k: v for k, v in fields.items() if v is not None},
+        tags=set(tags),
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def send_test_email(args: argparse.Namespace) -> tuple[str, str]:
@@ -90,12 +99,24 @@ def send_test_email(args: argparse.Namespace) -> tuple[str, str]:
     from automaps.channels import email
     from automaps.contacts import mask_email
 
-    settings = Settings(template=args.template, subject=args.subject, text=args.text, html=args.html,
-                        connection=args.connection, marketing=not args.transactional)
+    settings = Settings(
+        template=args.template,
+        subject=args.subject,
+        text=args.text,
+        html=args.html,
+        connection=args.connection,
+        marketing=not args.transactional,
+    )
     contact = sample_contact(args.contact, email=args.to)
     message = compose(settings, contact, dict, to=args.to, honour_unsubscribe=False)
-    message_id = email.deliver(settings.connection, to=message.to, subject=f"[Test] {message.subject}",
-                               html=message.html, text=message.text, headers=message.headers)
+    message_id = email.deliver(
+        settings.connection,
+        to=message.to,
+        subject=f"[Test] {message.subject}",
+        html=message.html,
+        text=message.text,
+        headers=message.headers,
+    )
     return message_id, mask_email(message.to)
 
 

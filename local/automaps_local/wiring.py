@@ -41,11 +41,15 @@ def check(template: Template, map_ids: list[str], root: Path) -> list[str]:
     problems: list[str] = []
     machines = machines_by_map(template)
     for map_id in sorted(set(map_ids) - set(machines)):
-        problems.append(f"template.yaml: no AWS::Serverless::StateMachine deploys map {map_id!r}; add one "
-                        f"with DefinitionUri: {definition_path(map_id)} (copy WelcomeLeadsStateMachine)")
+        problems.append(
+            f"template.yaml: no AWS::Serverless::StateMachine deploys map {map_id!r}; add one "
+            f"with DefinitionUri: {definition_path(map_id)} (copy WelcomeLeadsStateMachine)"
+        )
     for map_id in sorted(set(machines) - set(map_ids)):
-        problems.append(f"template.yaml: {machines[map_id]} deploys {definition_path(map_id)} but maps/ has no "
-                        f"map {map_id!r}; remove the resource or restore the map")
+        problems.append(
+            f"template.yaml: {machines[map_id]} deploys {definition_path(map_id)} but maps/ has no "
+            f"map {map_id!r}; remove the resource or restore the map"
+        )
     for map_id in sorted(set(machines) & set(map_ids)):
         problems += _check_machine(template, machines[map_id], map_id, root)
     return problems
@@ -56,12 +60,16 @@ def _check_machine(template: Template, logical: str, map_id: str, root: Path) ->
     problems = []
     name = props.get("Name")
     if name != {"Fn::Sub": f"${{AWS::StackName}}-{map_id}"}:
-        problems.append(f'template.yaml: {logical} needs Name: !Sub "${{AWS::StackName}}-{map_id}" '
-                        "(enrollment derives the state machine ARN from it)")
+        problems.append(
+            f'template.yaml: {logical} needs Name: !Sub "${{AWS::StackName}}-{map_id}" '
+            "(enrollment derives the state machine ARN from it)"
+        )
     path = root / definition_path(map_id)
     if path.exists():
         missing = placeholders(path.read_text()) - set(props.get("DefinitionSubstitutions", {}))
         for name in sorted(missing):
-            problems.append(f"template.yaml: {logical} does not substitute ${{{name}}}, which "
-                            f"{definition_path(map_id)} uses; add it to DefinitionSubstitutions")
+            problems.append(
+                f"template.yaml: {logical} does not substitute ${{{name}}}, which "
+                f"{definition_path(map_id)} uses; add it to DefinitionSubstitutions"
+            )
     return problems

@@ -23,8 +23,14 @@ from automaps import lists, tasks
 from automaps.contacts import WriteConflict
 from automaps.replies import Reply, json_reply
 
-THROTTLED = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
-                       "TooManyRequestsException"})
+THROTTLED = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+    }
+)
 
 
 def _problem(status: int, message: str) -> Reply:
@@ -32,6 +38,7 @@ def _problem(status: int, message: str) -> Reply:
 
 
 # ---------------------------------------------------------------- tasks
+
 
 def list_tasks(query: dict[str, str]) -> Reply:
     assignee = (query.get("assignee") or "").strip()
@@ -63,8 +70,12 @@ def complete_task(task_id: str, body: str | None, caller: str | None) -> Reply:
             parsed = json.loads(body)
         except ValueError:
             return _problem(400, 'the body must be JSON, e.g. {"note": "called, will buy next week"}')
-        if not isinstance(parsed, dict) or set(parsed) - {"note"} or \
-                not isinstance(parsed.get("note", ""), str) or len(parsed.get("note", "")) > 5000:
+        if (
+            not isinstance(parsed, dict)
+            or set(parsed) - {"note"}
+            or not isinstance(parsed.get("note", ""), str)
+            or len(parsed.get("note", "")) > 5000
+        ):
             return _problem(400, 'the body may only hold "note": a text of at most 5000 characters')
         note = parsed.get("note") or None
     try:
@@ -77,12 +88,17 @@ def complete_task(task_id: str, body: str | None, caller: str | None) -> Reply:
         reasons = {reason.get("Code") for reason in error.response.get("CancellationReasons", [])}
         if error.response.get("Error", {}).get("Code") not in THROTTLED and "ThrottlingError" not in reasons:
             raise
-        return Reply(429, json.dumps({"message": "the task store is busy; nothing was changed, try again shortly"}),
-                     "application/json", {"Retry-After": "1"})
+        return Reply(
+            429,
+            json.dumps({"message": "the task store is busy; nothing was changed, try again shortly"}),
+            "application/json",
+            {"Retry-After": "1"},
+        )
     return json_reply(200, {"task": task.public(), "already_completed": not completed})
 
 
 # ---------------------------------------------------------------- fulfillment lists
+
 
 def export_fulfillment(name: str, query: dict[str, str]) -> Reply:
     try:
@@ -95,5 +111,9 @@ def export_fulfillment(name: str, query: dict[str, str]) -> Reply:
     members = list(lists.ListStore().members("fulfillment", name))
     if form == "json":
         return json_reply(200, {"list": name, "members": members})
-    return Reply(200, lists.to_csv(members), "text/csv; charset=utf-8",
-                 {"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return Reply(
+        200,
+        lists.to_csv(members),
+        "text/csv; charset=utf-8",
+        {"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )

@@ -67,8 +67,10 @@ def _identifier(what: str, example: str) -> AfterValidator:
 
     def validate(value: str) -> str:
         if not _ID.fullmatch(value):
-            raise ValueError(f"{what} {value!r} must be 1 to 100 letters, digits, '_', '.', ':' or '-' "
-                             f"(starting with a letter or digit), e.g. {example}")
+            raise ValueError(
+                f"{what} {value!r} must be 1 to 100 letters, digits, '_', '.', ':' or '-' "
+                f"(starting with a letter or digit), e.g. {example}"
+            )
         return value
 
     return AfterValidator(validate)
@@ -129,9 +131,13 @@ class Offer(BaseModel):
 
     def merge_fields(self) -> dict[str, Any]:
         """What ``{{ offer.* }}`` shows: id, code, products, percent or amount and currency, expires_at."""
-        return {"id": self.offer_id, "code": self.code, "products": list(self.products),
-                **self.discount.model_dump(mode="json", exclude_none=True),
-                "expires_at": clock.iso(self.expires_at) if self.expires_at else None}
+        return {
+            "id": self.offer_id,
+            "code": self.code,
+            "products": list(self.products),
+            **self.discount.model_dump(mode="json", exclude_none=True),
+            "expires_at": clock.iso(self.expires_at) if self.expires_at else None,
+        }
 
 
 class CourseSubscription(BaseModel):
@@ -160,8 +166,14 @@ class MembershipAccess(BaseModel):
 # ------------------------------------------------------------------ helpers
 
 
-def entry(kind: str, detail: dict[str, Any], *, map_id: str | None = None, step_id: str | None = None,
-          at: datetime | None = None) -> HistoryEntry:
+def entry(
+    kind: str,
+    detail: dict[str, Any],
+    *,
+    map_id: str | None = None,
+    step_id: str | None = None,
+    at: datetime | None = None,
+) -> HistoryEntry:
     """A history entry to write together with a change."""
     return HistoryEntry(at=at or clock.now(), kind=kind, detail=detail, map_id=map_id, step_id=step_id)
 
@@ -214,18 +226,22 @@ class CommerceStore:
 
     # -------------------------------------------------------------- products
 
-    def add_product(self, contact_id: str, product: Product, record: Callable[[Product], HistoryEntry],
-                    visit: str | None = None) -> tuple[Product, bool]:
+    def add_product(
+        self, contact_id: str, product: Product, record: Callable[[Product], HistoryEntry], visit: str | None = None
+    ) -> tuple[Product, bool]:
         """Add the product unless the contact has it; returns what is stored and whether it changed."""
+
         def decide(old: dict[str, Any] | None) -> tuple[dict[str, Any], HistoryEntry] | None:
             return None if old is not None else (_stored(product), record(product))
 
         old, changed = self._change(contact_id, f"{PRODUCT_PREFIX}{product.product_id}", decide, visit)
         return (product if changed or old is None else Product.model_validate(old)), changed
 
-    def remove_product(self, contact_id: str, product_id: str, record: Callable[[Product], HistoryEntry],
-                       visit: str | None = None) -> Product | None:
+    def remove_product(
+        self, contact_id: str, product_id: str, record: Callable[[Product], HistoryEntry], visit: str | None = None
+    ) -> Product | None:
         """Remove the product; returns what was removed (None: the contact did not have it)."""
+
         def decide(old: dict[str, Any] | None) -> tuple[None, HistoryEntry] | None:
             return None if old is None else (None, record(Product.model_validate(old)))
 
@@ -242,6 +258,7 @@ class CommerceStore:
 
     def add_purchase(self, contact_id: str, purchase: Purchase, record: HistoryEntry, visit: str | None = None) -> bool:
         """Add the purchase to the history once per purchase id; False when it already was."""
+
         def decide(old: dict[str, Any] | None) -> tuple[dict[str, Any], HistoryEntry] | None:
             return None if old is not None else (_stored(purchase), record)
 
@@ -256,17 +273,24 @@ class CommerceStore:
     def purchased(self, contact_id: str, product_id: str) -> bool:
         """Whether the contact ever purchased the product (what ``purchased_product`` asks)."""
         found = self._db.query(
-            TableName=self.table, ConsistentRead=True, Limit=1,
+            TableName=self.table,
+            ConsistentRead=True,
+            Limit=1,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues=to_item({":pk": _pk(contact_id),
-                                               ":prefix": f"{PURCHASE_PREFIX}{product_id}#"}))
+            ExpressionAttributeValues=to_item({":pk": _pk(contact_id), ":prefix": f"{PURCHASE_PREFIX}{product_id}#"}),
+        )
         return bool(found["Items"])
 
     # -------------------------------------------------------------- offers
 
-    def put_offer(self, contact_id: str, offer_id: str, make: Callable[[Offer | None], Offer],
-                  record: Callable[[Offer | None, Offer], HistoryEntry], visit: str | None = None
-                  ) -> tuple[Offer, Literal["created", "updated", "unchanged"]]:
+    def put_offer(
+        self,
+        contact_id: str,
+        offer_id: str,
+        make: Callable[[Offer | None], Offer],
+        record: Callable[[Offer | None, Offer], HistoryEntry],
+        visit: str | None = None,
+    ) -> tuple[Offer, Literal["created", "updated", "unchanged"]]:
         """Create the offer, or update the stored one with the same id. ``make(old)`` builds the new
         offer from the stored one (keeping its code and creation time)."""
         result: dict[str, Offer] = {}
@@ -284,8 +308,9 @@ class CommerceStore:
             return result["offer"], "unchanged"
         return result["offer"], "updated" if old_item else "created"
 
-    def remove_offer(self, contact_id: str, offer_id: str, record: Callable[[Offer], HistoryEntry],
-                     visit: str | None = None) -> Offer | None:
+    def remove_offer(
+        self, contact_id: str, offer_id: str, record: Callable[[Offer], HistoryEntry], visit: str | None = None
+    ) -> Offer | None:
         def decide(old: dict[str, Any] | None) -> tuple[None, HistoryEntry] | None:
             return None if old is None else (None, record(Offer.model_validate(old)))
 
@@ -297,9 +322,13 @@ class CommerceStore:
 
     # -------------------------------------------------------------- course subscriptions
 
-    def subscribe_course(self, contact_id: str, subscription: CourseSubscription,
-                         record: Callable[[CourseSubscription | None], HistoryEntry], visit: str | None = None
-                         ) -> tuple[CourseSubscription, bool]:
+    def subscribe_course(
+        self,
+        contact_id: str,
+        subscription: CourseSubscription,
+        record: Callable[[CourseSubscription | None], HistoryEntry],
+        visit: str | None = None,
+    ) -> tuple[CourseSubscription, bool]:
         """Subscribe, or change the plan/start of the subscription to the same course (keeping
         when it was first subscribed); returns what is stored and whether it changed. An ended
         subscription is subscribed anew, unless the subscription is older than its end (an event
@@ -309,22 +338,26 @@ class CommerceStore:
         def decide(old_item: dict[str, Any] | None) -> tuple[dict[str, Any], HistoryEntry] | None:
             old = CourseSubscription.model_validate(old_item) if old_item else None
             ended = old is not None and old.ended_at is not None
-            if old is not None and (old.visit == subscription.visit or
-                                    (ended and subscription.subscribed_at < old.ended_at) or  # type: ignore[operator]
-                                    (not ended and (old.plan, old.starts_at) ==
-                                     (subscription.plan, subscription.starts_at))):
+            if old is not None and (
+                old.visit == subscription.visit
+                or (ended and subscription.subscribed_at < old.ended_at)  # type: ignore[operator]
+                or (not ended and (old.plan, old.starts_at) == (subscription.plan, subscription.starts_at))
+            ):
                 result["stored"] = old
                 return None
-            kept = result["stored"] = subscription.model_copy(
-                update={"subscribed_at": old.subscribed_at}) if old and not ended else subscription
+            kept = result["stored"] = (
+                subscription.model_copy(update={"subscribed_at": old.subscribed_at})
+                if old and not ended
+                else subscription
+            )
             return _stored(kept), record(old)
 
         _, changed = self._change(contact_id, f"{COURSE_PREFIX}{subscription.course_id}", decide, visit)
         return result["stored"], changed
 
-    def end_course_subscription(self, contact_id: str, course_id: str, at: datetime,
-                                record: Callable[[CourseSubscription], HistoryEntry]
-                                ) -> tuple[CourseSubscription | None, bool]:
+    def end_course_subscription(
+        self, contact_id: str, course_id: str, at: datetime, record: Callable[[CourseSubscription], HistoryEntry]
+    ) -> tuple[CourseSubscription | None, bool]:
         """End the subscription at ``at`` (it stays stored, with ``ended_at``); returns what is
         stored (None: never subscribed) and whether it changed. Ending an ended subscription, or
         one subscribed after ``at`` (an event delivered late), changes nothing."""
@@ -348,8 +381,9 @@ class CommerceStore:
         found = self._get(contact_id, f"{COURSE_PREFIX}{course_id}")
         return CourseSubscription.model_validate(found) if found else None
 
-    def has_active_course_subscription(self, contact_id: str, course_id: str | None = None,
-                                       now: datetime | None = None) -> bool:
+    def has_active_course_subscription(
+        self, contact_id: str, course_id: str | None = None, now: datetime | None = None
+    ) -> bool:
         """Whether the contact currently has a subscription (to ``course_id``, or to any course):
         started and not ended at ``now`` (default: the clock's now)."""
         at = now or clock.now()
@@ -360,10 +394,17 @@ class CommerceStore:
 
     # -------------------------------------------------------------- membership access
 
-    def set_access(self, contact_id: str, site: str, status: AccessStatus,
-                   record: Callable[[str | None], HistoryEntry], visit: str | None = None) -> tuple[str | None, bool]:
+    def set_access(
+        self,
+        contact_id: str,
+        site: str,
+        status: AccessStatus,
+        record: Callable[[str | None], HistoryEntry],
+        visit: str | None = None,
+    ) -> tuple[str | None, bool]:
         """Set the access status to ``site``; returns the previous status (None: never set) and
         whether it changed."""
+
         def decide(old: dict[str, Any] | None) -> tuple[dict[str, Any], HistoryEntry] | None:
             previous = old["status"] if old else None
             if previous == status:
@@ -381,8 +422,9 @@ class CommerceStore:
 
     # -------------------------------------------------------------- internals
 
-    def _change(self, contact_id: str, sk: str, decide: Decide,
-                visit: str | None = None) -> tuple[dict[str, Any] | None, bool]:
+    def _change(
+        self, contact_id: str, sk: str, decide: Decide, visit: str | None = None
+    ) -> tuple[dict[str, Any] | None, bool]:
         """Read the item, let ``decide`` say what to write, write it with its history entry in one
         transaction conditional on what was read; re-read when another writer got there first.
         Returns the item as read before the change and whether anything was written."""
@@ -393,20 +435,28 @@ class CommerceStore:
             if decision is None:
                 return _plain(old), False
             new, history = decision
-            guard: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"} if old is None else {
-                "ConditionExpression": "rev = :rev", "ExpressionAttributeValues": to_item({":rev": old["rev"]})}
+            guard: dict[str, Any] = (
+                {"ConditionExpression": "attribute_not_exists(pk)"}
+                if old is None
+                else {"ConditionExpression": "rev = :rev", "ExpressionAttributeValues": to_item({":rev": old["rev"]})}
+            )
             if new is None:
                 write = {"Delete": {"TableName": self.table, "Key": to_item(key), **guard}}
             else:
                 item = {**new, **key, "rev": (old["rev"] + 1) if old else 1}
                 write = {"Put": {"TableName": self.table, "Item": to_item(item), **guard}}
-            recorded = effect_writes(self.table, contact_id, visit, history) if visit else \
-                [{"Put": {"TableName": self.table, "Item": _history_item(contact_id, history)}}]
+            recorded = (
+                effect_writes(self.table, contact_id, visit, history)
+                if visit
+                else [{"Put": {"TableName": self.table, "Item": _history_item(contact_id, history)}}]
+            )
             try:
                 self._db.transact_write_items(TransactItems=[write, *recorded])
             except ClientError as exc:
-                if is_conflict(exc) or (_error_code(exc) == "TransactionCanceledException" and
-                                        _cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]):
+                if is_conflict(exc) or (
+                    _error_code(exc) == "TransactionCanceledException"
+                    and _cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]
+                ):
                     _backoff(attempt)
                     continue  # changed under us, or another writer had it: decide again on what is there now
                 if visit and _error_code(exc) == "TransactionCanceledException":
@@ -425,9 +475,11 @@ class CommerceStore:
     def _query(self, contact_id: str, prefix: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         pages = self._db.get_paginator("query").paginate(
-            TableName=self.table, ConsistentRead=True,
+            TableName=self.table,
+            ConsistentRead=True,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues=to_item({":pk": _pk(contact_id), ":prefix": prefix}))
+            ExpressionAttributeValues=to_item({":pk": _pk(contact_id), ":prefix": prefix}),
+        )
         for page in pages:
             items.extend(from_item({k: v for k, v in item.items() if k not in ("pk", "sk")}) for item in page["Items"])
         return items

@@ -224,22 +224,37 @@ def _without_none(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _profile_item(contact: Contact) -> dict[str, Any]:
-    return to_item({
-        **_profile_key(contact.id), "id": contact.id, "fields": _plain(contact.fields),
-        "tags": sorted(contact.tags), "unsubscribed": sorted(contact.unsubscribed),
-        "created_at": clock.iso(contact.created_at), "updated_at": clock.iso(contact.updated_at),
-        "version": contact.version,
-    })
+    return to_item(
+        {
+            **_profile_key(contact.id),
+            "id": contact.id,
+            "fields": _plain(contact.fields),
+            "tags": sorted(contact.tags),
+            "unsubscribed": sorted(contact.unsubscribed),
+            "created_at": clock.iso(contact.created_at),
+            "updated_at": clock.iso(contact.updated_at),
+            "version": contact.version,
+        }
+    )
 
 
 def _history_item(contact_id: str, entry: HistoryEntry) -> dict[str, Any]:
     """A history entry, also indexed by kind and time (``ksk``, the ByKind index) for conditions."""
     stamp = f"{_sortable(entry.at)}#{_suffix()}"
-    return to_item(_without_none({
-        "pk": _pk(contact_id), "sk": f"{HISTORY_PREFIX}{stamp}", "ksk": f"{entry.kind}#{stamp}",
-        "at": clock.iso(entry.at), "kind": entry.kind, "detail": _plain(entry.detail),
-        "map_id": entry.map_id, "step_id": entry.step_id,
-    }))
+    return to_item(
+        _without_none(
+            {
+                "pk": _pk(contact_id),
+                "sk": f"{HISTORY_PREFIX}{stamp}",
+                "ksk": f"{entry.kind}#{stamp}",
+                "at": clock.iso(entry.at),
+                "kind": entry.kind,
+                "detail": _plain(entry.detail),
+                "map_id": entry.map_id,
+                "step_id": entry.step_id,
+            }
+        )
+    )
 
 
 def _error_code(exc: ClientError) -> str:
@@ -256,12 +271,13 @@ def is_conflict(exc: ClientError) -> bool:
     way): nothing was written, and trying again is right."""
     code = _error_code(exc)
     return code == "TransactionConflictException" or (
-        code == "TransactionCanceledException" and "TransactionConflict" in _cancellation_codes(exc))
+        code == "TransactionCanceledException" and "TransactionConflict" in _cancellation_codes(exc)
+    )
 
 
 DONE_PREFIX = "DONE#"
-EXPIRATION = "expiration"   # the contacts table's TTL attribute (epoch seconds), as the IdempotencyTable's
-MARKER_TTL_SECONDS = 400 * 24 * 3600   # DONE#/EFFECT# markers: past a Standard execution's year and its retries
+EXPIRATION = "expiration"  # the contacts table's TTL attribute (epoch seconds), as the IdempotencyTable's
+MARKER_TTL_SECONDS = 400 * 24 * 3600  # DONE#/EFFECT# markers: past a Standard execution's year and its retries
 
 
 def marker_expiration(at: datetime | None = None) -> int:
@@ -294,12 +310,24 @@ def effect_writes(table: str, contact_id: str, visit: str, entry: HistoryEntry) 
     """The history entry of a visit's change and the visit's marker, as transaction items (last in
     the transaction: the marker's ``ConditionalCheckFailed`` is the last cancellation reason)."""
     history = _history_item(contact_id, entry)
-    marker = to_item(_without_none({**_done_key(contact_id, visit), "kind": entry.kind, "detail": _plain(entry.detail),
-                                    "entry": history["sk"]["S"], "at": clock.iso(entry.at),
-                                    "map_id": entry.map_id, "step_id": entry.step_id,
-                                    EXPIRATION: marker_expiration()}))
-    return [{"Put": {"TableName": table, "Item": history}},
-            {"Put": {"TableName": table, "Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}}]
+    marker = to_item(
+        _without_none(
+            {
+                **_done_key(contact_id, visit),
+                "kind": entry.kind,
+                "detail": _plain(entry.detail),
+                "entry": history["sk"]["S"],
+                "at": clock.iso(entry.at),
+                "map_id": entry.map_id,
+                "step_id": entry.step_id,
+                EXPIRATION: marker_expiration(),
+            }
+        )
+    )
+    return [
+        {"Put": {"TableName": table, "Item": history}},
+        {"Put": {"TableName": table, "Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}},
+    ]
 
 
 def effect_refused(exc: ClientError, index: int) -> None:
@@ -331,8 +359,9 @@ class ContactStore:
     # -------------------------------------------------------------- profiles
 
     def get(self, contact_id: str) -> Contact | None:
-        found = self._db.get_item(TableName=self.table, Key=to_item(_profile_key(contact_id)),
-                                  ConsistentRead=True).get("Item")
+        found = self._db.get_item(TableName=self.table, Key=to_item(_profile_key(contact_id)), ConsistentRead=True).get(
+            "Item"
+        )
         if not found:
             return None
         plain = from_item(found)
@@ -348,8 +377,7 @@ class ContactStore:
         owner = self._email_owner(email)
         return self.get(owner) if owner else None
 
-    def upsert_by_email(self, email: str, fields: dict[str, Any],
-                        tags: Iterable[str] = ()) -> tuple[Contact, bool]:
+    def upsert_by_email(self, email: str, fields: dict[str, Any], tags: Iterable[str] = ()) -> tuple[Contact, bool]:
         """The contact owning ``email`` with ``fields`` merged in and ``tags`` added, and whether
         it was created. Concurrent upserts of one address converge on one contact."""
         address = email.strip()
@@ -375,12 +403,14 @@ class ContactStore:
     # and claimed (if free) for a contact with both, so a later post carrying only the phone finds it.
 
     def find_by_phone(self, phone: str) -> Contact | None:
-        found = self._db.get_item(TableName=self.table, Key=to_item(_phone_marker_key(phone)),
-                                  ConsistentRead=True).get("Item")
+        found = self._db.get_item(TableName=self.table, Key=to_item(_phone_marker_key(phone)), ConsistentRead=True).get(
+            "Item"
+        )
         return self.get(from_item(found)["contact_id"]) if found else None
 
-    def create_contact(self, fields: dict[str, Any], tags: Iterable[str] = (), *, email: str | None = None,
-                       phone: str | None = None) -> Contact | None:
+    def create_contact(
+        self, fields: dict[str, Any], tags: Iterable[str] = (), *, email: str | None = None, phone: str | None = None
+    ) -> Contact | None:
         """Create a contact identified by ``email`` (its EMAIL# marker) or, without one, by ``phone``
         (its PHONE# marker), in one transaction with ``contact.created``. None when another contact
         holds that identity already (the caller looks it up again)."""
@@ -388,15 +418,24 @@ class ContactStore:
             return self._create(email.strip(), fields, set(tags), stale_owner=self._stale_email_owner(email))
         if not phone:
             raise ValueError("a contact needs an email address or a phone number")
-        return self._create_identified("phone", normalise_phone(phone), _phone_marker_key(phone), fields, set(tags),
-                                       {"ConditionExpression": "attribute_not_exists(pk)"})
+        return self._create_identified(
+            "phone",
+            normalise_phone(phone),
+            _phone_marker_key(phone),
+            fields,
+            set(tags),
+            {"ConditionExpression": "attribute_not_exists(pk)"},
+        )
 
     def claim_phone(self, contact_id: str, phone: str) -> bool:
         """Make ``phone`` find this contact, unless it already finds another; False when it does."""
         try:
-            self._db.put_item(TableName=self.table, Item=to_item({**_phone_marker_key(phone), "contact_id": contact_id}),
-                              ConditionExpression="attribute_not_exists(pk) OR contact_id = :me",
-                              ExpressionAttributeValues=to_item({":me": contact_id}))
+            self._db.put_item(
+                TableName=self.table,
+                Item=to_item({**_phone_marker_key(phone), "contact_id": contact_id}),
+                ConditionExpression="attribute_not_exists(pk) OR contact_id = :me",
+                ExpressionAttributeValues=to_item({":me": contact_id}),
+            )
         except ClientError as exc:
             if _error_code(exc) == "ConditionalCheckFailedException":
                 return False
@@ -412,8 +451,9 @@ class ContactStore:
         owner = self._email_owner(email)
         return owner if owner and self.get(owner) is None else None
 
-    def change_tags(self, contact_id: str, add: Iterable[str] = (), remove: Iterable[str] = (),
-                    effect: Effect | None = None) -> tuple[Contact, set[str], set[str]]:
+    def change_tags(
+        self, contact_id: str, add: Iterable[str] = (), remove: Iterable[str] = (), effect: Effect | None = None
+    ) -> tuple[Contact, set[str], set[str]]:
         """Add and remove tags; returns the contact and the tags that were actually added/removed.
         With ``effect``, a change is recorded (``{"added", "removed"}``) in the same transaction."""
         to_add, to_remove = set(add), set(remove)
@@ -432,9 +472,14 @@ class ContactStore:
         contact = self._mutate(contact_id, change, effect=(effect, describe) if effect else None)
         return contact, changes["added"], changes["removed"]
 
-    def update_fields(self, contact_id: str, set: dict[str, Any], clear: Iterable[str] = (),
-                      effect: Effect | None = None,
-                      describe: Callable[[Contact, Contact], dict[str, Any]] | None = None) -> Contact:
+    def update_fields(
+        self,
+        contact_id: str,
+        set: dict[str, Any],
+        clear: Iterable[str] = (),
+        effect: Effect | None = None,
+        describe: Callable[[Contact, Contact], dict[str, Any]] | None = None,
+    ) -> Contact:
         """Set and clear fields. Changing ``email`` moves the address's marker (EmailInUse if taken).
         With ``effect``, a change is recorded in the same transaction: ``describe(before, after)``,
         by default ``{"set": [names], "cleared": [names]}`` of the fields that changed."""
@@ -450,8 +495,10 @@ class ContactStore:
             return None if fields == contact.fields else contact.model_copy(update={"fields": fields})
 
         def changed_names(before: Contact, after: Contact) -> dict[str, Any]:
-            return {"set": sorted(k for k in values if after.fields.get(k) != before.fields.get(k)),
-                    "cleared": sorted(k for k in cleared if k in before.fields)}
+            return {
+                "set": sorted(k for k in values if after.fields.get(k) != before.fields.get(k)),
+                "cleared": sorted(k for k in cleared if k in before.fields),
+            }
 
         return self._mutate(contact_id, change, effect=(effect, describe or changed_names) if effect else None)
 
@@ -475,22 +522,40 @@ class ContactStore:
         the note is recorded (``{"note_id"}``) in the note's own transaction."""
         self.require(contact_id)
         at = clock.now()
-        note = to_item({"pk": _pk(contact_id), "sk": f"{NOTE_PREFIX}{_sortable(at)}#{note_id}",
-                        "note_id": note_id, "text": text, "at": clock.iso(at)})
+        note = to_item(
+            {
+                "pk": _pk(contact_id),
+                "sk": f"{NOTE_PREFIX}{_sortable(at)}#{note_id}",
+                "note_id": note_id,
+                "text": text,
+                "at": clock.iso(at),
+            }
+        )
         marker = to_item({"pk": _pk(contact_id), "sk": f"NOTEID#{note_id}", "at": clock.iso(at)})
-        recorded = effect_writes(self.table, contact_id, effect.visit, effect.entry({"note_id": note_id})) \
-            if effect else []
+        recorded = (
+            effect_writes(self.table, contact_id, effect.visit, effect.entry({"note_id": note_id})) if effect else []
+        )
         try:
-            self._db.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self.table, "Item": note}},
-                {"Put": {"TableName": self.table, "Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}},
-                *recorded,
-            ])
+            self._db.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.table, "Item": note}},
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": marker,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    *recorded,
+                ]
+            )
         except ClientError as exc:
             if is_conflict(exc):
                 raise WriteConflict(f"the note of contact {contact_id} met a concurrent write") from None
-            if _error_code(exc) == "TransactionCanceledException" and \
-                    _cancellation_codes(exc)[1] == "ConditionalCheckFailed":
+            if (
+                _error_code(exc) == "TransactionCanceledException"
+                and _cancellation_codes(exc)[1] == "ConditionalCheckFailed"
+            ):
                 return False
             if recorded and _error_code(exc) == "TransactionCanceledException":
                 effect_refused(exc, 3)
@@ -499,14 +564,23 @@ class ContactStore:
 
     def notes(self, contact_id: str) -> list[dict[str, Any]]:
         """Notes, oldest first: ``{"note_id", "text", "at"}``."""
-        return [{"note_id": item["note_id"], "text": item["text"], "at": item["at"]}
-                for item in self._query(contact_id, NOTE_PREFIX)]
+        return [
+            {"note_id": item["note_id"], "text": item["text"], "at": item["at"]}
+            for item in self._query(contact_id, NOTE_PREFIX)
+        ]
 
     # -------------------------------------------------------------- history
 
-    def record(self, contact_id: str, kind: str, detail: dict[str, Any] | None = None, *,
-               map_id: str | None = None, step_id: str | None = None,
-               at: datetime | None = None) -> HistoryEntry:
+    def record(
+        self,
+        contact_id: str,
+        kind: str,
+        detail: dict[str, Any] | None = None,
+        *,
+        map_id: str | None = None,
+        step_id: str | None = None,
+        at: datetime | None = None,
+    ) -> HistoryEntry:
         entry = HistoryEntry(at=at or clock.now(), kind=kind, detail=detail or {}, map_id=map_id, step_id=step_id)
         self._db.put_item(TableName=self.table, Item=_history_item(contact_id, entry))
         return entry
@@ -514,21 +588,24 @@ class ContactStore:
     def visit_effect(self, contact_id: str, visit: str) -> HistoryEntry | None:
         """What the visit ``visit`` (a step's idempotency key) recorded as its effect (Effect), if
         it made one: what a retry of that visit reports instead of acting again."""
-        found = self._db.get_item(TableName=self.table, Key=to_item(_done_key(contact_id, visit)),
-                                  ConsistentRead=True).get("Item")
+        found = self._db.get_item(
+            TableName=self.table, Key=to_item(_done_key(contact_id, visit)), ConsistentRead=True
+        ).get("Item")
         return HistoryEntry.model_validate(from_item(found)) if found else None
 
     def record_effect(self, contact_id: str, effect: Effect, detail: dict[str, Any]) -> bool:
         """Record the visit's effect (its history entry and marker, one transaction) when the change
         itself needed no write; False when the visit had recorded it already."""
         try:
-            self._db.transact_write_items(TransactItems=effect_writes(self.table, contact_id, effect.visit,
-                                                                      effect.entry(detail)))
+            self._db.transact_write_items(
+                TransactItems=effect_writes(self.table, contact_id, effect.visit, effect.entry(detail))
+            )
         except ClientError as exc:
             if is_conflict(exc):
                 raise WriteConflict(f"the history of contact {contact_id} met a concurrent write") from None
-            if _error_code(exc) == "TransactionCanceledException" and \
-                    _cancellation_codes(exc)[-1:] == ["ConditionalCheckFailed"]:
+            if _error_code(exc) == "TransactionCanceledException" and _cancellation_codes(exc)[-1:] == [
+                "ConditionalCheckFailed"
+            ]:
                 return False
             raise
         return True
@@ -540,9 +617,16 @@ class ContactStore:
             return []
         return [HistoryEntry.model_validate(item) for item in self._query(contact_id, HISTORY_PREFIX, kinds=wanted)]
 
-    def events(self, contact_id: str, kind: str, *, since: datetime | None = None,
-               until: datetime | None = None, newest_first: bool = False,
-               limit: int | None = None) -> list[HistoryEntry]:
+    def events(
+        self,
+        contact_id: str,
+        kind: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> list[HistoryEntry]:
         """History entries of one ``kind`` in ``[since, until]`` (either open), by time.
 
         One strongly consistent query of the ByKind index: reading "opened this email in the
@@ -551,7 +635,9 @@ class ContactStore:
         low = f"{kind}#{_sortable(since)}" if since else f"{kind}#"
         high = f"{kind}#{_sortable(until)}#~" if until else f"{kind}#~"
         params: dict[str, Any] = {
-            "TableName": self.table, "IndexName": BY_KIND, "ConsistentRead": True,
+            "TableName": self.table,
+            "IndexName": BY_KIND,
+            "ConsistentRead": True,
             "KeyConditionExpression": "pk = :pk AND ksk BETWEEN :low AND :high",
             "ExpressionAttributeValues": to_item({":pk": _pk(contact_id), ":low": low, ":high": high}),
             "ScanIndexForward": not newest_first,
@@ -573,16 +659,25 @@ class ContactStore:
 
     # -------------------------------------------------------------- enrollments
 
-    def create_enrollment(self, contact_id: str, map_id: str, enrollment_id: str, event: dict[str, Any],
-                          execution_arn: str | None = None) -> bool:
+    def create_enrollment(
+        self, contact_id: str, map_id: str, enrollment_id: str, event: dict[str, Any], execution_arn: str | None = None
+    ) -> bool:
         """Store a new active enrollment; False when this enrollment id already exists."""
-        enrollment = Enrollment(contact_id=contact_id, map_id=map_id, enrollment_id=enrollment_id,
-                                started_at=clock.now(), event=event, execution_arn=execution_arn)
-        item = {**_enrollment_key(contact_id, map_id, enrollment_id),
-                **_without_none(enrollment.model_dump(mode="json")), "started_at": clock.iso(enrollment.started_at)}
+        enrollment = Enrollment(
+            contact_id=contact_id,
+            map_id=map_id,
+            enrollment_id=enrollment_id,
+            started_at=clock.now(),
+            event=event,
+            execution_arn=execution_arn,
+        )
+        item = {
+            **_enrollment_key(contact_id, map_id, enrollment_id),
+            **_without_none(enrollment.model_dump(mode="json")),
+            "started_at": clock.iso(enrollment.started_at),
+        }
         try:
-            self._db.put_item(TableName=self.table, Item=to_item(item),
-                              ConditionExpression="attribute_not_exists(pk)")
+            self._db.put_item(TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
             if _error_code(exc) == "ConditionalCheckFailedException":
                 return False
@@ -590,8 +685,9 @@ class ContactStore:
         return True
 
     def get_enrollment(self, contact_id: str, map_id: str, enrollment_id: str) -> Enrollment | None:
-        found = self._db.get_item(TableName=self.table, Key=to_item(_enrollment_key(contact_id, map_id, enrollment_id)),
-                                  ConsistentRead=True).get("Item")
+        found = self._db.get_item(
+            TableName=self.table, Key=to_item(_enrollment_key(contact_id, map_id, enrollment_id)), ConsistentRead=True
+        ).get("Item")
         return Enrollment.model_validate(from_item(found)) if found else None
 
     def enrollments(self, contact_id: str, map_id: str | None = None) -> list[Enrollment]:
@@ -602,13 +698,16 @@ class ContactStore:
         """Mark an active enrollment exited; False when it already had (EnrollmentNotFound if none)."""
         try:
             self._db.update_item(
-                TableName=self.table, Key=to_item(_enrollment_key(contact_id, map_id, enrollment_id)),
+                TableName=self.table,
+                Key=to_item(_enrollment_key(contact_id, map_id, enrollment_id)),
                 UpdateExpression="SET #status = :exited, exited_at = :at, exit_reason = :reason",
                 ConditionExpression="attribute_exists(pk) AND #status = :active",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_item({":exited": "exited", ":active": "active",
-                                                   ":at": clock.iso(), ":reason": reason}),
-                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+                ExpressionAttributeValues=to_item(
+                    {":exited": "exited", ":active": "active", ":at": clock.iso(), ":reason": reason}
+                ),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
         except ClientError as exc:
             if _error_code(exc) != "ConditionalCheckFailedException":
                 raise
@@ -620,9 +719,12 @@ class ContactStore:
     def set_execution_arn(self, contact_id: str, map_id: str, enrollment_id: str, execution_arn: str) -> None:
         try:
             self._db.update_item(
-                TableName=self.table, Key=to_item(_enrollment_key(contact_id, map_id, enrollment_id)),
-                UpdateExpression="SET execution_arn = :arn", ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=to_item({":arn": execution_arn}))
+                TableName=self.table,
+                Key=to_item(_enrollment_key(contact_id, map_id, enrollment_id)),
+                UpdateExpression="SET execution_arn = :arn",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=to_item({":arn": execution_arn}),
+            )
         except ClientError as exc:
             if _error_code(exc) == "ConditionalCheckFailedException":
                 raise EnrollmentNotFound(contact_id, map_id, enrollment_id) from None
@@ -631,33 +733,59 @@ class ContactStore:
     # -------------------------------------------------------------- internals
 
     def _email_owner(self, email: str) -> str | None:
-        found = self._db.get_item(TableName=self.table, Key=to_item(_marker_key(email)),
-                                  ConsistentRead=True).get("Item")
+        found = self._db.get_item(TableName=self.table, Key=to_item(_marker_key(email)), ConsistentRead=True).get(
+            "Item"
+        )
         return from_item(found)["contact_id"] if found else None
 
     def _create(self, email: str, fields: dict[str, Any], tags: set[str], stale_owner: str | None) -> Contact | None:
         """Create the contact identified by ``email``; None when another writer took the address first."""
-        return self._create_identified("email", email, _marker_key(email), fields, tags,
-                                       self._marker_condition(stale_owner))
+        return self._create_identified(
+            "email", email, _marker_key(email), fields, tags, self._marker_condition(stale_owner)
+        )
 
-    def _create_identified(self, field: str, value: str, marker_key: dict[str, str], fields: dict[str, Any],
-                           tags: set[str], marker_condition: dict[str, Any]) -> Contact | None:
+    def _create_identified(
+        self,
+        field: str,
+        value: str,
+        marker_key: dict[str, str],
+        fields: dict[str, Any],
+        tags: set[str],
+        marker_condition: dict[str, Any],
+    ) -> Contact | None:
         """Create the profile (with ``field`` = ``value``), its identity marker (EMAIL# or PHONE#)
         and ``contact.created`` in one transaction. None when the marker's condition fails: another
         writer holds that identity (the caller looks it up again)."""
         now = clock.now()
-        contact = Contact(id=f"c_{uuid.uuid4().hex}", fields={**_plain(fields), field: value}, tags=tags,
-                          created_at=now, updated_at=now)
-        marker = {"Put": {"TableName": self.table, "Item": to_item({**marker_key, "contact_id": contact.id}),
-                          **marker_condition}}
+        contact = Contact(
+            id=f"c_{uuid.uuid4().hex}",
+            fields={**_plain(fields), field: value},
+            tags=tags,
+            created_at=now,
+            updated_at=now,
+        )
+        marker = {
+            "Put": {
+                "TableName": self.table,
+                "Item": to_item({**marker_key, "contact_id": contact.id}),
+                **marker_condition,
+            }
+        }
         created = HistoryEntry(at=now, kind="contact.created", detail={"fields": sorted(contact.fields)})
         try:
-            self._db.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self.table, "Item": _profile_item(contact),
-                         "ConditionExpression": "attribute_not_exists(pk)"}},
-                marker,
-                {"Put": {"TableName": self.table, "Item": _history_item(contact.id, created)}},
-            ])
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": _profile_item(contact),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    marker,
+                    {"Put": {"TableName": self.table, "Item": _history_item(contact.id, created)}},
+                ]
+            )
         except ClientError as exc:
             if _error_code(exc) == "TransactionCanceledException":
                 return None
@@ -668,8 +796,10 @@ class ContactStore:
     def _marker_condition(stale_owner: str | None) -> dict[str, Any]:
         if stale_owner is None:
             return {"ConditionExpression": "attribute_not_exists(pk)"}
-        return {"ConditionExpression": "contact_id = :stale",
-                "ExpressionAttributeValues": to_item({":stale": stale_owner})}
+        return {
+            "ConditionExpression": "contact_id = :stale",
+            "ExpressionAttributeValues": to_item({":stale": stale_owner}),
+        }
 
     def _merge(self, contact: Contact, fields: dict[str, Any], tags: set[str]) -> Contact:
         values = {k: v for k, v in _plain(fields).items() if k != "email"}
@@ -682,9 +812,13 @@ class ContactStore:
 
         return self._mutate(contact.id, change, current=contact)
 
-    def _mutate(self, contact_id: str, change: Callable[[Contact], Contact | None],
-                current: Contact | None = None,
-                effect: tuple[Effect, Callable[[Contact, Contact], dict[str, Any]]] | None = None) -> Contact:
+    def _mutate(
+        self,
+        contact_id: str,
+        change: Callable[[Contact], Contact | None],
+        current: Contact | None = None,
+        effect: tuple[Effect, Callable[[Contact, Contact], dict[str, Any]]] | None = None,
+    ) -> Contact:
         """Apply ``change`` (None: nothing to do) with a version check, re-reading on conflict.
         ``effect``: the visit's Effect and how to describe the change (before, after) on the history."""
         for attempt in range(_WRITE_ATTEMPTS):
@@ -694,8 +828,11 @@ class ContactStore:
             if changed is None:
                 return contact
             updated = changed.model_copy(update={"version": contact.version + 1, "updated_at": clock.now()})
-            recorded = effect_writes(self.table, contact_id, effect[0].visit,
-                                     effect[0].entry(effect[1](contact, updated))) if effect else []
+            recorded = (
+                effect_writes(self.table, contact_id, effect[0].visit, effect[0].entry(effect[1](contact, updated)))
+                if effect
+                else []
+            )
             if self._write_profile(contact, updated, recorded):
                 return updated
             _backoff(attempt)
@@ -705,8 +842,10 @@ class ContactStore:
         """Conditional on ``before.version``; moves the email marker when the address changes;
         writes the ``recorded`` items (an Effect's history entry and marker) in the same transaction.
         False when another writer got there first (the version moved, or a conflict)."""
-        guard = {"ConditionExpression": "version = :expected",
-                 "ExpressionAttributeValues": to_item({":expected": before.version})}
+        guard = {
+            "ConditionExpression": "version = :expected",
+            "ExpressionAttributeValues": to_item({":expected": before.version}),
+        }
         profile = {"TableName": self.table, "Item": _profile_item(after), **guard}
         moves = self._email_moves(before, after)
         extra = recorded or []
@@ -736,16 +875,33 @@ class ContactStore:
         old, new = before.email, after.email
         if not new or (old and normalise_email(old) == normalise_email(new)):
             return []
-        release = [{"Delete": {"TableName": self.table, "Key": to_item(_marker_key(old)),
-                               "ConditionExpression": "contact_id = :me",
-                               "ExpressionAttributeValues": to_item({":me": before.id})}}] if old else []
-        claim = {"Put": {"TableName": self.table, "Item": to_item({**_marker_key(new), "contact_id": after.id}),
-                         "ConditionExpression": "attribute_not_exists(pk)"}}
+        release = (
+            [
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": to_item(_marker_key(old)),
+                        "ConditionExpression": "contact_id = :me",
+                        "ExpressionAttributeValues": to_item({":me": before.id}),
+                    }
+                }
+            ]
+            if old
+            else []
+        )
+        claim = {
+            "Put": {
+                "TableName": self.table,
+                "Item": to_item({**_marker_key(new), "contact_id": after.id}),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
         return [*release, claim]
 
     def _query(self, contact_id: str, prefix: str, kinds: list[str] | None = None) -> list[dict[str, Any]]:
         params: dict[str, Any] = {
-            "TableName": self.table, "ConsistentRead": True,
+            "TableName": self.table,
+            "ConsistentRead": True,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": to_item({":pk": _pk(contact_id), ":prefix": prefix}),
         }
@@ -761,8 +917,17 @@ class ContactStore:
 
     # -------------------------------------------------------------- events delivered more than once, suppression
 
-    def record_once(self, contact_id: str, event_key: str, kind: str, detail: dict[str, Any] | None = None, *,
-                    map_id: str | None = None, step_id: str | None = None, at: datetime) -> HistoryEntry | None:
+    def record_once(
+        self,
+        contact_id: str,
+        event_key: str,
+        kind: str,
+        detail: dict[str, Any] | None = None,
+        *,
+        map_id: str | None = None,
+        step_id: str | None = None,
+        at: datetime,
+    ) -> HistoryEntry | None:
         """Record an event its source may deliver more than once (SES through EventBridge, a
         retried request): the entry's sort key is its time and a digest of ``event_key``, written
         only if absent. None when this event was recorded before."""
@@ -770,8 +935,10 @@ class ContactStore:
 
         entry = HistoryEntry(at=at, kind=kind, detail=detail or {}, map_id=map_id, step_id=step_id)
         stamp = f"{_sortable(entry.at)}#{hashlib.sha256(event_key.encode()).hexdigest()[:24]}"
-        item = {**_history_item(contact_id, entry), **to_item({"sk": f"{HISTORY_PREFIX}{stamp}",
-                                                               "ksk": f"{kind}#{stamp}"})}
+        item = {
+            **_history_item(contact_id, entry),
+            **to_item({"sk": f"{HISTORY_PREFIX}{stamp}", "ksk": f"{kind}#{stamp}"}),
+        }
         try:
             self._db.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
@@ -780,13 +947,15 @@ class ContactStore:
             raise
         return entry
 
-    def suppress_email(self, email: str, reason: Literal["bounced", "complained"], *, at: datetime,
-                       message_id: str | None = None) -> bool:
+    def suppress_email(
+        self, email: str, reason: Literal["bounced", "complained"], *, at: datetime, message_id: str | None = None
+    ) -> bool:
         """Never email ``email`` again (a permanent bounce, a complaint). The mark belongs to the
         address, not to a contact (``SUPPRESSED#<address>``); the first reason stays. False when
         the address already was suppressed."""
-        item = to_item(_without_none({**_suppression_key(email), "reason": reason, "at": clock.iso(at),
-                                      "message_id": message_id}))
+        item = to_item(
+            _without_none({**_suppression_key(email), "reason": reason, "at": clock.iso(at), "message_id": message_id})
+        )
         try:
             self._db.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
@@ -797,8 +966,9 @@ class ContactStore:
 
     def email_suppression(self, email: str) -> Suppression | None:
         """Why and since when ``email`` may not be emailed, or None if it may."""
-        found = self._db.get_item(TableName=self.table, Key=to_item(_suppression_key(email)),
-                                  ConsistentRead=True).get("Item")
+        found = self._db.get_item(TableName=self.table, Key=to_item(_suppression_key(email)), ConsistentRead=True).get(
+            "Item"
+        )
         return Suppression.model_validate(from_item(found)) if found else None
 
 

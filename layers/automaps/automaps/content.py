@@ -57,19 +57,27 @@ class ContentStore:
         self.table = table or config.content_table()
 
     def get(self, kind: Kind, key: str) -> dict[str, Any] | None:
-        found = aws.client("dynamodb").get_item(
-            TableName=self.table, Key=to_item({"pk": f"{kind}#{key}", "sk": kind})).get("Item")
+        found = (
+            aws.client("dynamodb")
+            .get_item(TableName=self.table, Key=to_item({"pk": f"{kind}#{key}", "sk": kind}))
+            .get("Item")
+        )
         return from_item(found)["body"] if found else None
 
     def put(self, kind: Kind, key: str, body: dict[str, Any]) -> None:
         aws.client("dynamodb").put_item(
-            TableName=self.table, Item=to_item({"pk": f"{kind}#{key}", "sk": kind, "body": body}))
+            TableName=self.table, Item=to_item({"pk": f"{kind}#{key}", "sk": kind, "body": body})
+        )
 
     def list(self, kind: Kind) -> dict[str, dict[str, Any]]:
         """Every item of a kind, by key (a scan: for admin commands and small registries)."""
-        pages = aws.client("dynamodb").get_paginator("scan").paginate(
-            TableName=self.table, FilterExpression="sk = :kind",
-            ExpressionAttributeValues={":kind": {"S": kind}})
+        pages = (
+            aws.client("dynamodb")
+            .get_paginator("scan")
+            .paginate(
+                TableName=self.table, FilterExpression="sk = :kind", ExpressionAttributeValues={":kind": {"S": kind}}
+            )
+        )
         found: dict[str, dict[str, Any]] = {}
         for page in pages:
             for item in page["Items"]:

@@ -70,10 +70,19 @@ class Marker:
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Marker:
         plain = from_item(item)
-        return cls(sk=plain["sk"], effect=plain["effect"], status=plain["status"], visit=plain["visit"],
-                   at=datetime.fromisoformat(str(plain["at"])), stamp=plain["stamp"], answer=plain.get("answer") or {},
-                   history=plain.get("history"), reason=plain.get("reason"), map_id=plain.get("map_id"),
-                   step_id=plain.get("step_id"))
+        return cls(
+            sk=plain["sk"],
+            effect=plain["effect"],
+            status=plain["status"],
+            visit=plain["visit"],
+            at=datetime.fromisoformat(str(plain["at"])),
+            stamp=plain["stamp"],
+            answer=plain.get("answer") or {},
+            history=plain.get("history"),
+            reason=plain.get("reason"),
+            map_id=plain.get("map_id"),
+            step_id=plain.get("step_id"),
+        )
 
 
 def _table() -> str:
@@ -93,16 +102,25 @@ def visit_prefix(enrollment_id: str, step_id: str) -> str:
 
 
 def marker_sk(task: TaskEvent, effect: str) -> str:
-    return f"{visit_prefix(task.enrollment_id, task.step_id)}{task.state_entered_time}#" \
-           f"{task.idempotency_key[:16]}#{effect}"
+    return (
+        f"{visit_prefix(task.enrollment_id, task.step_id)}{task.state_entered_time}#"
+        f"{task.idempotency_key[:16]}#{effect}"
+    )
 
 
 # ------------------------------------------------------------------ once
 
 
-def once(task: TaskEvent, effect: str, call: Callable[[], dict[str, Any]], *, kind: str | None = None,
-         detail: Callable[[dict[str, Any]], dict[str, Any]] | None = None, replayable: bool = False,
-         on_replay: Callable[[Marker], None] | None = None) -> dict[str, Any]:
+def once(
+    task: TaskEvent,
+    effect: str,
+    call: Callable[[], dict[str, Any]],
+    *,
+    kind: str | None = None,
+    detail: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    replayable: bool = False,
+    on_replay: Callable[[Marker], None] | None = None,
+) -> dict[str, Any]:
     """``call()`` at most once for this visit and ``effect``; its answer (a dict), stored.
 
     ``kind``/``detail(answer)``: the history entry the effect records (written with a key of its
@@ -141,13 +159,25 @@ def once(task: TaskEvent, effect: str, call: Callable[[], dict[str, Any]], *, ki
             _release(task, sk)
         raise
     history = {"kind": kind, "detail": detail(answer) if detail else answer} if kind else None
-    done = Marker(sk=sk, effect=effect, status=DONE, visit=task.idempotency_key, at=at, stamp=stamp,
-                  answer=answer, history=history, map_id=task.map_id, step_id=task.step_id)
+    done = Marker(
+        sk=sk,
+        effect=effect,
+        status=DONE,
+        visit=task.idempotency_key,
+        at=at,
+        stamp=stamp,
+        answer=answer,
+        history=history,
+        map_id=task.map_id,
+        step_id=task.step_id,
+    )
     try:
         _set(task, sk, DONE, answer=answer, history=history)
     except (ClientError, BotoCoreError) as error:  # the retry would find "started": unknown, never twice
-        logger.error("effect marker could not be marked done after the provider's answer",
-                     extra={"effect": effect, "error": f"{type(error).__name__}: {error}"})
+        logger.error(
+            "effect marker could not be marked done after the provider's answer",
+            extra={"effect": effect, "error": f"{type(error).__name__}: {error}"},
+        )
         _write_history(task.contact_id, done, strict=False)
         return answer
     _write_history(task.contact_id, done, strict=True)
@@ -161,34 +191,59 @@ def _claim(task: TaskEvent, sk: str, effect: str) -> tuple[Marker | None, dateti
 
     now = clock.now()
     stamp = _suffix()
-    item = {"pk": _pk(task.contact_id), "sk": sk, "effect": effect, "status": STARTED,
-            "visit": task.idempotency_key, "execution_id": task.execution_id, "state_name": task.state_name,
-            "state_entered_time": task.state_entered_time, "at": clock.iso(now), "stamp": stamp,
-            "map_id": task.map_id, "step_id": task.step_id, "expiration": marker_expiration(now)}
+    item = {
+        "pk": _pk(task.contact_id),
+        "sk": sk,
+        "effect": effect,
+        "status": STARTED,
+        "visit": task.idempotency_key,
+        "execution_id": task.execution_id,
+        "state_name": task.state_name,
+        "state_entered_time": task.state_entered_time,
+        "at": clock.iso(now),
+        "stamp": stamp,
+        "map_id": task.map_id,
+        "step_id": task.step_id,
+        "expiration": marker_expiration(now),
+    }
     try:
         _db().put_item(TableName=_table(), Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
-        found = _db().get_item(TableName=_table(), Key=to_item({"pk": _pk(task.contact_id), "sk": sk}),
-                               ConsistentRead=True).get("Item")
+        found = (
+            _db()
+            .get_item(TableName=_table(), Key=to_item({"pk": _pk(task.contact_id), "sk": sk}), ConsistentRead=True)
+            .get("Item")
+        )
         if found is not None:
             return Marker.from_item(found), now, stamp
         return _claim(task, sk, effect)  # released in between
     return None, now, stamp
 
 
-def _set(task: TaskEvent, sk: str, status: str, *, answer: dict[str, Any] | None = None,
-         history: dict[str, Any] | None = None, reason: str | None = None) -> None:
+def _set(
+    task: TaskEvent,
+    sk: str,
+    status: str,
+    *,
+    answer: dict[str, Any] | None = None,
+    history: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> None:
     values: dict[str, Any] = {":s": status, ":t": clock.iso()}
     expression = "SET #s = :s, updated_at = :t"
     for name, value in (("answer", answer), ("history", history), ("reason", reason)):
         if value is not None:
             values[f":{name}"] = value
             expression += f", {name} = :{name}"
-    _db().update_item(TableName=_table(), Key=to_item({"pk": _pk(task.contact_id), "sk": sk}),
-                      UpdateExpression=expression, ExpressionAttributeNames={"#s": "status"},
-                      ExpressionAttributeValues=to_item(values))
+    _db().update_item(
+        TableName=_table(),
+        Key=to_item({"pk": _pk(task.contact_id), "sk": sk}),
+        UpdateExpression=expression,
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues=to_item(values),
+    )
 
 
 def _release(task: TaskEvent, sk: str) -> None:
@@ -197,8 +252,10 @@ def _release(task: TaskEvent, sk: str) -> None:
     try:
         _db().delete_item(TableName=_table(), Key=to_item({"pk": _pk(task.contact_id), "sk": sk}))
     except (ClientError, BotoCoreError) as error:
-        logger.error("effect marker could not be released after a refused request",
-                     extra={"error": f"{type(error).__name__}: {error}"})
+        logger.error(
+            "effect marker could not be released after a refused request",
+            extra={"error": f"{type(error).__name__}: {error}"},
+        )
 
 
 def _not_sent(error: BaseException) -> bool:
@@ -216,11 +273,14 @@ def markers_of_visit(task: TaskEvent, effect_prefix: str = "") -> list[Marker]:
 
 def _query(contact_id: str, prefix: str) -> list[Marker]:
     params: dict[str, Any] = {
-        "TableName": _table(), "ConsistentRead": True,
+        "TableName": _table(),
+        "ConsistentRead": True,
         "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-        "ExpressionAttributeValues": to_item({":pk": _pk(contact_id), ":prefix": prefix})}
-    return [Marker.from_item(item) for page in _db().get_paginator("query").paginate(**params)
-            for item in page["Items"]]
+        "ExpressionAttributeValues": to_item({":pk": _pk(contact_id), ":prefix": prefix}),
+    }
+    return [
+        Marker.from_item(item) for page in _db().get_paginator("query").paginate(**params) for item in page["Items"]
+    ]
 
 
 # ------------------------------------------------------------------ history
@@ -235,8 +295,13 @@ def _write_history(contact_id: str, marker: Marker, *, strict: bool = True) -> N
         return
     from automaps.contacts import HISTORY_PREFIX, HistoryEntry, _history_item, _sortable
 
-    entry = HistoryEntry(at=marker.at, kind=marker.history["kind"], detail=marker.history.get("detail") or {},
-                         map_id=marker.map_id, step_id=marker.step_id)
+    entry = HistoryEntry(
+        at=marker.at,
+        kind=marker.history["kind"],
+        detail=marker.history.get("detail") or {},
+        map_id=marker.map_id,
+        step_id=marker.step_id,
+    )
     item = _history_item(contact_id, entry)
     stamp = f"{_sortable(marker.at)}#{marker.stamp}"
     item["sk"], item["ksk"] = {"S": f"{HISTORY_PREFIX}{stamp}"}, {"S": f"{entry.kind}#{stamp}"}
@@ -246,8 +311,10 @@ def _write_history(contact_id: str, marker: Marker, *, strict: bool = True) -> N
         if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
             return
         if strict:
-            raise TransientError(f"{entry.kind} could not be recorded (the effect is done and will not be "
-                                 f"repeated; the retry records it): {error.response.get('Error', {}).get('Code')}")
+            raise TransientError(
+                f"{entry.kind} could not be recorded (the effect is done and will not be "
+                f"repeated; the retry records it): {error.response.get('Error', {}).get('Code')}"
+            )
         logger.error("history entry of a done effect could not be recorded", extra={"kind": entry.kind})
     except BotoCoreError as error:
         if strict:
@@ -293,5 +360,8 @@ def outcome_recorded(store: Any, contact_id: str, markers: list[Marker]) -> bool
     if not markers:
         return False
     since, visit = min(m.at for m in markers), markers[0].visit
-    return any(entry.detail.get("visit") == visit
-               for kind in STEP_KINDS for entry in store.events(contact_id, kind, since=since))
+    return any(
+        entry.detail.get("visit") == visit
+        for kind in STEP_KINDS
+        for entry in store.events(contact_id, kind, since=since)
+    )

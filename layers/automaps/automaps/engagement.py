@@ -50,12 +50,18 @@ from automaps.replies import Reply
 
 logger = Logger()
 
-KINDS = {"Delivery": "email.delivered", "Open": "email.opened", "Click": "email.clicked",
-         "Bounce": "email.bounced", "Complaint": "email.complained"}
+KINDS = {
+    "Delivery": "email.delivered",
+    "Open": "email.opened",
+    "Click": "email.clicked",
+    "Bounce": "email.bounced",
+    "Complaint": "email.complained",
+}
 SES_CONNECTION = email_channel.DEFAULT_CONNECTION
 
 
 # ------------------------------------------------------------------ SES event publishing records
+
 
 class _Ses(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -146,6 +152,7 @@ class SesEngagementEvent(_Ses):
 
 # ------------------------------------------------------------------ recording SES events
 
+
 @dataclass(frozen=True)
 class Recorded:
     """What became of one event (returned by the handlers, for logs and tests)."""
@@ -169,8 +176,11 @@ def record_ses_event(event: SesEvent, store: ContactStore | None = None) -> Reco
     if trace is None:
         return Recorded(kind, False, "the message was not sent for a contact (no contact_id tag)")
     store = store or ContactStore()
-    detail: dict[str, Any] = {"message_id": event.mail.messageId, "template": trace.template,
-                              "connection": SES_CONNECTION}
+    detail: dict[str, Any] = {
+        "message_id": event.mail.messageId,
+        "template": trace.template,
+        "connection": SES_CONNECTION,
+    }
     identity = f"ses|{event.eventType}|{event.mail.messageId}|{clock.iso(section.timestamp)}"
     suppressed: list[str] = []
     if isinstance(section, SesClick):
@@ -186,25 +196,42 @@ def record_ses_event(event: SesEvent, store: ContactStore | None = None) -> Reco
         detail["feedback_type"] = section.complaintFeedbackType
         identity += f"|{section.feedbackId or ''}"
         if section.complaintFeedbackType != "not-spam":
-            suppressed = _suppress(store, _addresses(section.complainedRecipients, event.mail), "complained",
-                                   event, section)
+            suppressed = _suppress(
+                store, _addresses(section.complainedRecipients, event.mail), "complained", event, section
+            )
         detail["suppressed"] = section.complaintFeedbackType != "not-spam"
     return _record(store, trace, kind, detail, identity, section.timestamp, suppressed)
 
 
-def _record(store: ContactStore, trace: email_channel.Trace, kind: str, detail: dict[str, Any], identity: str,
-            at: datetime, suppressed: list[str] | None = None) -> Recorded:
+def _record(
+    store: ContactStore,
+    trace: email_channel.Trace,
+    kind: str,
+    detail: dict[str, Any],
+    identity: str,
+    at: datetime,
+    suppressed: list[str] | None = None,
+) -> Recorded:
     suppressed = suppressed or []
     if store.get(trace.contact_id) is None:
         logger.info("engagement event for a contact that no longer exists", extra={"kind": kind})
         return Recorded(kind, False, "contact no longer exists", suppressed)
-    entry = store.record_once(trace.contact_id, identity, kind, {k: v for k, v in detail.items() if v is not None},
-                              map_id=trace.map_id, step_id=trace.step_id, at=at)
+    entry = store.record_once(
+        trace.contact_id,
+        identity,
+        kind,
+        {k: v for k, v in detail.items() if v is not None},
+        map_id=trace.map_id,
+        step_id=trace.step_id,
+        at=at,
+    )
     if entry is None:
         logger.info("engagement event already recorded", extra={"kind": kind, "contact_id": trace.contact_id})
         return Recorded(kind, False, "already recorded", suppressed)
-    logger.info("engagement event recorded", extra={"kind": kind, "contact_id": trace.contact_id,
-                                                     "message_id": detail.get("message_id")})
+    logger.info(
+        "engagement event recorded",
+        extra={"kind": kind, "contact_id": trace.contact_id, "message_id": detail.get("message_id")},
+    )
     return Recorded(kind, True, None, suppressed)
 
 
@@ -213,8 +240,13 @@ def _addresses(recipients: list[SesRecipient], mail: SesMail) -> list[str]:
     return [address for address in found if "@" in address]
 
 
-def _suppress(store: ContactStore, addresses: list[str], reason: Literal["bounced", "complained"],
-              event: SesEvent, section: SesBounce | SesComplaint) -> list[str]:
+def _suppress(
+    store: ContactStore,
+    addresses: list[str],
+    reason: Literal["bounced", "complained"],
+    event: SesEvent,
+    section: SesBounce | SesComplaint,
+) -> list[str]:
     masked = []
     for address in addresses:
         if store.suppress_email(address, reason, at=section.timestamp, message_id=event.mail.messageId):
@@ -268,8 +300,14 @@ def open_pixel(token: str, request: TrackingRequest, store: ContactStore | None 
     except tracking.BadToken as bad:
         logger.warning("open pixel with a token that is not ours", extra={"error": str(bad)})
         return pixel
-    _record(store or ContactStore(), _trace(email), "email.opened", _detail(email),
-            f"smtp|open|{request.request_id}", request.at)
+    _record(
+        store or ContactStore(),
+        _trace(email),
+        "email.opened",
+        _detail(email),
+        f"smtp|open|{request.request_id}",
+        request.at,
+    )
     return pixel
 
 
@@ -282,11 +320,19 @@ def click_redirect(token: str, request: TrackingRequest, store: ContactStore | N
         email, url = tracking.read_click(token)
     except tracking.BadToken as bad:
         logger.warning("click redirect with a token that is not ours", extra={"error": str(bad)})
-        page = ("<!doctype html><html><head><meta charset=\"utf-8\"><title>Link not valid</title></head>"
-                "<body><h1>Link not valid</h1><p>This link is not valid.</p></body></html>")
+        page = (
+            '<!doctype html><html><head><meta charset="utf-8"><title>Link not valid</title></head>'
+            "<body><h1>Link not valid</h1><p>This link is not valid.</p></body></html>"
+        )
         return Reply(404, page, "text/html; charset=utf-8", dict(_NO_CACHE))
-    outcome = _record(store or ContactStore(), _trace(email), "email.clicked",
-                      {**_detail(email), "url": _page_address(url)}, f"smtp|click|{request.request_id}", request.at)
+    outcome = _record(
+        store or ContactStore(),
+        _trace(email),
+        "email.clicked",
+        {**_detail(email), "url": _page_address(url)},
+        f"smtp|click|{request.request_id}",
+        request.at,
+    )
     known = outcome.reason != "contact no longer exists"
     destination = with_visitor(url, email.contact_id) if known and tracked_destination(url) else url
     return Reply(302, "", "text/plain", {**_NO_CACHE, "Location": destination, "Referrer-Policy": "no-referrer"})
@@ -328,8 +374,9 @@ def with_visitor(url: str, contact_id: str) -> str:
 
 
 def _trace(email: tracking.TrackedEmail) -> email_channel.Trace:
-    return email_channel.Trace(contact_id=email.contact_id, map_id=email.map_id, step_id=email.step_id,
-                               template=email.template)
+    return email_channel.Trace(
+        contact_id=email.contact_id, map_id=email.map_id, step_id=email.step_id, template=email.template
+    )
 
 
 def _detail(email: tracking.TrackedEmail) -> dict[str, Any]:

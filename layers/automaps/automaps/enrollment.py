@@ -76,10 +76,10 @@ class EnrollRequest(BaseModel):
     event: dict[str, Any]
 
 
-START_LEASE_SECONDS = 60     # a claim's start lease: twice the consumer's 30 s timeout
-SEND_ATTEMPTS = 3            # SendMessage tries per request before the trigger is refused (503)
-SEND_BACKOFF_SECONDS = 0.1   # 0.1 s, then 0.2 s between the tries
-RETRY_AFTER_SECONDS = 5      # what a refused trigger is told to wait
+START_LEASE_SECONDS = 60  # a claim's start lease: twice the consumer's 30 s timeout
+SEND_ATTEMPTS = 3  # SendMessage tries per request before the trigger is refused (503)
+SEND_BACKOFF_SECONDS = 0.1  # 0.1 s, then 0.2 s between the tries
+RETRY_AFTER_SECONDS = 5  # what a refused trigger is told to wait
 
 
 class StartDeferred(RuntimeError):
@@ -116,8 +116,11 @@ def enroll_matching(trigger: Trigger, contact_id: str, event: dict, cause_id: st
     for record in registered_maps():
         if trigger in record.triggers:
             enrollment_id = enrollment_id_for(record.id, contact_id, cause_id)
-            enqueue(EnrollRequest(contact_id=contact_id, map_id=record.id, enrollment_id=enrollment_id,
-                                  cause_id=cause_id, event=event))
+            enqueue(
+                EnrollRequest(
+                    contact_id=contact_id, map_id=record.id, enrollment_id=enrollment_id, cause_id=cause_id, event=event
+                )
+            )
             results.append(EnrollResult(map_id=record.id, enrollment_id=enrollment_id, outcome="queued"))
     return results
 
@@ -145,8 +148,13 @@ def enroll_request(request: EnrollRequest) -> EnrollResult:
     """What the intake consumer does with one message."""
     record = map_record(request.map_id)
     if record is None:
-        return _skip(request.contact_id, request.map_id, request.enrollment_id, request.event,
-                     f"the map {request.map_id!r} is not deployed (anymore)")
+        return _skip(
+            request.contact_id,
+            request.map_id,
+            request.enrollment_id,
+            request.event,
+            f"the map {request.map_id!r} is not deployed (anymore)",
+        )
     return enroll(record, request.contact_id, request.event, request.cause_id)
 
 
@@ -171,8 +179,12 @@ def enroll(record: MapRecord, contact_id: str, event: dict, cause_id: str) -> En
     claim = _claim_entry(contact_id, record, enrollment_id, token)
     if claim == "duplicate":
         _finish(record, contact_id, enrollment_id, event)  # completes what an earlier attempt may have missed
-        return EnrollResult(map_id=record.id, enrollment_id=enrollment_id, outcome="duplicate",
-                            reason="this submission already enrolled the contact")
+        return EnrollResult(
+            map_id=record.id,
+            enrollment_id=enrollment_id,
+            outcome="duplicate",
+            reason="this submission already enrolled the contact",
+        )
     if claim != "claimed":
         return _skip(contact_id, record.id, enrollment_id, event, claim)
     store.create_enrollment(contact_id, record.id, enrollment_id, event)
@@ -188,8 +200,9 @@ def enroll(record: MapRecord, contact_id: str, event: dict, cause_id: str) -> En
     return EnrollResult(map_id=record.id, enrollment_id=enrollment_id, outcome="enrolled")
 
 
-def _finish(record: MapRecord, contact_id: str, enrollment_id: str, event: dict,
-            execution_arn: str | None = None) -> None:
+def _finish(
+    record: MapRecord, contact_id: str, enrollment_id: str, event: dict, execution_arn: str | None = None
+) -> None:
     """After a successful start: the execution ARN on the enrollment, ``map.enrolled`` once
     (without ``execution_arn``, the start is made again if the enrollment has none: idempotent)."""
     from automaps.contacts import ContactStore
@@ -199,19 +212,30 @@ def _finish(record: MapRecord, contact_id: str, enrollment_id: str, event: dict,
     if enrollment is None:  # claimed before enrollments were stored with the claim: nothing to finish
         return
     if not enrollment.execution_arn:
-        store.set_execution_arn(contact_id, record.id, enrollment_id,
-                                execution_arn or _start(record, contact_id, enrollment_id))
-    store.record_once(contact_id, f"map.enrolled\n{enrollment_id}", "map.enrolled",
-                      {"enrollment_id": enrollment_id, "version": record.version, "trigger": event.get("type")},
-                      map_id=record.id, at=enrollment.started_at)
+        store.set_execution_arn(
+            contact_id, record.id, enrollment_id, execution_arn or _start(record, contact_id, enrollment_id)
+        )
+    store.record_once(
+        contact_id,
+        f"map.enrolled\n{enrollment_id}",
+        "map.enrolled",
+        {"enrollment_id": enrollment_id, "version": record.version, "trigger": event.get("type")},
+        map_id=record.id,
+        at=enrollment.started_at,
+    )
 
 
 def _skip(contact_id: str, map_id: str, enrollment_id: str, event: dict, reason: str) -> EnrollResult:
     from automaps.contacts import ContactStore
 
-    ContactStore().record_once(contact_id, f"map.enroll_skipped\n{enrollment_id}", "map.enroll_skipped",
-                               {"reason": reason, "enrollment_id": enrollment_id}, map_id=map_id,
-                               at=_event_time(event))
+    ContactStore().record_once(
+        contact_id,
+        f"map.enroll_skipped\n{enrollment_id}",
+        "map.enroll_skipped",
+        {"reason": reason, "enrollment_id": enrollment_id},
+        map_id=map_id,
+        at=_event_time(event),
+    )
     return EnrollResult(map_id=map_id, enrollment_id=enrollment_id, outcome="skipped", reason=reason)
 
 
@@ -233,9 +257,12 @@ def release(contact_id: str, map_id: str, enrollment_id: str) -> None:
     """The enrollment has exited: under ``after_exit`` the contact may enter again."""
     try:
         aws.client("dynamodb").update_item(
-            TableName=config.contacts_table(), Key=to_item(_entry_key(contact_id, map_id)),
-            UpdateExpression="SET active = :none", ConditionExpression="active = :me",
-            ExpressionAttributeValues=to_item({":none": "", ":me": enrollment_id}))
+            TableName=config.contacts_table(),
+            Key=to_item(_entry_key(contact_id, map_id)),
+            UpdateExpression="SET active = :none",
+            ConditionExpression="active = :me",
+            ExpressionAttributeValues=to_item({":none": "", ":me": enrollment_id}),
+        )
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
@@ -251,8 +278,11 @@ def _entry_key(contact_id: str, map_id: str) -> dict[str, str]:
 
 
 def _gate(contact_id: str, map_id: str) -> dict[str, Any]:
-    found = aws.client("dynamodb").get_item(TableName=config.contacts_table(), ConsistentRead=True,
-                                           Key=to_item(_entry_key(contact_id, map_id))).get("Item")
+    found = (
+        aws.client("dynamodb")
+        .get_item(TableName=config.contacts_table(), ConsistentRead=True, Key=to_item(_entry_key(contact_id, map_id)))
+        .get("Item")
+    )
     return from_item(found) if found else {}
 
 
@@ -260,8 +290,12 @@ def _update_gate(contact_id: str, map_id: str, update: str, condition: str, valu
     """One conditional write on the gate; False when its condition does not hold."""
     try:
         aws.client("dynamodb").update_item(
-            TableName=config.contacts_table(), Key=to_item(_entry_key(contact_id, map_id)),
-            UpdateExpression=update, ConditionExpression=condition, ExpressionAttributeValues=to_item(values))
+            TableName=config.contacts_table(),
+            Key=to_item(_entry_key(contact_id, map_id)),
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=to_item(values),
+        )
         return True
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -281,8 +315,13 @@ def _claim_entry(contact_id: str, record: MapRecord, enrollment_id: str, token: 
     now = clock.now()
     rule = record.entry
     conditions = ["attribute_not_exists(starting)", "(attribute_not_exists(last_enrollment) OR last_enrollment <> :me)"]
-    values: dict[str, Any] = {":me": enrollment_id, ":at": clock.iso(now), ":one": 1, ":none": "",
-                              **_lease_values(token)}
+    values: dict[str, Any] = {
+        ":me": enrollment_id,
+        ":at": clock.iso(now),
+        ":one": 1,
+        ":none": "",
+        **_lease_values(token),
+    }
     if rule.reenter == "never":
         conditions.append("attribute_not_exists(pk)")
     elif rule.reenter == "after_exit":
@@ -291,9 +330,11 @@ def _claim_entry(contact_id: str, record: MapRecord, enrollment_id: str, token: 
         conditions.append("(attribute_not_exists(last_started_at) OR last_started_at <= :cutoff)")
         values[":cutoff"] = clock.iso(now - timedelta(seconds=rule.min_interval_seconds))
     # prev_* first: they read what the gate held before this write
-    update = ("SET prev_active = if_not_exists(active, :none), prev_enrollment = if_not_exists(last_enrollment, :none), "
-              "prev_started_at = if_not_exists(last_started_at, :none), active = :me, last_enrollment = :me, "
-              "last_started_at = :at, starting = :token, starting_until = :until ADD entries :one")
+    update = (
+        "SET prev_active = if_not_exists(active, :none), prev_enrollment = if_not_exists(last_enrollment, :none), "
+        "prev_started_at = if_not_exists(last_started_at, :none), active = :me, last_enrollment = :me, "
+        "last_started_at = :at, starting = :token, starting_until = :until ADD entries :one"
+    )
     if _update_gate(contact_id, record.id, update, " AND ".join(conditions), values):
         return "claimed"
     entry = _gate(contact_id, record.id)
@@ -302,8 +343,13 @@ def _claim_entry(contact_id: str, record: MapRecord, enrollment_id: str, token: 
             whose = "this" if entry.get("last_enrollment") == enrollment_id else "another"
             raise StartDeferred(record.id, enrollment_id, f"{whose} enrollment's start is pending on the entry gate")
         if entry.get("last_enrollment") == enrollment_id:  # an attempt that died: take its claim over
-            if _update_gate(contact_id, record.id, "SET starting = :token, starting_until = :until",
-                            "starting = :old", {**_lease_values(token), ":old": entry["starting"]}):
+            if _update_gate(
+                contact_id,
+                record.id,
+                "SET starting = :token, starting_until = :until",
+                "starting = :old",
+                {**_lease_values(token), ":old": entry["starting"]},
+            ):
                 return "claimed"
             raise StartDeferred(record.id, enrollment_id, "another attempt took over the pending start")
         if again:  # another enrollment's attempt died: settle its claim, then try once more
@@ -316,15 +362,22 @@ def _claim_entry(contact_id: str, record: MapRecord, enrollment_id: str, token: 
         return "the map admits a contact once (entry: never) and this contact has been in it"
     if record.entry.reenter == "after_exit" and entry.get("active"):
         return "the contact is still inside the map (entry: after_exit)"
-    return (f"the contact entered less than {record.entry.min_interval_seconds} s ago "
-            f"(entry min_interval), last at {entry.get('last_started_at')}")
+    return (
+        f"the contact entered less than {record.entry.min_interval_seconds} s ago "
+        f"(entry min_interval), last at {entry.get('last_started_at')}"
+    )
 
 
 def _settle_stale(contact_id: str, record: MapRecord, entry: dict[str, Any]) -> None:
     """A start lease expired (its attempt died): keep the claim if its execution exists, else undo it."""
     token, stale = uuid.uuid4().hex, str(entry["last_enrollment"])
-    if not _update_gate(contact_id, record.id, "SET starting = :token, starting_until = :until", "starting = :old",
-                        {**_lease_values(token), ":old": entry["starting"]}):
+    if not _update_gate(
+        contact_id,
+        record.id,
+        "SET starting = :token, starting_until = :until",
+        "starting = :old",
+        {**_lease_values(token), ":old": entry["starting"]},
+    ):
         return
     if _execution_exists(record, stale):
         _confirm(contact_id, record.id, token)
@@ -334,8 +387,13 @@ def _settle_stale(contact_id: str, record: MapRecord, entry: dict[str, Any]) -> 
 
 def _confirm(contact_id: str, map_id: str, token: str) -> None:
     """The execution started: the claim is final."""
-    _update_gate(contact_id, map_id, "REMOVE starting, starting_until, prev_active, prev_enrollment, prev_started_at",
-                 "starting = :token", {":token": token})
+    _update_gate(
+        contact_id,
+        map_id,
+        "REMOVE starting, starting_until, prev_active, prev_enrollment, prev_started_at",
+        "starting = :token",
+        {":token": token},
+    )
 
 
 def _revert(contact_id: str, map_id: str, enrollment_id: str, token: str) -> None:
@@ -350,37 +408,61 @@ def _revert(contact_id: str, map_id: str, enrollment_id: str, token: str) -> Non
     key = to_item(_entry_key(contact_id, map_id))
     try:
         if not entry.get("prev_enrollment"):
-            db.delete_item(TableName=table, Key=key, ConditionExpression="starting = :token",
-                           ExpressionAttributeValues=to_item({":token": token}))
+            db.delete_item(
+                TableName=table,
+                Key=key,
+                ConditionExpression="starting = :token",
+                ExpressionAttributeValues=to_item({":token": token}),
+            )
         else:
-            db.update_item(TableName=table, Key=key, ConditionExpression="starting = :token",
-                           UpdateExpression="SET active = prev_active, last_enrollment = prev_enrollment, "
-                                            "last_started_at = prev_started_at ADD entries :minus REMOVE starting, "
-                                            "starting_until, prev_active, prev_enrollment, prev_started_at",
-                           ExpressionAttributeValues=to_item({":token": token, ":minus": -1}))
+            db.update_item(
+                TableName=table,
+                Key=key,
+                ConditionExpression="starting = :token",
+                UpdateExpression="SET active = prev_active, last_enrollment = prev_enrollment, "
+                "last_started_at = prev_started_at ADD entries :minus REMOVE starting, "
+                "starting_until, prev_active, prev_enrollment, prev_started_at",
+                ExpressionAttributeValues=to_item({":token": token, ":minus": -1}),
+            )
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
         return
     try:
-        db.delete_item(TableName=table, Key=to_item({"pk": f"CONTACT#{contact_id}",
-                                                     "sk": f"{ENROLL_PREFIX}{map_id}#{enrollment_id}"}),
-                       ConditionExpression="attribute_not_exists(execution_arn)")
+        db.delete_item(
+            TableName=table,
+            Key=to_item({"pk": f"CONTACT#{contact_id}", "sk": f"{ENROLL_PREFIX}{map_id}#{enrollment_id}"}),
+            ConditionExpression="attribute_not_exists(execution_arn)",
+        )
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
 
 
-_NOT_SENT = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "ExecutionLimitExceeded",
-                       "StateMachineDoesNotExist", "StateMachineDeleting", "InvalidArn", "InvalidName",
-                       "InvalidExecutionInput", "AccessDeniedException", "KmsThrottlingException"})
+_NOT_SENT = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "ExecutionLimitExceeded",
+        "StateMachineDoesNotExist",
+        "StateMachineDeleting",
+        "InvalidArn",
+        "InvalidName",
+        "InvalidExecutionInput",
+        "AccessDeniedException",
+        "KmsThrottlingException",
+    }
+)
 
 
 def _started_anyway(record: MapRecord, enrollment_id: str, error: Exception) -> bool:
     """Whether a failed StartExecution may still have started the execution (a 5xx, a lost
     answer): then Step Functions is asked. Refusals (throttling, the limit, 4xx) started nothing."""
-    if isinstance(error, ClientError) and (error.response.get("Error", {}).get("Code") in _NOT_SENT or
-                                           error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) < 500):
+    if isinstance(error, ClientError) and (
+        error.response.get("Error", {}).get("Code") in _NOT_SENT
+        or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) < 500
+    ):
         return False
     try:
         return _execution_exists(record, enrollment_id)
@@ -399,14 +481,17 @@ def _execution_exists(record: MapRecord, enrollment_id: str) -> bool:
 
 
 def _execution_arn(record: MapRecord, enrollment_id: str) -> str:
-    return (record.state_machine_arn.replace(":stateMachine:", ":execution:") +
-            f":{execution_name(record.id, enrollment_id)}")
+    return (
+        record.state_machine_arn.replace(":stateMachine:", ":execution:")
+        + f":{execution_name(record.id, enrollment_id)}"
+    )
 
 
 def _start(record: MapRecord, contact_id: str, enrollment_id: str) -> str:
     name = execution_name(record.id, enrollment_id)
-    payload = json.dumps({"contact_id": contact_id, "enrollment_id": enrollment_id, "map_id": record.id},
-                         sort_keys=True)
+    payload = json.dumps(
+        {"contact_id": contact_id, "enrollment_id": enrollment_id, "map_id": record.id}, sort_keys=True
+    )
     sfn = aws.client("stepfunctions")
     try:
         return sfn.start_execution(stateMachineArn=record.state_machine_arn, name=name, input=payload)["executionArn"]

@@ -21,20 +21,24 @@ class MissingField(Exception):
         self.names: list[str] = list(dict.fromkeys(names))
         self.where = where
         place = f" in {where}" if where else ""
-        super().__init__(f"missing merge field{'s' if len(self.names) > 1 else ''}{place}: "
-                         f"{', '.join(self.names)}")
+        super().__init__(f"missing merge field{'s' if len(self.names) > 1 else ''}{place}: {', '.join(self.names)}")
 
 
 class TemplateProblem(ValueError):
     """A template that cannot be rendered whatever the contact: the author has to fix it."""
 
 
-def field_errors(error: ValidationError, *, root: str,
-                 messages: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+def field_errors(
+    error: ValidationError, *, root: str, messages: Mapping[str, str] | None = None
+) -> list[dict[str, str]]:
     """A validation error as ``[{"field": "a.b", "error": "is required"}, ...]`` for people who
     posted bad input: the field's dotted path (``root`` for the whole input), and pydantic's message
     without its "Value error, " prefix, or ``messages[<error type>]`` when given."""
     wanted = {"missing": "is required", **(messages or {})}
-    return [{"field": ".".join(str(part) for part in err["loc"]) or root,
-             "error": wanted.get(err["type"]) or str(err["msg"]).removeprefix("Value error, ")}
-            for err in error.errors()]
+    return [
+        {
+            "field": ".".join(str(part) for part in err["loc"]) or root,
+            "error": wanted.get(err["type"]) or str(err["msg"]).removeprefix("Value error, "),
+        }
+        for err in error.errors()
+    ]

@@ -78,15 +78,26 @@ class FormDefinition(BaseModel):
     fields: list[FormField] = Field(min_length=1)
     honeypot: str | None = Field(default="website", description="a hidden field humans leave empty")
     thank_you_url: HttpUrl | None = None
-    identify_visitor: bool = Field(default=False, description=(
-        "add am_c=<visitor token> to the thank-you URL, so the page snippet there knows the contact "
-        "(set it when the thank-you page is yours and carries the snippet)"))
+    identify_visitor: bool = Field(
+        default=False,
+        description=(
+            "add am_c=<visitor token> to the thank-you URL, so the page snippet there knows the contact "
+            "(set it when the thank-you page is yours and carries the snippet)"
+        ),
+    )
     tags: list[str] = Field(default_factory=list, description="tags added to the contact on submit")
-    overwrite: list[str] | None = Field(default=None, description=(
-        "the fields a post may change on a known contact; others are only filled when empty. "
-        "Default: every field of the form except email and phone"))
-    phone_region: str | None = Field(default=None, pattern=r"^[A-Z]{2}$", description=(
-        "ISO country of phone numbers posted without +<country code>, e.g. US"))
+    overwrite: list[str] | None = Field(
+        default=None,
+        description=(
+            "the fields a post may change on a known contact; others are only filled when empty. "
+            "Default: every field of the form except email and phone"
+        ),
+    )
+    phone_region: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{2}$",
+        description=("ISO country of phone numbers posted without +<country code>, e.g. US"),
+    )
 
     def model_post_init(self, _: Any) -> None:
         names = [f.name for f in self.fields]
@@ -127,8 +138,11 @@ class Submission(BaseModel):
 
     def answer(self) -> dict[str, Any]:
         """What the poster is told; a caught bot's answer has the same shape and values' kinds."""
-        return {"status": "accepted", "submission_id": self.submission_id,
-                "enrollments": [{"map_id": e.map_id, "outcome": e.outcome} for e in self.enrollments]}
+        return {
+            "status": "accepted",
+            "submission_id": self.submission_id,
+            "enrollments": [{"map_id": e.map_id, "outcome": e.outcome} for e in self.enrollments],
+        }
 
 
 def load_form(form_id: str) -> FormDefinition:
@@ -146,8 +160,14 @@ def parse_body(body: bytes | str | None, content_type: str | None) -> dict[str, 
     if len(raw) > MAX_BODY_BYTES:
         raise inputs.BadInput("body", f"is larger than {MAX_BODY_BYTES} bytes", 413)
     if kind not in ("application/json", "application/x-www-form-urlencoded", ""):
-        raise InvalidSubmission([{"field": "content-type",
-                                  "error": f"{kind[:80]!r} is not accepted; post JSON or an HTML form (urlencoded)"}])
+        raise InvalidSubmission(
+            [
+                {
+                    "field": "content-type",
+                    "error": f"{kind[:80]!r} is not accepted; post JSON or an HTML form (urlencoded)",
+                }
+            ]
+        )
     text = inputs.body_text(raw, content_type)
     if kind == "application/json":
         data = inputs.load_json(text or "{}")
@@ -155,8 +175,13 @@ def parse_body(body: bytes | str | None, content_type: str | None) -> dict[str, 
             raise InvalidSubmission([{"field": "body", "error": "JSON body must be an object of field: value"}])
         return data
     try:
-        pairs = parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FIELDS,
-                         encoding=inputs.charset(content_type), errors="strict")
+        pairs = parse_qs(
+            text,
+            keep_blank_values=True,
+            max_num_fields=MAX_FIELDS,
+            encoding=inputs.charset(content_type),
+            errors="strict",
+        )
     except UnicodeDecodeError as exc:
         raise inputs.BadInput("body", f"a %-encoded value is not valid {exc.encoding}; send UTF-8") from None
     except ValueError:
@@ -178,16 +203,32 @@ def submit(form_id: str, data: dict[str, Any], *, idempotency_key: str | None = 
     email = values.pop("email", None)
     contact, created, refused = _store_contact(store, form, email, values)
     fields = {**values, **({"email": email} if email else {})}
-    event = {"type": "form_submitted", "form": form_id, "submission_id": submission_id,
-             "fields": fields, "at": clock.iso()}
-    store.record(contact.id, "form.submitted", {"form": form_id, "submission_id": submission_id,
-                                                "fields": sorted(fields), "created": created})
+    event = {
+        "type": "form_submitted",
+        "form": form_id,
+        "submission_id": submission_id,
+        "fields": fields,
+        "at": clock.iso(),
+    }
+    store.record(
+        contact.id,
+        "form.submitted",
+        {"form": form_id, "submission_id": submission_id, "fields": sorted(fields), "created": created},
+    )
     if refused:
-        store.record(contact.id, "contact.update_refused", {"form": form_id, "submission_id": submission_id,
-                                                           "fields": refused})
+        store.record(
+            contact.id, "contact.update_refused", {"form": form_id, "submission_id": submission_id, "fields": refused}
+        )
     enrolled = enroll_matching(Trigger(type="form_submitted", key=form_id), contact.id, event, submission_id)
-    return Submission(form_id=form_id, outcome="accepted", submission_id=submission_id, contact_id=contact.id,
-                      created=created, enrollments=enrolled, thank_you_url=thank_you_url(form, contact.id))
+    return Submission(
+        form_id=form_id,
+        outcome="accepted",
+        submission_id=submission_id,
+        contact_id=contact.id,
+        created=created,
+        enrollments=enrolled,
+        thank_you_url=thank_you_url(form, contact.id),
+    )
 
 
 def validate(form: FormDefinition, data: dict[str, Any]) -> dict[str, Any]:
@@ -201,8 +242,9 @@ def validate(form: FormDefinition, data: dict[str, Any]) -> dict[str, Any]:
         raise InvalidSubmission(field_errors(exc, root="body")) from None
     values = {k: _plain(v) for k, v in parsed.model_dump(exclude_none=True).items()}
     if not set(IDENTITIES) & set(values):
-        raise InvalidSubmission([{"field": name, "error": "give an email address or a phone number"}
-                                 for name in IDENTITIES])
+        raise InvalidSubmission(
+            [{"field": name, "error": "give an email address or a phone number"} for name in IDENTITIES]
+        )
     return values
 
 
@@ -221,12 +263,21 @@ def submission_id_for(form_id: str, values: dict[str, Any], supplied: str | None
     try:
         aws.client("dynamodb").put_item(
             TableName=config.contacts_table(),
-            Item=to_item({"pk": f"{SUBMISSION_PREFIX}{digest}", "sk": "SUBMISSION", "submission_id": fresh,
-                          "form": form_id, "at": clock.iso(now), "at_epoch": int(now.timestamp()),
-                          "expiration": int((now + window).timestamp())}),
+            Item=to_item(
+                {
+                    "pk": f"{SUBMISSION_PREFIX}{digest}",
+                    "sk": "SUBMISSION",
+                    "submission_id": fresh,
+                    "form": form_id,
+                    "at": clock.iso(now),
+                    "at_epoch": int(now.timestamp()),
+                    "expiration": int((now + window).timestamp()),
+                }
+            ),
             ConditionExpression="attribute_not_exists(pk) OR at_epoch <= :cutoff",
             ExpressionAttributeValues=to_item({":cutoff": int((now - window).timestamp())}),
-            ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
@@ -249,10 +300,18 @@ def _decoy(form: FormDefinition) -> Submission:
 
     trigger = Trigger(type="form_submitted", key=form.id)
     outcome = _first_outcome()
-    enrollments = [EnrollResult(map_id=record.id, enrollment_id=f"e_{uuid.uuid4().hex[:24]}", outcome=outcome)
-                   for record in registered_maps() if trigger in record.triggers]
-    return Submission(form_id=form.id, outcome="ignored", submission_id=_new_submission_id(),
-                      enrollments=enrollments, thank_you_url=thank_you_url(form, None))
+    enrollments = [
+        EnrollResult(map_id=record.id, enrollment_id=f"e_{uuid.uuid4().hex[:24]}", outcome=outcome)
+        for record in registered_maps()
+        if trigger in record.triggers
+    ]
+    return Submission(
+        form_id=form.id,
+        outcome="ignored",
+        submission_id=_new_submission_id(),
+        enrollments=enrollments,
+        thank_you_url=thank_you_url(form, None),
+    )
 
 
 def _first_outcome() -> Any:
@@ -268,8 +327,9 @@ def _filled(value: Any) -> bool:
 # ---------------------------------------------------------------- the contact
 
 
-def _store_contact(store: ContactStore, form: FormDefinition, email: str | None,
-                   values: dict[str, Any]) -> tuple[Contact, bool, list[str]]:
+def _store_contact(
+    store: ContactStore, form: FormDefinition, email: str | None, values: dict[str, Any]
+) -> tuple[Contact, bool, list[str]]:
     """The contact the post identifies, created or updated under the form's overwrite policy;
     whether it was created, and the fields whose different value was refused."""
     from automaps.contacts import EmailInUse, WriteConflict
@@ -383,6 +443,7 @@ _UNCHECKED = {"false", "off", "no", "0"}
 
 def _field_type(form: FormDefinition, field: FormField) -> Any:
     """The pydantic type of a form field: strict where the type says (a number is never a boolean)."""
+
     def clean(value: str) -> str:
         return inputs.clean_text(value, multiline=field.multiline)
 
@@ -405,8 +466,7 @@ def _submission_model(form: FormDefinition) -> type[BaseModel]:
     for f in form.fields:
         kind = _field_type(form, f)
         fields[f.name] = (kind, ...) if f.required else (kind | None, None)
-    return create_model(f"Form_{form.id.replace('-', '_')}", __config__=ConfigDict(str_strip_whitespace=True),
-                        **fields)
+    return create_model(f"Form_{form.id.replace('-', '_')}", __config__=ConfigDict(str_strip_whitespace=True), **fields)
 
 
 def _present(value: Any) -> bool:

@@ -140,8 +140,9 @@ class _Event(BaseModel):
 
     def detail(self) -> dict[str, Any]:
         """The history entry's detail: the type-specific fields."""
-        return self.model_dump(mode="json", exclude={"id", "type", "email", "contact_id", "occurred_at"},
-                               exclude_none=True)
+        return self.model_dump(
+            mode="json", exclude={"id", "type", "email", "contact_id", "occurred_at"}, exclude_none=True
+        )
 
 
 class _CourseEvent(_Event):
@@ -207,8 +208,17 @@ class PurchaseMade(_Event):
 
 EVENT_TYPES: dict[str, type[_Event]] = {
     model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
-    for model in (CourseStarted, CourseStepCompleted, CourseCompleted, CourseSubscribed, CourseUnsubscribed,
-                  AccountCreated, AccountClosed, AccountActive, PurchaseMade)
+    for model in (
+        CourseStarted,
+        CourseStepCompleted,
+        CourseCompleted,
+        CourseSubscribed,
+        CourseUnsubscribed,
+        AccountCreated,
+        AccountClosed,
+        AccountActive,
+        PurchaseMade,
+    )
 }
 
 
@@ -292,15 +302,23 @@ class Ingestor:
     def _record_once(self, event: _Event, contact_id: str) -> tuple[Status, str | None]:
         history = entry(event.type, event.detail(), at=event.occurred_at)
         try:
-            self._db.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self.table, "Item": self._marker(event, contact_id),
-                         "ConditionExpression": "attribute_not_exists(pk)"}},
-                {"Put": {"TableName": self.table, "Item": _history_item(contact_id, history)}},
-            ])
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": self._marker(event, contact_id),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {"Put": {"TableName": self.table, "Item": _history_item(contact_id, history)}},
+                ]
+            )
         except ClientError as exc:
             reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException" \
-                    and reasons[:1] == ["ConditionalCheckFailed"]:
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException" and reasons[:1] == [
+                "ConditionalCheckFailed"
+            ]:
                 return "duplicate", f"event {event.id[:_SHOWN_EVENT_ID]!r} was taken before"
             raise
         return "accepted", None
@@ -316,24 +334,44 @@ class Ingestor:
         return self._unsubscribe(event, contact_id)
 
     def _purchase(self, event: PurchaseMade, contact_id: str) -> tuple[Status, str | None]:
-        purchase = Purchase(purchase_id=purchase_id(event.order_id, ""), product_id=event.product,
-                            quantity=event.quantity, price=event.price, currency=event.currency,
-                            total=event.price * event.quantity, order_id=event.order_id,
-                            purchased_at=event.occurred_at)
-        detail = {"purchase_id": purchase.purchase_id, "product": purchase.product_id,
-                  "quantity": purchase.quantity, "price": str(purchase.price), "currency": purchase.currency,
-                  "total": str(purchase.total), "order_id": event.order_id}
+        purchase = Purchase(
+            purchase_id=purchase_id(event.order_id, ""),
+            product_id=event.product,
+            quantity=event.quantity,
+            price=event.price,
+            currency=event.currency,
+            total=event.price * event.quantity,
+            order_id=event.order_id,
+            purchased_at=event.occurred_at,
+        )
+        detail = {
+            "purchase_id": purchase.purchase_id,
+            "product": purchase.product_id,
+            "quantity": purchase.quantity,
+            "price": str(purchase.price),
+            "currency": purchase.currency,
+            "total": str(purchase.total),
+            "order_id": event.order_id,
+        }
         if not self.commerce.add_purchase(contact_id, purchase, entry("purchase.made", detail, at=event.occurred_at)):
             return "duplicate", f"the purchase of {event.product} in order {event.order_id[:200]!r} was recorded before"
         return "accepted", None
 
     def _subscribe(self, event: CourseSubscribed, contact_id: str) -> tuple[Status, str | None]:
-        wanted = CourseSubscription(course_id=event.course, plan=event.plan, starts_at=event.occurred_at,
-                                    subscribed_at=event.occurred_at, visit=f"ingest:{event.id}")
+        wanted = CourseSubscription(
+            course_id=event.course,
+            plan=event.plan,
+            starts_at=event.occurred_at,
+            subscribed_at=event.occurred_at,
+            visit=f"ingest:{event.id}",
+        )
 
         def record(old: CourseSubscription | None) -> HistoryEntry:
-            detail: dict[str, Any] = {"course": event.course, "plan": event.plan,
-                                      "starts_at": clock.iso(event.occurred_at)}
+            detail: dict[str, Any] = {
+                "course": event.course,
+                "plan": event.plan,
+                "starts_at": clock.iso(event.occurred_at),
+            }
             if old is not None and old.ended_at is None:
                 detail["previous"] = {"plan": old.plan, "starts_at": clock.iso(old.starts_at)}
             return entry("course.subscribed", detail, at=event.occurred_at)
@@ -356,18 +394,32 @@ class Ingestor:
     # -------------------------------------------------------------- markers
 
     def _marker(self, event: _Event, contact_id: str) -> dict[str, Any]:
-        return to_item({"pk": f"{MARKER_PREFIX}{event.id}", "sk": MARKER_SK, "type": event.type,
-                        "contact_id": contact_id, "occurred_at": clock.iso(event.occurred_at),
-                        "received_at": clock.iso()})
+        return to_item(
+            {
+                "pk": f"{MARKER_PREFIX}{event.id}",
+                "sk": MARKER_SK,
+                "type": event.type,
+                "contact_id": contact_id,
+                "occurred_at": clock.iso(event.occurred_at),
+                "received_at": clock.iso(),
+            }
+        )
 
     def _seen(self, event_id: str) -> bool:
-        return "Item" in self._db.get_item(TableName=self.table, ConsistentRead=True, ProjectionExpression="pk",
-                                           Key=to_item({"pk": f"{MARKER_PREFIX}{event_id}", "sk": MARKER_SK}))
+        return "Item" in self._db.get_item(
+            TableName=self.table,
+            ConsistentRead=True,
+            ProjectionExpression="pk",
+            Key=to_item({"pk": f"{MARKER_PREFIX}{event_id}", "sk": MARKER_SK}),
+        )
 
     def _mark(self, event: _Event, contact_id: str) -> None:
         try:
-            self._db.put_item(TableName=self.table, Item=self._marker(event, contact_id),
-                              ConditionExpression="attribute_not_exists(pk)")
+            self._db.put_item(
+                TableName=self.table,
+                Item=self._marker(event, contact_id),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise  # a concurrent delivery of the same id marked it: the writes above are idempotent
@@ -415,12 +467,12 @@ def _events(body: bytes) -> tuple[list[Any], bool]:
     except inputs.BadInput as exc:
         raise Rejected(exc.errors) from None
     if not isinstance(data, dict):
-        raise Rejected([{"field": "body", "error": "send one event (a JSON object) or {\"events\": [...]}"}])
+        raise Rejected([{"field": "body", "error": 'send one event (a JSON object) or {"events": [...]}'}])
     if "events" not in data:
         return [data], False
     events = data["events"]
     if set(data) != {"events"}:
-        raise Rejected([{"field": "body", "error": "a batch is {\"events\": [...]} with nothing beside it"}])
+        raise Rejected([{"field": "body", "error": 'a batch is {"events": [...]} with nothing beside it'}])
     if not isinstance(events, list) or not events:
         raise Rejected([{"field": "events", "error": "must be a non-empty list of events"}])
     if len(events) > MAX_EVENTS:
@@ -436,5 +488,9 @@ def _take(ingestor: Ingestor, index: int, raw: Any, batch: bool) -> dict[str, An
     except Rejected as exc:
         prefix = f"events[{index}]" if batch else ""
         errors = [{"field": ".".join(p for p in (prefix, e["field"]) if p), "error": e["error"]} for e in exc.errors]
-        return {**result, "status": "rejected", "reason": "; ".join(f"{e['field']}: {e['error']}" for e in errors),
-                "errors": errors}
+        return {
+            **result,
+            "status": "rejected",
+            "reason": "; ".join(f"{e['field']}: {e['error']}" for e in errors),
+            "errors": errors,
+        }

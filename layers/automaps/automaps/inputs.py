@@ -83,8 +83,9 @@ def body_text(raw: bytes, content_type: str | None) -> str:
     try:
         return raw.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise BadInput("body", f"is not valid {encoding} (byte 0x{raw[exc.start]:02x} at position {exc.start}); "
-                               "send UTF-8") from None
+        raise BadInput(
+            "body", f"is not valid {encoding} (byte 0x{raw[exc.start]:02x} at position {exc.start}); send UTF-8"
+        ) from None
 
 
 # ------------------------------------------------------------------ JSON
@@ -124,8 +125,9 @@ def depth(value: Any) -> int:
         if isinstance(current, dict | list):
             deepest = max(deepest, level)
             if level <= MAX_DEPTH:
-                pending.extend((child, level + 1) for child in (current.values() if isinstance(current, dict)
-                                                                else current))
+                pending.extend(
+                    (child, level + 1) for child in (current.values() if isinstance(current, dict) else current)
+                )
     return deepest
 
 
@@ -151,8 +153,13 @@ def dynamodb_number(value: Any) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
         raise ValueError("must be a number")
     try:
-        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(str(value)) \
-            if isinstance(value, float) else Decimal(value)
+        number = (
+            Decimal(value.strip())
+            if isinstance(value, str)
+            else Decimal(str(value))
+            if isinstance(value, float)
+            else Decimal(value)
+        )
     except (InvalidOperation, ValueError):
         raise ValueError("must be a number") from None
     if not number.is_finite():

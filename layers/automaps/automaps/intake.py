@@ -30,7 +30,7 @@ logger = Logger(child=True)
 
 BACKOFF_BASE_SECONDS = 10
 BACKOFF_CAP_SECONDS = 900
-MAX_RECEIVES = 10   # the EnrollQueue's RedrivePolicy maxReceiveCount (template.yaml)
+MAX_RECEIVES = 10  # the EnrollQueue's RedrivePolicy maxReceiveCount (template.yaml)
 
 
 def consume(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
@@ -43,12 +43,18 @@ def handle(record: SQSRecord) -> dict[str, Any]:
     try:
         request = EnrollRequest.model_validate_json(record.body)
     except ValidationError as error:  # never enrollable: log it, and the DLQ keeps it for a look
-        logger.error("not an enrollment request", extra={"message_id": record.message_id,
-                                                         "errors": error.errors(include_input=False)})
+        logger.error(
+            "not an enrollment request",
+            extra={"message_id": record.message_id, "errors": error.errors(include_input=False)},
+        )
         back_off(record)
         raise
-    keys = {"map_id": request.map_id, "enrollment_id": request.enrollment_id, "contact_id": request.contact_id,
-            "receive_count": _receives(record)}
+    keys = {
+        "map_id": request.map_id,
+        "enrollment_id": request.enrollment_id,
+        "contact_id": request.contact_id,
+        "receive_count": _receives(record),
+    }
     try:
         result = enroll_request(request)
     except StartDeferred as deferred:
@@ -75,11 +81,13 @@ def back_off(record: SQSRecord) -> int | None:
     queue's visibility timeout, 180 s)."""
     delay = backoff_seconds(record.message_id, _receives(record))
     try:
-        aws.client("sqs").change_message_visibility(QueueUrl=config.enroll_queue_url(),
-                                                    ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay)
+        aws.client("sqs").change_message_visibility(
+            QueueUrl=config.enroll_queue_url(), ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
+        )
     except (ClientError, BotoCoreError) as error:  # the retry still happens, later
-        logger.warning("could not set the back-off", extra={"message_id": record.message_id,
-                                                            "error": type(error).__name__})
+        logger.warning(
+            "could not set the back-off", extra={"message_id": record.message_id, "error": type(error).__name__}
+        )
         return None
     return delay
 

@@ -63,8 +63,16 @@ class Visit(BaseModel):
         return cls.model_validate(event) if event.get("execution_id") and event.get("state_entered_time") else None
 
 
-def record_for_visit(store: ContactStore, visit: Visit | None, contact_id: str, kind: str, detail: dict[str, Any], *,
-                     map_id: str, step_id: str | None) -> None:
+def record_for_visit(
+    store: ContactStore,
+    visit: Visit | None,
+    contact_id: str,
+    kind: str,
+    detail: dict[str, Any],
+    *,
+    map_id: str,
+    step_id: str | None,
+) -> None:
     """``store.record``, but once per visit when the event names one: an entry of this kind since
     the state was entered that carries the visit's key means a retried invocation wrote it already.
 
@@ -164,12 +172,12 @@ def check_condition(check: ConditionCheck) -> dict[str, Any]:
         if contact is None:
             logger.warning("contact no longer exists; condition taken as false")
             return check.no_contact_answer()
-        return decide(check, contact, store, map_id=check.map_id, enrollment_id=check.enrollment_id,
-                      visit=check.visit)
+        return decide(check, contact, store, map_id=check.map_id, enrollment_id=check.enrollment_id, visit=check.visit)
 
 
-def decide(check: Check, contact: Any, store: ContactStore, *, map_id: str, enrollment_id: str,
-           visit: Visit | None = None) -> dict[str, Any]:
+def decide(
+    check: Check, contact: Any, store: ContactStore, *, map_id: str, enrollment_id: str, visit: Visit | None = None
+) -> dict[str, Any]:
     """Evaluate ``check`` for ``contact`` now and record one ``condition.evaluated`` entry.
 
     Shared by the check_condition task and by an action step that decides the ``if`` or
@@ -193,8 +201,15 @@ def decide(check: Check, contact: Any, store: ContactStore, *, map_id: str, enro
                 chosen = i
                 break
         answer, detail = {"case": chosen}, {"case": chosen, "result": chosen >= 0, "cases": evaluated}
-    record_for_visit(store, visit, contact.id, "condition.evaluated", {**detail, "enrollment_id": enrollment_id},
-                     map_id=map_id, step_id=check.step_id)
+    record_for_visit(
+        store,
+        visit,
+        contact.id,
+        "condition.evaluated",
+        {**detail, "enrollment_id": enrollment_id},
+        map_id=map_id,
+        step_id=check.step_id,
+    )
     return answer
 
 
@@ -224,8 +239,9 @@ def record_failure(failure: FailureRecord) -> None:
         base["visit"] = visit.markers[0].visit
         if open_:
             kind = "step.outcome_unknown"
-            reason = (open_[0].reason or f"{open_[0].effect} was started and the function stopped before its "
-                      f"answer ({error})") + "; not resent"
+            reason = (
+                open_[0].reason or f"{open_[0].effect} was started and the function stopped before its answer ({error})"
+            ) + "; not resent"
             base["effect"] = open_[0].effect
         elif error == "TransientError":
             kind, reason = "step.failed", f"{error} after retries"
@@ -233,12 +249,18 @@ def record_failure(failure: FailureRecord) -> None:
         else:
             kind, reason = "step.done", f"done; the function stopped after its effects ({error})"
             base["effects_done"] = done
-        store.record(failure.contact_id, kind, {"reason": reason, **base},
-                     map_id=failure.map_id, step_id=failure.step_id)
+        store.record(
+            failure.contact_id, kind, {"reason": reason, **base}, map_id=failure.map_id, step_id=failure.step_id
+        )
         logger.info("failed step recorded from its effects", extra={"error": error, "kind": kind})
         return
-    store.record(failure.contact_id, "step.failed", {"reason": f"{error} after retries", **base},
-                 map_id=failure.map_id, step_id=failure.step_id)
+    store.record(
+        failure.contact_id,
+        "step.failed",
+        {"reason": f"{error} after retries", **base},
+        map_id=failure.map_id,
+        step_id=failure.step_id,
+    )
     logger.info("step failure recorded", extra={"error": error})
 
 

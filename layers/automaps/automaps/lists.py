@@ -61,8 +61,11 @@ def _list_key(kind: Kind, name: str, contact_id: str) -> dict[str, Any]:
 
 def _cancelled_by_condition(error: ClientError) -> bool:
     reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-    return error.response.get("Error", {}).get("Code") == "TransactionCanceledException" and \
-        bool(reasons) and reasons[0] == "ConditionalCheckFailed"
+    return (
+        error.response.get("Error", {}).get("Code") == "TransactionCanceledException"
+        and bool(reasons)
+        and reasons[0] == "ConditionalCheckFailed"
+    )
 
 
 class ListStore:
@@ -73,20 +76,38 @@ class ListStore:
     def _db(self) -> Any:
         return aws.client("dynamodb")
 
-    def add(self, kind: Kind, name: str, contact_id: str, fields: dict[str, Any] | None = None,
-            effect: Effect | None = None, detail: dict[str, Any] | None = None) -> bool:
+    def add(
+        self,
+        kind: Kind,
+        name: str,
+        contact_id: str,
+        fields: dict[str, Any] | None = None,
+        effect: Effect | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> bool:
         """Add the contact (with its ``fields`` snapshot, for fulfillment); False if already on it.
         With ``effect``, recorded (``detail``, by default ``{"list": name}``) in the same transaction."""
         at = clock.iso()
         member = {"contact_id": contact_id, "added_at": at, **({"fields": fields} if fields is not None else {})}
         try:
-            self._db.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
-                         "Item": {**_contact_key(kind, name, contact_id), **to_item({"list": name, "added_at": at})}}},
-                {"Put": {"TableName": self.table,
-                         "Item": {**_list_key(kind, name, contact_id), **to_item(member)}}},
-                *self._recorded(contact_id, effect, detail or {"list": name}),
-            ])
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                            "Item": {**_contact_key(kind, name, contact_id), **to_item({"list": name, "added_at": at})},
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {**_list_key(kind, name, contact_id), **to_item(member)},
+                        }
+                    },
+                    *self._recorded(contact_id, effect, detail or {"list": name}),
+                ]
+            )
         except ClientError as error:
             self._refused(error, effect)
             return False
@@ -96,12 +117,19 @@ class ListStore:
         """Take the contact off the list; False when it was not on it. With ``effect``, recorded
         (``{"list": name}``) in the same transaction."""
         try:
-            self._db.transact_write_items(TransactItems=[
-                {"Delete": {"TableName": self.table, "Key": _contact_key(kind, name, contact_id),
-                            "ConditionExpression": "attribute_exists(pk)"}},
-                {"Delete": {"TableName": self.table, "Key": _list_key(kind, name, contact_id)}},
-                *self._recorded(contact_id, effect, {"list": name}),
-            ])
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self.table,
+                            "Key": _contact_key(kind, name, contact_id),
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    },
+                    {"Delete": {"TableName": self.table, "Key": _list_key(kind, name, contact_id)}},
+                    *self._recorded(contact_id, effect, {"list": name}),
+                ]
+            )
         except ClientError as error:
             self._refused(error, effect)
             return False
@@ -125,8 +153,10 @@ class ListStore:
     def members(self, kind: Kind, name: str) -> Iterator[dict[str, Any]]:
         """``{"contact_id", "added_at", ["fields"]}`` of every member, in contact id order, page by page."""
         pages = self._db.get_paginator("query").paginate(
-            TableName=self.table, KeyConditionExpression="pk = :pk AND begins_with(sk, :contact)",
-            ExpressionAttributeValues=to_item({":pk": f"{PREFIXES[kind]}{name}", ":contact": "CONTACT#"}))
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :contact)",
+            ExpressionAttributeValues=to_item({":pk": f"{PREFIXES[kind]}{name}", ":contact": "CONTACT#"}),
+        )
         for page in pages:
             for item in page["Items"]:
                 plain = from_item(item)
@@ -134,12 +164,16 @@ class ListStore:
 
     def lists_of(self, kind: Kind, contact_id: str) -> list[str]:
         pages = self._db.get_paginator("query").paginate(
-            TableName=self.table, ConsistentRead=True, KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues=to_item({":pk": f"CONTACT#{contact_id}", ":prefix": PREFIXES[kind]}))
+            TableName=self.table,
+            ConsistentRead=True,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues=to_item({":pk": f"CONTACT#{contact_id}", ":prefix": PREFIXES[kind]}),
+        )
         return [from_item(item)["list"] for page in pages for item in page["Items"]]
 
 
 # ---------------------------------------------------------------- CSV export
+
 
 def safe_cell(value: Any) -> str:
     """A cell a spreadsheet shows as text: values starting with = + - @ (or a tab or carriage
@@ -167,6 +201,11 @@ def to_csv(members: list[dict[str, Any]]) -> str:
     writer.writerow(["contact_id", "added_at", *(safe_cell(c) for c in columns)])
     for member in members:
         fields = member.get("fields") or {}
-        writer.writerow([safe_cell(member["contact_id"]), safe_cell(member["added_at"]),
-                         *(safe_cell(fields.get(c)) for c in columns)])
+        writer.writerow(
+            [
+                safe_cell(member["contact_id"]),
+                safe_cell(member["added_at"]),
+                *(safe_cell(fields.get(c)) for c in columns),
+            ]
+        )
     return out.getvalue()

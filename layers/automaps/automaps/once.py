@@ -33,6 +33,14 @@ def recorded(ctx: StepContext) -> Outcome | None:
     if done is None:
         return None
     # told to the step runner as a replayed effect: the visit's step.done, if recorded, is not recorded twice
-    ctx.replayed.append(Marker(sk=f"{DONE_PREFIX}{ctx.event.idempotency_key}", effect=done.kind, status="done",
-                               visit=ctx.event.idempotency_key, at=done.at, stamp=""))
+    ctx.replayed.append(
+        Marker(
+            sk=f"{DONE_PREFIX}{ctx.event.idempotency_key}",
+            effect=done.kind,
+            status="done",
+            visit=ctx.event.idempotency_key,
+            at=done.at,
+            stamp="",
+        )
+    )
     return ctx.outcome("done", EARLIER_ATTEMPT, **done.detail)

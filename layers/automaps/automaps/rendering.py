@@ -62,6 +62,7 @@ MAX_POWER_BITS = 4_096
 
 # ------------------------------------------------------------------ errors
 
+
 class TemplateSyntaxProblem(TemplateProblem):
     def __init__(self, where: str, line: int | None, message: str) -> None:
         self.where, self.line = where or "template", line
@@ -80,14 +81,17 @@ class TemplateTooBig(TemplateProblem):
 class UnknownTemplate(LookupError):
     def __init__(self, name: str) -> None:
         self.name = name
-        super().__init__(f"email template {name!r} is not in the content store "
-                         f"(content/templates/{name}.yaml, pushed as TEMPLATE#{name})")
+        super().__init__(
+            f"email template {name!r} is not in the content store "
+            f"(content/templates/{name}.yaml, pushed as TEMPLATE#{name})"
+        )
 
 
 # ------------------------------------------------------------------ the sandbox
 
 _missing_names: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
-    "automaps_missing_names", default=None)
+    "automaps_missing_names", default=None
+)
 _loop_budget: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("automaps_loop_budget", default=None)
 
 
@@ -121,8 +125,13 @@ class _Missing(Undefined):
 
     __slots__ = ()
 
-    def __init__(self, hint: str | None = None, obj: Any = missing, name: str | None = None,
-                 exc: type[TemplateRuntimeError] = _MissingValue) -> None:
+    def __init__(
+        self,
+        hint: str | None = None,
+        obj: Any = missing,
+        name: str | None = None,
+        exc: type[TemplateRuntimeError] = _MissingValue,
+    ) -> None:
         super().__init__(hint, obj, name, exc)
 
     @property
@@ -237,8 +246,12 @@ def _guarded_filter(name: str, function: Callable[..., Any]) -> Callable[..., An
             _check_numbers([*plain[1:], *kwargs.values()], f"| {name}")
         if name == "format" and plain:
             _check_format(plain[0])
-        if name == "join" and plain and isinstance(plain[0], (list, tuple)) and \
-                sum(_size(item) for item in plain[0]) > MAX_OUTPUT:
+        if (
+            name == "join"
+            and plain
+            and isinstance(plain[0], (list, tuple))
+            and sum(_size(item) for item in plain[0]) > MAX_OUTPUT
+        ):
             raise _too_big("| join", MAX_OUTPUT)
         result = function(*args, **kwargs)
         if isinstance(result, str) and len(result) > MAX_OUTPUT:
@@ -249,8 +262,13 @@ def _guarded_filter(name: str, function: Callable[..., Any]) -> Callable[..., An
 
 
 def _limited_power(left: Any, right: Any) -> Any:
-    if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1 and \
-            right * math.log2(abs(left)) > MAX_POWER_BITS:
+    if (
+        isinstance(left, int)
+        and isinstance(right, int)
+        and right > 0
+        and abs(left) > 1
+        and right * math.log2(abs(left)) > MAX_POWER_BITS
+    ):
         raise _too_big(f"{left} ** {right}", MAX_POWER_BITS, "bits")
     return left**right
 
@@ -260,14 +278,20 @@ def _limited_multiply(left: Any, right: Any) -> Any:
         if isinstance(sequence, (str, list, tuple)) and isinstance(times, int) and not isinstance(times, bool):
             limit = MAX_OUTPUT if isinstance(sequence, str) else MAX_LOOP_ITERATIONS
             if len(sequence) * times > limit:
-                raise _too_big(f"repeating {type(sequence).__name__} {times:,} times", limit,
-                               "characters" if isinstance(sequence, str) else "items")
+                raise _too_big(
+                    f"repeating {type(sequence).__name__} {times:,} times",
+                    limit,
+                    "characters" if isinstance(sequence, str) else "items",
+                )
     return left * right
 
 
 def _limited_add(left: Any, right: Any) -> Any:
-    if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)) and \
-            len(left) + len(right) > MAX_OUTPUT:
+    if (
+        isinstance(left, (str, list, tuple))
+        and isinstance(right, (str, list, tuple))
+        and len(left) + len(right) > MAX_OUTPUT
+    ):
         raise _too_big("+", MAX_OUTPUT)
     return left + right
 
@@ -312,11 +336,12 @@ class _Environment(ImmutableSandboxedEnvironment):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.binop_table |= {"*": _limited_multiply, "**": _limited_power, "+": _limited_add,
-                             "%": _limited_modulo}
+        self.binop_table |= {"*": _limited_multiply, "**": _limited_power, "+": _limited_add, "%": _limited_modulo}
         self.globals |= {"range": _limited_range, "__automaps_counted": _counted, "__automaps_join": _join_limited}
-        self.filters = {name: function if name in ("default", "d") else _guarded_filter(name, function)
-                        for name, function in self.filters.items()}
+        self.filters = {
+            name: function if name in ("default", "d") else _guarded_filter(name, function)
+            for name, function in self.filters.items()
+        }
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         template: nodes.Template = _Limits(self).visit(super()._parse(source, name, filename))
@@ -406,8 +431,7 @@ def referenced_variables(*template_texts: str | None) -> set[str]:
     return set().union(*(_variables(text) for text in template_texts if text))
 
 
-def render(template_text: str, context: Mapping[str, Any], *, html: bool = False,
-           where: str = "") -> str:
+def render(template_text: str, context: Mapping[str, Any], *, html: bool = False, where: str = "") -> str:
     """Render ``template_text`` with ``context``; HTML escapes the values when ``html``.
 
     Raises MissingField (with every missing dotted name), TemplateSyntaxProblem, UnsafeTemplate,
@@ -425,8 +449,7 @@ def render(template_text: str, context: Mapping[str, Any], *, html: bool = False
         raise TemplateTooBig(f"{where or 'template'}: {error}") from None
     except SecurityError as error:
         raise UnsafeTemplate(f"{where or 'template'}: {error}") from None
-    except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError, RecursionError,
-            MemoryError) as error:
+    except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError, RecursionError, MemoryError) as error:
         raise TemplateProblem(f"{where or 'template'} cannot be rendered: {error}") from None
     finally:
         _missing_names.reset(token)
@@ -449,6 +472,7 @@ def _stream(template: Template, variables: dict[str, Any]) -> str:
 
 # ------------------------------------------------------------------ the merge context
 
+
 def _is_empty(value: Any) -> bool:
     if value is None:
         return True
@@ -468,8 +492,9 @@ def _present(values: Mapping[str, Any] | None) -> dict[str, Any]:
     return kept
 
 
-def merge_context(contact: Any, event: Mapping[str, Any] | None = None,
-                  offer: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def merge_context(
+    contact: Any, event: Mapping[str, Any] | None = None, offer: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The variables templates see: ``contact`` (its fields, ``id``, sorted ``tags``),
     ``event`` (what triggered the enrollment) and ``offer``."""
     return {
@@ -480,6 +505,7 @@ def merge_context(contact: Any, event: Mapping[str, Any] | None = None,
 
 
 # ------------------------------------------------------------------ email templates
+
 
 class EmailTemplate(BaseModel):
     """An email template as stored in the content table (and in content/templates/*.yaml)."""
@@ -500,15 +526,33 @@ def load_email_template(name: str, store: ContentStore | None = None) -> EmailTe
     try:
         return EmailTemplate.model_validate(body)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'template'}: {e['msg']}"
-                             for e in error.errors())
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'template'}: {e['msg']}" for e in error.errors())
         raise TemplateProblem(f"email template {name!r} is invalid: {problems}") from None
 
 
 # ------------------------------------------------------------------ html -> text
 
-_BLOCKS = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol",
-           "blockquote", "hr", "section", "header", "footer"}
+_BLOCKS = {
+    "p",
+    "div",
+    "br",
+    "tr",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "ul",
+    "ol",
+    "blockquote",
+    "hr",
+    "section",
+    "header",
+    "footer",
+}
 _HIDDEN = {"script", "style", "head", "title"}
 
 

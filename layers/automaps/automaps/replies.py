@@ -27,5 +27,4 @@ def respond(reply: Reply) -> Any:
     """The Powertools event handler's ``Response`` for ``reply``."""
     from aws_lambda_powertools.event_handler import Response
 
-    return Response(status_code=reply.status, content_type=reply.content_type, body=reply.body,
-                    headers=reply.headers)
+    return Response(status_code=reply.status, content_type=reply.content_type, body=reply.body, headers=reply.headers)

@@ -98,9 +98,12 @@ def _key(name: str, sk: str) -> dict[str, Any]:
 def next_turn(name: str) -> int:
     """The router's next turn, 1, 2, 3, ...: one atomic ADD, never the same value twice."""
     answer = aws.client("dynamodb").update_item(
-        TableName=config.contacts_table(), Key=_key(name, "COUNTER"),
-        UpdateExpression="ADD turns :one", ExpressionAttributeValues={":one": {"N": "1"}},
-        ReturnValues="UPDATED_NEW")
+        TableName=config.contacts_table(),
+        Key=_key(name, "COUNTER"),
+        UpdateExpression="ADD turns :one",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+        ReturnValues="UPDATED_NEW",
+    )
     return int(answer["Attributes"]["turns"]["N"])
 
 
@@ -110,10 +113,12 @@ def take_slot(name: str, rep: Rep) -> bool:
         return True
     try:
         aws.client("dynamodb").update_item(
-            TableName=config.contacts_table(), Key=_key(name, f"REP#{rep.email}"),
+            TableName=config.contacts_table(),
+            Key=_key(name, f"REP#{rep.email}"),
             UpdateExpression="ADD open_leads :one",
             ConditionExpression="attribute_not_exists(open_leads) OR open_leads < :max",
-            ExpressionAttributeValues={":one": {"N": "1"}, ":max": {"N": str(rep.max_open_leads)}})
+            ExpressionAttributeValues={":one": {"N": "1"}, ":max": {"N": str(rep.max_open_leads)}},
+        )
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
             return False
@@ -122,8 +127,11 @@ def take_slot(name: str, rep: Rep) -> bool:
 
 
 def open_leads(name: str, rep_email: str) -> int:
-    found = aws.client("dynamodb").get_item(TableName=config.contacts_table(), Key=_key(name, f"REP#{rep_email}"),
-                                            ConsistentRead=True).get("Item")
+    found = (
+        aws.client("dynamodb")
+        .get_item(TableName=config.contacts_table(), Key=_key(name, f"REP#{rep_email}"), ConsistentRead=True)
+        .get("Item")
+    )
     return int(found["open_leads"]["N"]) if found else 0
 
 
@@ -162,8 +170,11 @@ def assign(name: str, router: Router, visit: str | None = None) -> tuple[Rep | N
 
 def assignment(name: str, router: Router, visit: str) -> tuple[Rep, int] | None:
     """The rep and turn the visit was given, if it was routed."""
-    found = aws.client("dynamodb").get_item(TableName=config.contacts_table(), Key=_key(name, f"LEAD#{visit}"),
-                                            ConsistentRead=True).get("Item")
+    found = (
+        aws.client("dynamodb")
+        .get_item(TableName=config.contacts_table(), Key=_key(name, f"LEAD#{visit}"), ConsistentRead=True)
+        .get("Item")
+    )
     if not found:
         return None
     email, turn = found["rep"]["S"], int(found["turn"]["N"])
@@ -185,27 +196,57 @@ def _assign_once(name: str, router: Router, visit: str) -> tuple[Rep | None, int
         for rep in candidates(router, turn):
             items: list[dict[str, Any]] = []
             if counted:
-                items.append({"Update": {
-                    "TableName": table, "Key": _key(name, "COUNTER"), "UpdateExpression": "SET turns = :turn",
-                    "ConditionExpression": "attribute_not_exists(turns) OR turns = :current",
-                    "ExpressionAttributeValues": {":turn": {"N": str(turn)}, ":current": {"N": str(current)}}}})
+                items.append(
+                    {
+                        "Update": {
+                            "TableName": table,
+                            "Key": _key(name, "COUNTER"),
+                            "UpdateExpression": "SET turns = :turn",
+                            "ConditionExpression": "attribute_not_exists(turns) OR turns = :current",
+                            "ExpressionAttributeValues": {":turn": {"N": str(turn)}, ":current": {"N": str(current)}},
+                        }
+                    }
+                )
             if rep.max_open_leads is not None:
-                items.append({"Update": {
-                    "TableName": table, "Key": _key(name, f"REP#{rep.email}"), "UpdateExpression": "ADD open_leads :one",
-                    "ConditionExpression": "attribute_not_exists(open_leads) OR open_leads < :max",
-                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":max": {"N": str(rep.max_open_leads)}}}})
-            items.append({"Put": {"TableName": table, "ConditionExpression": "attribute_not_exists(pk)", "Item": {
-                **_key(name, f"LEAD#{visit}"), "rep": {"S": rep.email}, "rep_name": {"S": rep.name},
-                "turn": {"N": str(turn)}}}})
+                items.append(
+                    {
+                        "Update": {
+                            "TableName": table,
+                            "Key": _key(name, f"REP#{rep.email}"),
+                            "UpdateExpression": "ADD open_leads :one",
+                            "ConditionExpression": "attribute_not_exists(open_leads) OR open_leads < :max",
+                            "ExpressionAttributeValues": {":one": {"N": "1"}, ":max": {"N": str(rep.max_open_leads)}},
+                        }
+                    }
+                )
+            items.append(
+                {
+                    "Put": {
+                        "TableName": table,
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                        "Item": {
+                            **_key(name, f"LEAD#{visit}"),
+                            "rep": {"S": rep.email},
+                            "rep_name": {"S": rep.name},
+                            "turn": {"N": str(turn)},
+                        },
+                    }
+                }
+            )
             try:
                 db.transact_write_items(TransactItems=items)
                 return rep, turn
             except ClientError as error:
                 codes = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException" or len(codes) != len(items):
+                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException" or len(codes) != len(
+                    items
+                ):
                     raise
-                if is_conflict(error) or (counted and codes[0] == "ConditionalCheckFailed") or \
-                        codes[-1] == "ConditionalCheckFailed":
+                if (
+                    is_conflict(error)
+                    or (counted and codes[0] == "ConditionalCheckFailed")
+                    or codes[-1] == "ConditionalCheckFailed"
+                ):
                     break  # another lead took this turn, another writer had an item, or this visit was routed
                 if rep.max_open_leads is not None and codes[-2] == "ConditionalCheckFailed":
                     continue  # the rep is full: offer the lead of this turn to the next one
@@ -218,6 +259,9 @@ def _assign_once(name: str, router: Router, visit: str) -> tuple[Rep | None, int
 
 def turns(name: str) -> int:
     """How many turns the router has given (its counter)."""
-    found = aws.client("dynamodb").get_item(TableName=config.contacts_table(), Key=_key(name, "COUNTER"),
-                                            ConsistentRead=True).get("Item")
+    found = (
+        aws.client("dynamodb")
+        .get_item(TableName=config.contacts_table(), Key=_key(name, "COUNTER"), ConsistentRead=True)
+        .get("Item")
+    )
     return int(found["turns"]["N"]) if found and "turns" in found else 0

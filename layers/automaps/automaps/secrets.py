@@ -46,8 +46,13 @@ def get(arn: str, key: str | None = None) -> str:
         cause = error.__cause__ or error.__context__  # Powertools wraps the SDK's error
         if isinstance(cause, ClientError):
             code = cause.response.get("Error", {}).get("Code", "")
-            if code not in ("ResourceNotFoundException", "AccessDeniedException", "InvalidRequestException",
-                            "DecryptionFailure", "ValidationException"):
+            if code not in (
+                "ResourceNotFoundException",
+                "AccessDeniedException",
+                "InvalidRequestException",
+                "DecryptionFailure",
+                "ValidationException",
+            ):
                 raise cause from None  # throttling and 5xx: the step runner makes them transient
         elif cause is not None and not isinstance(cause, (KeyError, ValueError)):
             raise cause from None

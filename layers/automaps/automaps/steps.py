@@ -59,11 +59,20 @@ IDEMPOTENCY_KEY_PREFIX = "automaps.step"
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60  # far beyond the longest Retry schedule of a state (about a minute)
 DEFAULT_METRICS_NAMESPACE = "Automaps"
 
-_TRANSIENT_CODES = frozenset({
-    "ThrottlingException", "Throttling", "TooManyRequestsException", "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded", "InternalServerError", "InternalFailure", "ServiceUnavailable",
-    "ServiceUnavailableException", "TransactionConflictException",
-})
+_TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "TransactionConflictException",
+    }
+)
 
 
 # ------------------------------------------------------------------ the contract
@@ -159,15 +168,22 @@ class StepContext:
     replayed: list[Any] = field(default_factory=list, repr=False)
     """Markers of effects an earlier attempt of this visit had done (automaps.effects.Marker)."""
 
-    def once(self, effect: str, call: Callable[[], dict[str, Any]], *, kind: str | None = None,
-             detail: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-             replayable: bool = False) -> dict[str, Any]:
+    def once(
+        self,
+        effect: str,
+        call: Callable[[], dict[str, Any]],
+        *,
+        kind: str | None = None,
+        detail: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        replayable: bool = False,
+    ) -> dict[str, Any]:
         """``call()`` at most once for this visit of the step (automaps.effects.once): its answer,
         the stored one on a retry. ``kind``/``detail(answer)`` is the history entry it records."""
         from automaps import effects
 
-        return effects.once(self.event, effect, call, kind=kind, detail=detail, replayable=replayable,
-                            on_replay=self.replayed.append)
+        return effects.once(
+            self.event, effect, call, kind=kind, detail=detail, replayable=replayable, on_replay=self.replayed.append
+        )
 
     def earlier_effects(self, prefix: str) -> list[Any]:
         """The effects (automaps.effects.Marker) an earlier attempt of this visit started whose
@@ -188,8 +204,10 @@ class StepContext:
         try:
             self.record(kind, detail)
         except (ClientError, BotoCoreError, WriteConflict) as error:
-            logger.error("history entry could not be recorded after the action took effect",
-                         extra={"kind": kind, "error": f"{type(error).__name__}: {error}"})
+            logger.error(
+                "history entry could not be recorded after the action took effect",
+                extra={"kind": kind, "error": f"{type(error).__name__}: {error}"},
+            )
 
     def trigger_event(self) -> dict[str, Any]:
         """The event that enrolled the contact (a form submission, ...); {} if unknown."""
@@ -214,8 +232,12 @@ class StepContext:
 
         return rendering.render(text, self.merge_context(text), where=where or f"step {self.event.step_id!r}")
 
-    def outcome(self, outcome: Literal["done", "skipped", "failed", "unknown"] = "done", reason: str | None = None,
-                **detail: Any) -> Outcome:
+    def outcome(
+        self,
+        outcome: Literal["done", "skipped", "failed", "unknown"] = "done",
+        reason: str | None = None,
+        **detail: Any,
+    ) -> Outcome:
         return Outcome(outcome=outcome, reason=reason, step_id=self.event.step_id, detail=detail)
 
 
@@ -229,8 +251,9 @@ def run_action(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         try:
             result = _once(task, context)
         except TransientError as error:
-            logger.warning("step hit a transient error; the state's Retry will run it again",
-                           extra={"error": str(error)})
+            logger.warning(
+                "step hit a transient error; the state's Retry will run it again", extra={"error": str(error)}
+            )
             _count(task.action, "TransientError")
             raise
         outcome = Outcome.model_validate(result)
@@ -242,12 +265,21 @@ def run_action(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
 def _once(task: TaskEvent, context: Any) -> dict[str, Any]:
     """``_execute`` under Powertools idempotency, keyed on ``task.idempotency_key``."""
-    idempotency = IdempotencyConfig(event_key_jmespath="key", raise_on_no_idempotency_key=True,
-                                    expires_after_seconds=IDEMPOTENCY_TTL_SECONDS, hash_function="sha256")
+    idempotency = IdempotencyConfig(
+        event_key_jmespath="key",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
+        hash_function="sha256",
+    )
     if context is not None:
         idempotency.register_lambda_context(context)
-    once = idempotent_function(_execute, data_keyword_argument="visit", persistence_store=_persistence_layer(),
-                               config=idempotency, key_prefix=IDEMPOTENCY_KEY_PREFIX)
+    once = idempotent_function(
+        _execute,
+        data_keyword_argument="visit",
+        persistence_store=_persistence_layer(),
+        config=idempotency,
+        key_prefix=IDEMPOTENCY_KEY_PREFIX,
+    )
     try:
         return once(task=task, visit={"key": task.idempotency_key})
     except IdempotencyAlreadyInProgressError as error:
@@ -291,9 +323,16 @@ def _execute(task: TaskEvent, visit: dict[str, str]) -> dict[str, Any]:
             raise TransientError(f"{type(error).__name__}: {error}") from error
         raise
     if not _outcome_already_recorded(ctx, outcome):
-        ctx.record_effect(outcome_kind(outcome.outcome),
-                          {**outcome.detail, "action": task.action, "enrollment_id": task.enrollment_id,
-                           "reason": outcome.reason, "visit": task.idempotency_key})
+        ctx.record_effect(
+            outcome_kind(outcome.outcome),
+            {
+                **outcome.detail,
+                "action": task.action,
+                "enrollment_id": task.enrollment_id,
+                "reason": outcome.reason,
+                "visit": task.idempotency_key,
+            },
+        )
     if task.then_check is not None:
         outcome.check = _then_check(ctx)
     return outcome.model_dump(mode="json")
@@ -325,13 +364,18 @@ def _then_check(ctx: StepContext) -> dict[str, Any] | None:
     try:
         contact = ctx.store.get(ctx.contact.id) or ctx.contact
         check = journey.Check.model_validate(ctx.event.then_check)
-        visit = journey.Visit(execution_id=ctx.event.execution_id, state_name=ctx.event.state_name,
-                              state_entered_time=ctx.event.state_entered_time)
-        return journey.decide(check, contact, ctx.store, map_id=ctx.event.map_id,
-                              enrollment_id=ctx.event.enrollment_id, visit=visit)
+        visit = journey.Visit(
+            execution_id=ctx.event.execution_id,
+            state_name=ctx.event.state_name,
+            state_entered_time=ctx.event.state_entered_time,
+        )
+        return journey.decide(
+            check, contact, ctx.store, map_id=ctx.event.map_id, enrollment_id=ctx.event.enrollment_id, visit=visit
+        )
     except (ClientError, BotoCoreError, WriteConflict, ValueError) as error:  # ValueError: ValidationError, a bad time
-        logger.warning("the next step's condition is left to check_condition",
-                       extra={"error": f"{type(error).__name__}: {error}"})
+        logger.warning(
+            "the next step's condition is left to check_condition", extra={"error": f"{type(error).__name__}: {error}"}
+        )
         return None
 
 
@@ -357,8 +401,11 @@ def _decide(ctx: StepContext) -> Outcome:
         return ctx.outcome("failed", error.reason, **error.detail)
     except MissingField as missing:
         verdict: Literal["skipped", "failed"] = "skipped" if task.missing_fields == "skip" else "failed"
-        return ctx.outcome(verdict, f"missing field{'s' if len(missing.names) > 1 else ''}: "
-                                    f"{', '.join(missing.names)}", missing=missing.names)
+        return ctx.outcome(
+            verdict,
+            f"missing field{'s' if len(missing.names) > 1 else ''}: {', '.join(missing.names)}",
+            missing=missing.names,
+        )
     except TemplateProblem as problem:
         return ctx.outcome("failed", f"template problem: {problem}")
     except OutcomeUnknown as unknown:
@@ -410,8 +457,13 @@ def _errors(error: ValidationError) -> str:
 @contextlib.contextmanager
 def _log_keys(task: TaskEvent) -> Iterator[None]:
     """The step's identifiers on every log line of this invocation (per thread, for the local runtime)."""
-    keys = {"map_id": task.map_id, "step_id": task.step_id, "action": task.action,
-            "contact_id": task.contact_id, "enrollment_id": task.enrollment_id}
+    keys = {
+        "map_id": task.map_id,
+        "step_id": task.step_id,
+        "action": task.action,
+        "contact_id": task.contact_id,
+        "enrollment_id": task.enrollment_id,
+    }
     logger.thread_safe_append_keys(**keys)
     try:
         yield

@@ -120,13 +120,13 @@ def _item(task: Task) -> dict[str, Any]:
     for key in ("due_at", "created_at", "completed_at"):
         if getattr(task, key) is not None:
             plain[key] = clock.iso(getattr(task, key))
-    return to_item({"pk": f"CONTACT#{task.contact_id}", "sk": f"{TASK_PREFIX}{task.task_id}", **plain,
-                    **_index_keys(task)})
+    return to_item(
+        {"pk": f"CONTACT#{task.contact_id}", "sk": f"{TASK_PREFIX}{task.task_id}", **plain, **_index_keys(task)}
+    )
 
 
 def _task(item: dict[str, Any]) -> Task:
-    return Task.model_validate({k: v for k, v in from_item(item).items()
-                                if k not in ("pk", "sk", "gsi1pk", "gsi1sk")})
+    return Task.model_validate({k: v for k, v in from_item(item).items() if k not in ("pk", "sk", "gsi1pk", "gsi1sk")})
 
 
 def _encode_cursor(key: dict[str, Any] | None) -> str | None:
@@ -140,8 +140,11 @@ def _decode_cursor(cursor: str) -> dict[str, Any]:
         plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError) as error:
         raise BadCursor("the 'next' cursor is not one this API gave out") from error
-    if not isinstance(plain, dict) or set(plain) != {"pk", "sk", "gsi1pk", "gsi1sk"} or \
-            not all(isinstance(v, str) for v in plain.values()):
+    if (
+        not isinstance(plain, dict)
+        or set(plain) != {"pk", "sk", "gsi1pk", "gsi1sk"}
+        or not all(isinstance(v, str) for v in plain.values())
+    ):
         raise BadCursor("the 'next' cursor is not one this API gave out")
     return to_item(plain)
 
@@ -162,15 +165,21 @@ class TaskStore:
             if effect is None:
                 self._db.put_item(**put)
             else:
-                self._db.transact_write_items(TransactItems=[
-                    {"Put": put}, *effect_writes(self.table, task.contact_id, effect.visit, effect.entry(detail or {}))])
+                self._db.transact_write_items(
+                    TransactItems=[
+                        {"Put": put},
+                        *effect_writes(self.table, task.contact_id, effect.visit, effect.entry(detail or {})),
+                    ]
+                )
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code")
             if is_conflict(error):
                 raise WriteConflict(f"task {task.task_id} met a concurrent write") from None
             if code == "ConditionalCheckFailedException" or (
-                    code == "TransactionCanceledException" and
-                    [r.get("Code") for r in error.response.get("CancellationReasons", [])][:1] == ["ConditionalCheckFailed"]):
+                code == "TransactionCanceledException"
+                and [r.get("Code") for r in error.response.get("CancellationReasons", [])][:1]
+                == ["ConditionalCheckFailed"]
+            ):
                 return False
             if code == "TransactionCanceledException":
                 effect_refused(error, 2)
@@ -187,12 +196,20 @@ class TaskStore:
 
     def of_contact(self, contact_id: str) -> list[Task]:
         pages = self._db.get_paginator("query").paginate(
-            TableName=self.table, ConsistentRead=True, KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues=to_item({":pk": f"CONTACT#{contact_id}", ":prefix": TASK_PREFIX}))
+            TableName=self.table,
+            ConsistentRead=True,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues=to_item({":pk": f"CONTACT#{contact_id}", ":prefix": TASK_PREFIX}),
+        )
         return [_task(item) for page in pages for item in page["Items"]]
 
-    def by_assignee(self, assignee: str, status: Literal["open", "done", "all"] = "open", limit: int = 100,
-                    cursor: str | None = None) -> tuple[list[Task], str | None]:
+    def by_assignee(
+        self,
+        assignee: str,
+        status: Literal["open", "done", "all"] = "open",
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> tuple[list[Task], str | None]:
         """One page of the assignee's tasks: open ones soonest due first, done ones latest completed
         first, ``all``: done ones (oldest first), then open ones. Returns the tasks and the cursor
         of the next page (or None)."""
@@ -202,8 +219,11 @@ class TaskStore:
             values[":status"] = f"{status}#"
             condition += " AND begins_with(gsi1sk, :status)"
         params: dict[str, Any] = {
-            "TableName": self.table, "IndexName": INDEX, "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": to_item(values), "Limit": max(1, min(limit, MAX_PAGE)),
+            "TableName": self.table,
+            "IndexName": INDEX,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": to_item(values),
+            "Limit": max(1, min(limit, MAX_PAGE)),
             "ScanIndexForward": status != "done",
         }
         if cursor:
@@ -227,30 +247,53 @@ class TaskStore:
             if done is not None:
                 return done, True
             _backoff(attempt)
-        raise WriteConflict(f"task {task_id} kept changing under concurrent writes; "
-                            f"gave up after {COMPLETE_ATTEMPTS} attempts")
+        raise WriteConflict(
+            f"task {task_id} kept changing under concurrent writes; gave up after {COMPLETE_ATTEMPTS} attempts"
+        )
 
     def _complete_once(self, task: Task, by: str | None, note: str | None) -> Task | None:
         """One conditional transaction: the task done (if still open) and its history entry. None
         when it was cancelled by a conflict or a changed task (the caller reads again)."""
         now = clock.now()
         done = task.model_copy(update={"status": "done", "completed_at": now, "completed_by": by, "note": note})
-        entry = HistoryEntry(at=now, kind="task.completed", map_id=task.map_id, step_id=task.step_id, detail={
-            k: v for k, v in {"task_id": task.task_id, "title": task.title, "assignee": mask_email(task.assignee),
-                              "due_at": clock.iso(task.due_at), "late": now > task.due_at, "note": note}.items()
-            if v is not None})
+        entry = HistoryEntry(
+            at=now,
+            kind="task.completed",
+            map_id=task.map_id,
+            step_id=task.step_id,
+            detail={
+                k: v
+                for k, v in {
+                    "task_id": task.task_id,
+                    "title": task.title,
+                    "assignee": mask_email(task.assignee),
+                    "due_at": clock.iso(task.due_at),
+                    "late": now > task.due_at,
+                    "note": note,
+                }.items()
+                if v is not None
+            },
+        )
         try:
-            self._db.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self.table, "Item": _item(done),
-                         "ConditionExpression": "#status = :open",
-                         "ExpressionAttributeNames": {"#status": "status"},
-                         "ExpressionAttributeValues": to_item({":open": "open"})}},
-                {"Put": {"TableName": self.table, "Item": _history_item(task.contact_id, entry)}},
-            ])
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": _item(done),
+                            "ConditionExpression": "#status = :open",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": to_item({":open": "open"}),
+                        }
+                    },
+                    {"Put": {"TableName": self.table, "Item": _history_item(task.contact_id, entry)}},
+                ]
+            )
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code")
-            if is_conflict(error) or (code == "TransactionCanceledException" and
-                                      set(_cancellation_codes(error)) <= _RETRIED_CANCELLATIONS):
+            if is_conflict(error) or (
+                code == "TransactionCanceledException" and set(_cancellation_codes(error)) <= _RETRIED_CANCELLATIONS
+            ):
                 return None  # a conflict, or the task is no longer open: read it again
             raise
         return done

@@ -37,8 +37,9 @@ def as_recipients(value: Any) -> Any:
     ``{address, name}`` mappings; strings become ``{address: ...}``."""
     if isinstance(value, str):
         value = [value]
-    return [{"address": item} if isinstance(item, str) else item for item in value] \
-        if isinstance(value, list) else value
+    return (
+        [{"address": item} if isinstance(item, str) else item for item in value] if isinstance(value, list) else value
+    )
 
 
 def effect_name(recipient: str) -> str:
@@ -53,14 +54,20 @@ class Notified:
     unknown: list[dict[str, str]] = field(default_factory=list)
 
 
-def notify_each(ctx: StepContext, recipients: list[Recipient], send: Callable[[str], str],
-                notified: Callable[[Recipient, str], dict[str, Any]], mask: Callable[[str], str]) -> Notified:
+def notify_each(
+    ctx: StepContext,
+    recipients: list[Recipient],
+    send: Callable[[str], str],
+    notified: Callable[[Recipient, str], dict[str, Any]],
+    mask: Callable[[str], str],
+) -> Notified:
     """``send(address)`` (a message id) once per recipient of this visit; each recorded as
     ``team.notified`` (``notified(recipient, message_id)``) by the effect itself."""
     from automaps.steps import OutcomeUnknown, PermanentError
 
     result = Notified()
     for recipient in recipients:
+
         def deliver(to: str = recipient.address) -> dict[str, Any]:
             return {"message_id": send(to)}
 
@@ -89,9 +96,13 @@ def outcome(result: Notified, recipients: int, provider: str) -> dict[str, Any]:
     if result.unknown:
         detail["unknown"] = result.unknown
     if result.refused and len(result.refused) == recipients:
-        raise PermanentError(f"{provider} refused every recipient: {result.refused[0]['reason']}",
-                             {"refused": result.refused})
+        raise PermanentError(
+            f"{provider} refused every recipient: {result.refused[0]['reason']}", {"refused": result.refused}
+        )
     if result.unknown:
-        raise OutcomeUnknown("team", f"{len(result.unknown)} of {recipients} notifications may have gone out "
-                                     f"but their answer was lost ({result.unknown[0]['reason']}); not resent")
+        raise OutcomeUnknown(
+            "team",
+            f"{len(result.unknown)} of {recipients} notifications may have gone out "
+            f"but their answer was lost ({result.unknown[0]['reason']}); not resent",
+        )
     return detail

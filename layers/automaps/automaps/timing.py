@@ -46,9 +46,7 @@ class Duration(BaseModel):
         return self
 
     def to_timedelta(self) -> timedelta:
-        return timedelta(
-            seconds=self.seconds, minutes=self.minutes, hours=self.hours, days=self.days, weeks=self.weeks
-        )
+        return timedelta(seconds=self.seconds, minutes=self.minutes, hours=self.hours, days=self.days, weeks=self.weeks)
 
     @property
     def total_seconds(self) -> int:
@@ -80,9 +78,7 @@ def _wait_timezone(value: str) -> str:
 
 def _time_of_day(value: Any) -> Any:
     if isinstance(value, int):
-        raise ValueError(
-            'write the time of day in quotes, e.g. at: "09:30" (YAML reads an unquoted 9:30 as a number)'
-        )
+        raise ValueError('write the time of day in quotes, e.g. at: "09:30" (YAML reads an unquoted 9:30 as a number)')
     if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
         raise ValueError(f'time of day {value!r} must be "HH:MM" on a 24-hour clock, e.g. "09:00" or "17:30"')
     return value
@@ -164,8 +160,9 @@ class Timing(BaseModel):
         moment = data["at"]
         moment = moment if isinstance(moment, datetime) else datetime.fromisoformat(moment)
         if moment.tzinfo is None:
-            raise ValueError("add a timezone to the date-time in at, e.g. 2026-03-01T09:00:00Z or "
-                             "2026-03-01T10:00:00+01:00")
+            raise ValueError(
+                "add a timezone to the date-time in at, e.g. 2026-03-01T09:00:00Z or 2026-03-01T10:00:00+01:00"
+            )
         return {**{k: v for k, v in data.items() if k != "at"}, "until": moment}
 
     @property
@@ -214,18 +211,26 @@ class Timing(BaseModel):
 
     def _problems(self) -> Iterator[str]:
         units = (self.seconds, self.minutes, self.hours, self.days, self.weeks)
-        starts = [name for name, given in (("a delay", any(units) or self.delay), ("a date-time", self.until),
-                                           ("until_field", self.until_field)) if given]
+        starts = [
+            name
+            for name, given in (
+                ("a delay", any(units) or self.delay),
+                ("a date-time", self.until),
+                ("until_field", self.until_field),
+            )
+            if given
+        ]
         if any(unit < 0 for unit in units):
             yield f"{self.noun} cannot be negative; to be before a date use until_field with an offset"
         if any(units) and self.delay:
             yield "give the delay once: delay: {hours: 4} or hours: 4, not both"
         if len(starts) > 1:
-            yield (f"{self.noun} takes one of a delay, a date-time (until) or until_field; "
-                   f"got {' and '.join(starts)}")
+            yield (f"{self.noun} takes one of a delay, a date-time (until) or until_field; got {' and '.join(starts)}")
         if not starts and not self.local_slot:
-            yield (f"{self.ask}: a delay (days: 2), until (a date-time), until_field (a date field), "
-                   'at ("09:00"), between (["09:00", "17:00"]) or weekdays')
+            yield (
+                f"{self.ask}: a delay (days: 2), until (a date-time), until_field (a date field), "
+                'at ("09:00"), between (["09:00", "17:00"]) or weekdays'
+            )
         if self.delay_seconds > MAX_WAIT_DAYS * 86400:
             yield f"a delay can last at most {MAX_WAIT_DAYS} days (the limit of one execution)"
         if (self.offset is not None or self.yearly) and not self.until_field:
@@ -233,7 +238,7 @@ class Timing(BaseModel):
         if self.until and (self.local_slot or self.timezone):
             yield "until is an exact date-time; drop at, between, weekdays and timezone, or use a delay instead"
         if self.at and self.between:
-            yield 'use at (one time of day) or between (a window), not both'
+            yield "use at (one time of day) or between (a window), not both"
         if self.between and self.between[0] == self.between[1]:
             yield 'a window needs two different times, e.g. between: ["09:00", "17:00"]'
         if self.timezone and not (self.local_slot or self.until_field):
@@ -241,8 +246,10 @@ class Timing(BaseModel):
         if self.weekdays and len(set(self.weekdays)) != len(self.weekdays):
             yield "weekdays lists a day twice"
         if self.if_past and not self.can_be_past:
-            yield ("if_past applies to a date (until, or until_field without yearly); a delay, a time of day or "
-                   "a yearly date is never past; remove if_past")
+            yield (
+                "if_past applies to a date (until, or until_field without yearly); a delay, a time of day or "
+                "a yearly date is never past; remove if_past"
+            )
 
 
 class WaitSpec(Timing):
@@ -262,9 +269,11 @@ def timing_problem(spec: Timing, map_timezone: str | None) -> str | None:
     if map_timezone or not spec.in_contact_timezone:
         return None
     parts = " and ".join(f"'{key}'" for key in ("at", "between", "weekdays") if getattr(spec, key))
-    return (f"{parts} {'is' if ' and ' not in parts else 'are'} read in the contact's timezone, but this map has no "
-            "timezone for contacts whose own is unknown; add one at the top of the map (e.g. timezone: "
-            "America/New_York), or give this step a fixed timezone (e.g. timezone: Europe/Paris)")
+    return (
+        f"{parts} {'is' if ' and ' not in parts else 'are'} read in the contact's timezone, but this map has no "
+        "timezone for contacts whose own is unknown; add one at the top of the map (e.g. timezone: "
+        "America/New_York), or give this step a fixed timezone (e.g. timezone: Europe/Paris)"
+    )
 
 
 def _is_date_time(value: Any) -> bool:

@@ -15,8 +15,10 @@ from automaps.replies import Reply, json_reply
 
 
 def _page(status: int, title: str, message: str) -> Reply:
-    body = (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title></head>"
-            f"<body><h1>{html.escape(title)}</h1>{message}</body></html>")
+    body = (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
+        f"<body><h1>{html.escape(title)}</h1>{message}</body></html>"
+    )
     return Reply(status, body, "text/html; charset=utf-8")
 
 
@@ -24,8 +26,15 @@ def wants_html(content_type: str | None, accept: str | None) -> bool:
     return "x-www-form-urlencoded" in (content_type or "") and "text/html" in (accept or "")
 
 
-def submit_form(form_id: str, body: str | None, content_type: str | None, accept: str | None,
-                idempotency_key: str | None = None, *, is_base64: bool = False) -> Reply:
+def submit_form(
+    form_id: str,
+    body: str | None,
+    content_type: str | None,
+    accept: str | None,
+    idempotency_key: str | None = None,
+    *,
+    is_base64: bool = False,
+) -> Reply:
     """Answer a form post (API Gateway's body, base64-encoded for binary content types): 202 with
     what happened, a 303 to the thank-you page for a browser, or 400/413/404 naming the problem."""
     browser = wants_html(content_type, accept)
@@ -35,11 +44,18 @@ def submit_form(form_id: str, body: str | None, content_type: str | None, accept
         data = forms.parse_body(raw, content_type)
         result = forms.submit(form_id, data, idempotency_key=key)
     except forms.UnknownForm as exc:
-        return _page(404, "Form not found", f"<p>{html.escape(str(exc))}</p>") if browser else \
-            json_reply(404, {"message": str(exc)})
+        return (
+            _page(404, "Form not found", f"<p>{html.escape(str(exc))}</p>")
+            if browser
+            else json_reply(404, {"message": str(exc)})
+        )
     except IntakeUnavailable as exc:  # stored so far stays; the same post again queues the same enrollments
-        return Reply(503, json.dumps({"message": "try again shortly", "retry_after": exc.retry_after}),
-                     "application/json", {"Retry-After": str(exc.retry_after)})
+        return Reply(
+            503,
+            json.dumps({"message": "try again shortly", "retry_after": exc.retry_after}),
+            "application/json",
+            {"Retry-After": str(exc.retry_after)},
+        )
     except (forms.InvalidSubmission, inputs.BadInput) as exc:
         status = exc.status if isinstance(exc, inputs.BadInput) else 400
         if browser:
@@ -75,8 +91,12 @@ def unsubscribe_page(token: str) -> Reply:
     except BadToken:
         return _page(400, "Link not valid", "<p>This unsubscribe link is not valid.</p>")
     action = f"?t={html.escape(token, quote=True)}"
-    return _page(200, "Unsubscribe", f'<form method="post" action="{action}"><p>Stop receiving these messages?</p>'
-                                     '<button type="submit">Unsubscribe</button></form>')
+    return _page(
+        200,
+        "Unsubscribe",
+        f'<form method="post" action="{action}"><p>Stop receiving these messages?</p>'
+        '<button type="submit">Unsubscribe</button></form>',
+    )
 
 
 def unsubscribe(token: str) -> Reply:

@@ -68,18 +68,25 @@ def run(ctx: StepContext, settings: Settings) -> Outcome:
     if done is not None:
         return done
     base = clock.now()
-    wanted = CourseSubscription(course_id=settings.course, plan=settings.plan,
-                                starts_at=settings.start.resolve(base) if settings.start else base,
-                                subscribed_at=base, visit=ctx.event.idempotency_key)
+    wanted = CourseSubscription(
+        course_id=settings.course,
+        plan=settings.plan,
+        starts_at=settings.start.resolve(base) if settings.start else base,
+        subscribed_at=base,
+        visit=ctx.event.idempotency_key,
+    )
 
     def record(old: CourseSubscription | None) -> HistoryEntry:
-        detail: dict[str, Any] = {"course": wanted.course_id, "plan": wanted.plan, "starts_at": clock.iso(wanted.starts_at)}
+        detail: dict[str, Any] = {
+            "course": wanted.course_id,
+            "plan": wanted.plan,
+            "starts_at": clock.iso(wanted.starts_at),
+        }
         if old is not None:
             detail["previous"] = {"plan": old.plan, "starts_at": clock.iso(old.starts_at)}
         return step_entry(ctx, "course.subscribed", detail)
 
-    stored, changed = CommerceStore().subscribe_course(ctx.contact.id, wanted, record,
-                                                       visit=ctx.event.idempotency_key)
+    stored, changed = CommerceStore().subscribe_course(ctx.contact.id, wanted, record, visit=ctx.event.idempotency_key)
     detail = {"course": stored.course_id, "plan": stored.plan, "starts_at": clock.iso(stored.starts_at)}
     if not changed:
         return ctx.outcome("done", "the contact already has this subscription", **detail)

@@ -12,6 +12,7 @@ from automaps.commerce import CommerceStore, Product, ProductId, step_entry
 if TYPE_CHECKING:
     from automaps.steps import Outcome, StepContext
 
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -28,9 +29,11 @@ def run(ctx: StepContext, settings: Settings) -> Outcome:
         return done
     product = Product(product_id=settings.product, quantity=settings.quantity, added_at=clock.now())
     stored, added = CommerceStore().add_product(
-        ctx.contact.id, product,
+        ctx.contact.id,
+        product,
         lambda p: step_entry(ctx, "product.added", {"product": p.product_id, "quantity": p.quantity}),
-        visit=ctx.event.idempotency_key)
+        visit=ctx.event.idempotency_key,
+    )
     detail: dict[str, Any] = {"product": stored.product_id, "quantity": stored.quantity}
     if not added:
         return ctx.outcome("done", "the contact already has the product", **detail)

@@ -37,9 +37,13 @@ class Settings(BaseModel):
     quantity: int = Field(default=1, ge=1, le=10000)
     price: Decimal = Field(ge=0, max_digits=12, decimal_places=2, description="unit price, e.g. 49.00")
     currency: str = Field(description="ISO 4217 code, e.g. USD")
-    order_id: str | None = Field(default=None, min_length=1, max_length=200,
-                                 description="merge fields allowed, e.g. '{{ event.fields.order_id }}'; one "
-                                             "purchase per order id (without one: one per visit of the step)")
+    order_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="merge fields allowed, e.g. '{{ event.fields.order_id }}'; one "
+        "purchase per order id (without one: one per visit of the step)",
+    )
 
     _currency = field_validator("currency")(check_currency)
 
@@ -50,17 +54,33 @@ def run(ctx: StepContext, settings: Settings) -> Outcome:
     done = once.recorded(ctx)
     if done is not None:
         return done
-    order_id = ctx.render(settings.order_id, where=f"the order_id of step {ctx.event.step_id!r}").strip() \
-        if settings.order_id else None
+    order_id = (
+        ctx.render(settings.order_id, where=f"the order_id of step {ctx.event.step_id!r}").strip()
+        if settings.order_id
+        else None
+    )
     purchase = Purchase(
-        purchase_id=purchase_id(order_id, ctx.event.idempotency_key), product_id=settings.product,
-        quantity=settings.quantity, price=settings.price, currency=settings.currency,
-        total=settings.price * settings.quantity, order_id=order_id or None, purchased_at=clock.now())
-    detail: dict[str, Any] = {"purchase_id": purchase.purchase_id, "product": purchase.product_id, "quantity": purchase.quantity,
-              "price": str(purchase.price), "currency": purchase.currency, "total": str(purchase.total),
-              **({"order_id": purchase.order_id} if purchase.order_id else {})}
-    made = CommerceStore().add_purchase(ctx.contact.id, purchase, step_entry(ctx, "purchase.made", detail),
-                                        visit=ctx.event.idempotency_key)
+        purchase_id=purchase_id(order_id, ctx.event.idempotency_key),
+        product_id=settings.product,
+        quantity=settings.quantity,
+        price=settings.price,
+        currency=settings.currency,
+        total=settings.price * settings.quantity,
+        order_id=order_id or None,
+        purchased_at=clock.now(),
+    )
+    detail: dict[str, Any] = {
+        "purchase_id": purchase.purchase_id,
+        "product": purchase.product_id,
+        "quantity": purchase.quantity,
+        "price": str(purchase.price),
+        "currency": purchase.currency,
+        "total": str(purchase.total),
+        **({"order_id": purchase.order_id} if purchase.order_id else {}),
+    }
+    made = CommerceStore().add_purchase(
+        ctx.contact.id, purchase, step_entry(ctx, "purchase.made", detail), visit=ctx.event.idempotency_key
+    )
     if not made:
         return ctx.outcome("done", "the purchase is already in the purchase history", **detail)
     return ctx.outcome("done", **detail)

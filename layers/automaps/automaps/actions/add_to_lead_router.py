@@ -44,8 +44,11 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any] | Outcome:
     if done is not None:  # routed and recorded by this visit: tell the owner unless that was tried
         if settings.notify:
             rep_email = str(ctx.contact.fields.get("owner") or "")
-            done.detail.update(_notify_once(ctx, rep_email, *_texts(ctx, settings)) if rep_email else
-                               {"notified": False, "notify_error": "the contact has no owner any more"})
+            done.detail.update(
+                _notify_once(ctx, rep_email, *_texts(ctx, settings))
+                if rep_email
+                else {"notified": False, "notify_error": "the contact has no owner any more"}
+            )
         return done
     try:
         router = routing.load(settings.router)
@@ -61,8 +64,13 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any] | Outcome:
     rep, turn = given or routing.assign(settings.router, router, visit=visit)
     if rep is None:
         raise PermanentError(f"no sales rep of router {settings.router!r} is available", {"router": settings.router})
-    routed: dict[str, Any] = {"router": settings.router, "strategy": router.strategy, "owner": mask_email(rep.email),
-                              "rep": rep.name, "turn": turn}
+    routed: dict[str, Any] = {
+        "router": settings.router,
+        "strategy": router.strategy,
+        "owner": mask_email(rep.email),
+        "rep": rep.name,
+        "turn": turn,
+    }
     if current:
         routed["previous_owner"] = mask_email(str(current))
     effect = once.effect(ctx, "lead.routed")
@@ -95,8 +103,14 @@ def _notify(to: str, subject: str, message: str) -> dict[str, Any]:
 
     body = f"<p>{html_lib.escape(message).strip().replace(chr(10), '<br>')}</p>"
     try:
-        message_id = email.send(to=to, subject=subject or "New lead", html=body, text=message,
-                                sender=config.email_from(), configuration_set=config.ses_configuration_set())
+        message_id = email.send(
+            to=to,
+            subject=subject or "New lead",
+            html=body,
+            text=message,
+            sender=config.email_from(),
+            configuration_set=config.ses_configuration_set(),
+        )
     except (PermanentError, TransientError) as error:
         return {"notified": False, "notify_error": str(error)}
     return {"notified": True, "message_id": message_id}

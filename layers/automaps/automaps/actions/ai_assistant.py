@@ -44,15 +44,23 @@ MAX_PROMPT_CHARS = 100_000
 MAX_SAVED_CHARS = 100_000
 DETAIL_MAX_CHARS = 2_000  # what the outcome detail (and so step.done) carries at most
 REFUSED_STOP_REASONS = frozenset({"guardrail_intervened", "content_filtered"})
-_TRANSIENT_CODES = frozenset({"ThrottlingException", "ServiceUnavailableException", "ModelNotReadyException",
-                              "ModelTimeoutException", "InternalServerException"})
+_TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "ModelNotReadyException",
+        "ModelTimeoutException",
+        "InternalServerException",
+    }
+)
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # a model id (anthropic.claude-3-haiku-20240307-v1:0), a cross-region inference profile id
 # (us.anthropic.claude-...), or the ARN of a foundation model or inference profile
 _MODEL_ID = re.compile(
     r"^(?:[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})+(?::[a-z0-9-]{1,63})*"
     r"|arn:aws(?:-[a-z-]+)?:bedrock:[a-z0-9-]{1,20}:(?:\d{12})?:(?:foundation-model|inference-profile)/"
-    r"[A-Za-z0-9.:-]{1,200})$")
+    r"[A-Za-z0-9.:-]{1,200})$"
+)
 
 
 class Settings(BaseModel):
@@ -60,23 +68,29 @@ class Settings(BaseModel):
 
     model_id: str = Field(description="Bedrock model id, inference profile id or ARN")
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS, description="the request; merge fields allowed")
-    system: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS,
-                               description="instructions for the model (tone, format); merge fields allowed")
+    system: str | None = Field(
+        default=None,
+        max_length=MAX_PROMPT_CHARS,
+        description="instructions for the model (tone, format); merge fields allowed",
+    )
     max_tokens: int = Field(default=512, ge=1, le=MAX_OUTPUT_TOKENS)
     temperature: float = Field(default=0.5, ge=0, le=1)
     save_to: str | None = Field(default=None, description="contact field the text is saved to")
-    max_chars: int | None = Field(default=None, ge=1, le=MAX_SAVED_CHARS,
-                                  description="cut the saved text to this many characters")
+    max_chars: int | None = Field(
+        default=None, ge=1, le=MAX_SAVED_CHARS, description="cut the saved text to this many characters"
+    )
 
     @field_validator("model_id")
     @classmethod
     def _model_id(cls, value: str) -> str:
         value = value.strip()
         if not _MODEL_ID.match(value):
-            raise ValueError(f"{value!r} is not a Bedrock model: give a model id such as "
-                             "anthropic.claude-3-haiku-20240307-v1:0, an inference profile id such as "
-                             "us.anthropic.claude-3-haiku-20240307-v1:0, or a foundation-model or "
-                             "inference-profile ARN")
+            raise ValueError(
+                f"{value!r} is not a Bedrock model: give a model id such as "
+                "anthropic.claude-3-haiku-20240307-v1:0, an inference profile id such as "
+                "us.anthropic.claude-3-haiku-20240307-v1:0, or a foundation-model or "
+                "inference-profile ARN"
+            )
         return value
 
     @field_validator("prompt", "system")
@@ -111,8 +125,11 @@ _client: tuple[Any, Any] | None = None  # (the automaps.aws DynamoDB client it w
 def client_config() -> Any:
     from botocore.config import Config
 
-    return Config(connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS,
-                  retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS})
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+    )
 
 
 def bedrock() -> Any:
@@ -155,15 +172,19 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
 
     usage = answer.get("usage") or {}
     stop_reason = answer.get("stopReason", "")
-    generated = {"model_id": settings.model_id, "stop_reason": stop_reason,
-                 "input_tokens": usage.get("inputTokens", 0), "output_tokens": usage.get("outputTokens", 0),
-                 "total_tokens": usage.get("totalTokens", 0)}
+    generated = {
+        "model_id": settings.model_id,
+        "stop_reason": stop_reason,
+        "input_tokens": usage.get("inputTokens", 0),
+        "output_tokens": usage.get("outputTokens", 0),
+        "total_tokens": usage.get("totalTokens", 0),
+    }
     if stop_reason in REFUSED_STOP_REASONS:
         raise PermanentError(f"the model's answer was blocked ({stop_reason}); nothing was saved", generated)
     text = _text(answer).strip()
     if not text:
         raise PermanentError("the model answered with no text; nothing was saved", generated)
-    kept = text[:settings.max_chars].rstrip() if settings.max_chars else text
+    kept = text[: settings.max_chars].rstrip() if settings.max_chars else text
     generated |= {"saved_to": settings.save_to, "chars": len(kept), "truncated": len(kept) < len(text)}
     ctx.once("ai.generated", lambda: generated, kind="ai.generated")  # once per visit, repaired on retry
     if settings.save_to:
@@ -194,11 +215,12 @@ def _converse(model_id: str, request: dict[str, Any]) -> dict[str, Any]:
     except (ConnectTimeoutError, EndpointConnectionError) as error:
         raise TransientError(f"Bedrock could not be reached for model {model_id}: {type(error).__name__}") from None
     except (ReadTimeoutError, ConnectionClosedError) as error:
-        raise OutcomeUnknown("bedrock", f"Bedrock may have generated for model {model_id} but its answer was lost "
-                                        f"({type(error).__name__})") from None
+        raise OutcomeUnknown(
+            "bedrock",
+            f"Bedrock may have generated for model {model_id} but its answer was lost ({type(error).__name__})",
+        ) from None
     except ParamValidationError as error:
-        raise PermanentError(f"the request to model {model_id} is not valid: {error}",
-                             {"model_id": model_id}) from None
+        raise PermanentError(f"the request to model {model_id} is not valid: {error}", {"model_id": model_id}) from None
 
 
 def _text(answer: dict[str, Any]) -> str:
@@ -215,5 +237,6 @@ def _save(ctx: StepContext, field: str, text: str) -> None:
     try:
         ctx.store.update_fields(ctx.contact.id, {field: text})
     except (ClientError, BotoCoreError, WriteConflict, ValueError) as error:
-        raise PermanentError(f"the text was generated but could not be saved to {field}: "
-                             f"{type(error).__name__}", {"saved_to": field}) from None
+        raise PermanentError(
+            f"the text was generated but could not be saved to {field}: {type(error).__name__}", {"saved_to": field}
+        ) from None

@@ -33,8 +33,11 @@ class DueAt(BaseModel):
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    assignee: str = Field(min_length=1, max_length=320,
-                          description="the team member's email, or a merge expression such as '{{ contact.owner }}'")
+    assignee: str = Field(
+        min_length=1,
+        max_length=320,
+        description="the team member's email, or a merge expression such as '{{ contact.owner }}'",
+    )
     title: str = Field(min_length=1, max_length=200, description="merge fields allowed")
     description: str = Field(default="", max_length=5000, description="merge fields allowed")
     due: DueIn | DueAt
@@ -45,16 +48,21 @@ class Settings(BaseModel):
     def _an_address(cls, value: str) -> str:
         if "{{" in value:
             return value
-        return _address(value, lambda problem: ValueError(
-            f"assignee {value!r} is not an email address ({problem}); write the team member's email, "
-            "like sam@example.com, or a merge expression like '{{ contact.owner }}'"))
+        return _address(
+            value,
+            lambda problem: ValueError(
+                f"assignee {value!r} is not an email address ({problem}); write the team member's email, "
+                "like sam@example.com, or a merge expression like '{{ contact.owner }}'"
+            ),
+        )
 
     @field_validator("due", mode="before")
     @classmethod
     def _one_form(cls, value: Any) -> Any:
         if isinstance(value, dict) and ("in" in value) == ("at" in value):
-            raise ValueError("due needs exactly one of 'in' (e.g. {in: {days: 2}}) or 'at' "
-                             "(e.g. {at: '2026-12-01T09:00:00Z'})")
+            raise ValueError(
+                "due needs exactly one of 'in' (e.g. {in: {days: 2}}) or 'at' (e.g. {at: '2026-12-01T09:00:00Z'})"
+            )
         return value
 
 
@@ -77,17 +85,27 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any] | Outcome:
     assignee = settings.assignee
     if "{{" in assignee:
         rendered = ctx.render(assignee, where=f"the assignee of {step}")
-        assignee = _address(rendered, lambda _: PermanentError(
-            f"the assignee is not an email address: {mask_email(rendered)}"))
+        assignee = _address(
+            rendered, lambda _: PermanentError(f"the assignee is not an email address: {mask_email(rendered)}")
+        )
     title = " ".join(ctx.render(settings.title, where=f"the title of {step}").split())
     description = ctx.render(settings.description, where=f"the description of {step}") if settings.description else ""
-    task = Task(task_id=task_id_for(ctx.contact.id, ctx.event.idempotency_key), contact_id=ctx.contact.id,
-                assignee=assignee, title=title[:200], description=description, priority=settings.priority,
-                due_at=_due(ctx.now, settings.due), created_at=ctx.now, map_id=ctx.event.map_id,
-                step_id=ctx.event.step_id)
+    task = Task(
+        task_id=task_id_for(ctx.contact.id, ctx.event.idempotency_key),
+        contact_id=ctx.contact.id,
+        assignee=assignee,
+        title=title[:200],
+        description=description,
+        priority=settings.priority,
+        due_at=_due(ctx.now, settings.due),
+        created_at=ctx.now,
+        map_id=ctx.event.map_id,
+        step_id=ctx.event.step_id,
+    )
     detail = {"task_id": task.task_id, "assignee": mask_email(assignee), "due_at": task.public()["due_at"]}
-    if not TaskStore().create(task, once.effect(ctx, "task.assigned"),
-                              {**detail, "title": task.title, "priority": task.priority}):
+    if not TaskStore().create(
+        task, once.effect(ctx, "task.assigned"), {**detail, "title": task.title, "priority": task.priority}
+    ):
         return {"outcome": "done", "reason": "task already assigned", "detail": detail}
     return detail
 

@@ -23,7 +23,8 @@ class Settings(BaseModel):
 
     connection: str = Field(min_length=1, description="a payment connection (content/connections/<name>.yaml)")
     products: tuple[str, ...] | None = Field(
-        default=None, description="cancel only orders for these product or price ids; all open orders if omitted")
+        default=None, description="cancel only orders for these product or price ids; all open orders if omitted"
+    )
 
     @field_validator("products")
     @classmethod
@@ -32,8 +33,10 @@ class Settings(BaseModel):
             return None
         cleaned = tuple(item.strip() for item in value)
         if not cleaned or any(not item for item in cleaned):
-            raise ValueError("list the product or price ids to cancel (e.g. [prod_Gold]), "
-                             "or leave 'products' out to cancel every open order")
+            raise ValueError(
+                "list the product or price ids to cancel (e.g. [prod_Gold]), "
+                "or leave 'products' out to cancel every open order"
+            )
         if len(set(cleaned)) != len(cleaned):
             raise ValueError("a product is listed twice in 'products'")
         return cleaned
@@ -45,17 +48,26 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
     if not customers:
         raise Skip("no customer at the payment provider for this contact", {"connection": settings.connection})
     wanted = set(settings.products or ())
-    ids = [order.id for customer in customers for order in provider.open_subscriptions(customer)
-           if not wanted or order.products & wanted]
+    ids = [
+        order.id
+        for customer in customers
+        for order in provider.open_subscriptions(customer)
+        if not wanted or order.products & wanted
+    ]
     # a retry of this visit: orders it cancelled are no longer open, but they were cancelled here
-    ids += [m.effect.removeprefix(EFFECT) for m in ctx.earlier_effects(EFFECT) if m.effect.removeprefix(EFFECT) not in ids]
+    ids += [
+        m.effect.removeprefix(EFFECT) for m in ctx.earlier_effects(EFFECT) if m.effect.removeprefix(EFFECT) not in ids
+    ]
     if not ids:
-        raise Skip("the contact has no open orders" + (" for these products" if wanted else ""),
-                   {"connection": settings.connection, "customers": customers})
+        raise Skip(
+            "the contact has no open orders" + (" for these products" if wanted else ""),
+            {"connection": settings.connection, "customers": customers},
+        )
     comment = f"automaps map {ctx.event.map_id}, step {ctx.event.step_id}"
     cancelled: list[str] = []
     failed: list[dict[str, Any]] = []
     for order in ids:
+
         def cancel(order: str = order) -> dict[str, Any]:
             # Stripe's Idempotency-Key: the same visit and order is the same cancellation, answered alike
             key = f"{ctx.event.idempotency_key}:cancel:{order}"
@@ -69,13 +81,21 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
     detail = _detail(settings, customers, cancelled, failed)
     ctx.once("orders.cancelled", lambda: detail, kind="orders.cancelled")
     if failed:
-        return {"outcome": "failed", "detail": detail,
-                "reason": f"{len(failed)} of {len(ids)} orders could not be cancelled: "
-                          + "; ".join(f"{f['id']}: {f['reason']}" for f in failed)}
+        return {
+            "outcome": "failed",
+            "detail": detail,
+            "reason": f"{len(failed)} of {len(ids)} orders could not be cancelled: "
+            + "; ".join(f"{f['id']}: {f['reason']}" for f in failed),
+        }
     return detail
 
 
-def _detail(settings: Settings, customers: list[str], cancelled: list[str],
-            failed: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"connection": settings.connection, "customers": customers, "cancelled": cancelled,
-            **({"failed": failed} if failed else {})}
+def _detail(
+    settings: Settings, customers: list[str], cancelled: list[str], failed: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "connection": settings.connection,
+        "customers": customers,
+        "cancelled": cancelled,
+        **({"failed": failed} if failed else {}),
+    }

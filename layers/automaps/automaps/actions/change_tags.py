@@ -34,8 +34,9 @@ def run(ctx: StepContext, settings: Settings) -> Outcome:
     done = once.recorded(ctx)
     if done is not None:
         return done
-    _, added, removed = ctx.store.change_tags(ctx.contact.id, add=settings.add, remove=settings.remove,
-                                              effect=once.effect(ctx, "tags.changed"))
+    _, added, removed = ctx.store.change_tags(
+        ctx.contact.id, add=settings.add, remove=settings.remove, effect=once.effect(ctx, "tags.changed")
+    )
     change: dict[str, Any] = {"added": sorted(added), "removed": sorted(removed)}
     if not added and not removed:
         return ctx.outcome("done", "tags already as requested", **change)

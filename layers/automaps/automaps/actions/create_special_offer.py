@@ -115,22 +115,31 @@ def run(ctx: StepContext, settings: Settings) -> Outcome:
     now = clock.now()
     expires_at = settings.expires.resolve(now) if settings.expires else None
     if expires_at is not None and expires_at <= now:
-        raise Skip("the offer's expiry has already passed", {"offer": settings.offer, "expires_at": clock.iso(expires_at)})
+        raise Skip(
+            "the offer's expiry has already passed", {"offer": settings.offer, "expires_at": clock.iso(expires_at)}
+        )
     discount = Discount.model_validate(settings.discount.model_dump())
 
     def make(old: Offer | None) -> Offer:
         if old is not None and old.visit == ctx.event.idempotency_key:
             return old  # a retry of the visit that wrote it: keep its expiry as computed then
-        return Offer(offer_id=settings.offer, products=list(settings.products), discount=discount,
-                     code=settings.code or offer_code(ctx.contact.id, settings.offer), expires_at=expires_at,
-                     created_at=old.created_at if old else now, updated_at=now,
-                     visit=ctx.event.idempotency_key)
+        return Offer(
+            offer_id=settings.offer,
+            products=list(settings.products),
+            discount=discount,
+            code=settings.code or offer_code(ctx.contact.id, settings.offer),
+            expires_at=expires_at,
+            created_at=old.created_at if old else now,
+            updated_at=now,
+            visit=ctx.event.idempotency_key,
+        )
 
     def record(old: Offer | None, new: Offer) -> Any:
         return step_entry(ctx, "offer.updated" if old else "offer.created", _detail(new))
 
-    offer, change = CommerceStore().put_offer(ctx.contact.id, settings.offer, make, record,
-                                              visit=ctx.event.idempotency_key)
+    offer, change = CommerceStore().put_offer(
+        ctx.contact.id, settings.offer, make, record, visit=ctx.event.idempotency_key
+    )
     if change == "unchanged":
         return ctx.outcome("done", "the contact already has this offer", **_detail(offer))
     return ctx.outcome("done", change=change, **_detail(offer))

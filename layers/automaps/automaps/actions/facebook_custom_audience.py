@@ -39,8 +39,9 @@ class FacebookConnection(BaseModel):
     secret_key: str = "access_token"
     api_base: str = "https://graph.facebook.com"
     api_version: str = Field(default="v21.0", pattern=r"^v\d+\.\d+$")
-    default_country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$",
-                                        description="region of phone numbers written without a country code")
+    default_country: str | None = Field(
+        default=None, pattern=r"^[A-Z]{2}$", description="region of phone numbers written without a country code"
+    )
 
     @field_validator("api_base")
     @classmethod
@@ -110,10 +111,13 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
 
     def update() -> dict[str, Any]:
         answer = _call(method, url, {"payload": json.dumps(payload, separators=(",", ":")), "access_token": token})
-        updated = {"operation": settings.operation, "audience_id": settings.audience_id,
-                   "matched_on": [name for name, value in (("email", email), ("phone", phone)) if value],
-                   "num_received": answer.get("num_received"),
-                   "num_invalid_entries": answer.get("num_invalid_entries")}
+        updated = {
+            "operation": settings.operation,
+            "audience_id": settings.audience_id,
+            "matched_on": [name for name, value in (("email", email), ("phone", phone)) if value],
+            "num_received": answer.get("num_received"),
+            "num_invalid_entries": answer.get("num_invalid_entries"),
+        }
         if email:
             updated["email"] = mask_email(email)
         return updated
@@ -148,10 +152,16 @@ def _call(method: str, url: str, fields: dict[str, str]) -> dict[str, Any]:
 
     deadline = time.monotonic() + TIMEOUT_SECONDS
     try:
-        response = urllib3.request(method, url, body=urlencode(fields).encode(),
-                                   headers={"Content-Type": "application/x-www-form-urlencoded"},
-                                   timeout=urllib3.Timeout(total=TIMEOUT_SECONDS), retries=False, redirect=False,
-                                   preload_content=False)
+        response = urllib3.request(
+            method,
+            url,
+            body=urlencode(fields).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            timeout=urllib3.Timeout(total=TIMEOUT_SECONDS),
+            retries=False,
+            redirect=False,
+            preload_content=False,
+        )
         data = read_within(response, deadline)
     except urllib3.exceptions.HTTPError as failure:
         raise transport_error(failure, "Facebook", method) from None

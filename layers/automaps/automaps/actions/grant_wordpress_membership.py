@@ -33,16 +33,26 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
         user = site.find_user(email)
         created = user is None
         if user is None:
-            user = site.create_user(email, [settings.role],
-                                    first_name=str(ctx.contact.fields.get("first_name") or ""),
-                                    last_name=str(ctx.contact.fields.get("last_name") or ""))
+            user = site.create_user(
+                email,
+                [settings.role],
+                first_name=str(ctx.contact.fields.get("first_name") or ""),
+                last_name=str(ctx.contact.fields.get("last_name") or ""),
+            )
         elif settings.role in user.roles:
-            raise Skip(f"the WordPress user already has role {settings.role!r}",
-                       {"connection": settings.connection, "user_id": user.id})
+            raise Skip(
+                f"the WordPress user already has role {settings.role!r}",
+                {"connection": settings.connection, "user_id": user.id},
+            )
         else:
             user = site.set_roles(user.id, [*user.roles, settings.role])
-        return {"connection": settings.connection, "user_id": user.id, "role": settings.role, "created": created,
-                "roles": list(user.roles)}
+        return {
+            "connection": settings.connection,
+            "user_id": user.id,
+            "role": settings.role,
+            "created": created,
+            "roles": list(user.roles),
+        }
 
     # once per visit: a retry after the grant went through reports it, not "already has role"
     return ctx.once("wordpress", grant, kind="wordpress.access_granted")

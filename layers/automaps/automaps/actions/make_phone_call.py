@@ -54,13 +54,19 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     script: list[CallStep] = Field(min_length=1, max_length=50)
-    from_: str | None = Field(default=None, alias="from", min_length=1, max_length=256,
-                              description="the calling number (E.164) or End User Messaging origination identity")
+    from_: str | None = Field(
+        default=None,
+        alias="from",
+        min_length=1,
+        max_length=256,
+        description="the calling number (E.164) or End User Messaging origination identity",
+    )
     to: str | None = Field(default=None, description="merge expression; defaults to the contact's phone")
     record: bool = Field(default=False, description="record the call (through Amazon Connect)")
     voice: str = Field(default="JOANNA", min_length=2, max_length=20, description="the Polly voice that speaks")
-    connection: str | None = Field(default=None, min_length=1,
-                                   description="a connect connection; needed to connect or record")
+    connection: str | None = Field(
+        default=None, min_length=1, description="a connect connection; needed to connect or record"
+    )
     name: str | None = Field(default=None, max_length=512)
     description: str | None = Field(default=None, max_length=4096)
 
@@ -68,8 +74,9 @@ class Settings(BaseModel):
     @classmethod
     def _step_forms(cls, steps: Any) -> Any:
         for number, step in enumerate(steps if isinstance(steps, list) else [], start=1):
-            fits = step == "hang_up" or (isinstance(step, dict) and len(step) == 1
-                                         and next(iter(step)) in ("say", "pause", "connect"))
+            fits = step == "hang_up" or (
+                isinstance(step, dict) and len(step) == 1 and next(iter(step)) in ("say", "pause", "connect")
+            )
             if not fits:
                 raise ValueError(f"script step {number} is {step!r}; each step is one of: {_STEP_FORMS}")
         return steps
@@ -86,17 +93,21 @@ class Settings(BaseModel):
             raise ValueError("hang_up ends the call: it can only be the last step of the script")
         if kinds.count("connect") > 1:
             raise ValueError("the script can connect to one number only")
-        if "connect" in kinds and kinds[kinds.index("connect") + 1:] not in ([], ["hang_up"]):
+        if "connect" in kinds and kinds[kinds.index("connect") + 1 :] not in ([], ["hang_up"]):
             raise ValueError("after connect the call is transferred: connect must be the last step")
         if "say" not in kinds and "connect" not in kinds:
             raise ValueError("the script neither says anything nor connects the call; add a say or connect step")
         if self.uses_connect and not self.connection:
-            raise ValueError("a script that connects to another number, or a recorded call, goes through "
-                             "Amazon Connect: set 'connection' to a connect connection "
-                             "(content/connections/<name>.yaml with type: connect)")
+            raise ValueError(
+                "a script that connects to another number, or a recorded call, goes through "
+                "Amazon Connect: set 'connection' to a connect connection "
+                "(content/connections/<name>.yaml with type: connect)"
+            )
         if not self.uses_connect and not self.from_:
-            raise ValueError("a spoken call goes through AWS End User Messaging voice: set 'from' to your "
-                             "calling number (E.164) or origination identity")
+            raise ValueError(
+                "a spoken call goes through AWS End User Messaging voice: set 'from' to your "
+                "calling number (E.164) or origination identity"
+            )
         return self
 
     @property
@@ -122,15 +133,21 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
     to = sms.to_e164(written, country if isinstance(country, str) and len(country) == 2 else None)
 
     def call() -> dict[str, Any]:
-        return place_call(settings, to=to, render=lambda text: ctx.render(text, where=f"the script of {where}"),
-                          client_token=ctx.event.idempotency_key, contact_id=ctx.contact.id)
+        return place_call(
+            settings,
+            to=to,
+            render=lambda text: ctx.render(text, where=f"the script of {where}"),
+            client_token=ctx.event.idempotency_key,
+            contact_id=ctx.contact.id,
+        )
 
     # Amazon Connect's ClientToken makes a repeat of this visit's call the same call: replayable
     return ctx.once("call", call, kind="call.placed", replayable=settings.uses_connect)
 
 
-def place_call(settings: Settings, *, to: str, render: Callable[[str], str], client_token: str,
-               contact_id: str) -> dict[str, Any]:
+def place_call(
+    settings: Settings, *, to: str, render: Callable[[str], str], client_token: str, contact_id: str
+) -> dict[str, Any]:
     """Render the script and place the call to ``to`` (E.164); returns what the history records.
     Raises rendering.MissingField before any call is placed."""
     parts: list[tuple[str, Any]] = []
@@ -145,23 +162,39 @@ def place_call(settings: Settings, *, to: str, render: Callable[[str], str], cli
     spoken = voice.ssml(parts)
     if settings.uses_connect:
         connection = voice.load(settings.connection or "")
-        attributes = {f"{voice.ATTRIBUTE_PREFIX}ssml": spoken,
-                      f"{voice.ATTRIBUTE_PREFIX}transfer_to": transfer or "",
-                      f"{voice.ATTRIBUTE_PREFIX}record": "true" if settings.record else "false",
-                      f"{voice.ATTRIBUTE_PREFIX}voice": settings.voice,
-                      f"{voice.ATTRIBUTE_PREFIX}contact_id": contact_id}
+        attributes = {
+            f"{voice.ATTRIBUTE_PREFIX}ssml": spoken,
+            f"{voice.ATTRIBUTE_PREFIX}transfer_to": transfer or "",
+            f"{voice.ATTRIBUTE_PREFIX}record": "true" if settings.record else "false",
+            f"{voice.ATTRIBUTE_PREFIX}voice": settings.voice,
+            f"{voice.ATTRIBUTE_PREFIX}contact_id": contact_id,
+        }
         if len(spoken) > 32_000:
             raise PermanentError("the rendered call script is longer than Amazon Connect accepts (32,000 characters)")
-        call_id = voice.start_outbound_call(connection, to=to, attributes=attributes, client_token=client_token,
-                                            source=settings.from_, name=settings.name,
-                                            description=settings.description)
+        call_id = voice.start_outbound_call(
+            connection,
+            to=to,
+            attributes=attributes,
+            client_token=client_token,
+            source=settings.from_,
+            name=settings.name,
+            description=settings.description,
+        )
         provider = "connect"
     else:
         if len(spoken) > 6000:
-            raise PermanentError("the rendered call script is longer than End User Messaging voice accepts "
-                                 "(6,000 characters of SSML)")
-        call_id = end_user_messaging.send_voice(to=to, ssml=spoken, origination_identity=settings.from_ or "",
-                                                voice_id=settings.voice)
+            raise PermanentError(
+                "the rendered call script is longer than End User Messaging voice accepts (6,000 characters of SSML)"
+            )
+        call_id = end_user_messaging.send_voice(
+            to=to, ssml=spoken, origination_identity=settings.from_ or "", voice_id=settings.voice
+        )
         provider = "end_user_messaging"
-    return {"call_id": call_id, "provider": provider, "to": mask_phone(to), "record": settings.record,
-            "transfer_to": mask_phone(transfer) if transfer else None, "steps": len(settings.script)}
+    return {
+        "call_id": call_id,
+        "provider": provider,
+        "to": mask_phone(to),
+        "record": settings.record,
+        "transfer_to": mask_phone(transfer) if transfer else None,
+        "steps": len(settings.script),
+    }

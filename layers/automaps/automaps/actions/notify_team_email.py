@@ -19,8 +19,9 @@ from automaps.team import Recipient
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    to: list[Recipient] = Field(min_length=1, max_length=team.MAX_RECIPIENTS,
-                                description="addresses, each a string or {address, name}")
+    to: list[Recipient] = Field(
+        min_length=1, max_length=team.MAX_RECIPIENTS, description="addresses, each a string or {address, name}"
+    )
     subject: str = Field(min_length=1, max_length=998, description="merge fields allowed")
     text: str | None = Field(default=None, max_length=100_000, description="plain-text body, merge fields allowed")
     html: str | None = Field(default=None, max_length=200_000, description="HTML body, merge fields escaped")
@@ -38,8 +39,10 @@ class Settings(BaseModel):
             try:
                 address = validate_email(recipient.address.strip(), check_deliverability=False).normalized
             except EmailNotValidError as error:
-                raise ValueError(f"{recipient.address!r} in 'to' is not an email address ({error}); "
-                                 "write an address like ops@example.com") from None
+                raise ValueError(
+                    f"{recipient.address!r} in 'to' is not an email address ({error}); "
+                    "write an address like ops@example.com"
+                ) from None
             if address.lower() in seen:
                 raise ValueError(f"{address!r} appears twice in 'to'; list each recipient once")
             seen.add(address.lower())
@@ -57,12 +60,18 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
     message = _render(ctx, settings)  # everything rendered first: a missing field sends nothing
 
     def send(to: str) -> str:
-        return email.send(to=to, sender=config.email_from(), configuration_set=config.ses_configuration_set(),
-                          **message)
+        return email.send(
+            to=to, sender=config.email_from(), configuration_set=config.ses_configuration_set(), **message
+        )
 
     def notified(recipient: Recipient, message_id: str) -> dict[str, Any]:
-        return {"channel": "email", "to": mask_email(recipient.address), "name": recipient.name,
-                "message_id": message_id, "subject": message["subject"]}
+        return {
+            "channel": "email",
+            "to": mask_email(recipient.address),
+            "name": recipient.name,
+            "message_id": message_id,
+            "subject": message["subject"],
+        }
 
     result = team.notify_each(ctx, settings.to, send, notified, mask_email)
     return team.outcome(result, len(settings.to), "SES")

@@ -18,8 +18,11 @@ from automaps.team import Recipient
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    to: list[Recipient] = Field(min_length=1, max_length=team.MAX_RECIPIENTS,
-                                description="numbers in international format (+CC...), each a string or {address, name}")
+    to: list[Recipient] = Field(
+        min_length=1,
+        max_length=team.MAX_RECIPIENTS,
+        description="numbers in international format (+CC...), each a string or {address, name}",
+    )
     text: str = Field(min_length=1, max_length=1600, description="merge fields allowed")
     sender_id: str | None = Field(default=None, max_length=11)
 
@@ -33,8 +36,10 @@ class Settings(BaseModel):
             try:
                 number = sms.to_e164(recipient.address)
             except PermanentError:
-                raise ValueError(f"{mask_phone(recipient.address)!r} in 'to' is not a phone number in "
-                                 "international format; write it with its country code, like +14155550123") from None
+                raise ValueError(
+                    f"{mask_phone(recipient.address)!r} in 'to' is not a phone number in "
+                    "international format; write it with its country code, like +14155550123"
+                ) from None
             if number in seen:
                 raise ValueError(f"{mask_phone(number)!r} appears twice in 'to'; list each number once")
             seen.add(number)
@@ -50,8 +55,7 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
         return sms.send(to=to, text=text, sender_id=sender_id)
 
     def notified(recipient: Recipient, message_id: str) -> dict[str, Any]:
-        return {"channel": "sms", "to": mask_phone(recipient.address), "name": recipient.name,
-                "message_id": message_id}
+        return {"channel": "sms", "to": mask_phone(recipient.address), "name": recipient.name, "message_id": message_id}
 
     result = team.notify_each(ctx, settings.to, send, notified, mask_phone)
     return team.outcome(result, len(settings.to), "SNS")

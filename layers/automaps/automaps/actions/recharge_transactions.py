@@ -30,12 +30,17 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
         raise Skip("no customer at the payment provider for this contact", {"connection": settings.connection})
     ids = [invoice.id for customer in customers for invoice in provider.open_invoices(customer)]
     # a retry of this visit: invoices it paid are no longer open, but they were paid here
-    ids += [m.effect.removeprefix(EFFECT) for m in ctx.earlier_effects(EFFECT) if m.effect.removeprefix(EFFECT) not in ids]
+    ids += [
+        m.effect.removeprefix(EFFECT) for m in ctx.earlier_effects(EFFECT) if m.effect.removeprefix(EFFECT) not in ids
+    ]
     if not ids:
-        raise Skip("the contact has no transactions in collections",
-                   {"connection": settings.connection, "customers": customers})
+        raise Skip(
+            "the contact has no transactions in collections",
+            {"connection": settings.connection, "customers": customers},
+        )
     results: list[dict[str, Any]] = []
     for invoice in ids:
+
         def pay(invoice: str = invoice) -> dict[str, Any]:
             key = f"{ctx.event.idempotency_key}:pay:{invoice}"  # the same on every retry of this visit
             return provider.pay_invoice(invoice, key).as_detail()
@@ -48,15 +53,24 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
     ctx.once("transactions.recharged", lambda: detail, kind="transactions.recharged")
     unpaid = [r for r in results if r["status"] != "paid"]
     if unpaid:
-        return {"outcome": "failed", "detail": detail,
-                "reason": f"{len(unpaid)} of {len(results)} transactions not recharged: "
-                          + "; ".join(f"{r['invoice']}: {r.get('code') or r['status']}"
-                                      f"{' (' + r['decline_code'] + ')' if r.get('decline_code') else ''}"
-                                      for r in unpaid)}
+        return {
+            "outcome": "failed",
+            "detail": detail,
+            "reason": f"{len(unpaid)} of {len(results)} transactions not recharged: "
+            + "; ".join(
+                f"{r['invoice']}: {r.get('code') or r['status']}"
+                f"{' (' + r['decline_code'] + ')' if r.get('decline_code') else ''}"
+                for r in unpaid
+            ),
+        }
     return detail
 
 
 def _detail(settings: Settings, results: list[dict[str, Any]]) -> dict[str, Any]:
     paid = [r for r in results if r["status"] == "paid"]
-    return {"connection": settings.connection, "results": results, "paid": len(paid),
-            "not_paid": len(results) - len(paid)}
+    return {
+        "connection": settings.connection,
+        "results": results,
+        "paid": len(paid),
+        "not_paid": len(results) - len(paid),
+    }

@@ -17,7 +17,8 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any] | Outcome:
     done = once.recorded(ctx)
     if done is not None:
         return done
-    if not lists.ListStore().remove("fulfillment", settings.list, ctx.contact.id,
-                                    effect=once.effect(ctx, "fulfillment.removed")):
+    if not lists.ListStore().remove(
+        "fulfillment", settings.list, ctx.contact.id, effect=once.effect(ctx, "fulfillment.removed")
+    ):
         return {"outcome": "done", "reason": "not on the fulfillment list", "detail": {"list": settings.list}}
     return {"list": settings.list}

@@ -26,9 +26,11 @@ def run(ctx: StepContext, settings: Settings) -> Outcome:
     if done is not None:
         return done
     removed = CommerceStore().remove_product(
-        ctx.contact.id, settings.product,
+        ctx.contact.id,
+        settings.product,
         lambda p: step_entry(ctx, "product.removed", {"product": p.product_id, "quantity": p.quantity}),
-        visit=ctx.event.idempotency_key)
+        visit=ctx.event.idempotency_key,
+    )
     if removed is None:
         return ctx.outcome("done", "the contact does not have the product", product=settings.product)
     return ctx.outcome("done", product=removed.product_id, quantity=removed.quantity)

@@ -25,9 +25,11 @@ def run(ctx: StepContext, settings: Settings) -> Outcome:
     if done is not None:
         return done
     removed = CommerceStore().remove_offer(
-        ctx.contact.id, settings.offer,
+        ctx.contact.id,
+        settings.offer,
         lambda offer: step_entry(ctx, "offer.removed", {"offer": offer.offer_id, "code": offer.code}),
-        visit=ctx.event.idempotency_key)
+        visit=ctx.event.idempotency_key,
+    )
     if removed is None:
         return ctx.outcome("done", "the contact has no such offer", offer=settings.offer)
     return ctx.outcome("done", offer=removed.offer_id, code=removed.code)

@@ -17,8 +17,10 @@ class Settings(BaseModel):
     connection: str = Field(min_length=1, description="a wordpress connection (content/connections/<name>.yaml)")
     role: str = Field(description="the membership role's slug, e.g. 'member'")
     fallback_role: str | None = Field(
-        default=None, description="given when the membership role was the user's only one (e.g. 'subscriber'); "
-                                  "without it such a user is left with no role on the site")
+        default=None,
+        description="given when the membership role was the user's only one (e.g. 'subscriber'); "
+        "without it such a user is left with no role on the site",
+    )
 
     @field_validator("role", "fallback_role")
     @classmethod
@@ -37,14 +39,15 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
         if user is None:
             raise Skip("no WordPress user has the contact's email", {"connection": settings.connection})
         if settings.role not in user.roles:
-            raise Skip(f"the WordPress user does not have role {settings.role!r}",
-                       {"connection": settings.connection, "user_id": user.id})
+            raise Skip(
+                f"the WordPress user does not have role {settings.role!r}",
+                {"connection": settings.connection, "user_id": user.id},
+            )
         remaining = [role for role in user.roles if role != settings.role]
         if not remaining and settings.fallback_role:
             remaining = [settings.fallback_role]
         user = site.set_roles(user.id, remaining)
-        return {"connection": settings.connection, "user_id": user.id, "role": settings.role,
-                "roles": list(user.roles)}
+        return {"connection": settings.connection, "user_id": user.id, "role": settings.role, "roles": list(user.roles)}
 
     # once per visit: a retry after the revocation went through reports it, not "does not have role"
     return ctx.once("wordpress", revoke, kind="wordpress.access_revoked")

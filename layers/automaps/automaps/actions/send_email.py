@@ -31,21 +31,26 @@ from automaps.steps import PermanentError, Skip, StepContext
 DEFAULT_CONNECTION = email.DEFAULT_CONNECTION
 INLINE = "inline"
 _CONNECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_WAYS = ("give either 'template: <name>' (a stored template) or an inline 'subject' with "
-         "'html' and/or 'text'")
+_WAYS = "give either 'template: <name>' (a stored template) or an inline 'subject' with 'html' and/or 'text'"
 
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    template: str | None = Field(default=None, min_length=1,
-                                 description="name of an email template in the content store")
-    subject: str | None = Field(default=None, min_length=1, max_length=998,
-                                description="the inline email's subject, or overrides the template's")
+    template: str | None = Field(
+        default=None, min_length=1, description="name of an email template in the content store"
+    )
+    subject: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=998,
+        description="the inline email's subject, or overrides the template's",
+    )
     html: str | None = Field(default=None, min_length=1, description="inline email: HTML body")
     text: str | None = Field(default=None, min_length=1, description="inline email: plain-text body")
-    connection: str = Field(default=DEFAULT_CONNECTION,
-                            description="'default' is Amazon SES; otherwise an SMTP connection's name")
+    connection: str = Field(
+        default=DEFAULT_CONNECTION, description="'default' is Amazon SES; otherwise an SMTP connection's name"
+    )
     to: str | None = Field(default=None, description="merge expression; defaults to the contact's email")
     marketing: bool = Field(default=True, description="adds the unsubscribe link and List-Unsubscribe")
 
@@ -53,8 +58,10 @@ class Settings(BaseModel):
     @classmethod
     def _connection_name(cls, value: str) -> str:
         if not _CONNECTION_NAME.match(value):
-            raise ValueError(f"connection {value!r} must be 'default' (Amazon SES) or the name of an SMTP "
-                             f"connection in content/connections/ (letters, digits, '.', '-', '_')")
+            raise ValueError(
+                f"connection {value!r} must be 'default' (Amazon SES) or the name of an SMTP "
+                f"connection in content/connections/ (letters, digits, '.', '-', '_')"
+            )
         return value
 
     @model_validator(mode="after")
@@ -104,24 +111,46 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
     if suppression is not None:  # a permanent bounce or a complaint (automaps.engagement)
         from automaps.engagement import suppression_reason
 
-        raise Skip(suppression_reason(suppression), {"template": message.name, "to": mask_email(message.to),
-                                                     "suppressed": suppression.reason})
-    trace = email.Trace(contact_id=ctx.contact.id, map_id=ctx.event.map_id, step_id=ctx.event.step_id,
-                        template=message.name)
-    sent = {"template": message.name, "to": mask_email(message.to), "marketing": message.marketing,
-            "connection": settings.connection}
+        raise Skip(
+            suppression_reason(suppression),
+            {"template": message.name, "to": mask_email(message.to), "suppressed": suppression.reason},
+        )
+    trace = email.Trace(
+        contact_id=ctx.contact.id, map_id=ctx.event.map_id, step_id=ctx.event.step_id, template=message.name
+    )
+    sent = {
+        "template": message.name,
+        "to": mask_email(message.to),
+        "marketing": message.marketing,
+        "connection": settings.connection,
+    }
 
     def deliver() -> dict[str, Any]:
-        return {"message_id": email.deliver(settings.connection, to=message.to, subject=message.subject,
-                                            html=message.html, text=message.text, headers=message.headers,
-                                            trace=trace)}
+        return {
+            "message_id": email.deliver(
+                settings.connection,
+                to=message.to,
+                subject=message.subject,
+                html=message.html,
+                text=message.text,
+                headers=message.headers,
+                trace=trace,
+            )
+        }
 
     answer = ctx.once("email", deliver, kind="email.sent", detail=lambda answer: {**answer, **sent})
     return {**answer, **sent}
 
 
-def compose(settings: Settings, contact: Contact, trigger: Callable[[], dict[str, Any]], *,
-            to: str | None = None, where_to: str = "the 'to'", honour_unsubscribe: bool = True) -> Email:
+def compose(
+    settings: Settings,
+    contact: Contact,
+    trigger: Callable[[], dict[str, Any]],
+    *,
+    to: str | None = None,
+    where_to: str = "the 'to'",
+    honour_unsubscribe: bool = True,
+) -> Email:
     """Render the email for ``contact``. ``trigger`` gives the enrollment's event (called only if
     the email uses ``event`` or ``offer``); ``to`` overrides the recipient (test emails).
     Raises Skip (no address, unsubscribed), PermanentError (unknown template) or rendering's
@@ -145,20 +174,25 @@ def compose(settings: Settings, contact: Contact, trigger: Callable[[], dict[str
     if marketing:
         html, text = email.with_unsubscribe_link(html, text, context["unsubscribe_url"])
         headers = email.unsubscribe_headers(context["unsubscribe_url"])
-    return Email(to=to, subject=subject, html=html, text=text, headers=headers, marketing=marketing,
-                 name=source.name)
+    return Email(to=to, subject=subject, html=html, text=text, headers=headers, marketing=marketing, name=source.name)
 
 
 def load_source(settings: Settings) -> Source:
     if not settings.template:
-        return Source(name=INLINE, subject=settings.subject or "", html=settings.html, text=settings.text,
-                      marketing=True)
+        return Source(
+            name=INLINE, subject=settings.subject or "", html=settings.html, text=settings.text, marketing=True
+        )
     try:
         template = rendering.load_email_template(settings.template)
     except rendering.UnknownTemplate as unknown:
         raise PermanentError(str(unknown)) from None
-    return Source(name=settings.template, subject=settings.subject or template.subject, html=template.html,
-                  text=template.text, marketing=template.marketing)
+    return Source(
+        name=settings.template,
+        subject=settings.subject or template.subject,
+        html=template.html,
+        text=template.text,
+        marketing=template.marketing,
+    )
 
 
 def _text_as_html(text: str) -> str:
@@ -166,8 +200,9 @@ def _text_as_html(text: str) -> str:
     return f'<html>\n<body style="font-family:Helvetica,Arial,sans-serif;line-height:1.5">\n{body}\n</body>\n</html>\n'
 
 
-def _merge_context(contact: Contact, trigger: Callable[[], dict[str, Any]], settings: Settings,
-                   source: Source, marketing: bool) -> dict[str, Any]:
+def _merge_context(
+    contact: Contact, trigger: Callable[[], dict[str, Any]], settings: Settings, source: Source, marketing: bool
+) -> dict[str, Any]:
     """The merge fields, fetching the enrollment's event only when the email uses it."""
     used = rendering.referenced_variables(source.subject, source.html, source.text, settings.to)
     event = trigger() if used & {"event", "offer"} else {}

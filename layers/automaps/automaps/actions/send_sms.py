@@ -24,31 +24,43 @@ class Settings(BaseModel):
     text: str = Field(min_length=1, max_length=1600)
     to: str | None = Field(default=None, description="merge expression; defaults to the contact's phone")
     provider: Literal["sns", "end_user_messaging"] = Field(
-        default="sns", description="sns (Amazon SNS) or end_user_messaging (AWS End User Messaging SMS)")
+        default="sns", description="sns (Amazon SNS) or end_user_messaging (AWS End User Messaging SMS)"
+    )
     sender_id: str | None = Field(default=None, description="sns: the alphanumeric sender ID")
-    from_: str | None = Field(default=None, alias="from", min_length=1, max_length=256,
-                              description="end_user_messaging: the sending phone number (E.164), sender ID, "
-                                          "pool id or ARN")
+    from_: str | None = Field(
+        default=None,
+        alias="from",
+        min_length=1,
+        max_length=256,
+        description="end_user_messaging: the sending phone number (E.164), sender ID, pool id or ARN",
+    )
     message_type: Literal["promotional", "transactional"] = Field(
-        default="promotional", description="end_user_messaging: the message type")
-    configuration_set: str | None = Field(default=None, min_length=1,
-                                          description="end_user_messaging: configuration set for events")
+        default="promotional", description="end_user_messaging: the message type"
+    )
+    configuration_set: str | None = Field(
+        default=None, min_length=1, description="end_user_messaging: configuration set for events"
+    )
 
     @model_validator(mode="after")
     def _provider_settings(self) -> Settings:
         if self.provider == "end_user_messaging":
             if not self.from_:
-                raise ValueError("provider end_user_messaging needs 'from': the sending phone number (E.164), "
-                                 "sender ID or pool of your End User Messaging account")
+                raise ValueError(
+                    "provider end_user_messaging needs 'from': the sending phone number (E.164), "
+                    "sender ID or pool of your End User Messaging account"
+                )
             if self.sender_id:
                 raise ValueError("sender_id is for provider sns; with end_user_messaging put the sender in 'from'")
         else:
-            wrong = [name for name, value in (("from", self.from_), ("configuration_set", self.configuration_set))
-                     if value]
+            wrong = [
+                name for name, value in (("from", self.from_), ("configuration_set", self.configuration_set)) if value
+            ]
             if wrong or self.message_type != "promotional":
                 names = ", ".join(wrong or ["message_type"])
-                raise ValueError(f"{names}: only for provider end_user_messaging; set provider: end_user_messaging "
-                                 f"or use sender_id with sns")
+                raise ValueError(
+                    f"{names}: only for provider end_user_messaging; set provider: end_user_messaging "
+                    f"or use sender_id with sns"
+                )
         return self
 
 
@@ -62,10 +74,15 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
 
     def send() -> dict[str, Any]:
         if settings.provider == "end_user_messaging":
-            return {"message_id": end_user_messaging.send_text(
-                to=number, text=text, origination_identity=settings.from_ or "",
-                message_type="TRANSACTIONAL" if settings.message_type == "transactional" else "PROMOTIONAL",
-                configuration_set=settings.configuration_set)}
+            return {
+                "message_id": end_user_messaging.send_text(
+                    to=number,
+                    text=text,
+                    origination_identity=settings.from_ or "",
+                    message_type="TRANSACTIONAL" if settings.message_type == "transactional" else "PROMOTIONAL",
+                    configuration_set=settings.configuration_set,
+                )
+            }
         return {"message_id": sms.send(to=number, text=text, sender_id=settings.sender_id or config.sms_sender_id())}
 
     sent = {"to": mask_phone(number), "provider": settings.provider}

@@ -17,8 +17,12 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     list: str = Field(description=f"the fulfillment list: {lists.NAME_RULE}")
-    fields: FieldNames = Field(default_factory=lambda: ["first_name", "last_name", "email"], min_length=1,
-                              max_length=50, description="the contact fields snapshotted, in column order")
+    fields: FieldNames = Field(
+        default_factory=lambda: ["first_name", "last_name", "email"],
+        min_length=1,
+        max_length=50,
+        description="the contact fields snapshotted, in column order",
+    )
 
     @field_validator("list")
     @classmethod
@@ -30,8 +34,10 @@ class Settings(BaseModel):
     def _field_names(cls, names: FieldNames) -> FieldNames:
         for name in names:
             if not lists.FIELD.match(name) or name in ("contact_id", "added_at"):
-                raise ValueError(f"{name!r} is not a contact field name; use letters, digits and '_' "
-                                 "(contact_id and added_at are always exported)")
+                raise ValueError(
+                    f"{name!r} is not a contact field name; use letters, digits and '_' "
+                    "(contact_id and added_at are always exported)"
+                )
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"fields listed twice: {', '.join(twice)}; list each field once")
@@ -47,7 +53,13 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any] | Outcome:
     snapshot = {name: ctx.contact.fields.get(name) for name in settings.fields}
     snapshot = {name: value for name, value in snapshot.items() if value not in (None, "")}
     detail = {"list": settings.list, "fields": sorted(snapshot)}
-    if not lists.ListStore().add("fulfillment", settings.list, ctx.contact.id, fields=snapshot,
-                                 effect=once.effect(ctx, "fulfillment.added"), detail=detail):
+    if not lists.ListStore().add(
+        "fulfillment",
+        settings.list,
+        ctx.contact.id,
+        fields=snapshot,
+        effect=once.effect(ctx, "fulfillment.added"),
+        detail=detail,
+    ):
         return {"outcome": "done", "reason": "already on the fulfillment list", "detail": {"list": settings.list}}
     return detail

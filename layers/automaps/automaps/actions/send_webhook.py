@@ -35,8 +35,9 @@ DELIVERY_HEADER = "X-Automaps-Delivery"
 USER_AGENT = "automaps-webhook/1"
 MAX_TIMEOUT_SECONDS = 30
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 header field name
-_RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection",
-                               SIGNATURE_HEADER.lower(), DELIVERY_HEADER.lower()})
+_RESERVED_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", SIGNATURE_HEADER.lower(), DELIVERY_HEADER.lower()}
+)
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TRANSIENT_STATUSES = frozenset({408, 425, 429})
 
@@ -75,14 +76,16 @@ class Settings(BaseModel):
     url: str = Field(min_length=1, description="http(s) URL; merge fields allowed")
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     headers: dict[str, str] = Field(default_factory=dict, description="values may use merge fields")
-    json_body: dict[str, Any] | list[Any] | None = Field(default=None, alias="json",
-                                                         description="a JSON template: its strings are rendered")
+    json_body: dict[str, Any] | list[Any] | None = Field(
+        default=None, alias="json", description="a JSON template: its strings are rendered"
+    )
     form: dict[str, str] | None = Field(default=None, description="urlencoded fields; values rendered")
     connection: str | None = Field(default=None, description="a 'webhook' connection (signing secret, headers)")
     secret_arn: str | None = Field(default=None, description="Secrets Manager secret to sign with")
     timeout_seconds: float = Field(default=10, gt=0, le=MAX_TIMEOUT_SECONDS)
-    save: dict[str, str] = Field(default_factory=dict,
-                                 description="contact field -> JMESPath expression into the JSON answer")
+    save: dict[str, str] = Field(
+        default_factory=dict, description="contact field -> JMESPath expression into the JSON answer"
+    )
 
     @field_validator("url")
     @classmethod
@@ -165,8 +168,12 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
         return sent
 
     # once per visit (X-Automaps-Delivery lets the receiver tell the same delivery too)
-    answer = ctx.once("webhook", deliver, kind="webhook.sent",
-                      detail=lambda sent: {k: v for k, v in sent.items() if k not in ("values", "unreadable")})
+    answer = ctx.once(
+        "webhook",
+        deliver,
+        kind="webhook.sent",
+        detail=lambda sent: {k: v for k, v in sent.items() if k not in ("values", "unreadable")},
+    )
     sent = {k: v for k, v in answer.items() if k not in ("values", "unreadable")}
     if answer.get("unreadable"):
         raise PermanentError(answer["unreadable"], {"status": answer["status"]})
@@ -237,15 +244,13 @@ def sign(secret: str, body: bytes, at: int | None = None) -> str:
 # ------------------------------------------------------------------ the call and its answer
 
 
-def _call(settings: Settings, url: str, headers: dict[str, str], body: bytes | None,
-          where: dict[str, Any]) -> Any:
+def _call(settings: Settings, url: str, headers: dict[str, str], body: bytes | None, where: dict[str, Any]) -> Any:
     import urllib3
 
     from automaps.providers import safe_http
 
     try:
-        answer = safe_http.request(settings.method, url, headers=headers, body=body,
-                                   timeout=settings.timeout_seconds)
+        answer = safe_http.request(settings.method, url, headers=headers, body=body, timeout=settings.timeout_seconds)
     except safe_http.BlockedAddress as error:
         raise PermanentError(f"webhook not sent: {error}", where) from None
     except safe_http.BadUrl as error:
@@ -271,8 +276,9 @@ def _extract(answer: Any, save: dict[str, str]) -> tuple[dict[str, Any], list[st
     try:
         document = json.loads(answer.body or b"null")
     except ValueError:
-        raise PermanentError("the webhook was delivered but its answer is not JSON; nothing was saved",
-                             {"status": answer.status}) from None
+        raise PermanentError(
+            "the webhook was delivered but its answer is not JSON; nothing was saved", {"status": answer.status}
+        ) from None
     saved: dict[str, Any] = {}
     missing: list[str] = []
     for name, expression in save.items():
@@ -293,5 +299,6 @@ def _save(ctx: StepContext, values: dict[str, Any]) -> None:
     try:
         ctx.store.update_fields(ctx.contact.id, values)
     except (ClientError, BotoCoreError, WriteConflict, ValueError) as error:
-        raise PermanentError(f"the webhook was delivered but the fields could not be saved: "
-                             f"{type(error).__name__}") from None
+        raise PermanentError(
+            f"the webhook was delivered but the fields could not be saved: {type(error).__name__}"
+        ) from None

@@ -77,11 +77,15 @@ def run(ctx: StepContext, settings: Settings) -> Outcome:
     values = {name: value for name, value in values.items() if value is not None}
     before = ctx.contact.fields
     try:
-        after = ctx.store.update_fields(ctx.contact.id, values, clear, effect=once.effect(ctx, "contact.updated")).fields
+        after = ctx.store.update_fields(
+            ctx.contact.id, values, clear, effect=once.effect(ctx, "contact.updated")
+        ).fields
     except EmailInUse as error:
         raise PermanentError(str(error)) from None
-    change: dict[str, Any] = {"set": sorted(k for k in values if after.get(k) != before.get(k)),
-              "cleared": sorted(k for k in clear if k in before)}
+    change: dict[str, Any] = {
+        "set": sorted(k for k in values if after.get(k) != before.get(k)),
+        "cleared": sorted(k for k in clear if k in before),
+    }
     if not change["set"] and not change["cleared"]:
         return ctx.outcome("done", "fields already as requested", **change)
     return ctx.outcome("done", **change)

@@ -27,10 +27,14 @@ def run(ctx: StepContext, settings: Settings) -> Outcome:
     if done is not None:
         return done
     old, changed = CommerceStore().set_access(
-        ctx.contact.id, settings.site, settings.status,
-        lambda previous: step_entry(ctx, "membership.access_changed",
-                                    {"site": settings.site, "old": previous, "new": settings.status}),
-        visit=ctx.event.idempotency_key)
+        ctx.contact.id,
+        settings.site,
+        settings.status,
+        lambda previous: step_entry(
+            ctx, "membership.access_changed", {"site": settings.site, "old": previous, "new": settings.status}
+        ),
+        visit=ctx.event.idempotency_key,
+    )
     detail = {"site": settings.site, "old": old, "new": settings.status}
     if not changed:
         return ctx.outcome("done", f"access is already {settings.status}", site=settings.site, status=settings.status)

@@ -32,11 +32,18 @@ from automaps.contacts import mask_email
 from automaps.steps import PermanentError, TransientError
 
 # SES v2 SendEmail errors that go away by waiting; everything else is the message's problem.
-TRANSIENT_CODES = frozenset({
-    "TooManyRequestsException", "LimitExceededException", "SendingPausedException",
-    "Throttling", "ThrottlingException", "ServiceUnavailable", "InternalFailure",
-    "InternalServerError",
-})
+TRANSIENT_CODES = frozenset(
+    {
+        "TooManyRequestsException",
+        "LimitExceededException",
+        "SendingPausedException",
+        "Throttling",
+        "ThrottlingException",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalServerError",
+    }
+)
 _PERMANENT_REASONS = {
     "MessageRejected": "SES rejected the message",
     "AccountSuspendedException": "the SES account may no longer send email",
@@ -53,12 +60,14 @@ _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 
 # ------------------------------------------------------------------ privacy
 
+
 def mask_addresses(text: str) -> str:
     """Every email address in ``text`` masked (provider error messages quote them)."""
     return _ADDRESS.sub(lambda match: mask_email(match.group(0)), text or "")
 
 
 # ------------------------------------------------------------------ unsubscribe
+
 
 def unsubscribe_headers(url: str) -> dict[str, str]:
     """RFC 8058 one-click unsubscribe: mailbox providers POST ``List-Unsubscribe=One-Click``."""
@@ -68,8 +77,10 @@ def unsubscribe_headers(url: str) -> dict[str, str]:
 def with_unsubscribe_link(html: str, text: str, url: str) -> tuple[str, str]:
     """Bodies that show the unsubscribe link: unchanged where the template already has it."""
     if url not in html:
-        footer = (f'<p style="font-size:12px;color:#6b7280">Don\'t want these emails? '
-                  f'<a href="{html_lib.escape(url, quote=True)}">Unsubscribe</a>.</p>')
+        footer = (
+            f'<p style="font-size:12px;color:#6b7280">Don\'t want these emails? '
+            f'<a href="{html_lib.escape(url, quote=True)}">Unsubscribe</a>.</p>'
+        )
         closing = html.lower().rfind("</body>")
         html = html[:closing] + footer + html[closing:] if closing >= 0 else html + footer
     if url not in text:
@@ -79,8 +90,17 @@ def with_unsubscribe_link(html: str, text: str, url: str) -> tuple[str, str]:
 
 # ------------------------------------------------------------------ sending
 
-def build_message(*, to: str, subject: str, html: str, text: str, sender: str,
-                  headers: dict[str, str] | None = None, message_id: str | None = None) -> EmailMessage:
+
+def build_message(
+    *,
+    to: str,
+    subject: str,
+    html: str,
+    text: str,
+    sender: str,
+    headers: dict[str, str] | None = None,
+    message_id: str | None = None,
+) -> EmailMessage:
     """A multipart/alternative message (text first, HTML preferred), 7-bit clean."""
     message = EmailMessage(policy=SMTP)
     message["From"] = sender
@@ -106,6 +126,7 @@ def _raw_header_value(name: str, value: str) -> str:
 
 
 # ------------------------------------------------------------------ message tags (SES events carry them back)
+
 
 @dataclass(frozen=True)
 class Trace:
@@ -136,7 +157,7 @@ def tag_value(value: str) -> str:
 def read_tag_value(value: str) -> str:
     if not value.startswith(_ENCODED):
         return value
-    text = value[len(_ENCODED):]
+    text = value[len(_ENCODED) :]
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
     except (binascii.Error, ValueError):
@@ -145,13 +166,18 @@ def read_tag_value(value: str) -> str:
 
 def ses_tags(trace: Trace) -> list[dict[str, str]]:
     """SES v2 ``EmailTags`` for ``trace`` (map and step omitted when there are none)."""
-    values = {"contact_id": trace.contact_id, "map_id": trace.map_id, "step_id": trace.step_id,
-              "template": trace.template}
+    values = {
+        "contact_id": trace.contact_id,
+        "map_id": trace.map_id,
+        "step_id": trace.step_id,
+        "template": trace.template,
+    }
     return [{"Name": TAG_NAMES[key], "Value": tag_value(value)} for key, value in values.items() if value]
 
 
 def trace_from_tags(tags: dict[str, list[str]]) -> Trace | None:
     """The trace an SES event's ``mail.tags`` carry back; None for mail we did not send for a contact."""
+
     def first(key: str) -> str | None:
         values = tags.get(TAG_NAMES[key]) or []
         return read_tag_value(values[0]) if values and values[0] else None
@@ -159,8 +185,9 @@ def trace_from_tags(tags: dict[str, list[str]]) -> Trace | None:
     contact_id = first("contact_id")
     if not contact_id:
         return None
-    return Trace(contact_id=contact_id, map_id=first("map_id"), step_id=first("step_id"),
-                 template=first("template") or "")
+    return Trace(
+        contact_id=contact_id, map_id=first("map_id"), step_id=first("step_id"), template=first("template") or ""
+    )
 
 
 def valid_address(address: str) -> str:
@@ -172,13 +199,20 @@ def valid_address(address: str) -> str:
         raise PermanentError(f"not a valid email address: {mask_email(address)}") from None
 
 
-def send(*, to: str, subject: str, html: str, text: str, sender: str,
-         headers: dict[str, str] | None = None, configuration_set: str | None = None,
-         tags: list[dict[str, str]] | None = None) -> str:
+def send(
+    *,
+    to: str,
+    subject: str,
+    html: str,
+    text: str,
+    sender: str,
+    headers: dict[str, str] | None = None,
+    configuration_set: str | None = None,
+    tags: list[dict[str, str]] | None = None,
+) -> str:
     """Send one message with SES v2; returns the SES message id. ``tags`` (``EmailTags``) come back
     on the configuration set's events."""
-    message = build_message(to=valid_address(to), subject=subject, html=html, text=text,
-                            sender=sender, headers=headers)
+    message = build_message(to=valid_address(to), subject=subject, html=html, text=text, sender=sender, headers=headers)
     raw = message.as_bytes(policy=_WIRE)
     request: dict[str, Any] = {"FromEmailAddress": sender, "Content": {"Raw": {"Data": raw}}}
     if configuration_set:
@@ -192,17 +226,32 @@ def send(*, to: str, subject: str, html: str, text: str, sender: str,
 DEFAULT_CONNECTION = "default"
 
 
-def deliver(connection: str, *, to: str, subject: str, html: str, text: str,
-            headers: dict[str, str] | None = None, trace: Trace | None = None) -> str:
+def deliver(
+    connection: str,
+    *,
+    to: str,
+    subject: str,
+    html: str,
+    text: str,
+    headers: dict[str, str] | None = None,
+    trace: Trace | None = None,
+) -> str:
     """Send through ``connection``: ``default`` is Amazon SES from EMAIL_FROM, any other name an
     SMTP connection from the content store (automaps.channels.smtp). Returns the message id.
 
     With a ``trace`` the email's engagement is tracked: through SES by message tags on the
     configuration set's events, through SMTP by our own open pixel and click redirect."""
     if connection == DEFAULT_CONNECTION:
-        return send(to=to, subject=subject, html=html, text=text, sender=config.email_from(),
-                    headers=headers, configuration_set=config.ses_configuration_set(),
-                    tags=ses_tags(trace) if trace else None)
+        return send(
+            to=to,
+            subject=subject,
+            html=html,
+            text=text,
+            sender=config.email_from(),
+            headers=headers,
+            configuration_set=config.ses_configuration_set(),
+            tags=ses_tags(trace) if trace else None,
+        )
     from automaps.channels import smtp
 
     server = smtp.load(connection)
@@ -211,8 +260,15 @@ def deliver(connection: str, *, to: str, subject: str, html: str, text: str,
         from automaps.channels import email_tracking
 
         html = email_tracking.instrument(html, trace, message_id=message_id.strip("<>"), connection=connection)
-    message = build_message(to=valid_address(to), subject=subject, html=html, text=text,
-                            sender=server.from_address, headers=headers, message_id=message_id)
+    message = build_message(
+        to=valid_address(to),
+        subject=subject,
+        html=html,
+        text=text,
+        sender=server.from_address,
+        headers=headers,
+        message_id=message_id,
+    )
     return smtp.send(server, message)
 
 

@@ -44,8 +44,14 @@ class _LinkFinder(HTMLParser):
 
 def instrument(html: str, trace: Trace, *, message_id: str, connection: str) -> str:
     """``html`` with its web links going through our click redirect and an open pixel added."""
-    email = tracking.TrackedEmail(contact_id=trace.contact_id, map_id=trace.map_id, step_id=trace.step_id,
-                                  template=trace.template, message_id=message_id, connection=connection)
+    email = tracking.TrackedEmail(
+        contact_id=trace.contact_id,
+        map_id=trace.map_id,
+        step_id=trace.step_id,
+        template=trace.template,
+        message_id=message_id,
+        connection=connection,
+    )
     finder = _LinkFinder()
     finder.feed(html)
     finder.close()
@@ -53,7 +59,7 @@ def instrument(html: str, trace: Trace, *, message_id: str, connection: str) -> 
     pieces, done = [], 0
     for (line, column), raw, attrs, closed in finder.links:
         start = line_starts[line - 1] + column
-        if html[start:start + len(raw)] != raw:  # the parser's position is always exact; never guess
+        if html[start : start + len(raw)] != raw:  # the parser's position is always exact; never guess
             continue
         rewritten = _rewrite(attrs, closed, email, raw)
         if rewritten is not None:
@@ -86,8 +92,10 @@ def _rewrite(attrs: list[tuple[str, str | None]], closed: bool, email: tracking.
 
 
 def _with_pixel(html: str, url: str) -> str:
-    pixel = (f'<img src="{html_lib.escape(url, quote=True)}" width="1" height="1" alt="" '
-             'style="display:block;width:1px;height:1px;border:0" />')
+    pixel = (
+        f'<img src="{html_lib.escape(url, quote=True)}" width="1" height="1" alt="" '
+        'style="display:block;width:1px;height:1px;border:0" />'
+    )
     closing = html.lower().rfind("</body>")
     return html[:closing] + pixel + html[closing:] if closing >= 0 else html + pixel
 

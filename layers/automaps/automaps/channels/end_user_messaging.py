@@ -18,8 +18,9 @@ from automaps.channels.errors import provider_call
 from automaps.steps import PermanentError, TransientError
 
 SERVICE = "pinpoint-sms-voice-v2"
-TRANSIENT_CODES = frozenset({"ThrottlingException", "InternalServerException", "ServiceUnavailable",
-                             "Throttling", "InternalFailure"})
+TRANSIENT_CODES = frozenset(
+    {"ThrottlingException", "InternalServerException", "ServiceUnavailable", "Throttling", "InternalFailure"}
+)
 _PERMANENT_REASONS = {
     "ValidationException": "End User Messaging refused the request",
     "AccessDeniedException": "End User Messaging denied access",
@@ -29,23 +30,38 @@ _PERMANENT_REASONS = {
 }
 
 
-def send_text(*, to: str, text: str, origination_identity: str,
-              message_type: Literal["TRANSACTIONAL", "PROMOTIONAL"] = "PROMOTIONAL",
-              configuration_set: str | None = None) -> str:
+def send_text(
+    *,
+    to: str,
+    text: str,
+    origination_identity: str,
+    message_type: Literal["TRANSACTIONAL", "PROMOTIONAL"] = "PROMOTIONAL",
+    configuration_set: str | None = None,
+) -> str:
     """SendTextMessage to ``to`` (E.164); returns the message id."""
-    request: dict[str, Any] = {"DestinationPhoneNumber": to, "OriginationIdentity": origination_identity,
-                               "MessageBody": text, "MessageType": message_type}
+    request: dict[str, Any] = {
+        "DestinationPhoneNumber": to,
+        "OriginationIdentity": origination_identity,
+        "MessageBody": text,
+        "MessageType": message_type,
+    }
     if configuration_set:
         request["ConfigurationSetName"] = configuration_set
     with provider_call("End User Messaging SMS", classify):
         return aws.client(SERVICE).send_text_message(**request)["MessageId"]
 
 
-def send_voice(*, to: str, ssml: str, origination_identity: str, voice_id: str,
-               configuration_set: str | None = None) -> str:
+def send_voice(
+    *, to: str, ssml: str, origination_identity: str, voice_id: str, configuration_set: str | None = None
+) -> str:
     """SendVoiceMessage speaking ``ssml`` to ``to`` (E.164); returns the message id."""
-    request: dict[str, Any] = {"DestinationPhoneNumber": to, "OriginationIdentity": origination_identity,
-                               "MessageBody": ssml, "MessageBodyTextType": "SSML", "VoiceId": voice_id}
+    request: dict[str, Any] = {
+        "DestinationPhoneNumber": to,
+        "OriginationIdentity": origination_identity,
+        "MessageBody": ssml,
+        "MessageBodyTextType": "SSML",
+        "VoiceId": voice_id,
+    }
     if configuration_set:
         request["ConfigurationSetName"] = configuration_set
     with provider_call("End User Messaging voice", classify):

@@ -27,7 +27,8 @@ def provider_call(service: str, classify: Callable[[ClientError], Exception]) ->
     except BotoConnectionError as error:
         raise TransientError(f"{service} could not be reached: {type(error).__name__}") from None
     except HTTPClientError as error:
-        raise OutcomeUnknown(service, f"{service} may have accepted the request but its answer was lost "
-                                      f"({type(error).__name__})") from None
+        raise OutcomeUnknown(
+            service, f"{service} may have accepted the request but its answer was lost ({type(error).__name__})"
+        ) from None
     except BotoCoreError as error:
         raise PermanentError(f"{service} request failed: {type(error).__name__}") from None

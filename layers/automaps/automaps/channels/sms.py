@@ -11,9 +11,17 @@ from automaps.contacts import mask_phone
 from automaps.steps import PermanentError, TransientError
 
 SMS_TYPE = "Promotional"  # marketing automation: cheapest route, opt-outs honoured by SNS
-TRANSIENT_CODES = frozenset({"Throttling", "ThrottlingException", "ThrottledException",
-                             "InternalError", "InternalFailure", "ServiceUnavailable",
-                             "KMSThrottling"})
+TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "KMSThrottling",
+    }
+)
 
 
 def to_e164(number: str, region: str | None = None) -> str:
@@ -23,8 +31,7 @@ def to_e164(number: str, region: str | None = None) -> str:
         parsed = phonenumbers.parse(number, (region or "").upper() or None)
     except phonenumbers.NumberParseException as error:
         hint = "" if region else " (no country code, and the contact has no country)"
-        raise PermanentError(f"not a valid phone number: {mask_phone(number)}{hint}: "
-                             f"{_reason(error)}") from None
+        raise PermanentError(f"not a valid phone number: {mask_phone(number)}{hint}: {_reason(error)}") from None
     if not phonenumbers.is_valid_number(parsed):
         raise PermanentError(f"not a valid phone number: {mask_phone(number)}")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
@@ -51,8 +58,7 @@ def send(*, to: str, text: str, sender_id: str | None = None, region: str | None
     """Send ``text`` to ``to``; returns the SNS message id."""
     number = to_e164(to, region)
     with provider_call("SNS", classify):
-        response = aws.client("sns").publish(
-            PhoneNumber=number, Message=text, MessageAttributes=_attributes(sender_id))
+        response = aws.client("sns").publish(PhoneNumber=number, Message=text, MessageAttributes=_attributes(sender_id))
     return response["MessageId"]
 
 

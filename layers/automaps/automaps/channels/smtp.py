@@ -29,7 +29,6 @@ from automaps.steps import OutcomeUnknown, PermanentError, TransientError
 TYPE = "smtp"
 
 
-
 class SmtpConnection(BaseModel):
     """The settings of an SMTP connection (validated by ``automaps push`` and on use)."""
 
@@ -39,10 +38,14 @@ class SmtpConnection(BaseModel):
     host: str = Field(min_length=1, max_length=253)
     port: int = Field(default=587, ge=1, le=65535)
     security: Literal["starttls", "tls", "none"] = Field(
-        default="starttls", description="starttls (usually port 587), tls (usually 465) or none")
+        default="starttls", description="starttls (usually port 587), tls (usually 465) or none"
+    )
     username: str | None = Field(default=None, min_length=1)
-    secret_arn: str | None = Field(default=None, pattern=r"^arn:aws[\w-]*:secretsmanager:",
-                                   description="Secrets Manager secret holding the password")
+    secret_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[\w-]*:secretsmanager:",
+        description="Secrets Manager secret holding the password",
+    )
     from_address: str = Field(alias="from", min_length=3, description="the From of every message")
     timeout_seconds: float = Field(default=15, gt=0, le=60)
     ca_certificate: str | None = Field(default=None, description="PEM of a private CA to trust (optional)")
@@ -52,11 +55,14 @@ class SmtpConnection(BaseModel):
         if (self.username is None) != (self.secret_arn is None):
             raise ValueError("give both username and secret_arn (the password's secret), or neither")
         if self.security == "none" and self.username:
-            raise ValueError("security 'none' would send the password unencrypted; "
-                             "use starttls or tls, or drop username and secret_arn")
+            raise ValueError(
+                "security 'none' would send the password unencrypted; "
+                "use starttls or tls, or drop username and secret_arn"
+            )
         if "@" not in parseaddr(self.from_address)[1]:
-            raise ValueError(f"'from' must be an email address such as 'Shop <news@shop.example>'; "
-                             f"got {self.from_address!r}")
+            raise ValueError(
+                f"'from' must be an email address such as 'Shop <news@shop.example>'; got {self.from_address!r}"
+            )
         return self
 
 
@@ -74,6 +80,7 @@ def load(name: str) -> SmtpConnection:
 
 # ------------------------------------------------------------------ the password
 
+
 def password(connection: SmtpConnection) -> str:
     """The password from Secrets Manager: the secret itself, or its JSON ``password`` member."""
     try:
@@ -83,6 +90,7 @@ def password(connection: SmtpConnection) -> str:
 
 
 # ------------------------------------------------------------------ sending
+
 
 def message_id_for(connection: SmtpConnection) -> str:
     domain = parseaddr(connection.from_address)[1].rpartition("@")[2] or None
@@ -106,8 +114,10 @@ def send(connection: SmtpConnection, message: EmailMessage) -> str:
             client.ehlo()
             if connection.security == "starttls":
                 if not client.has_extn("starttls"):
-                    raise PermanentError(f"SMTP server {connection.host} does not offer STARTTLS; "
-                                         f"set security to tls or none in the connection")
+                    raise PermanentError(
+                        f"SMTP server {connection.host} does not offer STARTTLS; "
+                        f"set security to tls or none in the connection"
+                    )
                 client.starttls(context=_tls_context(connection))
                 client.ehlo()
             if connection.username:
@@ -125,14 +135,19 @@ def send(connection: SmtpConnection, message: EmailMessage) -> str:
     except smtplib.SMTPNotSupportedError as error:
         raise PermanentError(f"SMTP server {connection.host}: {error}") from None
     except ssl.SSLCertVerificationError as error:
-        raise PermanentError(f"SMTP server {connection.host}: certificate not trusted "
-                             f"({error.verify_message})") from None
+        raise PermanentError(
+            f"SMTP server {connection.host}: certificate not trusted ({error.verify_message})"
+        ) from None
     except (OSError, smtplib.SMTPException) as error:  # refused, reset, timed out, disconnected
         if stage["data_sent"]:
-            raise OutcomeUnknown("email", f"SMTP server {connection.host} received the whole message but the "
-                                          f"connection was lost before its answer ({type(error).__name__})") from None
-        raise TransientError(f"SMTP server {connection.host}:{connection.port} could not be reached: "
-                             f"{type(error).__name__}") from None
+            raise OutcomeUnknown(
+                "email",
+                f"SMTP server {connection.host} received the whole message but the "
+                f"connection was lost before its answer ({type(error).__name__})",
+            ) from None
+        raise TransientError(
+            f"SMTP server {connection.host}:{connection.port} could not be reached: {type(error).__name__}"
+        ) from None
     return message_id
 
 
@@ -145,8 +160,11 @@ def _transmit(client: Any, message: EmailMessage, stage: dict[str, bool]) -> Non
     from email.utils import getaddresses
 
     sender = parseaddr(str(message["From"]))[1]
-    recipients = [address for _, address in getaddresses([str(v) for k in ("To", "Cc", "Bcc")
-                                                          for v in message.get_all(k, [])]) if address]
+    recipients = [
+        address
+        for _, address in getaddresses([str(v) for k in ("To", "Cc", "Bcc") for v in message.get_all(k, [])])
+        if address
+    ]
     import copy
 
     shown = message
@@ -195,8 +213,9 @@ def _connect(connection: SmtpConnection) -> Any:
     import smtplib
 
     if connection.security == "tls":
-        return smtplib.SMTP_SSL(connection.host, connection.port, timeout=connection.timeout_seconds,
-                                context=_tls_context(connection))
+        return smtplib.SMTP_SSL(
+            connection.host, connection.port, timeout=connection.timeout_seconds, context=_tls_context(connection)
+        )
     return smtplib.SMTP(connection.host, connection.port, timeout=connection.timeout_seconds)
 
 

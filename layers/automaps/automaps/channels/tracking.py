@@ -28,12 +28,12 @@ VISITOR_PARAM = "am_c"
 """Query parameter a tracked click adds to its destination so the page snippet knows the visitor."""
 
 
-
 class BadToken(ValueError):
     """A token that is malformed, tampered with, forged, expired or for another purpose."""
 
 
 # ------------------------------------------------------------------ key
+
 
 def _key(purpose: str) -> bytes:
     secret = secrets.get(config.signing_secret_arn()).encode()
@@ -41,6 +41,7 @@ def _key(purpose: str) -> bytes:
 
 
 # ------------------------------------------------------------------ encoding
+
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
@@ -58,6 +59,7 @@ def _signature(purpose: str, payload: str) -> bytes:
 
 
 # ------------------------------------------------------------------ sign / verify
+
 
 def sign(purpose: str, data: dict[str, Any]) -> str:
     """A URL-safe token carrying ``data`` for ``purpose``, stamped with the issue time."""
@@ -86,13 +88,13 @@ def _decode(payload: str) -> dict[str, Any]:
         body = json.loads(_unb64(payload))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise BadToken("token payload is not valid") from None
-    if not isinstance(body, dict) or not isinstance(body.get("d"), dict) \
-            or not isinstance(body.get("iat"), int):
+    if not isinstance(body, dict) or not isinstance(body.get("d"), dict) or not isinstance(body.get("iat"), int):
         raise BadToken("token payload is not valid")
     return body
 
 
 # ------------------------------------------------------------------ unsubscribe links
+
 
 @dataclass(frozen=True)
 class UnsubscribeRequest:
@@ -119,6 +121,7 @@ def read_unsubscribe(token: str) -> UnsubscribeRequest:
 
 
 # ------------------------------------------------------------------ visitor identity (page tracking)
+
 
 def visitor_token(contact_id: str) -> str:
     """Who is visiting: set as a cookie by the page snippet, or carried in ``?am_c=`` from a tracked click."""
@@ -156,16 +159,29 @@ class TrackedEmail:
     connection: str
 
     def _data(self) -> dict[str, Any]:
-        return {"c": self.contact_id, "m": self.map_id, "s": self.step_id, "t": self.template,
-                "i": self.message_id, "n": self.connection}
+        return {
+            "c": self.contact_id,
+            "m": self.map_id,
+            "s": self.step_id,
+            "t": self.template,
+            "i": self.message_id,
+            "n": self.connection,
+        }
 
     @classmethod
     def _from(cls, data: dict[str, Any]) -> TrackedEmail:
-        values = {"contact_id": data.get("c"), "map_id": data.get("m"), "step_id": data.get("s"),
-                  "template": data.get("t"), "message_id": data.get("i"), "connection": data.get("n")}
+        values = {
+            "contact_id": data.get("c"),
+            "map_id": data.get("m"),
+            "step_id": data.get("s"),
+            "template": data.get("t"),
+            "message_id": data.get("i"),
+            "connection": data.get("n"),
+        }
         required = ("contact_id", "template", "message_id", "connection")
-        if any(not isinstance(values[key], str) or not values[key] for key in required) or \
-                any(values[key] is not None and not isinstance(values[key], str) for key in ("map_id", "step_id")):
+        if any(not isinstance(values[key], str) or not values[key] for key in required) or any(
+            values[key] is not None and not isinstance(values[key], str) for key in ("map_id", "step_id")
+        ):
             raise BadToken("tracking token does not name an email")
         return cls(**values)  # type: ignore[arg-type]  # checked just above
 

@@ -21,8 +21,15 @@ from automaps.channels.errors import provider_call
 from automaps.steps import PermanentError, TransientError
 
 TYPE = "connect"
-TRANSIENT_CODES = frozenset({"LimitExceededException", "InternalServiceException", "ThrottlingException",
-                             "ServiceUnavailableException", "TooManyRequestsException"})
+TRANSIENT_CODES = frozenset(
+    {
+        "LimitExceededException",
+        "InternalServiceException",
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "TooManyRequestsException",
+    }
+)
 _PERMANENT_REASONS = {
     "InvalidRequestException": "Amazon Connect refused the request",
     "InvalidParameterException": "Amazon Connect refused a parameter",
@@ -41,10 +48,15 @@ class ConnectConnection(BaseModel):
 
     type: Literal["connect"] = "connect"
     instance_id: str = Field(min_length=1, max_length=100, description="the Amazon Connect instance id")
-    contact_flow_id: str = Field(min_length=1, max_length=500,
-                                 description="the contact flow that plays automaps_ssml, transfers and records")
-    queue_id: str | None = Field(default=None, min_length=1, max_length=500,
-                                 description="the outbound queue (its caller id is used if 'from' is not set)")
+    contact_flow_id: str = Field(
+        min_length=1, max_length=500, description="the contact flow that plays automaps_ssml, transfers and records"
+    )
+    queue_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="the outbound queue (its caller id is used if 'from' is not set)",
+    )
 
 
 def load(name: str) -> ConnectConnection:
@@ -60,6 +72,7 @@ def load(name: str) -> ConnectConnection:
 
 # ------------------------------------------------------------------ SSML
 
+
 def ssml(parts: list[tuple[str, Any]]) -> str:
     """``<speak>`` from ``("say", text)`` and ``("pause", seconds)``; text is XML-escaped, so
     contact data (and the author's own words) can never become markup."""
@@ -74,14 +87,26 @@ def ssml(parts: list[tuple[str, Any]]) -> str:
 
 # ------------------------------------------------------------------ Amazon Connect
 
-def start_outbound_call(connection: ConnectConnection, *, to: str, attributes: dict[str, str],
-                        client_token: str, source: str | None = None, name: str | None = None,
-                        description: str | None = None) -> str:
+
+def start_outbound_call(
+    connection: ConnectConnection,
+    *,
+    to: str,
+    attributes: dict[str, str],
+    client_token: str,
+    source: str | None = None,
+    name: str | None = None,
+    description: str | None = None,
+) -> str:
     """StartOutboundVoiceContact; returns the Connect contact id. ``client_token`` makes a retry
     of the same visit the same call."""
-    request: dict[str, Any] = {"DestinationPhoneNumber": to, "ContactFlowId": connection.contact_flow_id,
-                               "InstanceId": connection.instance_id, "ClientToken": client_token,
-                               "Attributes": attributes}
+    request: dict[str, Any] = {
+        "DestinationPhoneNumber": to,
+        "ContactFlowId": connection.contact_flow_id,
+        "InstanceId": connection.instance_id,
+        "ClientToken": client_token,
+        "Attributes": attributes,
+    }
     if connection.queue_id:
         request["QueueId"] = connection.queue_id
     if source:

@@ -44,6 +44,7 @@ def _eval(c: BaseModel, facts: Facts, inputs: Inputs) -> bool:
 
 # ---------------------------------------------------------------- profile
 
+
 def _has_tag(c: m.HasTag, facts: Facts) -> tuple[bool, dict]:
     return c.has_tag in facts.tags, {"has_tag": c.has_tag, "tags": sorted(facts.tags)}
 
@@ -51,7 +52,11 @@ def _has_tag(c: m.HasTag, facts: Facts) -> tuple[bool, dict]:
 def _field(c: m.FieldCondition, facts: Facts) -> tuple[bool, dict]:
     value = facts.fields.get(c.field.name)
     return value_test(c.field, value, facts.now), {
-        "field": c.field.name, "op": c.field.operator, "operand": _jsonable(c.field.operand), "value": _jsonable(value)}
+        "field": c.field.name,
+        "op": c.field.operator,
+        "operand": _jsonable(c.field.operand),
+        "value": _jsonable(value),
+    }
 
 
 def _date_added(c: m.DateAdded, facts: Facts) -> tuple[bool, dict]:
@@ -68,6 +73,7 @@ def _on_list(c: m.OnList, facts: Facts) -> tuple[bool, dict]:
 
 
 # ---------------------------------------------------------------- email engagement
+
 
 def _email_matcher(ref: m.EmailRef, facts: Facts) -> Callable[[HistoryEntry], bool]:
     map_id = ref.map or facts.map_id
@@ -97,35 +103,46 @@ def _clicked_link(c: m.ClickedLink, facts: Facts) -> tuple[bool, dict]:
 
 # ---------------------------------------------------------------- pages
 
+
 def _visited_page(c: m.VisitedPage, facts: Facts) -> tuple[bool, dict]:
     ref = c.visited_page
 
     def matches(entry: HistoryEntry) -> bool:
-        return ((ref.url is None or _same_page(entry.detail.get("url"), ref.url))
-                and (ref.page is None or entry.detail.get("page") == ref.page)
-                and (ref.funnel is None or entry.detail.get("funnel") == ref.funnel)
-                and _within(entry, ref.within, facts))
+        return (
+            (ref.url is None or _same_page(entry.detail.get("url"), ref.url))
+            and (ref.page is None or entry.detail.get("page") == ref.page)
+            and (ref.funnel is None or entry.detail.get("funnel") == ref.funnel)
+            and _within(entry, ref.within, facts)
+        )
 
     return _events_leaf("page.visited", matches, ref, facts)
 
 
 def _inside_funnel(c: m.InsideFunnel, facts: Facts) -> tuple[bool, dict]:
     ref = c.inside_funnel
-    return _events_leaf("page.visited", lambda e: e.detail.get("funnel") == ref.funnel and _within(e, ref.within, facts),
-                        ref, facts)
+    return _events_leaf(
+        "page.visited", lambda e: e.detail.get("funnel") == ref.funnel and _within(e, ref.within, facts), ref, facts
+    )
 
 
 # ---------------------------------------------------------------- commerce and courses
 
+
 def _has_product(c: m.HasProduct, facts: Facts) -> tuple[bool, dict]:
-    return c.has_product.product in facts.products, {"product": c.has_product.product,
-                                                     "products": sorted(facts.products)}
+    return c.has_product.product in facts.products, {
+        "product": c.has_product.product,
+        "products": sorted(facts.products),
+    }
 
 
 def _purchased_product(c: m.PurchasedProduct, facts: Facts) -> tuple[bool, dict]:
     ref = c.purchased_product
-    return _events_leaf("purchase.made", lambda e: (ref.product is None or e.detail.get("product") == ref.product)
-                        and _within(e, ref.within, facts), ref, facts)
+    return _events_leaf(
+        "purchase.made",
+        lambda e: (ref.product is None or e.detail.get("product") == ref.product) and _within(e, ref.within, facts),
+        ref,
+        facts,
+    )
 
 
 def _course_matcher(ref: m.CourseRef | m.CourseStepRef, facts: Facts) -> Callable[[HistoryEntry], bool]:
@@ -142,8 +159,12 @@ def _course_completed(c: m.CourseCompleted, facts: Facts) -> tuple[bool, dict]:
 
 def _course_step_completed(c: m.CourseStepCompleted, facts: Facts) -> tuple[bool, dict]:
     ref, course = c.course_step_completed, _course_matcher(c.course_step_completed, facts)
-    return _events_leaf("course.step_completed",
-                        lambda e: course(e) and (ref.step is None or e.detail.get("step") == ref.step), ref, facts)
+    return _events_leaf(
+        "course.step_completed",
+        lambda e: course(e) and (ref.step is None or e.detail.get("step") == ref.step),
+        ref,
+        facts,
+    )
 
 
 def _has_subscription(c: m.HasSubscription, facts: Facts) -> tuple[bool, dict]:
@@ -184,12 +205,18 @@ def _event_attribute(c: m.EventAttribute, facts: Facts) -> tuple[bool, dict]:
         return bool(seen), {"event": test.event, "events": len(seen), "latest_at": _at(seen[-1] if seen else None)}
     values = [_attribute(e.detail, test.name) for e in seen]
     matched = [v for v in values if value_test(test, v, facts.now)]
-    return bool(matched), {"event": test.event, "name": test.name, "op": test.operator,
-                           "operand": _jsonable(test.operand), "events": len(seen),
-                           "values": [_jsonable(v) for v in values[-10:]]}
+    return bool(matched), {
+        "event": test.event,
+        "name": test.name,
+        "op": test.operator,
+        "operand": _jsonable(test.operand),
+        "events": len(seen),
+        "values": [_jsonable(v) for v in values[-10:]],
+    }
 
 
 # ---------------------------------------------------------------- the clock
+
 
 def _current_date(c: m.CurrentDate, facts: Facts) -> tuple[bool, dict]:
     test = c.current_date
@@ -229,11 +256,15 @@ def _current_time(c: m.CurrentTime, facts: Facts) -> tuple[bool, dict]:
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def _events_leaf(kind: str, matches: Callable[[HistoryEntry], bool], ref: BaseModel,
-                 facts: Facts) -> tuple[bool, dict]:
+def _events_leaf(kind: str, matches: Callable[[HistoryEntry], bool], ref: BaseModel, facts: Facts) -> tuple[bool, dict]:
     found = [e for e in facts.events(kind) if matches(e)]
-    return bool(found), {**_ref(ref), "event": kind, "matching": len(found), "seen": len(facts.events(kind)),
-                         "latest_at": _at(found[-1] if found else None)}
+    return bool(found), {
+        **_ref(ref),
+        "event": kind,
+        "matching": len(found),
+        "seen": len(facts.events(kind)),
+        "latest_at": _at(found[-1] if found else None),
+    }
 
 
 def _same_page(recorded: Any, wanted: str) -> bool:
@@ -250,8 +281,12 @@ def _within(entry: HistoryEntry, period: Any, facts: Facts) -> bool:
 
 def _date_leaf(test: m.DateTest, value: datetime | None, facts: Facts, what: str) -> tuple[bool, dict]:
     zone, zone_name = facts.zone(test.timezone)
-    looked_at = {what: clock.iso(value) if value else None, "test": test.test, "operand": _jsonable(getattr(test, test.test)),
-                 "timezone": zone_name}
+    looked_at = {
+        what: clock.iso(value) if value else None,
+        "test": test.test,
+        "operand": _jsonable(getattr(test, test.test)),
+        "timezone": zone_name,
+    }
     if value is None:
         return False, looked_at
     value = value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -304,9 +339,16 @@ def value_test(test: m.ValueTest, value: Any, now: datetime) -> bool:
         return str(value).lower().startswith(operand.lower())
     left, right = _comparable(value, operand)
     try:
-        return {"eq": left == right, "ne": left != right}[op] if op in ("eq", "ne") else {
-            "gt": lambda: left > right, "ge": lambda: left >= right,
-            "lt": lambda: left < right, "le": lambda: left <= right}[op]()
+        return (
+            {"eq": left == right, "ne": left != right}[op]
+            if op in ("eq", "ne")
+            else {
+                "gt": lambda: left > right,
+                "ge": lambda: left >= right,
+                "lt": lambda: left < right,
+                "le": lambda: left <= right,
+            }[op]()
+        )
     except TypeError:
         return False
 
@@ -364,11 +406,25 @@ def _jsonable(value: Any) -> Any:
 
 
 _LEAVES: dict[type, Callable[[Any, Facts], tuple[bool, dict]]] = {
-    m.HasTag: _has_tag, m.FieldCondition: _field, m.OpenedEmail: _opened_email, m.ClickedLink: _clicked_link,
-    m.VisitedPage: _visited_page, m.InsideFunnel: _inside_funnel, m.HasProduct: _has_product,
-    m.PurchasedProduct: _purchased_product, m.DateAdded: _date_added, m.LastFormSubmitDate: _last_form_submit_date,
-    m.CurrentDate: _current_date, m.CurrentTime: _current_time, m.HasSubscription: _has_subscription,
-    m.HasAccount: _has_account, m.CourseStarted: _course_started, m.CourseCompleted: _course_completed,
-    m.CourseStepCompleted: _course_step_completed, m.LastActiveDate: _last_active_date,
-    m.EventAttribute: _event_attribute, m.OnList: _on_list, m.InAutomation: _in_automation,
+    m.HasTag: _has_tag,
+    m.FieldCondition: _field,
+    m.OpenedEmail: _opened_email,
+    m.ClickedLink: _clicked_link,
+    m.VisitedPage: _visited_page,
+    m.InsideFunnel: _inside_funnel,
+    m.HasProduct: _has_product,
+    m.PurchasedProduct: _purchased_product,
+    m.DateAdded: _date_added,
+    m.LastFormSubmitDate: _last_form_submit_date,
+    m.CurrentDate: _current_date,
+    m.CurrentTime: _current_time,
+    m.HasSubscription: _has_subscription,
+    m.HasAccount: _has_account,
+    m.CourseStarted: _course_started,
+    m.CourseCompleted: _course_completed,
+    m.CourseStepCompleted: _course_step_completed,
+    m.LastActiveDate: _last_active_date,
+    m.EventAttribute: _event_attribute,
+    m.OnList: _on_list,
+    m.InAutomation: _in_automation,
 }

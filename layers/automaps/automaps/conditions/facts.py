@@ -23,8 +23,15 @@ class Facts:
     contact's own is unknown.
     """
 
-    def __init__(self, contact: Contact, now: datetime, *, map_id: str | None = None,
-                 fallback_timezone: str | None = None, store: ContactStore | None = None) -> None:
+    def __init__(
+        self,
+        contact: Contact,
+        now: datetime,
+        *,
+        map_id: str | None = None,
+        fallback_timezone: str | None = None,
+        store: ContactStore | None = None,
+    ) -> None:
         self.contact = contact
         self.now = now
         self.map_id = map_id

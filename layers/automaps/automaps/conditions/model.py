@@ -64,8 +64,21 @@ def _any_or(key: str):
 
 # ---------------------------------------------------------------- operators on values
 
-OPERATORS = ("eq", "ne", "gt", "ge", "lt", "le", "contains", "starts_with", "is_set", "is_empty",
-             "before", "after", "within_last")
+OPERATORS = (
+    "eq",
+    "ne",
+    "gt",
+    "ge",
+    "lt",
+    "le",
+    "contains",
+    "starts_with",
+    "is_set",
+    "is_empty",
+    "before",
+    "after",
+    "within_last",
+)
 
 
 class ValueTest(BaseModel):
@@ -97,8 +110,10 @@ class ValueTest(BaseModel):
     def _one_operator(self) -> ValueTest:
         given = self._given()
         if len(given) != 1 and self._needs_operator():
-            raise ValueError(f"{self._subject()} needs exactly one operator of {', '.join(OPERATORS)}"
-                             + (f"; got {', '.join(given)}" if given else ""))
+            raise ValueError(
+                f"{self._subject()} needs exactly one operator of {', '.join(OPERATORS)}"
+                + (f"; got {', '.join(given)}" if given else "")
+            )
         return self
 
     def _needs_operator(self) -> bool:
@@ -170,8 +185,10 @@ class DateTest(BaseModel):
     def _one_test(self) -> DateTest:
         given = [name for name in DATE_TESTS if getattr(self, name) is not None]
         if len(given) != 1:
-            raise ValueError(f"a date condition takes exactly one of {', '.join(DATE_TESTS)}"
-                             + (f"; got {', '.join(given)}" if given else ""))
+            raise ValueError(
+                f"a date condition takes exactly one of {', '.join(DATE_TESTS)}"
+                + (f"; got {', '.join(given)}" if given else "")
+            )
         if self.between is not None and _sort_key(self.between[0]) > _sort_key(self.between[1]):
             raise ValueError("between: the first date must not be after the second")
         return self
@@ -185,11 +202,15 @@ DATE_TESTS = ("on", "before", "after", "between", "within_last")
 
 
 def _sort_key(value: date | datetime) -> tuple:
-    return (value.year, value.month, value.day) if not isinstance(value, datetime) else \
-        (value.year, value.month, value.day, value.hour, value.minute, value.second)
+    return (
+        (value.year, value.month, value.day)
+        if not isinstance(value, datetime)
+        else (value.year, value.month, value.day, value.hour, value.minute, value.second)
+    )
 
 
 # ---------------------------------------------------------------- leaves
+
 
 class HasTag(BaseModel):
     model_config = _STRICT
@@ -215,8 +236,12 @@ class EmailRef(BaseModel):
 
 
 class LinkRef(EmailRef):
-    url: str | None = Field(default=None, min_length=1, max_length=2000,
-                            description="the link's address (compared without its query string); none: any link")
+    url: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="the link's address (compared without its query string); none: any link",
+    )
 
 
 class OpenedEmail(BaseModel):
@@ -241,7 +266,9 @@ class PageRef(BaseModel):
     @model_validator(mode="after")
     def _something(self) -> PageRef:
         if not (self.url or self.page or self.funnel):
-            raise ValueError("visited_page needs url, page or funnel, e.g. visited_page: {url: https://example.com/pricing}")
+            raise ValueError(
+                "visited_page needs url, page or funnel, e.g. visited_page: {url: https://example.com/pricing}"
+            )
         return self
 
 
@@ -317,8 +344,10 @@ class CurrentDateTest(BaseModel):
     def _something(self) -> CurrentDateTest:
         given = [n for n in ("on", "before", "after", "between") if getattr(self, n) is not None]
         if len(given) > 1 or not (given or self.weekdays):
-            raise ValueError("current_date takes one of on, before, after, between, and/or weekdays"
-                             + (f"; got {', '.join(given)}" if given else ""))
+            raise ValueError(
+                "current_date takes one of on, before, after, between, and/or weekdays"
+                + (f"; got {', '.join(given)}" if given else "")
+            )
         if self.between and self.between[0] > self.between[1]:
             raise ValueError("between: the first date must not be after the second")
         return self
@@ -342,8 +371,10 @@ class CurrentTimeTest(BaseModel):
     def _one(self) -> CurrentTimeTest:
         given = [n for n in ("after", "before", "between") if getattr(self, n) is not None]
         if len(given) != 1:
-            raise ValueError('current_time takes exactly one of after, before, between, e.g. between: ["09:00", "17:00"]'
-                             + (f"; got {', '.join(given)}" if given else ""))
+            raise ValueError(
+                'current_time takes exactly one of after, before, between, e.g. between: ["09:00", "17:00"]'
+                + (f"; got {', '.join(given)}" if given else "")
+            )
         if self.between and self.between[0] == self.between[1]:
             raise ValueError("between: the two times must differ")
         return self
@@ -351,8 +382,10 @@ class CurrentTimeTest(BaseModel):
     def bounds(self) -> tuple[time | None, time | None]:
         if self.between:
             return time.fromisoformat(self.between[0]), time.fromisoformat(self.between[1])
-        return (time.fromisoformat(self.after) if self.after else None,
-                time.fromisoformat(self.before) if self.before else None)
+        return (
+            time.fromisoformat(self.after) if self.after else None,
+            time.fromisoformat(self.before) if self.before else None,
+        )
 
 
 class CurrentTime(BaseModel):
@@ -441,6 +474,7 @@ class InAutomation(BaseModel):
 
 # ---------------------------------------------------------------- combinators and the union
 
+
 class AllOf(BaseModel):
     model_config = _STRICT
     all: list[Condition] = Field(min_length=1)
@@ -457,13 +491,27 @@ class NotCondition(BaseModel):
 
 
 LEAVES: dict[str, type[BaseModel]] = {
-    "has_tag": HasTag, "field": FieldCondition, "opened_email": OpenedEmail, "clicked_link": ClickedLink,
-    "visited_page": VisitedPage, "inside_funnel": InsideFunnel, "has_product": HasProduct,
-    "purchased_product": PurchasedProduct, "date_added": DateAdded, "last_form_submit_date": LastFormSubmitDate,
-    "current_date": CurrentDate, "current_time": CurrentTime, "has_subscription": HasSubscription,
-    "has_account": HasAccount, "course_started": CourseStarted, "course_completed": CourseCompleted,
-    "course_step_completed": CourseStepCompleted, "last_active_date": LastActiveDate,
-    "event_attribute": EventAttribute, "on_list": OnList, "in_automation": InAutomation,
+    "has_tag": HasTag,
+    "field": FieldCondition,
+    "opened_email": OpenedEmail,
+    "clicked_link": ClickedLink,
+    "visited_page": VisitedPage,
+    "inside_funnel": InsideFunnel,
+    "has_product": HasProduct,
+    "purchased_product": PurchasedProduct,
+    "date_added": DateAdded,
+    "last_form_submit_date": LastFormSubmitDate,
+    "current_date": CurrentDate,
+    "current_time": CurrentTime,
+    "has_subscription": HasSubscription,
+    "has_account": HasAccount,
+    "course_started": CourseStarted,
+    "course_completed": CourseCompleted,
+    "course_step_completed": CourseStepCompleted,
+    "last_active_date": LastActiveDate,
+    "event_attribute": EventAttribute,
+    "on_list": OnList,
+    "in_automation": InAutomation,
 }
 COMBINATORS: dict[str, type[BaseModel]] = {"all": AllOf, "any": AnyOf, "not": NotCondition}
 _KINDS = {**COMBINATORS, **LEAVES}
@@ -505,9 +553,9 @@ def dump(condition: BaseModel) -> dict[str, Any]:
 def leaves(condition: BaseModel) -> list[BaseModel]:
     """The leaves of a condition, in order."""
     if isinstance(condition, (AllOf, AnyOf)):
-        return [leaf for part in (condition.all if isinstance(condition, AllOf) else condition.any)
-                for leaf in leaves(part)]
+        return [
+            leaf for part in (condition.all if isinstance(condition, AllOf) else condition.any) for leaf in leaves(part)
+        ]
     if isinstance(condition, NotCondition):
         return leaves(condition.not_)
     return [condition]
-

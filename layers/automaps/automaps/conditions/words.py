@@ -11,9 +11,21 @@ from pydantic import BaseModel
 from automaps.conditions import model as m
 from automaps.timing import Duration, duration_words
 
-_OPERATORS = {"eq": "=", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<=", "contains": "contains",
-              "starts_with": "starts with", "is_set": "is set", "is_empty": "is empty", "before": "is before",
-              "after": "is after", "within_last": "is within the last"}
+_OPERATORS = {
+    "eq": "=",
+    "ne": "!=",
+    "gt": ">",
+    "ge": ">=",
+    "lt": "<",
+    "le": "<=",
+    "contains": "contains",
+    "starts_with": "starts with",
+    "is_set": "is set",
+    "is_empty": "is empty",
+    "before": "is before",
+    "after": "is after",
+    "within_last": "is within the last",
+}
 _NOUNS = ("email", "list", "product", "course", "funnel", "map", "platform")
 _CALENDAR = (m.DateAdded, m.LastFormSubmitDate, m.CurrentDate, m.CurrentTime, m.LastActiveDate)
 
@@ -43,8 +55,10 @@ def describe(condition: BaseModel) -> str:
 def needs_timezone(condition: BaseModel) -> bool:
     """Whether the condition reads calendar dates or times of day in the contact's timezone
     (then the map's timezone goes along as the fallback for contacts without one)."""
-    return any(isinstance(leaf, _CALENDAR) and getattr(leaf, m.kind_of(leaf) or "").timezone == "contact"
-               for leaf in m.leaves(condition))
+    return any(
+        isinstance(leaf, _CALENDAR) and getattr(leaf, m.kind_of(leaf) or "").timezone == "contact"
+        for leaf in m.leaves(condition)
+    )
 
 
 def _grouped(condition: BaseModel) -> str:

@@ -69,7 +69,9 @@ def load_maps(directory: str | FilePath) -> list[Map]:
             errors.append(str(error))
             continue
         if map_.id in seen:
-            errors.append(f"{file}: id: map id {map_.id!r} is already used by {seen[map_.id]}; give each map its own id")
+            errors.append(
+                f"{file}: id: map id {map_.id!r} is already used by {seen[map_.id]}; give each map its own id"
+            )
             continue
         seen[map_.id] = file
         maps.append(map_)
@@ -118,8 +120,10 @@ def _read_yaml(path: FilePath) -> Any:
 def _yaml_problem(error: yaml.MarkedYAMLError) -> str:
     mark = error.problem_mark or error.context_mark
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-    return (f"{where}YAML syntax error: {error.problem or error.context}; check the indentation, and put "
-            "quotes around text that contains ': ' or starts with {, [, *, &, !, % or @")
+    return (
+        f"{where}YAML syntax error: {error.problem or error.context}; check the indentation, and put "
+        "quotes around text that contains ': ' or starts with {, [, *, &, !, % or @"
+    )
 
 
 # ---------------------------------------------------------------- locating problems
@@ -141,8 +145,15 @@ def _format(file: FilePath, path: Path, step_id: str | None, message: str) -> st
 _NEXT: dict[str, dict[str | type, str]] = {
     "map": {"steps": "steps"},
     "steps": {int: "step_tagged"},
-    "step": {"then": "steps", "else": "steps", "default": "steps", "switch": "cases", "fork": "branches",
-             "if": "condition_tagged", "only_if": "condition_tagged"},
+    "step": {
+        "then": "steps",
+        "else": "steps",
+        "default": "steps",
+        "switch": "cases",
+        "fork": "branches",
+        "if": "condition_tagged",
+        "only_if": "condition_tagged",
+    },
     "cases": {int: "case"},
     "case": {"when": "condition_tagged", "then": "steps"},
     "branches": {int: "steps"},
@@ -167,8 +178,11 @@ class _Location:
                 tagged = False
                 continue
             self.path = (*self.path, part)
-            data = data.get(part) if isinstance(data, dict) else (
-                data[part] if isinstance(data, list) and isinstance(part, int) and part < len(data) else None)
+            data = (
+                data.get(part)
+                if isinstance(data, dict)
+                else (data[part] if isinstance(data, list) and isinstance(part, int) and part < len(data) else None)
+            )
             table = _NEXT.get(self.context, {})
             self.parent_context, self.context = self.context, table.get(int if isinstance(part, int) else part, "other")
             if self.context.endswith("_tagged"):
@@ -189,8 +203,14 @@ def _validation_lines(file: FilePath, data: Any, error: ValidationError) -> list
     return list(dict.fromkeys(lines))
 
 
-_NOUNS = {"fork": ("branch", "branches"), "switch": ("case", "cases"), "triggers": ("trigger", "triggers"),
-          "weekdays": ("weekday", "weekdays"), "all": ("condition", "conditions"), "any": ("condition", "conditions")}
+_NOUNS = {
+    "fork": ("branch", "branches"),
+    "switch": ("case", "cases"),
+    "triggers": ("trigger", "triggers"),
+    "weekdays": ("weekday", "weekdays"),
+    "all": ("condition", "conditions"),
+    "any": ("condition", "conditions"),
+}
 
 
 def _explain(item: ErrorDetails, location: _Location) -> tuple[Path, str]:
@@ -213,7 +233,6 @@ def _explain(item: ErrorDetails, location: _Location) -> tuple[Path, str]:
         return path, "add a timezone to this date-time, e.g. 2026-03-01T09:00:00Z or 2026-03-01T10:00:00+01:00"
     message = item["msg"][:1].lower() + item["msg"][1:]
     return path, f"{message}; got {value!r}" if isinstance(value, (str, int, float, bool)) else message
-
 
 
 def _unknown_key(key: str, context: str) -> str:

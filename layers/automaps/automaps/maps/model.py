@@ -72,8 +72,9 @@ def _slug(what: str, example: str) -> AfterValidator:
 
     def validate(value: str) -> str:
         if not MAP_ID.fullmatch(value):
-            raise ValueError(f"{what} {value!r} must be lowercase letters, digits and '-', at most 60 characters, "
-                             f"e.g. {example}")
+            raise ValueError(
+                f"{what} {value!r} must be lowercase letters, digits and '-', at most 60 characters, e.g. {example}"
+            )
         return value
 
     return AfterValidator(validate)
@@ -214,10 +215,14 @@ def _step_shape(value: Any) -> Any:
     if value == "end":
         return {"end": {}}
     if not isinstance(value, dict):
-        raise ValueError(f"a step is a mapping such as {{send_email: {{template: welcome}}}} or the word end; got {value!r}")
+        raise ValueError(
+            f"a step is a mapping such as {{send_email: {{template: welcome}}}} or the word end; got {value!r}"
+        )
     kinds = [key for key in value if key in STEP_MODELS]
     if len(kinds) > 1:
-        raise ValueError(f"a step does one thing, but this one has {' and '.join(kinds)}; split it into {len(kinds)} steps")
+        raise ValueError(
+            f"a step does one thing, but this one has {' and '.join(kinds)}; split it into {len(kinds)} steps"
+        )
     if not kinds:
         raise ValueError(_no_step_type(value))
     model = STEP_MODELS[kinds[0]]
@@ -291,12 +296,16 @@ def _trigger_shape(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value
     if not isinstance(value, dict) or len(value) != 1:
-        raise ValueError(f"a trigger is a mapping with one key, such as {{form_submitted: {{form: newsletter}}}}; supported triggers: {supported}")
+        raise ValueError(
+            f"a trigger is a mapping with one key, such as {{form_submitted: {{form: newsletter}}}}; supported triggers: {supported}"
+        )
     key = str(next(iter(value)))
     if key in PLANNED_TRIGGERS:
         raise ValueError(f"trigger {key!r} is not supported yet; supported triggers: {supported}")
     if key not in TRIGGER_MODELS:
-        raise ValueError(f"unknown trigger {key!r}{suggest(key, tuple(TRIGGER_MODELS))}; supported triggers: {supported}")
+        raise ValueError(
+            f"unknown trigger {key!r}{suggest(key, tuple(TRIGGER_MODELS))}; supported triggers: {supported}"
+        )
     return value
 
 
@@ -464,12 +473,21 @@ def _timing_problems(ref: StepRef, map_: Map) -> list[Problem]:
     key, spec = ("wait", step.wait) if isinstance(step, WaitStep) else ("when", getattr(step, "when", None))
     if spec is None:
         return []
-    problems = [Problem((*ref.path, key), step.id, problem)
-                for problem in [timing_problem(spec, map_.fallback_timezone)] if problem]
+    problems = [
+        Problem((*ref.path, key), step.id, problem)
+        for problem in [timing_problem(spec, map_.fallback_timezone)]
+        if problem
+    ]
     if key == "wait" and spec.skips_if_past and ref.branch:
-        problems.append(Problem((*ref.path, key), step.id, "if_past: skip on a wait leaves the map, which a step in a "
-                                "fork branch cannot do; move the wait before the fork, or put when: {..., if_past: "
-                                "skip} on the actions of the branch"))
+        problems.append(
+            Problem(
+                (*ref.path, key),
+                step.id,
+                "if_past: skip on a wait leaves the map, which a step in a "
+                "fork branch cannot do; move the wait before the fork, or put when: {..., if_past: "
+                "skip} on the actions of the branch",
+            )
+        )
     return problems
 
 
@@ -479,16 +497,29 @@ def _step_problems(ref: StepRef, by_id: dict[str, StepRef]) -> list[Problem]:
         first = format_path(by_id[step.id].path)
         problems.append(_problem(ref, f"step id {step.id!r} is already used by {first}; give each step its own id"))
     if len(ref.label) > MAX_LABEL:
-        problems.append(_problem(ref, f"the name derived from this step's position ({ref.label!r}) is too long; "
-                                      "give this step, or a step around it, an id"))
+        problems.append(
+            _problem(
+                ref,
+                f"the name derived from this step's position ({ref.label!r}) is too long; "
+                "give this step, or a step around it, an id",
+            )
+        )
     if isinstance(step, EndStep) and ref.branch:
-        problems.append(_problem(ref, "end cannot be used inside a fork branch (a branch ends when its steps "
-                                      "run out); put end after the fork"))
+        problems.append(
+            _problem(
+                ref,
+                "end cannot be used inside a fork branch (a branch ends when its steps "
+                "run out); put end after the fork",
+            )
+        )
     if isinstance(step, ActionStep):
         reserved = _reserved_keys(step.settings.model_dump(mode="json"))
         if reserved:
-            problems.append(_problem(ref, f"key {reserved!r} cannot end in '.$' (Step Functions reads such keys "
-                                          "as paths); rename it"))
+            problems.append(
+                _problem(
+                    ref, f"key {reserved!r} cannot end in '.$' (Step Functions reads such keys as paths); rename it"
+                )
+            )
     return problems
 
 
@@ -510,22 +541,40 @@ def _condition_problems(ref: StepRef, emails: list[str], map_: Map) -> list[Prob
     problems = []
     for where, condition in _conditions_of(ref.step):
         if needs_timezone(condition) and not map_.fallback_timezone:
-            problems.append(Problem((*ref.path, *where), ref.step.id,
-                                    "this condition reads dates or times of day in the contact's timezone, but this "
-                                    "map has no timezone for contacts whose own is unknown; add one at the top of the "
-                                    "map (e.g. timezone: America/New_York), or give the condition a fixed timezone "
-                                    "(e.g. timezone: Europe/Paris)"))
+            problems.append(
+                Problem(
+                    (*ref.path, *where),
+                    ref.step.id,
+                    "this condition reads dates or times of day in the contact's timezone, but this "
+                    "map has no timezone for contacts whose own is unknown; add one at the top of the "
+                    "map (e.g. timezone: America/New_York), or give the condition a fixed timezone "
+                    "(e.g. timezone: Europe/Paris)",
+                )
+            )
         for leaf in leaves(condition):
-            email = leaf.opened_email if isinstance(leaf, conditions.OpenedEmail) else \
-                leaf.clicked_link if isinstance(leaf, conditions.ClickedLink) else None
+            email = (
+                leaf.opened_email
+                if isinstance(leaf, conditions.OpenedEmail)
+                else leaf.clicked_link
+                if isinstance(leaf, conditions.ClickedLink)
+                else None
+            )
             if email is None or email.email is None or email.map not in (None, map_.id):
                 continue
             if email.email not in emails:
-                options = f"; send_email steps with an id: {', '.join(emails)}" if emails else \
-                    "; give the send_email step an id and name it here"
-                problems.append(Problem((*ref.path, *where), ref.step.id,
-                                        f"{conditions.kind_of(leaf)} names email {email.email!r}, which is not a "
-                                        f"send_email step of this map{suggest(email.email, emails)}{options}"))
+                options = (
+                    f"; send_email steps with an id: {', '.join(emails)}"
+                    if emails
+                    else "; give the send_email step an id and name it here"
+                )
+                problems.append(
+                    Problem(
+                        (*ref.path, *where),
+                        ref.step.id,
+                        f"{conditions.kind_of(leaf)} names email {email.email!r}, which is not a "
+                        f"send_email step of this map{suggest(email.email, emails)}{options}",
+                    )
+                )
     return problems
 
 
@@ -551,11 +600,21 @@ def _go_to_problems(ref: StepRef, by_id: dict[str, StepRef]) -> list[Problem]:
         options = f"; step ids in this map: {', '.join(known)}" if known else "; no step in this map has an id yet"
         return [_problem(ref, f"go_to {target_id!r}: no step has this id{suggest(target_id, known)}{options}")]
     if target.branch != ref.branch:
-        return [_problem(ref, f"go_to {target_id!r} jumps into or out of a fork branch; a go_to can only reach "
-                              "steps in its own branch (or, outside forks, steps outside forks)")]
+        return [
+            _problem(
+                ref,
+                f"go_to {target_id!r} jumps into or out of a fork branch; a go_to can only reach "
+                "steps in its own branch (or, outside forks, steps outside forks)",
+            )
+        ]
     if ref.branch and target.order <= ref.order:
-        return [_problem(ref, f"go_to {target_id!r} loops inside a fork branch, which is not supported yet; "
-                              "move the loop out of the fork")]
+        return [
+            _problem(
+                ref,
+                f"go_to {target_id!r} loops inside a fork branch, which is not supported yet; "
+                "move the loop out of the fork",
+            )
+        ]
     return []
 
 
@@ -565,8 +624,14 @@ def _flow(steps: list[StepBase], list_path: Path, targets: set[str], problems: l
     for i, step in enumerate(steps):
         path = (*list_path, i)
         if not live and step.id not in targets:
-            problems.append(Problem(path, step.id, "this step can never run: the step before it ends the map or "
-                                                   "jumps away; remove it, or give it an id and go_to it"))
+            problems.append(
+                Problem(
+                    path,
+                    step.id,
+                    "this step can never run: the step before it ends the map or "
+                    "jumps away; remove it, or give it an id and go_to it",
+                )
+            )
             continue
         live = _falls_through(step, path, targets, problems)
     return live
@@ -581,4 +646,3 @@ def _falls_through(step: StepBase, path: Path, targets: set[str], problems: list
     if isinstance(step, SwitchStep):
         return any(nested) or step.default is None
     return True
-

@@ -42,8 +42,9 @@ class Moment(NamedTuple):
     """True when the date field gave no moment at all."""
 
 
-def resolve(spec: Timing, contact_fields: dict[str, Any], contact_timezone: str | None,
-            fallback_tz: str | None, now: datetime) -> Moment:
+def resolve(
+    spec: Timing, contact_fields: dict[str, Any], contact_timezone: str | None, fallback_tz: str | None, now: datetime
+) -> Moment:
     """Where ``spec`` (a wait or an action's ``when``) lands for this contact at ``now``."""
     zone = _zone(spec.timezone, contact_timezone, fallback_tz)
     try:

@@ -23,11 +23,13 @@ def load_connection(name: str, types: Collection[str], what: str) -> Any:
 
     body = ContentStore().get("CONNECTION", name)
     if body is None:
-        raise PermanentError(f"no connection named {name!r} (content/connections/{name}.yaml, uploaded by "
-                             "`automaps push`)")
+        raise PermanentError(
+            f"no connection named {name!r} (content/connections/{name}.yaml, uploaded by `automaps push`)"
+        )
     if body.get("type") not in types:
-        raise PermanentError(f"connection {name!r} is of type {body.get('type')!r}, not {what} "
-                             f"({', '.join(sorted(types))})")
+        raise PermanentError(
+            f"connection {name!r} is of type {body.get('type')!r}, not {what} ({', '.join(sorted(types))})"
+        )
     try:
         return connections.validate(body)
     except (ValueError, LookupError) as error:
@@ -47,11 +49,15 @@ def secret(arn: str, key: str) -> str:
 def check_secret_arn(value: str) -> str:
     found = SECRET_ARN.match(value)
     if not found:
-        raise ValueError("secret_arn must be the ARN of a Secrets Manager secret "
-                         "(arn:aws:secretsmanager:<region>:<account>:secret:<name>)")
+        raise ValueError(
+            "secret_arn must be the ARN of a Secrets Manager secret "
+            "(arn:aws:secretsmanager:<region>:<account>:secret:<name>)"
+        )
     if not CONNECTION_SECRET.match(found["name"]):
-        raise ValueError("the secret's name must be '<stack name>/connections/<anything>' (e.g. "
-                         "automaps/connections/stripe): the functions may read only those secrets")
+        raise ValueError(
+            "the secret's name must be '<stack name>/connections/<anything>' (e.g. "
+            "automaps/connections/stripe): the functions may read only those secrets"
+        )
     return value
 
 
@@ -65,6 +71,8 @@ def check_base_url(value: str) -> str:
     if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", value):
         raise ValueError(f"{value!r} is not an http(s) address such as https://api.example.com")
     if value.startswith("http://") and not is_loopback(urlsplit(value).hostname):
-        raise ValueError(f"{value!r} is not https: a key or password must not travel in cleartext; "
-                         "use https:// (http only for a local stand-in on 127.0.0.1)")
+        raise ValueError(
+            f"{value!r} is not https: a key or password must not travel in cleartext; "
+            "use https:// (http only for a local stand-in on 127.0.0.1)"
+        )
     return value

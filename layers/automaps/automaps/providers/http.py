@@ -43,10 +43,23 @@ _pool: Any = None
 class ProviderError(PermanentError):
     """The provider refused the request (a 4xx); retrying the same request will not help."""
 
-    def __init__(self, provider: str, status: int, message: str, *, type_: str | None = None,
-                 code: str | None = None, extra: dict[str, Any] | None = None) -> None:
-        detail = {"provider": provider, "status": status, **({"type": type_} if type_ else {}),
-                  **({"code": code} if code else {}), **(extra or {})}
+    def __init__(
+        self,
+        provider: str,
+        status: int,
+        message: str,
+        *,
+        type_: str | None = None,
+        code: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        detail = {
+            "provider": provider,
+            "status": status,
+            **({"type": type_} if type_ else {}),
+            **({"code": code} if code else {}),
+            **(extra or {}),
+        }
         super().__init__(f"{provider} answered {status}: {message}", detail)
         self.provider, self.status, self.message = provider, status, message
         self.type, self.code, self.extra = type_, code, extra or {}
@@ -58,8 +71,12 @@ def _pool_manager() -> Any:
         if _pool is None:
             import urllib3
 
-            _pool = urllib3.PoolManager(retries=False, maxsize=4, block=False,
-                                        timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT))
+            _pool = urllib3.PoolManager(
+                retries=False,
+                maxsize=4,
+                block=False,
+                timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
+            )
         return _pool
 
 
@@ -80,8 +97,10 @@ def require_https(url: str, provider: str) -> str:
     parts = urlsplit(url)
     if parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname)):
         return url
-    raise PermanentError(f"{provider}: {parts.scheme}://{parts.hostname or ''} is not https; outside providers "
-                         "are reached over https only (http only on a loopback address)")
+    raise PermanentError(
+        f"{provider}: {parts.scheme}://{parts.hostname or ''} is not https; outside providers "
+        "are reached over https only (http only on a loopback address)"
+    )
 
 
 def transport_error(error: Exception, provider: str, method: str) -> Exception:
@@ -91,12 +110,21 @@ def transport_error(error: Exception, provider: str, method: str) -> Exception:
     import urllib3
 
     name = type(error).__name__
-    before = isinstance(error, (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.NewConnectionError,
-                                urllib3.exceptions.SSLError, urllib3.exceptions.ProxyError,
-                                urllib3.exceptions.LocationParseError))
+    before = isinstance(
+        error,
+        (
+            urllib3.exceptions.ConnectTimeoutError,
+            urllib3.exceptions.NewConnectionError,
+            urllib3.exceptions.SSLError,
+            urllib3.exceptions.ProxyError,
+            urllib3.exceptions.LocationParseError,
+        ),
+    )
     if before or method.upper() in SAFE_METHODS:
         return TransientError(f"{provider} could not be reached: {name}")
-    return OutcomeUnknown(provider, f"{provider} may have accepted the {method.upper()} but its answer was lost ({name})")
+    return OutcomeUnknown(
+        provider, f"{provider} may have accepted the {method.upper()} but its answer was lost ({name})"
+    )
 
 
 def read_within(response: Any, deadline: float, limit: int = MAX_RESPONSE_BYTES) -> bytes:
@@ -142,9 +170,16 @@ class JsonClient:
         self.base_url = require_https(base_url.rstrip("/"), provider)
         self.headers = dict(headers or {})
 
-    def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
-                form: dict[str, Any] | None = None, json_body: Any = None,
-                headers: dict[str, str] | None = None) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, Any] | None = None,
+        form: dict[str, Any] | None = None,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         """Send one request; returns the decoded JSON answer (None for an empty 2xx body)."""
         import urllib3
 
@@ -160,8 +195,9 @@ class JsonClient:
         deadline = time.monotonic() + DEADLINE
         timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT, total=DEADLINE)
         try:
-            response = _pool_manager().request(method, url, body=body, headers=sent, redirect=False,
-                                               preload_content=False, timeout=timeout)
+            response = _pool_manager().request(
+                method, url, body=body, headers=sent, redirect=False, preload_content=False, timeout=timeout
+            )
             answer = _Answer(response.status, response.headers, read_within(response, deadline))
         except urllib3.exceptions.HTTPError as error:
             raise transport_error(error, self.provider, method) from None
@@ -178,10 +214,12 @@ class JsonClient:
             raise TransientError(f"{self.provider} answered {status} to {where}: {message or 'no message'}")
         if 300 <= status < 400:
             location = response.headers.get("Location", "?")
-            raise ProviderError(self.provider, status, f"{where} was redirected to {location}; "
-                                                      "set the connection's address to the final one")
-        raise ProviderError(self.provider, status, message or f"{where} refused", type_=type_, code=code,
-                            extra=extra)
+            raise ProviderError(
+                self.provider,
+                status,
+                f"{where} was redirected to {location}; set the connection's address to the final one",
+            )
+        raise ProviderError(self.provider, status, message or f"{where} refused", type_=type_, code=code, extra=extra)
 
 
 def _pairs(values: dict[str, Any]) -> list[tuple[str, str]]:

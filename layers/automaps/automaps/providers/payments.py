@@ -32,11 +32,16 @@ class StripeConnection(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal["stripe"]
-    secret_arn: str = Field(description="Secrets Manager secret holding the secret key (sk_...), "
-                                        "as the whole value or under 'api_key' in a JSON object")
+    secret_arn: str = Field(
+        description="Secrets Manager secret holding the secret key (sk_...), "
+        "as the whole value or under 'api_key' in a JSON object"
+    )
     api_base: str = Field(default="https://api.stripe.com")
-    customer_field: str = Field(default="stripe_customer_id", min_length=1,
-                                description="contact field holding the Stripe customer id, when known")
+    customer_field: str = Field(
+        default="stripe_customer_id",
+        min_length=1,
+        description="contact field holding the Stripe customer id, when known",
+    )
     description: str | None = None
 
     @field_validator("secret_arn")
@@ -130,38 +135,63 @@ class StripePayments:
                 for line in (item.get("items") or {}).get("data", []):
                     price = line.get("price") or {}
                     products |= {value for value in (price.get("id"), _id(price.get("product"))) if value}
-                subscriptions.append(Subscription(id=item["id"], customer=customer, status=item.get("status", status),
-                                                  products=frozenset(products)))
+                subscriptions.append(
+                    Subscription(
+                        id=item["id"],
+                        customer=customer,
+                        status=item.get("status", status),
+                        products=frozenset(products),
+                    )
+                )
         return subscriptions
 
     def cancel_subscription(self, subscription: str, idempotency_key: str, comment: str) -> str:
         """Cancel now; returns the subscription's status afterwards (``canceled``)."""
-        answer = self.http.request("DELETE", f"/v1/subscriptions/{subscription}",
-                                   query={"cancellation_details": {"comment": comment}},
-                                   headers={"Idempotency-Key": idempotency_key})
+        answer = self.http.request(
+            "DELETE",
+            f"/v1/subscriptions/{subscription}",
+            query={"cancellation_details": {"comment": comment}},
+            headers={"Idempotency-Key": idempotency_key},
+        )
         return str((answer or {}).get("status", "canceled"))
 
     def open_invoices(self, customer: str) -> list[Invoice]:
         invoices: list[Invoice] = []
         for status in self.COLLECTIBLE_INVOICE_STATUSES:
             for item in self._list("/v1/invoices", {"customer": customer, "status": status}):
-                invoices.append(Invoice(id=item["id"], customer=customer, status=item.get("status", status),
-                                        amount_due=int(item.get("amount_due") or 0),
-                                        currency=str(item.get("currency") or "")))
+                invoices.append(
+                    Invoice(
+                        id=item["id"],
+                        customer=customer,
+                        status=item.get("status", status),
+                        amount_due=int(item.get("amount_due") or 0),
+                        currency=str(item.get("currency") or ""),
+                    )
+                )
         return invoices
 
     def pay_invoice(self, invoice: str, idempotency_key: str) -> Payment:
         """Charge the invoice's payment method; a card decline is a ``declined`` Payment."""
         try:
-            answer = self.http.request("POST", f"/v1/invoices/{invoice}/pay", form={},
-                                       headers={"Idempotency-Key": idempotency_key})
+            answer = self.http.request(
+                "POST", f"/v1/invoices/{invoice}/pay", form={}, headers={"Idempotency-Key": idempotency_key}
+            )
         except ProviderError as error:
             if error.status == 402 or error.type == "card_error":
-                return Payment(invoice=invoice, status="declined", code=error.code,
-                               decline_code=error.extra.get("decline_code"), message=error.message)
+                return Payment(
+                    invoice=invoice,
+                    status="declined",
+                    code=error.code,
+                    decline_code=error.extra.get("decline_code"),
+                    message=error.message,
+                )
             raise
-        return Payment(invoice=invoice, status="paid", amount=int(answer.get("amount_paid") or 0),
-                       currency=str(answer.get("currency") or "") or None)
+        return Payment(
+            invoice=invoice,
+            status="paid",
+            amount=int(answer.get("amount_paid") or 0),
+            currency=str(answer.get("currency") or "") or None,
+        )
 
     def _list(self, path: str, query: dict[str, Any]) -> list[dict[str, Any]]:
         """Every item of a Stripe list or search, following its pages."""

@@ -31,10 +31,18 @@ MAX_REDIRECTS = 3
 MAX_RESPONSE_BYTES = 1024 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # instance metadata, ECS task metadata, the VPC DNS resolver and time service, in both families
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254", "169.254.170.2", "169.254.169.253", "169.254.169.123",
-    "fd00:ec2::254", "fd00:ec2::23", "fd00:ec2::123",
-))
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",
+        "169.254.170.2",
+        "169.254.169.253",
+        "169.254.169.123",
+        "fd00:ec2::254",
+        "fd00:ec2::23",
+        "fd00:ec2::123",
+    )
+)
 # the only headers that follow a redirect to another origin: custom ones (X-Api-Key,
 # Authorization, a signature...) stay with the origin they were written for
 CROSS_ORIGIN_HEADERS = frozenset({"accept", "accept-language", "user-agent", "content-type", "x-automaps-delivery"})
@@ -146,7 +154,7 @@ class Target:
     scheme: str
     host: str
     port: int
-    path: str   # path and query, as sent in the request line
+    path: str  # path and query, as sent in the request line
 
     @property
     def origin(self) -> tuple[str, str, int]:
@@ -183,8 +191,15 @@ def parse(url: str) -> Target:
 # ------------------------------------------------------------------ the request
 
 
-def request(method: str, url: str, *, headers: dict[str, str] | None = None, body: bytes | None = None,
-            timeout: float = 10.0, max_redirects: int = MAX_REDIRECTS) -> Response:
+def request(
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    timeout: float = 10.0,
+    max_redirects: int = MAX_REDIRECTS,
+) -> Response:
     """One HTTP exchange with policy checks on every hop. Raises BlockedAddress, BadUrl,
     TooManyRedirects, or urllib3's errors (timeouts, connection failures)."""
     import time
@@ -216,8 +231,9 @@ def request(method: str, url: str, *, headers: dict[str, str] | None = None, bod
         target = following
 
 
-def _exchange(method: str, target: Target, headers: dict[str, str], body: bytes | None,
-              timeout: float, deadline: float) -> tuple[int, dict[str, str], bytes]:
+def _exchange(
+    method: str, target: Target, headers: dict[str, str], body: bytes | None, timeout: float, deadline: float
+) -> tuple[int, dict[str, str], bytes]:
     import urllib3
 
     from automaps.providers.http import read_within
@@ -225,14 +241,26 @@ def _exchange(method: str, target: Target, headers: dict[str, str], body: bytes 
     address = resolve(target.host, target.port)
     options: dict[str, Any] = {"timeout": urllib3.Timeout(total=timeout), "retries": False, "maxsize": 1}
     if target.scheme == "https":
-        pool: Any = urllib3.HTTPSConnectionPool(str(address), target.port, server_hostname=target.host,
-                                                assert_hostname=target.host, cert_reqs="CERT_REQUIRED", **options)
+        pool: Any = urllib3.HTTPSConnectionPool(
+            str(address),
+            target.port,
+            server_hostname=target.host,
+            assert_hostname=target.host,
+            cert_reqs="CERT_REQUIRED",
+            **options,
+        )
     else:
         pool = urllib3.HTTPConnectionPool(str(address), target.port, **options)
     try:
-        answer = pool.urlopen(method.upper(), target.path, body=body,
-                              headers={**headers, "Host": target.host_header},
-                              redirect=False, preload_content=False, assert_same_host=False)
+        answer = pool.urlopen(
+            method.upper(),
+            target.path,
+            body=body,
+            headers={**headers, "Host": target.host_header},
+            redirect=False,
+            preload_content=False,
+            assert_same_host=False,
+        )
         data = read_within(answer, deadline, MAX_RESPONSE_BYTES)  # a slow drip cannot outlast the deadline
         return answer.status, {k.lower(): v for k, v in answer.headers.items()}, data
     finally:

@@ -33,8 +33,10 @@ class WordPressConnection(BaseModel):
     type: Literal["wordpress"]
     url: str = Field(description="the site's address, e.g. https://members.example.com")
     username: str = Field(min_length=1, description="a user allowed to create users and change their roles")
-    secret_arn: str = Field(description="Secrets Manager secret holding that user's application password, "
-                                        "as the whole value or under 'password' in a JSON object")
+    secret_arn: str = Field(
+        description="Secrets Manager secret holding that user's application password, "
+        "as the whole value or under 'password' in a JSON object"
+    )
     description: str | None = None
 
     @field_validator("url")
@@ -73,8 +75,14 @@ class WordPress:
     def create_user(self, email: str, roles: list[str], first_name: str = "", last_name: str = "") -> User:
         """A new user named by the email, with a random password (they set theirs through
         "Lost your password?")."""
-        body = {"username": email, "email": email, "password": secrets.token_urlsafe(24), "roles": roles,
-                **({"first_name": first_name} if first_name else {}), **({"last_name": last_name} if last_name else {})}
+        body = {
+            "username": email,
+            "email": email,
+            "password": secrets.token_urlsafe(24),
+            "roles": roles,
+            **({"first_name": first_name} if first_name else {}),
+            **({"last_name": last_name} if last_name else {}),
+        }
         return _user(self.http.request("POST", USERS, json_body=body))
 
     def set_roles(self, user: int, roles: list[str]) -> User:
