@@ -1,5 +1,5 @@
 """Journey bookkeeping tasks: the payloads and behaviour of ``check_condition``,
-``record_failure`` and ``exit_map`` (docs/architecture.md, "Other task functions").
+``resolve_wait``, ``record_failure`` and ``exit_map`` (docs/architecture.md, "Other task functions").
 
 Each payload carries the state payload's identifiers (contact_id, enrollment_id, map_id) and
 the step_id of the state that sends it. What happened goes on the contact's history; a contact
@@ -138,6 +138,56 @@ class ConditionCheck(_Task, Check):
     @property
     def visit(self) -> Visit | None:
         return Visit.of(self.model_dump())
+
+
+class WaitRequest(BaseModel):
+    """``resolve_wait``: when does the contact's ``wait`` end, or their action with ``when`` run?"""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    contact_id: str = Field(min_length=1)
+    enrollment_id: str | None = None
+    map_id: str
+    step_id: str
+    wait: dict[str, Any] | None = None
+    when: dict[str, Any] | None = None
+    fallback_timezone: str | None = None
+    execution_id: str | None = None
+    state_name: str | None = None
+    state_entered_time: str | None = None
+
+    @property
+    def visit(self) -> Visit | None:
+        return Visit.of(self.model_dump())
+
+
+_THEN = {"action": "the action did not run", "run": "went on without waiting", "skip": "left the map"}
+
+
+def resolve_wait(request: WaitRequest) -> dict[str, Any]:
+    """``{"at": "<UTC>Z", "skip": bool}`` for the contact (a moment already past comes back as
+    now). A missed moment that is skipped, and a date field that gives no moment, are recorded as
+    ``step.skipped`` with the reason, once per visit. Throttling leaves as ``TransientError``."""
+    from automaps.maps.resolve import resolve, skips
+    from automaps.timing import WaitSpec, When
+
+    action = request.when is not None
+    spec = When.model_validate(request.when) if action else WaitSpec.model_validate(request.wait)
+    store = ContactStore()
+    with transient_errors_retried():
+        contact = store.get(request.contact_id)
+        fields, timezone = (contact.fields, contact.timezone) if contact else ({}, None)
+        moment = resolve(spec, fields, timezone, request.fallback_timezone, clock.now())
+        skip = skips(spec, moment, action=action)
+        if moment.missed:
+            logger.info("the moment cannot be kept", extra={"reason": moment.missed, "skip": skip})
+        if contact and moment.missed and (skip or moment.no_date):
+            then = _THEN["action"] if action else _THEN["skip" if skip else "run"]
+            detail = {"reason": moment.missed, "then": then, "enrollment_id": request.enrollment_id}
+            record_for_visit(
+                store, request.visit, contact.id, "step.skipped", detail, map_id=request.map_id, step_id=request.step_id
+            )
+    return {"at": clock.iso(moment.at), "skip": skip}
 
 
 class TaskError(BaseModel):
