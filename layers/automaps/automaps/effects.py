@@ -26,8 +26,9 @@ timed-out connect, an SMTP refusal before the end of DATA: ``TransientError``, `
 ``Skip``, a missing merge field) delete the marker, so the state's Retry may call again. Errors
 after the request may have been accepted arrive as ``OutcomeUnknown`` from the channel and mark
 the marker ``unknown``. Anything else (a crash, the Lambda's timeout) leaves it ``started``.
-Markers do not expire: they live as long as the contact's items (an execution lasts at most a
-year), far beyond any retry or any Powertools idempotency record.
+Markers expire 400 days after they are written (TTL ``expiration``,
+``contacts.MARKER_TTL_SECONDS``): longer than an execution can last (one year) plus a visit's
+retries, far beyond any Powertools idempotency record.
 """
 
 from __future__ import annotations
