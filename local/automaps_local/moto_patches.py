@@ -40,6 +40,9 @@ idempotent. ``tests/local/test_moto_patches.py`` fails loudly when moto moves an
   whole tables, which raises "dictionary changed size during iteration" when another execution
   writes meanwhile. ``DynamoHandler.call_action`` runs under one re-entrant lock (re-entrant
   because a stream delivery runs a handler that calls DynamoDB again in the same thread).
+  With requests serialised, a transaction backs up only the items it names (and restores them
+  when it is cancelled) instead of deep-copying whole tables: O(items) instead of O(table), which
+  made a local journey of transactional steps about 2x slower (``_transaction_backup_patches``).
 * DynamoDB concurrency as on AWS (:func:`dynamodb_like_aws`, for threads against moto's server
   mode, not installed by the runtime): each request atomic, and a transaction holds its items
   while it is prepared, so an overlapping transaction is cancelled with ``TransactionConflict``
@@ -70,6 +73,10 @@ from typing import Any, cast
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.models import botocore_stubber
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models import table as dynamodb_table
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.responses import DynamoHandler
 from moto.events import models as events_models
 from moto.sesv2.responses import SESV2Response
@@ -456,7 +463,83 @@ def _thread_safety_patches() -> list[tuple[object, str, Any]]:
         with lock:
             return original_call_action(self)
 
-    return [(DynamoHandler, "call_action", call_action)]
+    return [(DynamoHandler, "call_action", call_action), *_transaction_backup_patches()]
+
+
+# ---------------------------------------------------------------------- transactions back up their items only
+class _TablesNotCopied:
+    """moto's ``transact_write_items`` backs up every table it touches with ``copy.deepcopy`` to undo
+    a cancelled transaction: O(table) per transaction, most of a local journey's DynamoDB time. Seen
+    through this stand-in for the ``copy`` module, a Table is not copied during a transaction; the
+    patched method backs up and restores the transaction's own items instead (the only ones it can
+    write). Safe because requests are serialised (``call_action`` above)."""
+
+    active = threading.local()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        if getattr(self.active, "on", False) and isinstance(value, dynamodb_table.Table):
+            return value
+        return copy.deepcopy(value, memo)
+
+
+def _transaction_backup_patches() -> list[tuple[object, str, Any]]:
+    original = DynamoDBBackend.transact_write_items
+    shim = _TablesNotCopied()
+
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        backup = _backup_items(self, transact_items)
+        shim.active.on = True
+        try:
+            original(self, transact_items)
+        except BaseException:
+            _restore_items(backup)
+            raise
+        finally:
+            shim.active.on = False
+
+    return [(dynamodb_models, "copy", shim), (DynamoDBBackend, "transact_write_items", transact_write_items)]
+
+
+_Backup = list[tuple[Any, Any, Any, Any]]  # (table, hash value, range value or None, item copy or None)
+
+
+def _backup_items(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> _Backup:
+    backup: _Backup = []
+    for entry in transact_items:
+        op = next(iter(entry.values()), None) if isinstance(entry, dict) else None
+        if not isinstance(op, dict) or op.get("TableName") not in backend.tables:
+            continue  # moto refuses it before it writes anything
+        table = backend.tables[op["TableName"]]
+        key = op.get("Key") or op.get("Item")
+        if not isinstance(key, dict) or table.hash_key_attr not in key:
+            continue
+        if table.has_range_key and table.range_key_attr not in key:
+            continue
+        hash_value = DynamoType(key[table.hash_key_attr])
+        range_value = DynamoType(key[table.range_key_attr]) if table.has_range_key else None
+        stored = table.items.get(hash_value)  # never table.get_item: it inserts into the defaultdict
+        current = stored.get(range_value) if table.has_range_key and isinstance(stored, dict) else stored
+        backup.append((table, hash_value, range_value, copy.deepcopy(current)))
+    return backup
+
+
+def _restore_items(backup: _Backup) -> None:
+    for table, hash_value, range_value, item in reversed(backup):
+        if table.has_range_key:
+            rows = table.items[hash_value]
+            if item is None:
+                rows.pop(range_value, None)
+                if not rows:
+                    table.items.pop(hash_value, None)
+            else:
+                rows[range_value] = item
+        elif item is None:
+            table.items.pop(hash_value, None)
+        else:
+            table.items[hash_value] = item
 
 
 # ---------------------------------------------------------------------- DynamoDB concurrency as on AWS

@@ -18,6 +18,7 @@ import pytest
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.responses import DynamoHandler
 from moto.events import models as events_models
 from moto.sesv2.responses import SESV2Response
@@ -67,6 +68,8 @@ def test_given_moto_5_2_5_then_every_patched_attribute_exists_with_the_expected_
     assert "start" in SyncExecutionWorker.__dict__, "sync executions bypass ExecutionWorker.start"
     assert _params(Environment.is_frame) == ["self"] and _params(Environment.is_running) == ["self"]
     assert "call_action" in DynamoHandler.__dict__ and _params(DynamoHandler.call_action) == ["self"]
+    assert _params(DynamoDBBackend.transact_write_items) == ["self", "transact_items"]
+    assert "copy.deepcopy(" in inspect.getsource(DynamoDBBackend.transact_write_items), "the table backup moved"
     # speed patches
     assert _params(ExecutionWorker._get_evaluation_entrypoint) == ["self"]
     assert "state_machine_details.definition" in inspect.getsource(ExecutionWorker._get_evaluation_entrypoint)
@@ -378,3 +381,40 @@ def test_given_concurrent_transactions_and_writes_then_moto_dynamodb_stays_consi
 
     assert errors == []
     assert db.scan(TableName="t", Select="COUNT")["Count"] == 8 * 15 * 3
+
+
+def test_given_a_cancelled_transaction_then_exactly_the_items_it_touched_are_as_before(account_with):
+    # GIVEN a table with an item, and a transaction that puts a new item, updates the old one and
+    # deletes a third, then fails a condition (moto now backs up these items, not the whole table)
+    account_with()
+    db = boto3.client("dynamodb")
+    db.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                          {"AttributeName": "sk", "AttributeType": "S"}],
+                    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+    db.put_item(TableName="t", Item={"pk": {"S": "a"}, "sk": {"S": "1"}, "n": {"N": "1"}})
+    db.put_item(TableName="t", Item={"pk": {"S": "b"}, "sk": {"S": "1"}})
+    before = sorted(json.dumps(i, sort_keys=True) for i in db.scan(TableName="t")["Items"])
+
+    # WHEN the transaction is cancelled by its last condition
+    with pytest.raises(db.exceptions.TransactionCanceledException):
+        db.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "t", "Item": {"pk": {"S": "new"}, "sk": {"S": "1"}}}},
+            {"Update": {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"S": "1"}},
+                        "UpdateExpression": "SET n = :two", "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+            {"Delete": {"TableName": "t", "Key": {"pk": {"S": "b"}, "sk": {"S": "1"}}}},
+            {"ConditionCheck": {"TableName": "t", "Key": {"pk": {"S": "absent"}, "sk": {"S": "1"}},
+                                "ConditionExpression": "attribute_exists(pk)"}},
+        ])
+
+    # THEN the table is as it was: no new item, the update undone, the deleted item back
+    after = sorted(json.dumps(i, sort_keys=True) for i in db.scan(TableName="t")["Items"])
+    assert after == before
+    # AND a transaction that succeeds still writes everything
+    db.transact_write_items(TransactItems=[
+        {"Put": {"TableName": "t", "Item": {"pk": {"S": "new"}, "sk": {"S": "1"}}}},
+        {"Update": {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"S": "1"}},
+                    "UpdateExpression": "SET n = :two", "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+    ])
+    assert db.get_item(TableName="t", Key={"pk": {"S": "a"}, "sk": {"S": "1"}})["Item"]["n"] == {"N": "2"}
+    assert db.scan(TableName="t", Select="COUNT")["Count"] == 3
