@@ -104,6 +104,18 @@ class Purchase(BaseModel):
     order_id: str | None = None
     purchased_at: datetime
 
+    def history_detail(self) -> dict[str, Any]:
+        """The ``purchase.made`` entry's detail (amounts as decimal strings; the order id if any)."""
+        detail: dict[str, Any] = {
+            "purchase_id": self.purchase_id,
+            "product": self.product_id,
+            "quantity": self.quantity,
+            "price": str(self.price),
+            "currency": self.currency,
+            "total": str(self.total),
+        }
+        return {**detail, "order_id": self.order_id} if self.order_id else detail
+
 
 class Discount(BaseModel):
     """``{percent: 20}`` or ``{amount: 15, currency: EUR}``."""

@@ -344,15 +344,7 @@ class Ingestor:
             order_id=event.order_id,
             purchased_at=event.occurred_at,
         )
-        detail = {
-            "purchase_id": purchase.purchase_id,
-            "product": purchase.product_id,
-            "quantity": purchase.quantity,
-            "price": str(purchase.price),
-            "currency": purchase.currency,
-            "total": str(purchase.total),
-            "order_id": event.order_id,
-        }
+        detail = purchase.history_detail()
         if not self.commerce.add_purchase(contact_id, purchase, entry("purchase.made", detail, at=event.occurred_at)):
             return "duplicate", f"the purchase of {event.product} in order {event.order_id[:200]!r} was recorded before"
         return "accepted", None

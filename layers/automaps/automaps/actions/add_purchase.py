@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -69,15 +69,7 @@ def run(ctx: StepContext, settings: Settings) -> Outcome:
         order_id=order_id or None,
         purchased_at=clock.now(),
     )
-    detail: dict[str, Any] = {
-        "purchase_id": purchase.purchase_id,
-        "product": purchase.product_id,
-        "quantity": purchase.quantity,
-        "price": str(purchase.price),
-        "currency": purchase.currency,
-        "total": str(purchase.total),
-        **({"order_id": purchase.order_id} if purchase.order_id else {}),
-    }
+    detail = purchase.history_detail()
     made = CommerceStore().add_purchase(
         ctx.contact.id, purchase, step_entry(ctx, "purchase.made", detail), visit=ctx.event.idempotency_key
     )
