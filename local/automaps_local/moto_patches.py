@@ -121,20 +121,21 @@ def install(clock: VirtualClock, invoker: Invoker, sqs_listener: SqsListener | N
 @contextlib.contextmanager
 def atomic_dynamodb() -> Iterator[None]:
     """Only the DynamoDB thread-safety patch, for tests that use moto without the runtime."""
-    patches = [(owner, name, owner.__dict__[name], value) for owner, name, value in _thread_safety_patches()]
-    for owner, name, _, value in patches:
-        setattr(owner, name, value)
-    try:
+    with _patched(_thread_safety_patches()):
         yield
-    finally:
-        for owner, name, original, _ in reversed(patches):
-            setattr(owner, name, original)
 
 
 @contextlib.contextmanager
 def sqs_listener(listener: SqsListener) -> Iterator[None]:
     """Only the SQS add_message hook (real time), for tests that use moto without the runtime."""
-    patches = [(owner, name, owner.__dict__[name], value) for owner, name, value in _sqs_hook_patches(listener)]
+    with _patched(_sqs_hook_patches(listener)):
+        yield
+
+
+@contextlib.contextmanager
+def _patched(replacements: list[tuple[object, str, Any]]) -> Iterator[None]:
+    """``(owner, name, value)`` set for the duration of the block, the originals restored after."""
+    patches = [(owner, name, owner.__dict__[name], value) for owner, name, value in replacements]
     for owner, name, _, value in patches:
         setattr(owner, name, value)
     try:
