@@ -14,7 +14,7 @@ import pytest
 
 if TYPE_CHECKING:
     from automaps.clock import FixedClock
-    from automaps.contacts import ContactStore
+    from automaps.store.contacts import ContactStore
     from automaps_local.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +76,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator["LocalStack"]:
 @pytest.fixture
 def store(aws) -> "ContactStore":
     """GIVEN the contacts store on that account."""
-    from automaps.contacts import ContactStore
+    from automaps.store.contacts import ContactStore
 
     return ContactStore()
 

@@ -3,7 +3,7 @@ set), and the contacts table's TTL attribute is the one the expiring items are w
 
 from __future__ import annotations
 
-from automaps import contacts
+from automaps.store import contacts
 from automaps_local.template import Template
 from tests.conftest import ROOT
 

@@ -1,6 +1,6 @@
 """Content (templates, forms, the map registry) is data in the content table."""
 
-from automaps.content import ContentStore
+from automaps.store.content import ContentStore
 
 
 def test_given_a_stored_template_when_it_is_read_back_then_nested_values_round_trip(aws):

@@ -8,7 +8,7 @@ runner handles idempotency, ``only_if``, the missing-fields policy and recording
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from automaps.steps import run_action
+from automaps.journeys.steps import run_action
 
 logger = Logger()
 

@@ -8,7 +8,7 @@ matched); the state stores it under ``$.checks.<state>``. Records
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from automaps.journey import ConditionCheck, check_condition
+from automaps.journeys.journey import ConditionCheck, check_condition
 
 logger = Logger()
 

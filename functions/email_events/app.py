@@ -1,12 +1,12 @@
 """EventBridge rule target: the SES configuration set's engagement events (delivered, opened,
 clicked, bounced, complained) recorded on the contact's history, once each; a permanent bounce or
-a complaint suppresses the address (automaps.engagement)."""
+a complaint suppresses the address (automaps.intake.engagement)."""
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from automaps import engagement
+from automaps.intake import engagement
 
 logger = Logger()
 

@@ -1,6 +1,6 @@
 """Public API: the open pixel (``GET /t/o/{token}``, a 1x1 GIF, records ``email.opened``) and click
 redirect (``GET /t/c/{token}``, 302 to the signed destination, records ``email.clicked``) of
-emails sent through SMTP connections. Tokens that are not ours record nothing (automaps.engagement).
+emails sent through SMTP connections. Tokens that are not ours record nothing (automaps.intake.engagement).
 """
 
 from aws_lambda_powertools import Logger
@@ -8,8 +8,8 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from automaps import engagement
-from automaps.replies import respond
+from automaps.api.replies import respond
+from automaps.intake import engagement
 
 logger = Logger()
 app = APIGatewayRestResolver()

@@ -5,7 +5,7 @@
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from automaps.journey import ExitRequest, exit_map
+from automaps.journeys.journey import ExitRequest, exit_map
 
 logger = Logger()
 

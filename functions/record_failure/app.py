@@ -1,13 +1,13 @@
 """Task record_failure: a step failed after its retries, or its function crashed or timed out
 (the state's Catch put the error under ``$.error``). Records what the step's effect markers say
 happened (``step.failed``, or ``email.sent`` and ``step.done``, or ``step.outcome_unknown``:
-automaps.journey.record_failure); the contact moves on.
+automaps.journeys.journey.record_failure); the contact moves on.
 """
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from automaps.journey import FailureRecord, record_failure
+from automaps.journeys.journey import FailureRecord, record_failure
 
 logger = Logger()
 

@@ -12,7 +12,7 @@ past the retries sends the contact out of the map (``wait_failed``, or the map's
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from automaps.journey import WaitRequest, resolve_wait
+from automaps.journeys.journey import WaitRequest, resolve_wait
 
 logger = Logger()
 

@@ -151,7 +151,7 @@ class LocalApi:
         import os
 
         from automaps import secrets
-        from automaps.ingest import signature
+        from automaps.intake.ingest import signature
 
         secret = secrets.get(os.environ["INGEST_SECRET_ARN"])
         header = signature(secret, request.get_data(), int(app_clock.now().timestamp()))

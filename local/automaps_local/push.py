@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
-from automaps.content import ContentStore
-from automaps.enrollment import EntryRule, MapRecord, Trigger, register
-from automaps.forms import FormDefinition
+from automaps.intake.forms import FormDefinition
+from automaps.journeys.enrollment import EntryRule, MapRecord, Trigger, register
+from automaps.store.content import ContentStore
 
 
 class ContentError(ValueError):
@@ -42,8 +42,8 @@ def _read(path: Path) -> dict[str, Any]:
 
 # content/<folder>/*.yaml -> (item kind, "module:callable" that validates a body and returns a model)
 CONTENT_KINDS: dict[str, tuple[str, str]] = {
-    "connections": ("CONNECTION", "automaps.connections:validate"),
-    "routers": ("ROUTER", "automaps.routing:validate"),
+    "connections": ("CONNECTION", "automaps.store.connections:validate"),
+    "routers": ("ROUTER", "automaps.store.routing:validate"),
 }
 
 

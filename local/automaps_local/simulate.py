@@ -109,7 +109,7 @@ def enter(runtime: LocalRuntime, map_id: str, form: str | None, fields: dict[str
 
 
 def create_contact(fields: dict[str, Any]) -> str:
-    from automaps.contacts import ContactStore
+    from automaps.store.contacts import ContactStore
 
     contact, _ = ContactStore().upsert_by_email(fields["email"], fields)
     return contact.id

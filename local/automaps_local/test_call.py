@@ -68,9 +68,9 @@ def place_test_call(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from automaps.journeys.steps import PermanentError, TransientError
     from automaps.maps.loader import MapError
     from automaps.rendering import MissingField, TemplateProblem
-    from automaps.steps import PermanentError, TransientError
 
     use_stack(args.stack_name, args.region)
     try:

@@ -70,7 +70,7 @@ def use_stack(stack_name: str | None, region: str | None) -> None:
 def sample_contact(path: Path | None, email: str | None = None, phone: str | None = None) -> Any:
     """The contact merge fields see: a sample, or the fields of ``path``."""
     from automaps import clock
-    from automaps.contacts import Contact
+    from automaps.store.contacts import Contact
 
     fields, tags = dict(SAMPLE_FIELDS), []
     if path is not None:
@@ -97,7 +97,7 @@ def send_test_email(args: argparse.Namespace) -> tuple[str, str]:
     """Render and send; returns (message id, masked recipient)."""
     from automaps.actions.send_email import Settings, compose
     from automaps.channels import email
-    from automaps.contacts import mask_email
+    from automaps.store.contacts import mask_email
 
     settings = Settings(
         template=args.template,
@@ -123,8 +123,8 @@ def send_test_email(args: argparse.Namespace) -> tuple[str, str]:
 def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from automaps.journeys.steps import PermanentError, Skip, TransientError
     from automaps.rendering import MissingField, TemplateProblem
-    from automaps.steps import PermanentError, Skip, TransientError
 
     use_stack(args.stack_name, args.region)
     try:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from automaps import aws as aws_clients
-from automaps.contacts import Contact, ContactStore
+from automaps.store.contacts import Contact, ContactStore
 from tests.conftest import load_event
 
 MAP_ID = "welcome-leads"

@@ -7,8 +7,8 @@ from typing import Any
 import yaml
 
 from automaps import aws as aws_clients, clock, config
-from automaps.contacts import Contact, ContactStore, HistoryEntry
-from automaps.content import ContentStore, to_item
+from automaps.store.contacts import Contact, ContactStore, HistoryEntry
+from automaps.store.content import ContentStore, to_item
 from tests.conftest import ROOT, load_event
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from automaps.steps import TaskEvent
+from automaps.journeys.steps import TaskEvent
 from functions.add_note import app
 from tests.actions.conftest import event_for, kinds
 

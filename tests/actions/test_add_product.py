@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from automaps.commerce import CommerceStore
-from automaps.steps import TransientError
+from automaps.store.commerce import CommerceStore
+from automaps.journeys.steps import TransientError
 from functions.add_product import app as add
 from functions.remove_product import app as remove
 from tests.actions.commerce_givens import dynamodb_answers

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from automaps.commerce import CommerceStore
-from automaps.steps import TransientError
+from automaps.store.commerce import CommerceStore
+from automaps.journeys.steps import TransientError
 from functions.add_purchase import app
 from tests.actions.commerce_givens import dynamodb_answers
 from tests.actions.conftest import MAP_ID, event_for, kinds

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from automaps import routing
-from automaps.content import ContentStore
+from automaps.store import routing
+from automaps.store.content import ContentStore
 from functions.add_to_lead_router import app
 from tests.actions.conftest import event_for, kinds
 from tests.conftest import ROOT

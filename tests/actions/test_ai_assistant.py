@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from automaps.actions import ai_assistant
 from automaps.actions.ai_assistant import Settings
-from automaps.steps import TransientError
+from automaps.journeys.steps import TransientError
 from botocore.exceptions import ReadTimeoutError
 from botocore.stub import Stubber
 from pydantic import ValidationError

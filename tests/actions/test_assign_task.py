@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from automaps.actions.assign_task import Settings
-from automaps.tasks import TaskStore
+from automaps.store.tasks import TaskStore
 from functions.assign_task import app
 from tests.actions.sending import a_contact, enrolled, history, task_event
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from automaps.actions.cancel_open_orders import Settings
 from automaps.providers.payments import StripeConnection
-from automaps.steps import TransientError
+from automaps.journeys.steps import TransientError
 from functions.cancel_open_orders import app
 from tests.actions.sending import a_contact, history, task_event
 from tests.providers import fake_stripe

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from automaps import aws as aws_clients
-from automaps.steps import TaskEvent, TransientError
+from automaps.journeys.steps import TaskEvent, TransientError
 from functions.change_tags import app
 from tests.actions.conftest import event_for, idempotency_records, kinds
 

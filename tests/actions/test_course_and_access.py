@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from automaps.commerce import CommerceStore
-from automaps.steps import TransientError
+from automaps.store.commerce import CommerceStore
+from automaps.journeys.steps import TransientError
 from functions.add_course_subscription import app as subscribe
 from functions.update_membership_access import app as access
 from tests.actions.commerce_givens import dynamodb_answers

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from automaps import rendering
-from automaps.commerce import CommerceStore, current_offers, offer_code
-from automaps.steps import TransientError
+from automaps.store.commerce import CommerceStore, current_offers, offer_code
+from automaps.journeys.steps import TransientError
 from functions.create_special_offer import app as create
 from functions.remove_special_offer import app as remove
 from tests.actions.commerce_givens import dynamodb_answers

@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from automaps import aws as aws_clients
-from automaps.steps import TransientError
+from automaps.journeys.steps import TransientError
 from functions.send_email import app
 from tests.actions.sending import a_contact, history, shipped_template, task_event
 from tests.outbox import sent_emails

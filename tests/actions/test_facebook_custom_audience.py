@@ -17,9 +17,9 @@ from automaps.actions.facebook_custom_audience import (
     normalise_email,
     normalise_phone,
 )
-from automaps.connections import validate
-from automaps.content import ContentStore
-from automaps.steps import TransientError
+from automaps.store.connections import validate
+from automaps.store.content import ContentStore
+from automaps.journeys.steps import TransientError
 from functions.facebook_custom_audience import app
 from tests.actions.conftest import event_for, kinds
 from tests.actions.endpoint import Answer, serving

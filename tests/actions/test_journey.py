@@ -6,8 +6,8 @@ import json
 
 from automaps import aws as aws_clients
 from automaps import config
-from automaps.content import to_item
-from automaps.journey import summarise_cause
+from automaps.store.content import to_item
+from automaps.journeys.journey import summarise_cause
 from functions.check_condition import app as check_condition
 from functions.exit_map import app as exit_map
 from functions.record_failure import app as record_failure

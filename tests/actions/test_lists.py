@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from automaps import aws as aws_clients
 from automaps.actions import add_to_list, send_to_fulfillment
-from automaps.lists import ListStore
+from automaps.store.lists import ListStore
 from functions.add_to_list import app as add_app
 from functions.remove_from_fulfillment import app as unfulfil_app
 from functions.remove_from_list import app as remove_app
@@ -137,7 +137,7 @@ def test_given_a_contact_when_sent_to_fulfillment_then_the_chosen_fields_are_sna
 
 
 def test_given_a_member_whose_address_changed_when_sent_again_then_the_first_snapshot_stays(ready, lambda_context):
-    from automaps.contacts import ContactStore
+    from automaps.store.contacts import ContactStore
 
     jane = a_contact(first_name="Jane", address="1 Main St")
     fulfil_app.lambda_handler(task_event("send_to_fulfillment.json", jane), lambda_context)
@@ -168,7 +168,7 @@ def test_given_a_member_when_removed_from_fulfillment_then_the_list_no_longer_ha
 def test_given_dynamodb_throttles_then_the_step_raises_transient_and_the_retry_adds_once(ready, lambda_context):
     from botocore.stub import Stubber
 
-    from automaps.steps import TransientError
+    from automaps.journeys.steps import TransientError
 
     jane = a_contact(first_name="Jane")
     event = task_event("send_to_fulfillment.json", jane)

@@ -9,10 +9,11 @@ import pytest
 from botocore.stub import ANY, Stubber
 from pydantic import ValidationError
 
-from automaps import aws as aws_clients, connections
+from automaps import aws as aws_clients
+from automaps.store import connections
 from automaps.actions.make_phone_call import Settings
-from automaps.content import ContentStore
-from automaps.steps import TaskEvent, TransientError
+from automaps.store.content import ContentStore
+from automaps.journeys.steps import TaskEvent, TransientError
 from functions.make_phone_call import app
 from tests.actions.sending import a_contact, history, task_event
 

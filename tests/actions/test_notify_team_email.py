@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from automaps import aws as aws_clients
 from automaps.actions.notify_team_email import Settings
-from automaps.contacts import ContactStore
-from automaps.steps import TransientError
+from automaps.store.contacts import ContactStore
+from automaps.journeys.steps import TransientError
 from functions.notify_team_email import app
 from tests.actions.sending import a_contact, enrolled, history, task_event
 from tests.outbox import sent_emails

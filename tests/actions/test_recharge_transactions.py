@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from automaps.actions.recharge_transactions import Settings
-from automaps.steps import TransientError
+from automaps.journeys.steps import TransientError
 from functions.recharge_transactions import app
 from tests.actions.sending import a_contact, history, task_event
 from tests.providers import fake_stripe

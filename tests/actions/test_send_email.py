@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from automaps import aws as aws_clients
 from automaps.actions.send_email import Settings
 from automaps.channels.tracking import read_unsubscribe
-from automaps.contacts import ContactStore
-from automaps.steps import TransientError
+from automaps.store.contacts import ContactStore
+from automaps.journeys.steps import TransientError
 from functions.send_email import app
 from tests.actions.sending import a_contact, enrolled, history, shipped_template, task_event
 from tests.outbox import sent_emails

@@ -9,10 +9,11 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from automaps import aws as aws_clients, connections
+from automaps import aws as aws_clients
+from automaps.store import connections
 from automaps.channels.smtp import SmtpConnection
-from automaps.content import ContentStore
-from automaps.steps import TransientError
+from automaps.store.content import ContentStore
+from automaps.journeys.steps import TransientError
 from functions.send_email import app
 from tests.actions.sending import a_contact, history, shipped_template, task_event
 from tests.outbox import sent_emails

@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from automaps import aws as aws_clients
 from automaps.actions.send_sms import Settings
-from automaps.contacts import ContactStore
-from automaps.steps import TransientError
+from automaps.store.contacts import ContactStore
+from automaps.journeys.steps import TransientError
 from functions.send_sms import app
 from tests.actions.sending import a_contact, enrolled, history, task_event
 from tests.outbox import sent_sms

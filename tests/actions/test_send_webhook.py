@@ -11,9 +11,9 @@ import socket
 import pytest
 from automaps import aws as aws_clients
 from automaps.actions.send_webhook import Settings
-from automaps.content import ContentStore
+from automaps.store.content import ContentStore
 from automaps.providers import safe_http
-from automaps.steps import TransientError
+from automaps.journeys.steps import TransientError
 from pydantic import ValidationError
 
 from functions.send_webhook import app

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from automaps.actions.grant_wordpress_membership import Settings as GrantSettings
 from automaps.actions.revoke_wordpress_membership import Settings as RevokeSettings
-from automaps.steps import TransientError
+from automaps.journeys.steps import TransientError
 from functions.grant_wordpress_membership import app as grant_app
 from functions.revoke_wordpress_membership import app as revoke_app
 from tests.actions.sending import a_contact, history, task_event

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from automaps.contacts import Contact
-from automaps.steps import TaskEvent
-from automaps.tasks import Task, TaskStore, task_id_for
+from automaps.store.contacts import Contact
+from automaps.journeys.steps import TaskEvent
+from automaps.store.tasks import Task, TaskStore, task_id_for
 from functions.assign_task import app as assign_task
 from tests.conftest import FakeLambdaContext, load_event
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from automaps.contacts import ContactStore
-from automaps.tasks import TaskStore
+from automaps.store.contacts import ContactStore
+from automaps.store.tasks import TaskStore
 from functions.admin_api import app
 from tests.actions.sending import a_contact, history
 from tests.admin.givens import assigned

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from werkzeug.test import Client
 
-from automaps.contacts import ContactStore
+from automaps.store.contacts import ContactStore
 from automaps_local.clock import VirtualClock
 from automaps_local.http import LocalApi
 from automaps_local.runtime import LocalRuntime

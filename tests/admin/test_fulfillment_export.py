@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from automaps.lists import safe_cell, to_csv
+from automaps.store.lists import safe_cell, to_csv
 from functions.admin_api import app
 from functions.send_to_fulfillment import app as fulfil_app
 from tests.actions.sending import a_contact, task_event

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from automaps import aws as aws_clients
-from automaps.tasks import COMPLETE_ATTEMPTS, TaskStore
+from automaps.store.tasks import COMPLETE_ATTEMPTS, TaskStore
 from functions.admin_api import app
 from tests.actions.sending import a_contact, history
 from tests.admin.givens import assigned

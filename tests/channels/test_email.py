@@ -9,7 +9,7 @@ from botocore.stub import Stubber
 
 from automaps import aws as aws_clients
 from automaps.channels import email
-from automaps.steps import PermanentError, TransientError
+from automaps.journeys.steps import PermanentError, TransientError
 from tests.outbox import sent_emails
 
 URL = "http://localhost:3000/unsubscribe?t=abc.def"

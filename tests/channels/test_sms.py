@@ -7,7 +7,7 @@ from botocore.stub import Stubber
 
 from automaps import aws as aws_clients
 from automaps.channels import sms
-from automaps.steps import PermanentError, TransientError
+from automaps.journeys.steps import PermanentError, TransientError
 from tests.outbox import sent_sms
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from automaps.contacts import Contact, ContactStore
+from automaps.store.contacts import Contact, ContactStore
 
 from functions.check_condition import app as check_condition
 from tests.conftest import load_event

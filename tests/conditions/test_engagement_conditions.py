@@ -11,7 +11,7 @@ import json
 import pytest
 from automaps import clock
 from automaps.channels import tracking
-from automaps.contacts import Contact
+from automaps.store.contacts import Contact
 
 from functions.email_events import app as email_events
 from functions.email_tracking import app as email_tracking

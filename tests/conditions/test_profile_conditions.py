@@ -6,10 +6,10 @@ negated too, and recorded with the inputs it read."""
 from __future__ import annotations
 
 import pytest
-from automaps import forms
-from automaps.commerce import CommerceStore, Product
-from automaps.contacts import ContactStore
-from automaps.lists import ListStore
+from automaps.intake import forms
+from automaps.store.commerce import CommerceStore, Product
+from automaps.store.contacts import ContactStore
+from automaps.store.lists import ListStore
 
 from functions.add_purchase import app as add_purchase
 from functions.change_tags import app as change_tags
@@ -87,7 +87,7 @@ def test_last_form_submit_date(decide, aws, clock, jane):
 
 def _push_forms() -> None:
     """The forms of content/forms, stored as `automaps push` stores them (no maps: nobody is enrolled)."""
-    from automaps.content import ContentStore
+    from automaps.store.content import ContentStore
     from automaps_local.push import load_forms
 
     from tests.conftest import ROOT

@@ -11,8 +11,8 @@ import pytest
 
 from automaps import aws as aws_clients
 from automaps import config
-from automaps.content import to_item
-from automaps.contacts import (ContactNotFound, ContactStore, EmailInUse, EnrollmentNotFound, mask_email,
+from automaps.store.content import to_item
+from automaps.store.contacts import (ContactNotFound, ContactStore, EmailInUse, EnrollmentNotFound, mask_email,
                                mask_phone)
 
 

@@ -14,8 +14,8 @@ from decimal import Decimal
 
 import pytest
 
-from automaps.commerce import CommerceStore, current_offers
-from automaps.contacts import ContactStore
+from automaps.store.commerce import CommerceStore, current_offers
+from automaps.store.contacts import ContactStore
 from tests.conftest import ROOT
 from tests.e2e.conftest import START
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from automaps import enrollment
-from automaps.contacts import ContactStore
+from automaps.journeys import enrollment
+from automaps.store.contacts import ContactStore
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow

@@ -13,8 +13,8 @@ from botocore.exceptions import ClientError
 from werkzeug.test import Client
 
 from automaps import aws as aws_clients
-from automaps.contacts import ContactStore
-from automaps.content import ContentStore
+from automaps.store.contacts import ContactStore
+from automaps.store.content import ContentStore
 from automaps_local.clock import VirtualClock
 from automaps_local.http import LocalApi
 from automaps_local.runtime import LocalRuntime

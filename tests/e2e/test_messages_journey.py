@@ -10,9 +10,10 @@ from datetime import timedelta
 import pytest
 from botocore.stub import Stubber
 
-from automaps import aws as aws_clients, connections
-from automaps.contacts import ContactStore
-from automaps.content import ContentStore
+from automaps import aws as aws_clients
+from automaps.store import connections
+from automaps.store.contacts import ContactStore
+from automaps.store.content import ContentStore
 from tests.conftest import ROOT
 from tests.smtp_server import SmtpServer
 

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 import pytest
 
 from automaps import aws as aws_clients
-from automaps.contacts import ContactStore
-from automaps.content import ContentStore
+from automaps.store.contacts import ContactStore
+from automaps.store.content import ContentStore
 from automaps_local.clock import VirtualClock
 from automaps_local.runtime import LocalRuntime
 from tests.conftest import ROOT

@@ -16,9 +16,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import yaml
 
-from automaps import aws as aws_clients, routing
-from automaps.contacts import ContactStore
-from automaps.content import ContentStore
+from automaps import aws as aws_clients
+from automaps.store import routing
+from automaps.store.contacts import ContactStore
+from automaps.store.content import ContentStore
 from automaps_local.clock import VirtualClock
 from automaps_local.runtime import LocalRuntime
 from tests.actions.endpoint import Answer, serving

@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 from werkzeug.test import Client
 
-from automaps.contacts import ContactStore
-from automaps.lists import ListStore
+from automaps.store.contacts import ContactStore
+from automaps.store.lists import ListStore
 from automaps_local.http import LocalApi
 from tests.conftest import ROOT
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from automaps.contacts import ContactStore
+from automaps.store.contacts import ContactStore
 from automaps_local.clock import VirtualClock
 from automaps_local.runtime import LocalRuntime
 from tests.conftest import ROOT

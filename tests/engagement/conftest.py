@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from automaps import aws as aws_clients
-from automaps.contacts import Contact, ContactStore, HistoryEntry
+from automaps.store.contacts import Contact, ContactStore, HistoryEntry
 from tests.conftest import load_event
 
 JANE = "jane.doe@example.com"   # the recipient in the SES fixture events

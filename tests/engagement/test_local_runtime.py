@@ -11,7 +11,7 @@ import pytest
 from werkzeug.test import Client
 
 from automaps import aws as aws_clients
-from automaps.contacts import ContactStore
+from automaps.store.contacts import ContactStore
 from automaps_local.clock import VirtualClock
 from automaps_local.http import LocalApi
 from automaps_local.runtime import LocalRuntime

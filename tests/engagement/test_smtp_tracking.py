@@ -14,9 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from automaps import connections
+from automaps.store import connections
 from automaps.channels import email, email_tracking, tracking
-from automaps.content import ContentStore
+from automaps.store.content import ContentStore
 from functions.email_tracking import app as tracking_app
 from functions.send_email import app as send_email
 from tests.actions.sending import task_event

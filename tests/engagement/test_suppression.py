@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from automaps import connections
-from automaps.contacts import ContactStore
-from automaps.content import ContentStore
+from automaps.store import connections
+from automaps.store.contacts import ContactStore
+from automaps.store.content import ContentStore
 from functions.send_email import app as send_email
 from tests.actions.sending import history, shipped_template, task_event
 from tests.engagement.conftest import JANE, MESSAGE_ID, deliver, ses_event

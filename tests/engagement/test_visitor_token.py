@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from automaps import engagement
+from automaps.intake import engagement
 from automaps.channels import tracking
 
 CLICKED_AT = datetime(2026, 11, 2, 9, 15, tzinfo=UTC)

@@ -12,7 +12,7 @@ from typing import Any, Self
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from automaps import aws as aws_clients
-from automaps.content import from_item
+from automaps.store.content import from_item
 from tests.providers.server import FakeProvider, Received
 from tests.smtp_server import Handler
 
@@ -49,7 +49,7 @@ def throttled(operation: str) -> Any:
 
 
 def effect_markers(contact_id: str) -> list[dict[str, Any]]:
-    """The contact's effect markers (automaps.effects), as stored."""
+    """The contact's effect markers (automaps.journeys.effects), as stored."""
     from automaps import config
 
     items = aws_clients.client("dynamodb").query(

@@ -23,13 +23,14 @@ import pytest
 import yaml
 from automaps import aws as aws_clients
 from automaps import clock as clocks
-from automaps import config, routing
-from automaps.commerce import CommerceStore, Offer, Product, entry
-from automaps.contacts import Contact, ContactStore
-from automaps.content import ContentStore
-from automaps.lists import ListStore
-from automaps.steps import TransientError
-from automaps.tasks import TaskStore
+from automaps import config
+from automaps.store import routing
+from automaps.store.commerce import CommerceStore, Offer, Product, entry
+from automaps.store.contacts import Contact, ContactStore
+from automaps.store.content import ContentStore
+from automaps.store.lists import ListStore
+from automaps.journeys.steps import TransientError
+from automaps.store.tasks import TaskStore
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from tests.actions.sending import a_contact, enrolled, history, task_event

@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 
 from automaps import aws as aws_clients
-from automaps import connections, routing
+from automaps.store import connections
+from automaps.store import routing
 from automaps.actions import ai_assistant
-from automaps.contacts import ContactStore
-from automaps.content import ContentStore
-from automaps.steps import TransientError
+from automaps.store.contacts import ContactStore
+from automaps.store.content import ContentStore
+from automaps.journeys.steps import TransientError
 from functions.ai_assistant import app as ai_app
 from functions.facebook_custom_audience import app as facebook_app
 from functions.grant_wordpress_membership import app as grant_app

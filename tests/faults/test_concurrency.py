@@ -27,11 +27,13 @@ from typing import Any, TypeVar
 
 import pytest
 from automaps import aws as aws_clients
-from automaps import config, enrollment, routing
-from automaps.commerce import CommerceStore
-from automaps.contacts import Contact, ContactStore
-from automaps.content import ContentStore, to_item
-from automaps.steps import TransientError
+from automaps import config
+from automaps.journeys import enrollment
+from automaps.store import routing
+from automaps.store.commerce import CommerceStore
+from automaps.store.contacts import Contact, ContactStore
+from automaps.store.content import ContentStore, to_item
+from automaps.journeys.steps import TransientError
 from automaps_local.moto_patches import ConflictLog, dynamodb_like_aws
 
 from tests.conftest import ROOT, FakeLambdaContext, load_event

@@ -23,7 +23,7 @@ from werkzeug.test import Client
 from automaps import aws as aws_clients
 from automaps import config
 from automaps.channels import tracking
-from automaps.content import from_item
+from automaps.store.content import from_item
 from automaps_local.clock import VirtualClock
 from automaps_local.http import LocalApi
 from automaps_local.runtime import LocalFunction, LocalRuntime

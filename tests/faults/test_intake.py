@@ -17,7 +17,8 @@ from botocore.exceptions import ClientError
 from werkzeug.test import Client
 
 from automaps import aws as aws_clients
-from automaps import enrollment, forms
+from automaps.journeys import enrollment
+from automaps.intake import forms
 from automaps_local.clock import VirtualClock
 from automaps_local.http import LocalApi
 from automaps_local.runtime import LocalRuntime

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from automaps import contacts
+from automaps.store import contacts
 from tests.faults.test_deliveries import MONDAY_9AM, backend, table_items  # noqa: F401  (the fixture)
 
 YEAR_AND_RETRIES = timedelta(days=365, minutes=17)   # a Standard execution's maximum, a visit's retry window

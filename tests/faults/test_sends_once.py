@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from automaps import aws as aws_clients
-from automaps.content import ContentStore
+from automaps.store.content import ContentStore
 from botocore.stub import Stubber
 
 from functions.cancel_open_orders import app as cancel_app
@@ -349,7 +349,7 @@ def stripe(aws, clock):
 def test_given_a_stripe_cancellation_whose_answer_is_lost_when_retried_then_it_is_recorded_as_cancelled_once(
         stripe, lambda_context, monkeypatch):
     from automaps.providers import http
-    from automaps.steps import TransientError
+    from automaps.journeys.steps import TransientError
 
     jane = a_contact(first_name="Jane")
     subscription = stripe.subscription(stripe.customer("jane.doe@example.com"))
@@ -374,7 +374,7 @@ def test_given_a_stripe_cancellation_whose_answer_is_lost_when_retried_then_it_i
 
 def test_given_a_plain_http_address_outside_loopback_when_a_provider_is_called_then_it_is_refused(aws):
     from automaps.providers.http import JsonClient
-    from automaps.steps import PermanentError
+    from automaps.journeys.steps import PermanentError
 
     with pytest.raises(PermanentError, match="not https"):
         JsonClient("Stripe", "http://api.stripe.com", {"Authorization": "Bearer sk_test"})

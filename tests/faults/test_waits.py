@@ -19,8 +19,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from automaps import aws
-from automaps.contacts import ContactStore
-from automaps.journey import ConditionCheck, check_condition
+from automaps.store.contacts import ContactStore
+from automaps.journeys.journey import ConditionCheck, check_condition
 from automaps_local.clock import VirtualClock
 from automaps_local.runtime import LocalRuntime
 from automaps_local.serve import push_content

@@ -10,9 +10,9 @@ import threading
 
 import pytest
 from automaps import aws as aws_clients
-from automaps.contacts import ContactStore
-from automaps.content import ContentStore
-from automaps.enrollment import EntryRule, MapRecord, Trigger, register, release
+from automaps.store.contacts import ContactStore
+from automaps.store.content import ContentStore
+from automaps.journeys.enrollment import EntryRule, MapRecord, Trigger, register, release
 
 from functions.send_email import app as send_email
 from functions.send_sms import app as send_sms
@@ -109,7 +109,7 @@ def test_given_a_post_with_neither_email_nor_phone_then_400_names_both_and_nothi
 
 
 def test_given_a_form_definition_with_neither_email_nor_phone_then_it_is_refused():
-    from automaps.forms import FormDefinition
+    from automaps.intake.forms import FormDefinition
 
     with pytest.raises(ValueError, match="an 'email' or a 'phone' field is required"):
         FormDefinition.model_validate({"id": "anon", "fields": [{"name": "first_name"}]})

@@ -8,9 +8,9 @@ import threading
 import pytest
 import yaml
 from automaps import aws as aws_clients
-from automaps.contacts import ContactStore
-from automaps.content import ContentStore
-from automaps.enrollment import EntryRule, MapRecord, Trigger, register
+from automaps.store.contacts import ContactStore
+from automaps.store.content import ContentStore
+from automaps.journeys.enrollment import EntryRule, MapRecord, Trigger, register
 
 from functions.public_api import app
 from tests.conftest import ROOT, load_event
@@ -169,7 +169,7 @@ def test_given_twenty_concurrent_posts_with_one_email_then_there_is_exactly_one_
 ])
 def test_given_an_entry_rule_when_the_contact_submits_three_times_then_the_rule_decides(
         aws, clock, reenter, min_interval, expected):
-    from automaps.enrollment import enroll, release
+    from automaps.journeys.enrollment import enroll, release
 
     arn = aws_clients.client("stepfunctions").create_state_machine(
         name="automaps-m", definition=json.dumps(PASS_MACHINE), roleArn="arn:aws:iam::123456789012:role/x")[

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from automaps.channels.tracking import unsubscribe_token
-from automaps.contacts import ContactStore
+from automaps.store.contacts import ContactStore
 from functions.public_api import app
 from tests.conftest import load_event
 

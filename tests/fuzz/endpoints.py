@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 from automaps import aws as aws_clients
 from automaps import clock, config, secrets
-from automaps.content import ContentStore
-from automaps.ingest import signature
+from automaps.store.content import ContentStore
+from automaps.intake.ingest import signature
 
 from tests.conftest import ROOT, load_event
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from automaps.channels.tracking import unsubscribe_token, visitor_token
-from automaps.contacts import ContactStore
+from automaps.store.contacts import ContactStore
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

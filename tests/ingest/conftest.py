@@ -10,8 +10,8 @@ import pytest
 
 from automaps import aws as aws_clients
 from automaps import config, secrets
-from automaps.contacts import Contact, ContactStore
-from automaps.ingest import signature
+from automaps.store.contacts import Contact, ContactStore
+from automaps.intake.ingest import signature
 from functions.ingest_events import app
 from tests.conftest import load_event
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from automaps.commerce import CommerceStore
-from automaps.contacts import ContactStore
+from automaps.store.commerce import CommerceStore
+from automaps.store.contacts import ContactStore
 from functions.add_course_subscription import app as subscribe_step
 from tests.actions.conftest import event_for
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from automaps.commerce import CommerceStore
-from automaps.contacts import ContactStore
+from automaps.store.commerce import CommerceStore
+from automaps.store.contacts import ContactStore
 from tests.ingest.conftest import fixture_body, item_count
 
 COURSE = "copywriting-basics"

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from automaps.contacts import ContactStore
-from automaps.ingest import BadSignature, signature, verify_signature
+from automaps.store.contacts import ContactStore
+from automaps.intake.ingest import BadSignature, signature, verify_signature
 from tests.conftest import load_event
 from tests.ingest.conftest import item_count
 

@@ -13,8 +13,8 @@ from werkzeug.test import Client
 
 from automaps import clock, secrets
 from automaps.channels.tracking import visitor_token
-from automaps.contacts import ContactStore
-from automaps.ingest import signature
+from automaps.store.contacts import ContactStore
+from automaps.intake.ingest import signature
 from automaps_local.http import LocalApi
 from automaps_local.runtime import LocalRuntime
 from tests.conftest import ROOT

@@ -9,8 +9,9 @@ import textwrap
 import pytest
 from botocore.stub import ANY, Stubber
 
-from automaps import aws as aws_clients, connections
-from automaps.content import ContentStore
+from automaps import aws as aws_clients
+from automaps.store import connections
+from automaps.store.content import ContentStore
 from automaps_local.cli import main
 
 MAP = """\

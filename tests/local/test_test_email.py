@@ -8,8 +8,9 @@ import os
 
 import pytest
 
-from automaps import aws as aws_clients, connections
-from automaps.content import ContentStore
+from automaps import aws as aws_clients
+from automaps.store import connections
+from automaps.store.content import ContentStore
 from automaps_local.cli import main
 from tests.actions.sending import shipped_template
 from tests.outbox import sent_emails

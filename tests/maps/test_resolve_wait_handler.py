@@ -3,7 +3,7 @@ skipped or undatable moment recorded on the contact's history with its reason.""
 
 from __future__ import annotations
 
-from automaps.contacts import ContactStore
+from automaps.store.contacts import ContactStore
 from functions.resolve_wait import app
 
 

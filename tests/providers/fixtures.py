@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from automaps import aws as aws_clients
-from automaps.content import ContentStore
+from automaps.store.content import ContentStore
 from tests.providers import fake_stripe, fake_wordpress
 from tests.providers.server import serving
 

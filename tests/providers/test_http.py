@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from automaps.providers.http import JsonClient, ProviderError
-from automaps.steps import PermanentError, TransientError
+from automaps.journeys.steps import PermanentError, TransientError
 from tests.providers.server import FakeProvider, Received, serving
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 import yaml
 
-from automaps.content import ContentStore
+from automaps.store.content import ContentStore
 from automaps.rendering import (EmailTemplate, MissingField, TemplateProblem, UnknownTemplate,
                                 load_email_template, merge_context, render)
 from tests.conftest import ROOT

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 from automaps.channels.tracking import BadToken, read_visitor
-from automaps.contacts import ContactStore
-from automaps.content import ContentStore
+from automaps.store.contacts import ContactStore
+from automaps.store.content import ContentStore
 
 from functions.public_api import app
 from tests.conftest import ROOT, load_event

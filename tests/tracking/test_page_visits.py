@@ -13,7 +13,7 @@ import pytest
 from automaps import aws as aws_clients
 from automaps import config
 from automaps.channels.tracking import unsubscribe_token, visitor_token
-from automaps.contacts import Contact, ContactStore
+from automaps.store.contacts import Contact, ContactStore
 
 from functions.page_visits import app
 from tests.conftest import load_event

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from automaps.channels.tracking import visitor_token
-from automaps.contacts import ContactStore
-from automaps.visits import SNIPPET
+from automaps.store.contacts import ContactStore
+from automaps.intake.visits import SNIPPET
 from functions.page_visits import app
 from tests.conftest import load_event
 

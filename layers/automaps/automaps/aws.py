@@ -7,7 +7,7 @@ The clients of the services we *send* through (:data:`SINGLE_ATTEMPT`: SES, SNS,
 Messaging, Amazon Connect) are made with one attempt per call (``total_max_attempts: 1``):
 botocore's own retry would resend a request whose answer was lost (a read timeout), which for
 a send is a second message. Whether to call again is the step runner's decision (the state's
-Retry and the effect markers, automaps.effects). No client is reconfigured after it is made;
+Retry and the effect markers, automaps.journeys.effects). No client is reconfigured after it is made;
 every other service keeps the SDK's retries.
 """
 

@@ -8,7 +8,7 @@ do not pay for importing the template engine.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -42,3 +42,40 @@ def field_errors(
         }
         for err in error.errors()
     ]
+
+
+# ---------------------------------------------------------------- step outcomes
+# Raised by actions, channels and providers, handled by the step runner (automaps.journeys.steps).
+
+
+class Skip(Exception):
+    """The action decides not to act (no phone number, unsubscribed, ...)."""
+
+    def __init__(self, reason: str, detail: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail or {}
+
+
+class PermanentError(Exception):
+    """Retrying will not help (a 4xx, a bad address): recorded as failed, the contact moves on."""
+
+    def __init__(self, reason: str, detail: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail or {}
+
+
+class TransientError(Exception):
+    """Worth retrying (5xx, throttling). Leaves the Lambda under this exact class name, which the
+    Task state's ``Retry`` matches on."""
+
+
+class OutcomeUnknown(Exception):
+    """The request may have been accepted (sent, then the answer was lost): it must not be sent
+    again. Recorded as ``step.outcome_unknown`` with the effect and the reason."""
+
+    def __init__(self, effect: str, reason: str) -> None:
+        super().__init__(reason)
+        self.effect = effect
+        self.reason = reason

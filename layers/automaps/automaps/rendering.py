@@ -48,8 +48,8 @@ from jinja2.utils import missing
 from jinja2.visitor import NodeTransformer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from automaps.content import ContentStore
 from automaps.errors import MissingField, TemplateProblem  # MissingField: part of this module's API
+from automaps.store.content import ContentStore
 
 TEMPLATE_CACHE_SIZE = 512
 MAX_OUTPUT = 1_000_000

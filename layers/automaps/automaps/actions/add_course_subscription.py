@@ -17,12 +17,12 @@ from pydantic import (
 )
 
 from automaps import clock
-from automaps.commerce import CommerceStore, CourseId, CourseSubscription, step_entry
+from automaps.store.commerce import CommerceStore, CourseId, CourseSubscription, step_entry
 from automaps.timing import Duration
 
 if TYPE_CHECKING:
-    from automaps.contacts import HistoryEntry
-    from automaps.steps import Outcome, StepContext
+    from automaps.journeys.steps import Outcome, StepContext
+    from automaps.store.contacts import HistoryEntry
 
 PLAN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 _STRICT = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -62,7 +62,7 @@ class Settings(BaseModel):
 
 
 def run(ctx: StepContext, settings: Settings) -> Outcome:
-    from automaps import once
+    from automaps.journeys import once
 
     done = once.recorded(ctx)
     if done is not None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from automaps.steps import Outcome, StepContext
+    from automaps.journeys.steps import Outcome, StepContext
 
 
 class Settings(BaseModel):
@@ -19,7 +19,7 @@ class Settings(BaseModel):
 def run(ctx: StepContext, settings: Settings) -> Outcome:
     """Add the rendered note once per visit of the step: its id is the step's idempotency key, and
     ``note.added`` is written in the note's own transaction."""
-    from automaps import once
+    from automaps.journeys import once
 
     done = once.recorded(ctx)
     if done is not None:

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from automaps import clock
-from automaps.commerce import CommerceStore, Product, ProductId, step_entry
+from automaps.store.commerce import CommerceStore, Product, ProductId, step_entry
 
 if TYPE_CHECKING:
-    from automaps.steps import Outcome, StepContext
+    from automaps.journeys.steps import Outcome, StepContext
 
 
 class Settings(BaseModel):
@@ -22,7 +22,7 @@ class Settings(BaseModel):
 
 def run(ctx: StepContext, settings: Settings) -> Outcome:
     """Add the product once: a contact who already has it keeps it as it is (nothing recorded)."""
-    from automaps import once
+    from automaps.journeys import once
 
     done = once.recorded(ctx)
     if done is not None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from automaps import clock
-from automaps.commerce import (
+from automaps.store.commerce import (
     CommerceStore,
     ProductId,
     Purchase,
@@ -19,7 +19,7 @@ from automaps.commerce import (
 )
 
 if TYPE_CHECKING:
-    from automaps.steps import Outcome, StepContext
+    from automaps.journeys.steps import Outcome, StepContext
 
 CURRENCY = re.compile(r"[A-Z]{3}")
 
@@ -49,7 +49,7 @@ class Settings(BaseModel):
 
 
 def run(ctx: StepContext, settings: Settings) -> Outcome:
-    from automaps import once
+    from automaps.journeys import once
 
     done = once.recorded(ctx)
     if done is not None:

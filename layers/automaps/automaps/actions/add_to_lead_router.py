@@ -1,5 +1,5 @@
 """add_to_lead_router: give the contact an owner from a lead router (round robin, weighted or
-first available; automaps.routing) and tell the owner by email.
+first available; automaps.store.routing) and tell the owner by email.
 
 The contact's ``owner`` field is set to the rep's email (``lead.routed`` on the history). The
 notification is plain staff mail through SES (no unsubscribe footer); if it cannot be sent, the
@@ -13,9 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from automaps import config, routing
-from automaps.contacts import mask_email
-from automaps.steps import Outcome, PermanentError, Skip, StepContext, TransientError
+from automaps import config
+from automaps.journeys.steps import Outcome, PermanentError, Skip, StepContext, TransientError
+from automaps.store import routing
+from automaps.store.contacts import mask_email
 
 DEFAULT_SUBJECT = "New lead for you: {{ contact.first_name | default('') }} {{ contact.last_name | default('') }}"
 DEFAULT_MESSAGE = """A new lead was routed to you.
@@ -38,7 +39,7 @@ class Settings(BaseModel):
 
 
 def run(ctx: StepContext, settings: Settings) -> dict[str, Any] | Outcome:
-    from automaps import once
+    from automaps.journeys import once
 
     done = once.recorded(ctx)
     if done is not None:  # routed and recorded by this visit: tell the owner unless that was tried
@@ -88,9 +89,9 @@ def _texts(ctx: StepContext, settings: Settings) -> tuple[str, str]:
 
 
 def _notify_once(ctx: StepContext, to: str, subject: str, message: str) -> dict[str, Any]:
-    """Tell the owner once per visit (automaps.effects): a retry gets the stored answer; an email
+    """Tell the owner once per visit (automaps.journeys.effects): a retry gets the stored answer; an email
     whose answer was lost is not sent again, and the lead stays routed."""
-    from automaps.steps import OutcomeUnknown
+    from automaps.journeys.steps import OutcomeUnknown
 
     try:
         return ctx.once("notify_owner", lambda: _notify(to, subject, message))

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from automaps import lists
-from automaps.steps import Outcome, Skip, StepContext
+from automaps.journeys.steps import Outcome, Skip, StepContext
+from automaps.store import lists
 
 
 class Settings(BaseModel):
@@ -22,7 +22,7 @@ class Settings(BaseModel):
 
 
 def run(ctx: StepContext, settings: Settings) -> dict[str, Any] | Outcome:
-    from automaps import once
+    from automaps.journeys import once
 
     done = once.recorded(ctx)
     if done is not None:

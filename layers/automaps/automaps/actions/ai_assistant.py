@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from automaps import aws
-from automaps.steps import (
+from automaps.journeys.steps import (
     OutcomeUnknown,
     PermanentError,
     Skip,
@@ -232,7 +232,7 @@ def _save(ctx: StepContext, field: str, text: str) -> None:
     """After the model has answered, a failure to save must not call it again."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from automaps.contacts import WriteConflict
+    from automaps.store.contacts import WriteConflict
 
     try:
         ctx.store.update_fields(ctx.contact.id, {field: text})

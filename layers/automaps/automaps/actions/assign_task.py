@@ -1,5 +1,5 @@
 """assign_task: a task for a team member about the contact (call them, check their paperwork),
-with a due date, listed and completed through the admin API (automaps.tasks, automaps.admin)."""
+with a due date, listed and completed through the admin API (automaps.store.tasks, automaps.api.admin)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from automaps.contacts import mask_email
-from automaps.steps import Outcome, PermanentError, StepContext
-from automaps.tasks import Task, TaskStore, task_id_for
+from automaps.journeys.steps import Outcome, PermanentError, StepContext
+from automaps.store.contacts import mask_email
+from automaps.store.tasks import Task, TaskStore, task_id_for
 from automaps.timing import Duration
 
 
@@ -76,7 +76,7 @@ def _address(value: str, error: Any) -> str:
 
 
 def run(ctx: StepContext, settings: Settings) -> dict[str, Any] | Outcome:
-    from automaps import once
+    from automaps.journeys import once
 
     done = once.recorded(ctx)
     if done is not None:

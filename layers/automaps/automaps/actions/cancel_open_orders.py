@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from automaps.journeys.steps import PermanentError, Skip, StepContext
 from automaps.providers import payments
-from automaps.steps import PermanentError, Skip, StepContext
 
 EFFECT = "cancel:"
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
-    from automaps.steps import Outcome, StepContext
+    from automaps.journeys.steps import Outcome, StepContext
 
 
 class Settings(BaseModel):
@@ -29,7 +29,7 @@ class Settings(BaseModel):
 def run(ctx: StepContext, settings: Settings) -> Outcome:
     """Change the tags; ``tags.changed`` records what actually changed (nothing: not recorded), in
     the same transaction as the change, once per visit."""
-    from automaps import once
+    from automaps.journeys import once
 
     done = once.recorded(ctx)
     if done is not None:

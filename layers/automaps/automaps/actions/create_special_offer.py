@@ -1,6 +1,6 @@
 """create_special_offer: a discount on given products for this contact (Sales Jet "Create Special
 Offer"); an offer with the same id is updated. ``{{ offer.* }}`` merge fields can show it
-(automaps.commerce.current_offers)."""
+(automaps.store.commerce.current_offers)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from pydantic import (
 
 from automaps import clock
 from automaps.actions.add_purchase import check_currency
-from automaps.commerce import (
+from automaps.journeys.steps import Skip
+from automaps.store.commerce import (
     CommerceStore,
     Discount,
     Offer,
@@ -29,11 +30,10 @@ from automaps.commerce import (
     offer_code,
     step_entry,
 )
-from automaps.steps import Skip
 from automaps.timing import Duration
 
 if TYPE_CHECKING:
-    from automaps.steps import Outcome, StepContext
+    from automaps.journeys.steps import Outcome, StepContext
 
 CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{2,31}")
 _STRICT = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -107,7 +107,7 @@ class Settings(BaseModel):
 
 
 def run(ctx: StepContext, settings: Settings) -> Outcome:
-    from automaps import once
+    from automaps.journeys import once
 
     done = once.recorded(ctx)
     if done is not None:

@@ -19,9 +19,9 @@ from urllib.parse import urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from automaps import connections
-from automaps.contacts import mask_email
-from automaps.steps import PermanentError, Skip, StepContext, TransientError
+from automaps.journeys.steps import PermanentError, Skip, StepContext, TransientError
+from automaps.store import connections
+from automaps.store.contacts import mask_email
 
 SCHEMA = ["EMAIL_SHA256", "PHONE_SHA256"]
 TIMEOUT_SECONDS = 10

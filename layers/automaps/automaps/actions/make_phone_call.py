@@ -26,8 +26,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from automaps.channels import end_user_messaging, sms, voice
-from automaps.contacts import mask_phone
-from automaps.steps import PermanentError, Skip, StepContext
+from automaps.journeys.steps import PermanentError, Skip, StepContext
+from automaps.store.contacts import mask_phone
 
 _STEP_FORMS = "say: <text>, pause: <seconds>, connect: <phone number>, or hang_up"
 

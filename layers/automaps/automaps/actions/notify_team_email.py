@@ -9,11 +9,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from automaps import config, rendering, team
-from automaps.channels import email
-from automaps.contacts import mask_email
-from automaps.steps import PermanentError, StepContext
-from automaps.team import Recipient
+from automaps import config, rendering
+from automaps.channels import email, team
+from automaps.channels.team import Recipient
+from automaps.journeys.steps import PermanentError, StepContext
+from automaps.store.contacts import mask_email
 
 
 class Settings(BaseModel):

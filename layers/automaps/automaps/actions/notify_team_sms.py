@@ -8,11 +8,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from automaps import config, team
-from automaps.channels import sms
-from automaps.contacts import mask_phone
-from automaps.steps import PermanentError, StepContext
-from automaps.team import Recipient
+from automaps import config
+from automaps.channels import sms, team
+from automaps.channels.team import Recipient
+from automaps.journeys.steps import PermanentError, StepContext
+from automaps.store.contacts import mask_phone
 
 
 class Settings(BaseModel):

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from automaps import lists
 from automaps.actions.add_to_list import Settings
-from automaps.steps import Outcome, StepContext
+from automaps.journeys.steps import Outcome, StepContext
+from automaps.store import lists
 
 __all__ = ["Settings", "run"]
 
 
 def run(ctx: StepContext, settings: Settings) -> dict[str, Any] | Outcome:
-    from automaps import once
+    from automaps.journeys import once
 
     done = once.recorded(ctx)
     if done is not None:

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from automaps.commerce import CommerceStore, ProductId, step_entry
+from automaps.store.commerce import CommerceStore, ProductId, step_entry
 
 if TYPE_CHECKING:
-    from automaps.steps import Outcome, StepContext
+    from automaps.journeys.steps import Outcome, StepContext
 
 
 class Settings(BaseModel):
@@ -20,7 +20,7 @@ class Settings(BaseModel):
 
 def run(ctx: StepContext, settings: Settings) -> Outcome:
     """Remove the product; a contact without it is left as it is (nothing recorded)."""
-    from automaps import once
+    from automaps.journeys import once
 
     done = once.recorded(ctx)
     if done is not None:

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from automaps.journeys.steps import Skip, StepContext
 from automaps.providers import wordpress
-from automaps.steps import Skip, StepContext
 
 
 class Settings(BaseModel):

@@ -6,7 +6,7 @@ named SMTP connection (``content/connections/<name>.yaml``, automaps.channels.sm
 mail carries the one-click unsubscribe headers and link whichever the connection.
 
 Engagement is tracked whichever the connection: SES message tags name the contact, map, step and
-template; through SMTP our own pixel and click redirect do (automaps.engagement). An address that
+template; through SMTP our own pixel and click redirect do (automaps.intake.engagement). An address that
 bounced for good or complained is skipped, never sent to ("address bounced on 2026-11-02").
 
 :func:`compose` is shared with ``automaps test-email``, which sends the same email to any address
@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from automaps import rendering
 from automaps.channels import email, tracking
-from automaps.contacts import Contact, mask_email
-from automaps.steps import PermanentError, Skip, StepContext
+from automaps.journeys.steps import PermanentError, Skip, StepContext
+from automaps.store.contacts import Contact, mask_email
 
 DEFAULT_CONNECTION = email.DEFAULT_CONNECTION
 INLINE = "inline"
@@ -108,8 +108,8 @@ class Email:
 def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
     message = compose(settings, ctx.contact, ctx.trigger_event, where_to=f"the 'to' of step {ctx.event.step_id!r}")
     suppression = ctx.store.email_suppression(email.valid_address(message.to))
-    if suppression is not None:  # a permanent bounce or a complaint (automaps.engagement)
-        from automaps.engagement import suppression_reason
+    if suppression is not None:  # a permanent bounce or a complaint (automaps.intake.engagement)
+        from automaps.intake.engagement import suppression_reason
 
         raise Skip(
             suppression_reason(suppression),

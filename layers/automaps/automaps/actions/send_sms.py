@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from automaps import config, rendering
 from automaps.channels import end_user_messaging, sms
-from automaps.contacts import mask_phone
-from automaps.steps import Skip, StepContext
+from automaps.journeys.steps import Skip, StepContext
+from automaps.store.contacts import mask_phone
 
 
 class Settings(BaseModel):

@@ -9,8 +9,8 @@ FieldNames = list[str]  # (inside Settings, `list` is the list-name field)
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from automaps import lists
-from automaps.steps import Outcome, StepContext
+from automaps.journeys.steps import Outcome, StepContext
+from automaps.store import lists
 
 
 class Settings(BaseModel):
@@ -45,7 +45,7 @@ class Settings(BaseModel):
 
 
 def run(ctx: StepContext, settings: Settings) -> dict[str, Any] | Outcome:
-    from automaps import once
+    from automaps.journeys import once
 
     done = once.recorded(ctx)
     if done is not None:

@@ -27,8 +27,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from automaps import clock, connections
-from automaps.steps import PermanentError, StepContext, TransientError
+from automaps import clock
+from automaps.journeys.steps import PermanentError, StepContext, TransientError
+from automaps.store import connections
 
 SIGNATURE_HEADER = "X-Automaps-Signature"
 DELIVERY_HEADER = "X-Automaps-Delivery"
@@ -294,7 +295,7 @@ def _save(ctx: StepContext, values: dict[str, Any]) -> None:
     """After the call has happened, a failure to save must not call the webhook again."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from automaps.contacts import WriteConflict
+    from automaps.store.contacts import WriteConflict
 
     try:
         ctx.store.update_fields(ctx.contact.id, values)

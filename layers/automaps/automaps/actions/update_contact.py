@@ -11,7 +11,7 @@ from automaps import clock
 from automaps.timing import Duration
 
 if TYPE_CHECKING:
-    from automaps.steps import Outcome, StepContext
+    from automaps.journeys.steps import Outcome, StepContext
 
 
 class RelativeDate(BaseModel):
@@ -65,9 +65,9 @@ class Settings(BaseModel):
 def run(ctx: StepContext, settings: Settings) -> Outcome:
     """Set (literal, merge-field or relative-date values) and clear fields; ``contact.updated``
     records the names of the fields that actually changed."""
-    from automaps import once
-    from automaps.contacts import EmailInUse
-    from automaps.steps import PermanentError
+    from automaps.journeys import once
+    from automaps.journeys.steps import PermanentError
+    from automaps.store.contacts import EmailInUse
 
     done = once.recorded(ctx)
     if done is not None:

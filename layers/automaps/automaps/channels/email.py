@@ -8,7 +8,7 @@ server errors are transient (the state's Retry applies), everything else is perm
 
 Engagement: an email sent for a contact carries a :class:`Trace` (contact, map, step, template).
 Through SES it becomes message tags (:func:`ses_tags`), which the configuration set's events
-carry back (:func:`trace_from_tags`, automaps.engagement); through SMTP our own open pixel and
+carry back (:func:`trace_from_tags`, automaps.intake.engagement); through SMTP our own open pixel and
 click redirect carry it in signed tokens (automaps.channels.email_tracking).
 """
 
@@ -28,8 +28,8 @@ from botocore.exceptions import ClientError
 
 from automaps import aws, clock, config
 from automaps.channels.errors import provider_call
-from automaps.contacts import mask_email
-from automaps.steps import PermanentError, TransientError
+from automaps.errors import PermanentError, TransientError
+from automaps.store.contacts import mask_email
 
 # SES v2 SendEmail errors that go away by waiting; everything else is the message's problem.
 TRANSIENT_CODES = frozenset(

@@ -5,7 +5,7 @@ server of the user's own gets the same from us: :func:`instrument` rewrites ever
 (``<a href>``, ``<area href>``) of the HTML body to ``{PUBLIC_API_URL}/t/c/<token>`` and adds a
 1x1 pixel ``{PUBLIC_API_URL}/t/o/<token>`` before ``</body>``. The tokens are signed
 (automaps.channels.tracking), so the redirect goes only where we said and nobody can record an
-open for someone else. ``functions/email_tracking`` answers them (automaps.engagement).
+open for someone else. ``functions/email_tracking`` answers them (automaps.intake.engagement).
 
 The body is read with the standard library's HTML parser and only the start tags of links are
 rewritten; every other byte of the body is left as it was. Links that are not http(s) (mailto:,

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from automaps import aws
 from automaps.channels.errors import provider_call
-from automaps.steps import PermanentError, TransientError
+from automaps.errors import PermanentError, TransientError
 
 SERVICE = "pinpoint-sms-voice-v2"
 TRANSIENT_CODES = frozenset(

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from automaps.steps import OutcomeUnknown, PermanentError, TransientError
+from automaps.errors import OutcomeUnknown, PermanentError, TransientError
 
 
 @contextlib.contextmanager

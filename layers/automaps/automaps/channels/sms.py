@@ -7,8 +7,8 @@ from botocore.exceptions import ClientError
 
 from automaps import aws
 from automaps.channels.errors import provider_call
-from automaps.contacts import mask_phone
-from automaps.steps import PermanentError, TransientError
+from automaps.errors import PermanentError, TransientError
+from automaps.store.contacts import mask_phone
 
 SMS_TYPE = "Promotional"  # marketing automation: cheapest route, opt-outs honoured by SNS
 TRANSIENT_CODES = frozenset(

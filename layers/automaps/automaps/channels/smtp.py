@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from automaps import secrets
 from automaps.channels.email import mask_addresses
-from automaps.steps import OutcomeUnknown, PermanentError, TransientError
+from automaps.errors import OutcomeUnknown, PermanentError, TransientError
 
 TYPE = "smtp"
 
@@ -68,7 +68,7 @@ class SmtpConnection(BaseModel):
 
 def load(name: str) -> SmtpConnection:
     """The named SMTP connection; PermanentError if it is missing or not SMTP."""
-    from automaps import connections
+    from automaps.store import connections
 
     try:
         connection = connections.load(name, TYPE)
@@ -102,7 +102,7 @@ def send(connection: SmtpConnection, message: EmailMessage) -> str:
 
     The server has the message once it answers 250 to the end of DATA: whatever happens after
     (QUIT answered 421, the connection dropped) it is sent. A connection lost while waiting for
-    that answer leaves it unknown (:class:`automaps.steps.OutcomeUnknown`): never sent again."""
+    that answer leaves it unknown (:class:`automaps.journeys.steps.OutcomeUnknown`): never sent again."""
     import smtplib
     import ssl
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from automaps import aws
 from automaps.channels.errors import provider_call
-from automaps.steps import PermanentError, TransientError
+from automaps.errors import PermanentError, TransientError
 
 TYPE = "connect"
 TRANSIENT_CODES = frozenset(
@@ -60,7 +60,7 @@ class ConnectConnection(BaseModel):
 
 
 def load(name: str) -> ConnectConnection:
-    from automaps import connections
+    from automaps.store import connections
 
     try:
         connection = connections.load(name, TYPE)

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from automaps import clock
 from automaps.conditions import model as m
 from automaps.conditions.facts import Facts
-from automaps.contacts import HistoryEntry
+from automaps.store.contacts import HistoryEntry
 
 Inputs = list[dict[str, Any]]
 
@@ -270,7 +270,7 @@ def _events_leaf(kind: str, matches: Callable[[HistoryEntry], bool], ref: BaseMo
 def _same_page(recorded: Any, wanted: str) -> bool:
     """Whether a recorded page or link is the one a condition names (its query, fragment, a
     default port and a trailing slash aside)."""
-    from automaps.visits import page_address
+    from automaps.intake.visits import page_address
 
     return isinstance(recorded, str) and page_address(recorded).rstrip("/") == page_address(wanted).rstrip("/")
 

@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from automaps.contacts import Contact, ContactStore, HistoryEntry
+from automaps.store.contacts import Contact, ContactStore, HistoryEntry
 
 
 class Facts:
@@ -87,24 +87,24 @@ class Facts:
 
     @cached_property
     def products(self) -> set[str]:
-        from automaps.commerce import CommerceStore
+        from automaps.store.commerce import CommerceStore
 
         return {product.product_id for product in CommerceStore().products(self.contact.id)}
 
     @cached_property
     def course_subscriptions(self) -> list[Any]:
-        from automaps.commerce import CommerceStore
+        from automaps.store.commerce import CommerceStore
 
         return CommerceStore().course_subscriptions(self.contact.id)
 
     @cached_property
     def lists(self) -> set[str]:
-        from automaps.lists import ListStore
+        from automaps.store.lists import ListStore
 
         return set(ListStore().lists_of("list", self.contact.id))
 
     def active_enrollment(self, map_id: str) -> str | None:
         """The enrollment holding the contact in ``map_id`` now, if any (the map's entry gate)."""
-        from automaps import enrollment
+        from automaps.journeys import enrollment
 
         return enrollment.active_enrollment(self.contact.id, map_id)

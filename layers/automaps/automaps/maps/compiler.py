@@ -493,7 +493,7 @@ class _Compiler:
         return self.check_keys[ref.label]
 
     def _check_spec(self, ref: StepRef) -> dict[str, Any]:
-        """What to decide for an if/switch: ``condition`` or ``cases`` (automaps.journey.Check)."""
+        """What to decide for an if/switch: ``condition`` or ``cases`` (automaps.journeys.journey.Check)."""
         step, spec = ref.step, dict[str, Any]()
         if isinstance(step, IfStep):
             conditions, spec = [step.if_], {"step_id": ref.label, "condition": dump(step.if_)}

@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, NamedTuple, TypeAlias, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias, Union
 
 from pydantic import (
     AfterValidator,
@@ -34,6 +34,12 @@ from pydantic import (
 from automaps.actions import ACTION_TYPES, camel, settings_model
 from automaps.conditions import Condition, leaves
 from automaps.conditions import model as conditions
+from automaps.maps.triggers import (  # noqa: F401  (re-exported)
+    TRIGGER_MODELS,
+    FormSubmittedTrigger,
+    Trigger,
+    TriggerKey,
+)
 from automaps.timing import (  # noqa: F401  (re-exported: the map model's value types)
     MAX_WAIT_DAYS,
     WEEKDAYS,
@@ -56,7 +62,6 @@ PLANNED_MAP_KEYS = frozenset({"goals"})
 PLANNED_STEP_TYPES = frozenset(
     {"add_to_automation", "remove_from_automation", "pause_automation", "unpause_automation"}
 )
-PLANNED_TRIGGERS = frozenset({"tag_added", "added_to_automation"})
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -268,55 +273,6 @@ for _model in (IfStep, Case, SwitchStep, ForkStep):
 
 
 # ---------------------------------------------------------------- triggers and the map
-
-
-class FormSubmitted(BaseModel):
-    model_config = _STRICT
-    form: FormId
-
-
-class FormSubmittedTrigger(BaseModel):
-    """``form_submitted: {form: newsletter}``: enrolls whoever submits that form."""
-
-    model_config = _STRICT
-    kind: ClassVar[str] = "form_submitted"
-    form_submitted: FormSubmitted
-
-    @property
-    def key(self) -> str:
-        """What the trigger listens to: the form id."""
-        return self.form_submitted.form
-
-
-TRIGGER_MODELS: dict[str, type[BaseModel]] = {"form_submitted": FormSubmittedTrigger}
-
-
-def _trigger_shape(value: Any) -> Any:
-    supported = ", ".join(TRIGGER_MODELS)
-    if isinstance(value, BaseModel):
-        return value
-    if not isinstance(value, dict) or len(value) != 1:
-        raise ValueError(
-            f"a trigger is a mapping with one key, such as {{form_submitted: {{form: newsletter}}}}; supported triggers: {supported}"
-        )
-    key = str(next(iter(value)))
-    if key in PLANNED_TRIGGERS:
-        raise ValueError(f"trigger {key!r} is not supported yet; supported triggers: {supported}")
-    if key not in TRIGGER_MODELS:
-        raise ValueError(
-            f"unknown trigger {key!r}{suggest(key, tuple(TRIGGER_MODELS))}; supported triggers: {supported}"
-        )
-    return value
-
-
-Trigger = Annotated[FormSubmittedTrigger, BeforeValidator(_trigger_shape)]
-
-
-class TriggerKey(NamedTuple):
-    """A trigger reduced to what enrollment looks up: its type and key (e.g. the form id)."""
-
-    type: str
-    key: str
 
 
 class Entry(BaseModel):

@@ -8,7 +8,7 @@ from collections.abc import Collection
 from typing import Any
 
 from automaps import secrets as connection_secrets
-from automaps.steps import PermanentError
+from automaps.errors import PermanentError
 
 SECRET_ARN = re.compile(r"^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:(?P<name>.+)$")
 CONNECTION_SECRET = re.compile(r"^[^/]+/connections/.+")  # <stack name>/connections/...: the only ones
@@ -18,8 +18,8 @@ CONNECTION_SECRET = re.compile(r"^[^/]+/connections/.+")  # <stack name>/connect
 def load_connection(name: str, types: Collection[str], what: str) -> Any:
     """The validated connection ``name``, which must be of one of ``types`` (``what`` names them
     in the error); a missing, mistyped or invalid connection is a PermanentError."""
-    from automaps import connections
-    from automaps.content import ContentStore
+    from automaps.store import connections
+    from automaps.store.content import ContentStore
 
     body = ContentStore().get("CONNECTION", name)
     if body is None:

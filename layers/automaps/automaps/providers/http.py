@@ -8,10 +8,10 @@ classified once:
 
 * 2xx: the decoded JSON body;
 * 429, 408, 409 (a concurrent request holds a lock), 5xx, a connect timeout or a refused
-  connection: :class:`automaps.steps.TransientError`, so the state's Retry runs the step again;
+  connection: :class:`automaps.journeys.steps.TransientError`, so the state's Retry runs the step again;
 * a request that changes something (POST, DELETE, ...) whose answer was lost once it was sent
-  (a read timeout, a dropped connection): :class:`automaps.steps.OutcomeUnknown`
-  (:func:`transport_error`); the effect marker then decides (automaps.effects);
+  (a read timeout, a dropped connection): :class:`automaps.journeys.steps.OutcomeUnknown`
+  (:func:`transport_error`); the effect marker then decides (automaps.journeys.effects);
 * any other 4xx (and a redirect): :class:`ProviderError`, a PermanentError carrying the status
   and the provider's own error type, code and message, recorded as the step's failure.
 
@@ -27,7 +27,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from automaps.steps import OutcomeUnknown, PermanentError, TransientError
+from automaps.errors import OutcomeUnknown, PermanentError, TransientError
 
 CONNECT_TIMEOUT = 3.05
 READ_TIMEOUT = 20.0

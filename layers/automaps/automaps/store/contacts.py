@@ -35,7 +35,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from automaps import aws, clock, config
-from automaps.content import from_item, to_item
+from automaps.store.content import from_item, to_item
 
 PROFILE = "PROFILE"
 HISTORY_PREFIX = "H#"
@@ -101,6 +101,8 @@ class HistoryEntry(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
     map_id: str | None = None
     step_id: str | None = None
+    enrollment_id: str | None = None
+    """The enrollment whose step wrote the entry (what the router follows to bound chains of maps)."""
 
 
 class Enrollment(BaseModel):
@@ -252,6 +254,7 @@ def _history_item(contact_id: str, entry: HistoryEntry) -> dict[str, Any]:
                 "detail": _plain(entry.detail),
                 "map_id": entry.map_id,
                 "step_id": entry.step_id,
+                "enrollment_id": entry.enrollment_id,
             }
         )
     )
@@ -301,9 +304,17 @@ class Effect:
     kind: str
     map_id: str | None = None
     step_id: str | None = None
+    enrollment_id: str | None = None
 
     def entry(self, detail: dict[str, Any]) -> HistoryEntry:
-        return HistoryEntry(at=clock.now(), kind=self.kind, detail=detail, map_id=self.map_id, step_id=self.step_id)
+        return HistoryEntry(
+            at=clock.now(),
+            kind=self.kind,
+            detail=detail,
+            map_id=self.map_id,
+            step_id=self.step_id,
+            enrollment_id=self.enrollment_id,
+        )
 
 
 def effect_writes(table: str, contact_id: str, visit: str, entry: HistoryEntry) -> list[dict[str, Any]]:
@@ -580,8 +591,16 @@ class ContactStore:
         map_id: str | None = None,
         step_id: str | None = None,
         at: datetime | None = None,
+        enrollment_id: str | None = None,
     ) -> HistoryEntry:
-        entry = HistoryEntry(at=at or clock.now(), kind=kind, detail=detail or {}, map_id=map_id, step_id=step_id)
+        entry = HistoryEntry(
+            at=at or clock.now(),
+            kind=kind,
+            detail=detail or {},
+            map_id=map_id,
+            step_id=step_id,
+            enrollment_id=enrollment_id,
+        )
         self._db.put_item(TableName=self.table, Item=_history_item(contact_id, entry))
         return entry
 
@@ -927,13 +946,16 @@ class ContactStore:
         map_id: str | None = None,
         step_id: str | None = None,
         at: datetime,
+        enrollment_id: str | None = None,
     ) -> HistoryEntry | None:
         """Record an event its source may deliver more than once (SES through EventBridge, a
         retried request): the entry's sort key is its time and a digest of ``event_key``, written
         only if absent. None when this event was recorded before."""
         import hashlib
 
-        entry = HistoryEntry(at=at, kind=kind, detail=detail or {}, map_id=map_id, step_id=step_id)
+        entry = HistoryEntry(
+            at=at, kind=kind, detail=detail or {}, map_id=map_id, step_id=step_id, enrollment_id=enrollment_id
+        )
         stamp = f"{_sortable(entry.at)}#{hashlib.sha256(event_key.encode()).hexdigest()[:24]}"
         item = {
             **_history_item(contact_id, entry),

@@ -3,7 +3,7 @@
 A team notification goes to several recipients, one message each. If the provider throttles the
 third message, the step's Retry runs the whole step again: the first two must not be sent a
 second time. :func:`notify_each` sends each one as its own effect of the visit
-(``ctx.once("team:<digest of the address>", ...)``, automaps.effects): a durable marker written
+(``ctx.once("team:<digest of the address>", ...)``, automaps.journeys.effects): a durable marker written
 before the send and updated with the message id, so a retry skips who already got it, and a
 recipient whose answer was lost is reported as unknown, never messaged twice.
 """
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from automaps.steps import StepContext
+    from automaps.journeys.steps import StepContext
 
 MAX_RECIPIENTS = 50
 
@@ -63,7 +63,7 @@ def notify_each(
 ) -> Notified:
     """``send(address)`` (a message id) once per recipient of this visit; each recorded as
     ``team.notified`` (``notified(recipient, message_id)``) by the effect itself."""
-    from automaps.steps import OutcomeUnknown, PermanentError
+    from automaps.errors import OutcomeUnknown, PermanentError
 
     result = Notified()
     for recipient in recipients:
@@ -88,7 +88,7 @@ def notify_each(
 
 def outcome(result: Notified, recipients: int, provider: str) -> dict[str, Any]:
     """The step's detail; raises when no recipient was notified (refused, or unknown)."""
-    from automaps.steps import OutcomeUnknown, PermanentError
+    from automaps.errors import OutcomeUnknown, PermanentError
 
     detail: dict[str, Any] = {"notified": [s["to"] for s in result.sent]}
     if result.refused:

@@ -19,7 +19,7 @@ conditional on what was read (``rev``, a revision counter, or the item's absence
 a crash finds the change made and the entry there, a concurrent writer (a ``rev`` that moved, or a
 ``TransactionConflict``) makes us re-read. A write that would change nothing writes nothing and
 returns ``changed=False``. Given the step ``visit`` (its idempotency key), the transaction also
-writes the visit's marker (automaps.contacts.Effect), so a retry of the visit knows the change
+writes the visit's marker (automaps.store.contacts.Effect), so a retry of the visit knows the change
 as its own.
 """
 
@@ -37,7 +37,7 @@ from botocore.exceptions import ClientError
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from automaps import aws, clock, config
-from automaps.contacts import (
+from automaps.store.contacts import (
     HistoryEntry,
     WriteConflict,
     _backoff,
@@ -47,7 +47,7 @@ from automaps.contacts import (
     effect_writes,
     is_conflict,
 )
-from automaps.content import from_item, to_item
+from automaps.store.content import from_item, to_item
 
 PRODUCT_PREFIX = "PRODUCT#"
 PURCHASE_PREFIX = "PURCHASE#"

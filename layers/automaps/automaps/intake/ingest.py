@@ -24,7 +24,7 @@ lose the very events conditions read.
 
 Every event is taken once per ``id``: a marker item ``pk = INGEST#<id>, sk = INGEST`` is written
 conditionally (with the history entry, in one transaction, for events that are history only).
-Purchases and course subscriptions go through :class:`automaps.commerce.CommerceStore`, which is
+Purchases and course subscriptions go through :class:`automaps.store.commerce.CommerceStore`, which is
 idempotent on its own (a purchase per order id and product; a subscription per course), so the
 marker is checked before and written after them. The answer lists, per event, ``accepted``,
 ``duplicate`` or ``rejected`` (with the field at fault); a rejected event does not stop the
@@ -51,8 +51,11 @@ from pydantic import (
     field_validator,
 )
 
-from automaps import aws, clock, config, inputs, secrets
-from automaps.commerce import (
+from automaps import aws, clock, config, secrets
+from automaps.api.replies import Reply, json_reply
+from automaps.errors import field_errors
+from automaps.intake import inputs
+from automaps.store.commerce import (
     CommerceStore,
     CourseId,
     CourseSubscription,
@@ -61,10 +64,8 @@ from automaps.commerce import (
     entry,
     purchase_id,
 )
-from automaps.contacts import ContactStore, HistoryEntry, _history_item
-from automaps.content import to_item
-from automaps.errors import field_errors
-from automaps.replies import Reply, json_reply
+from automaps.store.contacts import ContactStore, HistoryEntry, _history_item
+from automaps.store.content import to_item
 
 SIGNATURE_HEADER = "Automaps-Signature"
 TOLERANCE = timedelta(minutes=5)

@@ -3,7 +3,7 @@ definition, store the contact, record the event and enroll the contact in matchi
 
 Nothing is stored unless the whole submission is valid: a body that cannot be read, a value of
 the wrong type, a number DynamoDB cannot hold or a control character in text is a 400 naming the
-field (automaps.inputs). A valid post with a filled honeypot is answered exactly like a real one
+field (automaps.intake.inputs). A valid post with a filled honeypot is answered exactly like a real one
 (a genuine-looking submission id, the same enrollments, the same redirect) and stores nothing, so
 bots learn nothing.
 
@@ -42,13 +42,14 @@ from pydantic import (
     create_model,
 )
 
-from automaps import aws, clock, config, inputs
-from automaps.content import ContentStore, from_item, to_item
-from automaps.enrollment import EnrollResult, Trigger, enroll_matching
+from automaps import aws, clock, config
 from automaps.errors import field_errors
+from automaps.intake import inputs
+from automaps.journeys.enrollment import EnrollResult, Trigger, enroll_matching
+from automaps.store.content import ContentStore, from_item, to_item
 
 if TYPE_CHECKING:
-    from automaps.contacts import Contact, ContactStore
+    from automaps.store.contacts import Contact, ContactStore
 
 FIELD_NAME = r"^[a-z][a-z0-9_]{0,63}$"
 IDENTITIES = ("email", "phone")
@@ -192,7 +193,7 @@ def parse_body(body: bytes | str | None, content_type: str | None) -> dict[str, 
 def submit(form_id: str, data: dict[str, Any], *, idempotency_key: str | None = None) -> Submission:
     """Validate, upsert the contact, record the submission and enroll. Raises UnknownForm or
     InvalidSubmission (before anything is stored)."""
-    from automaps.contacts import ContactStore
+    from automaps.store.contacts import ContactStore
 
     form = load_form(form_id)
     values = validate(form, data)
@@ -296,7 +297,7 @@ def _new_submission_id() -> str:
 
 def _decoy(form: FormDefinition) -> Submission:
     """A caught bot's answer: what a first post of a new contact gets, storing nothing."""
-    from automaps.enrollment import registered_maps
+    from automaps.journeys.enrollment import registered_maps
 
     trigger = Trigger(type="form_submitted", key=form.id)
     outcome = _first_outcome()
@@ -332,7 +333,7 @@ def _store_contact(
 ) -> tuple[Contact, bool, list[str]]:
     """The contact the post identifies, created or updated under the form's overwrite policy;
     whether it was created, and the fields whose different value was refused."""
-    from automaps.contacts import EmailInUse, WriteConflict
+    from automaps.store.contacts import EmailInUse, WriteConflict
 
     phone = values.get("phone")
     fields = {**values, **({"email": email} if email else {})}
@@ -386,7 +387,7 @@ def _same(name: str, old: Any, new: Any) -> bool:
     if name == "email" and isinstance(old, str) and isinstance(new, str):
         return old.strip().lower() == new.strip().lower()
     if name == "phone" and isinstance(old, str) and isinstance(new, str) and old != new:
-        from automaps.contacts import normalise_phone
+        from automaps.store.contacts import normalise_phone
 
         try:
             return normalise_phone(old) == new
@@ -409,7 +410,7 @@ def _timezone(value: str) -> str:
 
 
 def _phone(region: str | None) -> Any:
-    from automaps.contacts import normalise_phone
+    from automaps.store.contacts import normalise_phone
 
     return lambda value: normalise_phone(value, region)
 

@@ -18,8 +18,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from automaps import clock, enrollment
-from automaps.contacts import ContactStore, EnrollmentNotFound
+from automaps import clock
+from automaps.journeys import enrollment
+from automaps.store.contacts import ContactStore, EnrollmentNotFound
 
 logger = Logger()
 
@@ -93,7 +94,7 @@ def record_for_visit(
 def transient_errors_retried() -> Iterator[None]:
     """Throttling and 5xx answers from AWS leave the Lambda as ``TransientError``, which the
     Task's Retry matches (a bare ClientError would go straight to the Catch)."""
-    from automaps.steps import TransientError, is_transient
+    from automaps.journeys.steps import TransientError, is_transient
 
     try:
         yield
@@ -264,7 +265,7 @@ def decide(
 
 
 def record_failure(failure: FailureRecord) -> None:
-    """Record what the failed step did, as its effect markers tell (automaps.effects):
+    """Record what the failed step did, as its effect markers tell (automaps.journeys.effects):
 
     * no effect started (or the newest visit with effects had finished): ``step.failed``;
     * one started but never answered: ``step.outcome_unknown`` (it is not sent again);
@@ -273,7 +274,7 @@ def record_failure(failure: FailureRecord) -> None:
     * a crash or timeout (``Sandbox.Timedout``, ``States.Timeout``, ...) after every effect was
       done: their history entries (``email.sent`` with its message id) and ``step.done``.
     """
-    from automaps import effects
+    from automaps.journeys import effects
 
     store = ContactStore()
     if store.get(failure.contact_id) is None:

@@ -32,7 +32,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from automaps import aws, clock, config
-from automaps.contacts import (
+from automaps.store.contacts import (
     Effect,
     HistoryEntry,
     WriteConflict,
@@ -44,7 +44,7 @@ from automaps.contacts import (
     is_conflict,
     mask_email,
 )
-from automaps.content import from_item, to_item
+from automaps.store.content import from_item, to_item
 
 INDEX = "GSI1"
 TASK_PREFIX = "TASK#"

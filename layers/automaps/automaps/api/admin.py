@@ -19,9 +19,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from automaps import lists, tasks
-from automaps.contacts import WriteConflict
-from automaps.replies import Reply, json_reply
+from automaps.api.replies import Reply, json_reply
+from automaps.store import lists, tasks
+from automaps.store.contacts import WriteConflict
 
 THROTTLED = frozenset(
     {

@@ -1,7 +1,7 @@
 """Effects with the outside world, exactly once per visit of a step, or honestly unknown.
 
 An action that sends an email, an SMS, a call, a webhook, a charge... does it through
-``ctx.once(effect, call, kind=..., detail=...)`` (automaps.steps.StepContext). For one visit of
+``ctx.once(effect, call, kind=..., detail=...)`` (automaps.journeys.steps.StepContext). For one visit of
 the step (``TaskEvent.idempotency_key``) and one ``effect`` name, a marker item in the contacts
 table is written **before** the provider is called and updated **with the provider's answer**
 after it:
@@ -17,7 +17,7 @@ On a later attempt of the same visit:
   entry is written again idempotently (same sort key, written only if absent), so a history
   write lost the first time is repaired;
 * ``started`` / ``unknown``: the request may have been accepted; it is **not** sent again and
-  :class:`automaps.steps.OutcomeUnknown` is raised (the step records ``step.outcome_unknown``).
+  :class:`automaps.journeys.steps.OutcomeUnknown` is raised (the step records ``step.outcome_unknown``).
   Calls whose provider deduplicates them (``replayable``: Stripe's Idempotency-Key, Amazon
   Connect's ClientToken) are made again instead, with the same key.
 
@@ -42,10 +42,10 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from automaps import aws, clock, config
-from automaps.content import from_item, to_item
+from automaps.store.content import from_item, to_item
 
 if TYPE_CHECKING:
-    from automaps.steps import TaskEvent
+    from automaps.journeys.steps import TaskEvent
 
 logger = Logger()
 
@@ -127,7 +127,7 @@ def once(
     ``kind``/``detail(answer)``: the history entry the effect records (written with a key of its
     own, so it is written once however often this runs). ``replayable``: the provider
     deduplicates repeats of the call itself, so an unknown outcome is retried, not given up."""
-    from automaps.steps import OutcomeUnknown, TransientError
+    from automaps.journeys.steps import OutcomeUnknown, TransientError
 
     sk = marker_sk(task, effect)
     marker, at, stamp = _claim(task, sk, effect)
@@ -188,7 +188,7 @@ def once(
 def _claim(task: TaskEvent, sk: str, effect: str) -> tuple[Marker | None, datetime, str]:
     """Write the ``started`` marker: (the marker found instead, or None when this call wrote it;
     the time and stamp written)."""
-    from automaps.contacts import _suffix, marker_expiration
+    from automaps.store.contacts import _suffix, marker_expiration
 
     now = clock.now()
     stamp = _suffix()
@@ -261,7 +261,7 @@ def _release(task: TaskEvent, sk: str) -> None:
 
 def _not_sent(error: BaseException) -> bool:
     from automaps.errors import MissingField, TemplateProblem
-    from automaps.steps import PermanentError, Skip, TransientError
+    from automaps.journeys.steps import PermanentError, Skip, TransientError
 
     return isinstance(error, (TransientError, PermanentError, Skip, MissingField, TemplateProblem))
 
@@ -290,11 +290,11 @@ def _query(contact_id: str, prefix: str) -> list[Marker]:
 def _write_history(contact_id: str, marker: Marker, *, strict: bool = True) -> None:
     """The effect's history entry, at the marker's time with the marker's stamp: written only if
     absent, so writing it again on a retry (or from record_failure) records nothing twice."""
-    from automaps.steps import TransientError
+    from automaps.journeys.steps import TransientError
 
     if not marker.history or not marker.history.get("kind"):
         return
-    from automaps.contacts import HISTORY_PREFIX, HistoryEntry, _history_item, _sortable
+    from automaps.store.contacts import HISTORY_PREFIX, HistoryEntry, _history_item, _sortable
 
     entry = HistoryEntry(
         at=marker.at,
@@ -346,7 +346,7 @@ def newest_visit(contact_id: str, enrollment_id: str, step_id: str) -> Visit | N
     """The markers of the step's newest visit in this enrollment (None: no effect was started),
     ``finished`` when that visit already recorded its outcome (a later visit failed before it
     started any effect)."""
-    from automaps.contacts import ContactStore
+    from automaps.store.contacts import ContactStore
 
     markers = _query(contact_id, visit_prefix(enrollment_id, step_id))
     if not markers:

@@ -8,7 +8,7 @@ with the same name and input.
 
 Intake is durable: :func:`enroll_matching` (what a form post or any other trigger calls) only
 queues one :class:`EnrollRequest` per matching map on the ``EnrollQueue`` (SQS); the intake
-consumer (``automaps.intake``) calls :func:`enroll` for each message, and a start that cannot
+consumer (``automaps.journeys.enroll_queue``) calls :func:`enroll` for each message, and a start that cannot
 happen now raises :class:`StartDeferred` so the message comes back later.
 
 Entry rules are enforced with one conditional write on the contact's ``ENTRY#<map>`` item:
@@ -34,7 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
 from automaps import aws, clock, config
-from automaps.content import ContentStore, from_item, to_item
+from automaps.store.content import ContentStore, from_item, to_item
 
 
 class Trigger(BaseModel):
@@ -171,7 +171,7 @@ def enroll(record: MapRecord, contact_id: str, event: dict, cause_id: str) -> En
     """Claim the entry gate, store the enrollment, start the execution, record ``map.enrolled``
     (once). Idempotent per (map, contact, cause). Raises :class:`StartDeferred` when the start
     has to wait; the gate is then as it was before this call."""
-    from automaps.contacts import ContactStore
+    from automaps.store.contacts import ContactStore
 
     enrollment_id = enrollment_id_for(record.id, contact_id, cause_id)
     store = ContactStore()
@@ -205,7 +205,7 @@ def _finish(
 ) -> None:
     """After a successful start: the execution ARN on the enrollment, ``map.enrolled`` once
     (without ``execution_arn``, the start is made again if the enrollment has none: idempotent)."""
-    from automaps.contacts import ContactStore
+    from automaps.store.contacts import ContactStore
 
     store = ContactStore()
     enrollment = store.get_enrollment(contact_id, record.id, enrollment_id)
@@ -226,7 +226,7 @@ def _finish(
 
 
 def _skip(contact_id: str, map_id: str, enrollment_id: str, event: dict, reason: str) -> EnrollResult:
-    from automaps.contacts import ContactStore
+    from automaps.store.contacts import ContactStore
 
     ContactStore().record_once(
         contact_id,
@@ -399,7 +399,7 @@ def _confirm(contact_id: str, map_id: str, token: str) -> None:
 def _revert(contact_id: str, map_id: str, enrollment_id: str, token: str) -> None:
     """The start failed: the gate goes back to what it held before the claim (the item goes
     away if there was none) and the enrollment that never started is deleted."""
-    from automaps.contacts import ENROLL_PREFIX
+    from automaps.store.contacts import ENROLL_PREFIX
 
     db, table = aws.client("dynamodb"), config.contacts_table()
     entry = _gate(contact_id, map_id)

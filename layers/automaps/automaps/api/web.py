@@ -9,9 +9,9 @@ from __future__ import annotations
 import html
 import json
 
-from automaps import forms, inputs
-from automaps.enrollment import IntakeUnavailable
-from automaps.replies import Reply, json_reply
+from automaps.api.replies import Reply, json_reply
+from automaps.intake import forms, inputs
+from automaps.journeys.enrollment import IntakeUnavailable
 
 
 def _page(status: int, title: str, message: str) -> Reply:
@@ -101,7 +101,7 @@ def unsubscribe_page(token: str) -> Reply:
 
 def unsubscribe(token: str) -> Reply:
     from automaps.channels.tracking import BadToken, read_unsubscribe
-    from automaps.contacts import ContactNotFound, ContactStore
+    from automaps.store.contacts import ContactNotFound, ContactStore
 
     try:
         request = read_unsubscribe(token)

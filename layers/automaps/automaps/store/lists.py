@@ -12,7 +12,7 @@ Adding is conditional on the contact-side item not existing (adding twice is one
 and the first snapshot stays); removing is conditional on it existing. A fulfillment list
 keeps a snapshot of the contact's chosen fields as they were when the contact was added: what
 the shipping house gets is what the map decided to send. A step's change is recorded in the same
-transaction with the visit's marker (automaps.contacts.Effect); a conflicting writer is a
+transaction with the visit's marker (automaps.store.contacts.Effect); a conflicting writer is a
 WriteConflict, retried.
 """
 
@@ -28,14 +28,14 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from automaps import aws, clock, config
-from automaps.contacts import (
+from automaps.store.contacts import (
     Effect,
     WriteConflict,
     effect_refused,
     effect_writes,
     is_conflict,
 )
-from automaps.content import from_item, to_item
+from automaps.store.content import from_item, to_item
 
 Kind = Literal["list", "fulfillment"]
 PREFIXES: dict[str, str] = {"list": "LIST#", "fulfillment": "FULFILL#"}

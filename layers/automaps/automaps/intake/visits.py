@@ -35,9 +35,9 @@ from pydantic import (
     field_validator,
 )
 
-from automaps import inputs
+from automaps.api.replies import Reply, json_reply
 from automaps.errors import field_errors
-from automaps.replies import Reply, json_reply
+from automaps.intake import inputs
 
 MAX_URL = 2048
 MAX_BODY = 8192
@@ -159,7 +159,7 @@ def visitor(token: str | None) -> str | None:
 def record_visit(body: str | None, *, is_base64: bool = False, content_type: str | None = None) -> tuple[Reply, bool]:
     """Answer a beacon (API Gateway's body, base64-encoded for binary content types); returns the
     reply and whether a visit was recorded (for the log only)."""
-    from automaps.contacts import ContactStore
+    from automaps.store.contacts import ContactStore
 
     try:
         visit = parse(inputs.body_bytes(body, is_base64, limit=MAX_BODY), content_type)

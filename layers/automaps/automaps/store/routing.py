@@ -32,7 +32,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from automaps import aws, config
-from automaps.content import ContentStore, to_item
+from automaps.store.content import ContentStore, to_item
 
 KIND = "ROUTER"
 _ASSIGN_ATTEMPTS = 40  # every one of 20 leads routed at once through one counter gets its turn
@@ -50,7 +50,7 @@ class Rep(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        from automaps.contacts import normalise_email
+        from automaps.store.contacts import normalise_email
 
         return normalise_email(value)
 
@@ -183,7 +183,7 @@ def assignment(name: str, router: Router, visit: str) -> tuple[Rep, int] | None:
 
 
 def _assign_once(name: str, router: Router, visit: str) -> tuple[Rep | None, int]:
-    from automaps.contacts import WriteConflict, is_conflict
+    from automaps.store.contacts import WriteConflict, is_conflict
 
     db, table = aws.client("dynamodb"), config.contacts_table()
     counted = router.strategy != "first_available"

@@ -43,10 +43,10 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from automaps import clock
+from automaps.api.replies import Reply
 from automaps.channels import email as email_channel
 from automaps.channels import tracking
-from automaps.contacts import ContactStore, Suppression, mask_email
-from automaps.replies import Reply
+from automaps.store.contacts import ContactStore, Suppression, mask_email
 
 logger = Logger()
 
@@ -256,10 +256,10 @@ def _suppress(
 
 
 def _page_address(url: str) -> str:
-    """Links are kept as pages are (automaps.visits, imported only when a click comes in). A link
+    """Links are kept as pages are (automaps.intake.visits, imported only when a click comes in). A link
     that is no URL (``http://[oops``: urlsplit raises) is kept up to its query, at most 2,048
     characters: the click still counts, and retrying the event would not make it parse."""
-    from automaps.visits import page_address
+    from automaps.intake.visits import page_address
 
     try:
         return page_address(url)

@@ -1,7 +1,7 @@
 """The intake consumer: enrollment requests from the ``EnrollQueue`` (SQS) into maps.
 
 Lambda polls the queue (batches of up to 10, ``ReportBatchItemFailures``); each message is one
-:class:`automaps.enrollment.EnrollRequest`, enrolled by :func:`automaps.enrollment.enroll_request`
+:class:`automaps.journeys.enrollment.EnrollRequest`, enrolled by :func:`automaps.journeys.enrollment.enroll_request`
 (claim the entry gate, store the enrollment, StartExecution under the deterministic name,
 ``map.enrolled`` once). Powertools' ``BatchProcessor`` answers the messages that failed; Lambda
 deletes the others. A failed message is made invisible for a back-off that grows with its
@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from automaps import aws, config
-from automaps.enrollment import EnrollRequest, StartDeferred, enroll_request
+from automaps.journeys.enrollment import EnrollRequest, StartDeferred, enroll_request
 
 logger = Logger(child=True)
 

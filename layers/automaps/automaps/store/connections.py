@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from automaps.content import ContentStore
+from automaps.store.content import ContentStore
 
 TYPES: dict[str, str] = {
     "stripe": "automaps.providers.payments:StripeConnection",

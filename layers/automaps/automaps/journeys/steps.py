@@ -18,7 +18,7 @@ Error classification: an action raises :class:`Skip` (nothing to do, e.g. no pho
 again). Throttling and 5xx answers from AWS count as transient.
 
 Effects on the outside world (an email, an SMS, a charge) go through :meth:`StepContext.once`
-(automaps.effects): a durable marker per visit and effect, written before the call and updated
+(automaps.journeys.effects): a durable marker per visit and effect, written before the call and updated
 with the answer, so a retry never repeats an accepted request. When a request may have been
 accepted but its answer was lost, the action raises :class:`OutcomeUnknown`: the step records
 ``step.outcome_unknown`` with the effect and the reason, and the contact moves on.
@@ -50,8 +50,8 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from automaps import actions, aws, clock, config
-from automaps.contacts import Contact, ContactStore, WriteConflict
-from automaps.errors import MissingField, TemplateProblem
+from automaps.errors import MissingField, OutcomeUnknown, PermanentError, Skip, TemplateProblem, TransientError
+from automaps.store.contacts import Contact, ContactStore, WriteConflict
 
 logger = Logger()
 
@@ -94,7 +94,7 @@ class TaskEvent(BaseModel):
     """The map's timezone, for the dates and times of day an ``only_if`` reads."""
     then_check: dict[str, Any] | None = None
     """The ``if``/``switch`` right after this step, decided after it in the same invocation
-    (automaps.journey.Check); the answer is returned under ``check``."""
+    (automaps.journeys.journey.Check); the answer is returned under ``check``."""
     missing_fields: Literal["skip", "fail"] = "skip"
     execution_id: str = Field(min_length=1)
     state_name: str = Field(min_length=1)
@@ -118,39 +118,6 @@ class Outcome(BaseModel):
     """The answer to ``then_check`` (``{"result": bool}`` or ``{"case": index}``), when asked."""
 
 
-class Skip(Exception):
-    """The action decides not to act (no phone number, unsubscribed, ...)."""
-
-    def __init__(self, reason: str, detail: dict[str, Any] | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.detail = detail or {}
-
-
-class PermanentError(Exception):
-    """Retrying will not help (a 4xx, a bad address): recorded as failed, the contact moves on."""
-
-    def __init__(self, reason: str, detail: dict[str, Any] | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.detail = detail or {}
-
-
-class TransientError(Exception):
-    """Worth retrying (5xx, throttling). Leaves the Lambda under this exact class name, which the
-    Task state's ``Retry`` matches on."""
-
-
-class OutcomeUnknown(Exception):
-    """The request may have been accepted (sent, then the answer was lost): it must not be sent
-    again. Recorded as ``step.outcome_unknown`` with the effect and the reason."""
-
-    def __init__(self, effect: str, reason: str) -> None:
-        super().__init__(reason)
-        self.effect = effect
-        self.reason = reason
-
-
 def outcome_kind(outcome: str) -> str:
     """The history kind of a step's outcome: ``step.done``, ..., ``step.outcome_unknown``."""
     return "step.outcome_unknown" if outcome == "unknown" else f"step.{outcome}"
@@ -166,7 +133,7 @@ class StepContext:
     now: datetime
     _trigger: dict[str, Any] | None = field(default=None, repr=False)
     replayed: list[Any] = field(default_factory=list, repr=False)
-    """Markers of effects an earlier attempt of this visit had done (automaps.effects.Marker)."""
+    """Markers of effects an earlier attempt of this visit had done (automaps.journeys.effects.Marker)."""
 
     def once(
         self,
@@ -177,25 +144,32 @@ class StepContext:
         detail: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         replayable: bool = False,
     ) -> dict[str, Any]:
-        """``call()`` at most once for this visit of the step (automaps.effects.once): its answer,
+        """``call()`` at most once for this visit of the step (automaps.journeys.effects.once): its answer,
         the stored one on a retry. ``kind``/``detail(answer)`` is the history entry it records."""
-        from automaps import effects
+        from automaps.journeys import effects
 
         return effects.once(
             self.event, effect, call, kind=kind, detail=detail, replayable=replayable, on_replay=self.replayed.append
         )
 
     def earlier_effects(self, prefix: str) -> list[Any]:
-        """The effects (automaps.effects.Marker) an earlier attempt of this visit started whose
+        """The effects (automaps.journeys.effects.Marker) an earlier attempt of this visit started whose
         name starts with ``prefix``: what a retry must finish or report, even when the provider
         no longer lists it (a cancelled order is not open any more)."""
-        from automaps import effects
+        from automaps.journeys import effects
 
         return effects.markers_of_visit(self.event, prefix)
 
     def record(self, kind: str, detail: dict[str, Any] | None = None) -> None:
         """Record on the contact's history, attributed to this map and step."""
-        self.store.record(self.contact.id, kind, detail, map_id=self.event.map_id, step_id=self.event.step_id)
+        self.store.record(
+            self.contact.id,
+            kind,
+            detail,
+            map_id=self.event.map_id,
+            step_id=self.event.step_id,
+            enrollment_id=self.event.enrollment_id,
+        )
 
     def record_effect(self, kind: str, detail: dict[str, Any] | None = None) -> None:
         """Record what the action has already done (an email sent, ...). Once the effect happened a
@@ -310,7 +284,7 @@ def _execute(task: TaskEvent, visit: dict[str, str]) -> dict[str, Any]:
             logger.info("contact no longer exists; step skipped")
             gone = Outcome(outcome="skipped", reason="contact no longer exists", step_id=task.step_id)
             if task.then_check is not None:
-                from automaps.journey import Check
+                from automaps.journeys.journey import Check
 
                 gone.check = Check.model_validate(task.then_check).no_contact_answer()
             return gone.model_dump(mode="json")
@@ -342,7 +316,7 @@ def _outcome_already_recorded(ctx: StepContext, outcome: Outcome) -> bool:
     """A retry that found its effects done (the first attempt's answer was lost after it
     finished, e.g. Powertools could not save it), or an effect of unknown outcome an earlier
     attempt already reported, must not record the step's outcome twice."""
-    from automaps import effects
+    from automaps.journeys import effects
 
     try:
         markers = ctx.replayed
@@ -359,7 +333,7 @@ def _then_check(ctx: StepContext) -> dict[str, Any] | None:
     None when that cannot be done now: the step's effect has happened and must not be repeated
     by a retry, so the state machine asks check_condition instead (its Choice sees no answer).
     """
-    from automaps import journey
+    from automaps.journeys import journey
 
     try:
         contact = ctx.store.get(ctx.contact.id) or ctx.contact

@@ -1,0 +1,1 @@
+"""The HTTP surface: public web handlers, the admin API, replies."""

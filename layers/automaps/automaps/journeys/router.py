@@ -1,0 +1,44 @@
+"""The router: every history entry, from the contacts table's stream, to triggers and goals.
+
+History entries are the event log. ``RouteEventsFunction`` takes the ContactsTable's DynamoDB
+stream (new images of ``H#`` items only, by the event source's filter) and hands each entry to
+:func:`route_entry`: the maps it triggers get an enrollment request on the EnrollQueue
+(``automaps.journeys.triggers``), and the contact's live enrollments see it for their goals and
+``wait_until`` steps (``automaps.journeys.goals``). Delivery is at least once; both are keyed on
+the entry's sort key, so an entry delivered twice enrolls and moves once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from automaps.store.contacts import HISTORY_PREFIX, HistoryEntry
+
+logger = Logger(child=True)
+
+
+def handle(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    """The stream batch's records, each routed or reported failed (never the whole batch)."""
+    processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+    return process_partial_response(event=event, record_handler=route_record, processor=processor, context=context)
+
+
+def route_record(record: DynamoDBRecord) -> None:
+    image = record.dynamodb.new_image if record.dynamodb else None
+    if not image or not str(image.get("sk", "")).startswith(HISTORY_PREFIX):
+        return
+    contact_id = str(image["pk"]).removeprefix("CONTACT#")
+    route_entry(contact_id, str(image["sk"]), HistoryEntry.model_validate(image))
+
+
+def route_entry(contact_id: str, sort_key: str, entry: HistoryEntry) -> None:
+    """One history entry: the maps it triggers, then the goals and waits of the contact's maps."""
+    from automaps.journeys import goals, triggers
+
+    triggers.route(contact_id, sort_key, entry)
+    goals.route(contact_id, sort_key, entry)
