@@ -185,9 +185,13 @@ class LocalStack:
     def _create_table(self, logical: str, props: dict[str, Any]) -> None:
         name = f"{self.stack_name}-{logical}"
         spec = {k: props[k] for k in _TABLE_KEYS if k in props}
-        aws.client("dynamodb").create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **spec)
+        if "StreamSpecification" in spec:  # CloudFormation names only the view type; the API wants both
+            spec["StreamSpecification"] = {"StreamEnabled": True, **spec["StreamSpecification"]}
+        table = aws.client("dynamodb").create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **spec)
         self.resolver.refs[logical] = name
         self.resolver.attributes[(logical, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+        if "LatestStreamArn" in table["TableDescription"]:
+            self.resolver.attributes[(logical, "StreamArn")] = table["TableDescription"]["LatestStreamArn"]
 
     def _create_secret(self, logical: str, props: dict[str, Any]) -> None:
         length = props.get("GenerateSecretString", {}).get("PasswordLength", 64)
