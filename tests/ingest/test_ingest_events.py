@@ -157,7 +157,8 @@ def test_given_one_order_sent_as_two_events_then_the_purchase_is_recorded_once(j
 
 @pytest.mark.parametrize(("change", "field", "says"), [
     ({"course": None}, "course", "is required"),
-    ({"type": "course.finished"}, "type", "not a known type"),
+    ({"type": "finished"}, "type", "not a known type"),
+    ({"type": "course.finished"}, "type", "the namespace 'course' is one the backend writes itself"),
     ({"type": None}, "type", "is required"),
     ({"id": None}, "id", "is required"),
     ({"email": None}, "email", "exactly one"),

@@ -38,7 +38,7 @@ import hmac
 import re
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from botocore.exceptions import ClientError
 from pydantic import (
@@ -139,6 +139,10 @@ class _Event(BaseModel):
             raise ValueError("is in the future")
         return value
 
+    def check(self) -> list[dict[str, str]]:
+        """What the fields' own validation cannot see (fields that go together, per-key data rules)."""
+        return []
+
     def detail(self) -> dict[str, Any]:
         """The history entry's detail: the type-specific fields."""
         return self.model_dump(
@@ -192,19 +196,222 @@ class AccountActive(_AccountEvent):
     type: Literal["account.active"]
 
 
+_OrderId = Annotated[str, Field(min_length=1, max_length=200, description="the shop's order id")]
+_Amount = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, description="e.g. 49.00")]
+_Currency = Annotated[str, Field(pattern=_CURRENCY.pattern, description="ISO 4217 code in capitals, e.g. USD")]
+
+
 class PurchaseMade(_Event):
     type: Literal["purchase.made"]
     product: ProductId
     quantity: int = Field(default=1, ge=1, le=10000)
-    price: Decimal = Field(ge=0, max_digits=12, decimal_places=2, description="unit price, e.g. 49.00")
-    currency: str = Field(pattern=_CURRENCY.pattern, description="ISO 4217 code in capitals, e.g. USD")
-    order_id: str = Field(min_length=1, max_length=200, description="one purchase per order id and product")
+    price: _Amount = Field(description="unit price, e.g. 49.00")
+    currency: _Currency
+    order_id: _OrderId = Field(description="one purchase per order id and product")
+    cart_id: str | None = Field(
+        default=None, min_length=1, max_length=200, description="the shop's cart: what wait_until matches"
+    )
     stateful: ClassVar[bool] = True
+
+    @field_validator("order_id", "cart_id")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return None if value is None else inputs.clean_text(value)
+
+
+# ------------------------------------------------------------------ payment events (history only)
+
+
+class _PaymentEvent(_Event):
+    """A payment processor's event about an order: recorded as it is, never a card number,
+    email address or phone number (the fields are fixed; ``reason`` is checked)."""
+
+    product: ProductId | None = None
+    order_id: _OrderId | None = None
+    amount: _Amount | None = None
+    currency: _Currency | None = None
 
     @field_validator("order_id")
     @classmethod
-    def _one_line(cls, value: str) -> str:
-        return inputs.clean_text(value)
+    def _one_line(cls, value: str | None) -> str | None:
+        return None if value is None else inputs.clean_text(value)
+
+    def check(self) -> list[dict[str, str]]:
+        if (self.amount is None) != (self.currency is None):
+            missing, given = ("currency", "amount") if self.currency is None else ("amount", "currency")
+            return [{"field": missing, "error": f"is required with {given}"}]
+        return []
+
+
+class PurchaseRefunded(_PaymentEvent):
+    type: Literal["purchase.refunded"]
+    order_id: _OrderId
+    amount: _Amount
+    currency: _Currency
+
+
+class OrderCreated(_PaymentEvent):
+    """An open order or payment plan: charged later (``order.charged``)."""
+
+    type: Literal["order.created"]
+    product: ProductId
+    order_id: _OrderId
+
+
+class OrderCharged(_PaymentEvent):
+    type: Literal["order.charged"]
+    order_id: _OrderId
+    amount: _Amount
+    currency: _Currency
+
+
+class CardDeclined(_PaymentEvent):
+    type: Literal["card.declined"]
+    reason: str | None = Field(default=None, min_length=1, max_length=200, description="e.g. insufficient_funds")
+
+    @field_validator("reason")
+    @classmethod
+    def _plain_reason(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        problem = personal_data("reason", inputs.clean_text(value))
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+# ------------------------------------------------------------------ custom events (history only)
+
+RESERVED_NAMESPACES = frozenset(
+    {
+        # the namespaces of the history kinds we write (docs/architecture.md, "History kinds") ...
+        "account", "ai", "audience", "call", "card", "condition", "contact", "course", "email", "form",
+        "fulfillment", "lead", "list", "map", "membership", "note", "offer", "orders", "order", "page",
+        "product", "purchase", "sms", "step", "tags", "task", "team", "transactions", "webhook", "wordpress",
+        # ... and those issue 9 adds or keeps for moves between maps
+        "automation", "goal", "sequence", "follow_up", "enrollment", "ingest", "unsubscribed",
+    }
+)  # fmt: skip
+"""Custom event types may not use these namespaces: the router would take them for our own events."""
+
+MAX_DATA_ATTRIBUTES = 50
+MAX_DATA_TEXT = 500
+CUSTOM_TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
+MAX_CUSTOM_TYPE = 64
+DATA_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+TRIGGER_EVENT_KEYS = frozenset({"type", "kind", "at", "entry"})
+"""The keys a routed trigger's ``{{ event.* }}`` sets beside the detail: a data key may not shadow them."""
+
+CONTACT_KEYS = frozenset(
+    {"email", "phone", "mobile", "tel", "telephone", "cell", "cellphone", "sms", "whatsapp", "fax"}
+)
+"""A data key with one of these ``_``-separated parts (``billing_phone``) takes no text or number."""
+NUMBER_KEYS = frozenset({"id", "sku", "zip", "postcode", "postal_code", "ref", "reference", "code"})
+NUMBER_KEY_ENDINGS = ("_id", "_ref", "_number", "_no", "_code", "_sku", "_at", "_on", "_time", "_ts")
+"""Keys whose text may be a long run of digits (an order number, a timestamp): not taken for phones."""
+
+_EMAIL_LIKE = re.compile(r"[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+\.[^\s@<>()\[\],;:\"]+")
+_PHONE_LIKE = re.compile(r"\+?[\d\s().-]+")
+_NOT_PHONE = re.compile(r"\d{4}-\d{2}-\d{2}|-?\d+\.\d+")  # an ISO date, a decimal number
+_CARD_LIKE = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if index % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def _phone_like(text: str) -> bool:
+    text = text.strip()
+    if not _PHONE_LIKE.fullmatch(text) or _NOT_PHONE.fullmatch(text):
+        return False
+    digits = sum(char.isdigit() for char in text)
+    formatted = text.startswith("+") or not text.isdigit()  # +1..., (415) 555-0134, 415.555.0134
+    return 7 <= digits <= 15 if formatted else 10 <= digits <= 15
+
+
+def personal_data(key: str, value: Any) -> str | None:
+    """Why ``value`` under ``key`` cannot go on the history (it looks like a person's address or a
+    card number), or None. The rule (docs/architecture.md, "Page visits and ingestion"):
+
+    - text holding an email address is refused under every key (the contact is named by the
+      event's ``email``; no detail holds a full address);
+    - a key naming contact data (a ``_``-part in CONTACT_KEYS: ``phone``, ``billing_email``) takes
+      no text or number (booleans and null are fine: ``email_opt_in: true``);
+    - text that looks like a phone number (``+`` or separators and 7-15 digits, or 10-15 bare
+      digits; not an ISO date or a decimal) is refused unless the key is a NUMBER_KEYS one or ends
+      in NUMBER_KEY_ENDINGS (``order_number``, ``cart_id``);
+    - text holding 13-19 digits that pass the Luhn check (a card number) is refused under every key.
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    parts = set(key.lower().split("_"))
+    if parts & CONTACT_KEYS:
+        return "names contact data (an email address or phone number): the history does not keep them"
+    if not isinstance(value, str):
+        return None
+    if _EMAIL_LIKE.search(value):
+        return "looks like an email address: the history does not keep them"
+    lowered = key.lower()
+    if _phone_like(value) and lowered not in NUMBER_KEYS and not lowered.endswith(NUMBER_KEY_ENDINGS):
+        return "looks like a phone number: the history does not keep them (a number's key ends in _id or _number)"
+    for found in _CARD_LIKE.finditer(value):
+        if _luhn(re.sub(r"\D", "", found.group())):
+            return "looks like a card number: the history does not keep them"
+    return None
+
+
+class CustomEvent(_Event):
+    """A shop's or platform's own event: ``type`` is ``<namespace>.<name>`` outside RESERVED_NAMESPACES,
+    ``data`` at most MAX_DATA_ATTRIBUTES scalar attributes; recorded as kind = type, detail = data."""
+
+    type: str = Field(max_length=MAX_CUSTOM_TYPE, pattern=f"^{CUSTOM_TYPE.pattern}$")
+    data: dict[str, Any] | None = None
+
+    def check(self) -> list[dict[str, str]]:
+        data = self.data or {}
+        if len(data) > MAX_DATA_ATTRIBUTES:
+            return [{"field": "data", "error": f"has {len(data)} attributes; at most {MAX_DATA_ATTRIBUTES}"}]
+        errors = []
+        for key, value in data.items():
+            problem = _data_problem(key, value)
+            if problem:
+                errors.append({"field": f"data.{key[:64]}", "error": problem})
+        return errors
+
+    def detail(self) -> dict[str, Any]:
+        return {key: _data_value(value) for key, value in (self.data or {}).items()}
+
+
+def _data_problem(key: str, value: Any) -> str | None:
+    if not DATA_KEY.fullmatch(key):
+        return "is not a key: 1 to 64 letters, digits or _, not starting with a digit"
+    if key in TRIGGER_EVENT_KEYS:
+        return f"is a key the trigger's event sets itself ({', '.join(sorted(TRIGGER_EVENT_KEYS))}); rename it"
+    if isinstance(value, dict | list):
+        return "is nested: data takes scalar attributes only (text, number, true/false, null)"
+    if isinstance(value, str):
+        if len(value) > MAX_DATA_TEXT:
+            return f"is longer than {MAX_DATA_TEXT} characters"
+        try:
+            inputs.clean_text(value)
+        except ValueError as exc:
+            return str(exc)
+    elif value is not None and not isinstance(value, bool):
+        try:
+            inputs.dynamodb_number(value)
+        except ValueError as exc:
+            return str(exc)
+    return personal_data(key, value)
+
+
+def _data_value(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return value
+    return inputs.dynamodb_number(value)
 
 
 EVENT_TYPES: dict[str, type[_Event]] = {
@@ -219,6 +426,10 @@ EVENT_TYPES: dict[str, type[_Event]] = {
         AccountClosed,
         AccountActive,
         PurchaseMade,
+        PurchaseRefunded,
+        OrderCreated,
+        OrderCharged,
+        CardDeclined,
     )
 }
 
@@ -233,22 +444,37 @@ def parse_event(raw: Any) -> _Event:
     """The event as its type's model; raises Rejected naming each field at fault."""
     if not isinstance(raw, dict):
         raise Rejected([{"field": "", "error": "an event must be a JSON object"}])
-    kind = raw.get("type")
-    model = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
-    if model is None:
-        shown = raw.get("type") if isinstance(raw.get("type"), str) else None
-        problem = "is required" if "type" not in raw else f"{str(shown)[:60]!r} is not a known type"
-        raise Rejected([{"field": "type", "error": f"{problem}; known: {', '.join(EVENT_TYPES)}"}])
+    model = _model(raw.get("type"), "type" in raw)
     errors = []
     if (raw.get("email") is None) == (raw.get("contact_id") is None):
         errors.append({"field": "email", "error": "name the contact by email or by contact_id (exactly one of them)"})
+    extra = "is not a field of this event type" + ("; put attributes in data" if model is CustomEvent else "")
     try:
         parsed = model.model_validate(raw)
     except ValidationError as exc:
-        errors += field_errors(exc, root="event", messages={"extra_forbidden": "is not a field of this event type"})
+        errors += field_errors(exc, root="event", messages={"extra_forbidden": extra})
+    else:
+        errors += parsed.check()
     if errors:
         raise Rejected(errors)
     return parsed
+
+
+def _model(kind: Any, given: bool) -> type[_Event]:
+    """The model of an event's ``type``: one of ours, or a custom ``<namespace>.<name>``."""
+    if isinstance(kind, str) and kind in EVENT_TYPES:
+        return EVENT_TYPES[kind]
+    custom = f"a custom event's type is <namespace>.<name> (lowercase letters, digits, _; at most {MAX_CUSTOM_TYPE})"
+    if isinstance(kind, str) and len(kind) <= MAX_CUSTOM_TYPE and CUSTOM_TYPE.fullmatch(kind):
+        namespace = kind.partition(".")[0]
+        if namespace not in RESERVED_NAMESPACES:
+            return CustomEvent
+        ours = [known for known in EVENT_TYPES if known.startswith(f"{namespace}.")]
+        takes = f"; of it this endpoint takes {', '.join(ours)}" if ours else ""
+        problem = f"{kind!r}: the namespace {namespace!r} is one the backend writes itself{takes}"
+        raise Rejected([{"field": "type", "error": f"{problem}; {custom} outside it"}])
+    problem = "is required" if not given else f"{str(kind)[:60]!r} is not a known type"
+    raise Rejected([{"field": "type", "error": f"{problem}; known: {', '.join(EVENT_TYPES)}; or {custom}"}])
 
 
 # ------------------------------------------------------------------ recording
@@ -345,7 +571,7 @@ class Ingestor:
             order_id=event.order_id,
             purchased_at=event.occurred_at,
         )
-        detail = purchase.history_detail()
+        detail = purchase.history_detail() | ({"cart_id": event.cart_id} if event.cart_id else {})
         if not self.commerce.add_purchase(contact_id, purchase, entry("purchase.made", detail, at=event.occurred_at)):
             return "duplicate", f"the purchase of {event.product} in order {event.order_id[:200]!r} was recorded before"
         return "accepted", None
