@@ -1,8 +1,12 @@
-"""Ingestion of course platform events and purchases: ``POST /ingest/events``.
+"""Ingestion of course platform events, purchases, payment events and a sender's own events:
+``POST /ingest/events``.
 
 A course platform (Sales Jet's Training Jet), a shop or any backend posts what happened to a
 person; each event lands on the contact's history as an event of its ``type`` at its
-``occurred_at``, which is what conditions read (docs/architecture.md, "Events").
+``occurred_at``, which is what conditions, triggers and goals read (docs/architecture.md, "Events").
+Besides our types (:data:`EVENT_TYPES`), any ``<namespace>.<name>`` outside
+:data:`RESERVED_NAMESPACES` is a custom event (:class:`CustomEvent`): its ``data`` (scalar
+attributes, no personal data: :func:`personal_data`) becomes the entry's detail.
 
 Authentication is an HMAC signature header, as Stripe signs its webhooks::
 
