@@ -48,11 +48,12 @@ def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator["LocalStack"]:
     """GIVEN an AWS account (moto) with the tables, secret and queues template.yaml declares,
     the functions' environment set from the template, and its SQS event sources delivering to
-    their handlers in-process when a message is sent (no redelivery: that needs the runtime)."""
+    their handlers in-process when a message is sent (no redelivery: that needs the runtime), its
+    DynamoDB stream event sources right after the writing request returns (no retries)."""
     from moto import mock_aws
 
     from automaps import aws as aws_clients
-    from automaps_local import sqs_events
+    from automaps_local import sqs_events, stream_events
     from automaps_local.moto_patches import atomic_dynamodb
     from automaps_local.stack import LocalStack
     from automaps_local.template import Template
@@ -68,7 +69,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator["LocalStack"]:
             monkeypatch.setenv(key, value)
         monkeypatch.setenv("PUBLIC_API_URL", LOCAL_URL)
         aws_clients.client("sesv2").create_email_identity(EmailIdentity=os.environ["EMAIL_FROM"])
-        with sqs_events.in_process(stack.sqs_event_sources(), sqs_events.template_handlers(stack)):
+        handlers = sqs_events.template_handlers(stack)
+        with sqs_events.in_process(stack.sqs_event_sources(), handlers), \
+                stream_events.in_process(stack.dynamodb_event_sources(), handlers):
             yield stack
         aws_clients.reset()
 

@@ -27,6 +27,14 @@ idempotent. ``tests/local/test_moto_patches.py`` fails loudly when moto moves an
   timeouts, delays, retention), and a long poll returns at once under the discrete clock
   (nothing arrives while virtual time stands still). ``sqs_next_visible`` reads when a queue's
   earliest message is visible again.
+* DynamoDB streams: ``StreamShard.add`` (moto records a stream record for every write of a
+  table with a stream, and would invoke its Lambda event source mappings right there, inside
+  the DynamoDB request and so under the lock below: a handler calling DynamoDB again would run
+  inside someone else's request). The runtime creates no mappings in moto; the records a request
+  wrote are collected per thread and handed to ``stream_listener(table, shard id, records)``
+  (``automaps_local.stream_events``) in the writer's thread right after the request returned,
+  outside the lock. A cancelled transaction hands over nothing (its records are removed from
+  the shard too, as DynamoDB streams only what was written).
 * Virtual time: Wait states (``WaitFunction._wait_interval``), Timestamp/TimestampPath waits
   (``Timestamp._get_wait_seconds`` compares with naive, real ``datetime.now()``), Retry back-off
   (``time.sleep`` in ``retrier_decl``) and execution-history timestamps read the virtual clock.
@@ -40,6 +48,7 @@ idempotent. ``tests/local/test_moto_patches.py`` fails loudly when moto moves an
   whole tables, which raises "dictionary changed size during iteration" when another execution
   writes meanwhile. ``DynamoHandler.call_action`` runs under one re-entrant lock (re-entrant
   because a stream delivery runs a handler that calls DynamoDB again in the same thread).
+  The lock is released before the request's stream records go to the listener (above).
   With requests serialised, a transaction backs up only the items it names (and restores them
   when it is cancelled) instead of deep-copying whole tables: O(items) instead of O(table), which
   made a local journey of transactional steps about 2x slower (``_transaction_backup_patches``).
@@ -99,21 +108,31 @@ Invoker = Callable[[str, Any], Any]
 """``invoker(function_name, event) -> result``; raising means the function failed."""
 SqsListener = Callable[[str], None]
 """``listener(queue_name)``: a message was stored in that queue."""
+StreamListener = Callable[[str, str, list[dict[str, Any]]], None]
+"""``listener(table_name, shard_id, records)``: the stream records (moto's dicts, in order) one
+DynamoDB request wrote, called in the writer's thread once the request has returned."""
 
 _lock = threading.Lock()
 _originals: list[tuple[object, str, Any]] = []  # (owner, attribute, original value)
 _ses_sends: dict[str, dict[str, Any]] = {}  # SES message id -> configuration set and tags
+_stream = threading.local()  # .pending: [(shard, StreamRecord)] of this thread's request; .depth
+_stream_listener: StreamListener | None = None  # set by the stream patches (see _stream_patches)
 
 
 def installed() -> bool:
     return bool(_originals)
 
 
-def install(clock: VirtualClock, invoker: Invoker, sqs_listener: SqsListener | None = None) -> None:
-    """Apply every patch, bound to ``clock``, ``invoker`` and ``sqs_listener`` (re-installing replaces them)."""
+def install(
+    clock: VirtualClock,
+    invoker: Invoker,
+    sqs_listener: SqsListener | None = None,
+    stream_listener: StreamListener | None = None,
+) -> None:
+    """Apply every patch, bound to ``clock``, ``invoker`` and the listeners (re-installing replaces them)."""
     with _lock:
         _restore_locked()
-        for owner, name, value in _patches(clock, invoker, sqs_listener):
+        for owner, name, value in _patches(clock, invoker, sqs_listener, stream_listener):
             _originals.append((owner, name, owner.__dict__[name]))
             setattr(owner, name, value)
 
@@ -129,6 +148,16 @@ def atomic_dynamodb() -> Iterator[None]:
 def sqs_listener(listener: SqsListener) -> Iterator[None]:
     """Only the SQS add_message hook (real time), for tests that use moto without the runtime."""
     with _patched(_sqs_hook_patches(listener)):
+        yield
+
+
+@contextlib.contextmanager
+def stream_listener(listener: StreamListener) -> Iterator[None]:
+    """Only the DynamoDB stream hook, inside :func:`atomic_dynamodb` (whose request wrapper hands
+    the records over), for tests that use moto without the runtime."""
+    if not getattr(DynamoHandler.call_action, "hands_over_stream_records", False):
+        raise RuntimeError("stream_listener needs atomic_dynamodb() (or install()) around it")
+    with _patched(_stream_patches(listener)):
         yield
 
 
@@ -157,9 +186,12 @@ def _restore_locked() -> None:
         setattr(owner, name, original)
 
 
-def _patches(clock: VirtualClock, invoker: Invoker, sqs_listener: SqsListener | None) -> list[tuple[object, str, Any]]:
+def _patches(
+    clock: VirtualClock, invoker: Invoker, sqs_listener: SqsListener | None, stream_listener: StreamListener | None
+) -> list[tuple[object, str, Any]]:
     return [
         *_lambda_patches(invoker),
+        *(_stream_patches(stream_listener) if stream_listener else []),
         *_eventbridge_patches(invoker),
         *_ses_patches(),
         *(_sqs_hook_patches(sqs_listener) if sqs_listener else []),
@@ -327,6 +359,59 @@ def sqs_next_visible(account: str, region: str, queue_name: str) -> float | None
     return min(times) if times else None
 
 
+# ---------------------------------------------------------------------- DynamoDB streams
+def _stream_patches(listener: StreamListener) -> list[tuple[object, str, Any]]:
+    original_add = dynamodb_table.StreamShard.add
+
+    def add(self: dynamodb_table.StreamShard, old: Any, new: Any) -> None:
+        # moto stores the record (GetRecords reads it) and would invoke its own mappings (we make
+        # none): the record waits for the end of the request instead (_hand_over_stream_records)
+        count = len(self.items)
+        original_add(self, old, new)
+        if len(self.items) > count:
+            pending = getattr(_stream, "pending", None)
+            if pending is None:
+                pending = _stream.pending = []
+            pending.append((self, self.items[-1]))
+
+    return [(dynamodb_table.StreamShard, "add", add), (_this_module(), "_stream_listener", listener)]
+
+
+def _this_module() -> Any:
+    import sys
+
+    return sys.modules[__name__]
+
+
+def _hand_over_stream_records() -> None:
+    """After a DynamoDB request (outside the lock): its stream records to the listener, per shard in order."""
+    pending = getattr(_stream, "pending", None)
+    if not pending:
+        return
+    _stream.pending = []
+    listener = _stream_listener
+    if listener is None:
+        return
+    groups: list[tuple[Any, list[dict[str, Any]]]] = []
+    for shard, record in pending:
+        if not groups or groups[-1][0] is not shard:
+            groups.append((shard, []))
+        groups[-1][1].append(record.to_json())
+    for shard, records in groups:
+        listener(shard.table.name, shard.id, records)
+
+
+def _drop_stream_records(mark: int) -> None:
+    """A cancelled transaction: the records its writes added (after ``mark``) are undone."""
+    pending = getattr(_stream, "pending", None) or []
+    for shard, record in reversed(pending[mark:]):
+        for index in range(len(shard.items) - 1, -1, -1):
+            if shard.items[index] is record:
+                del shard.items[index]
+                break
+    del pending[mark:]
+
+
 # ---------------------------------------------------------------------- virtual time
 _retrying = threading.local()  # the Environment of the Retry being evaluated in this thread
 
@@ -461,9 +546,17 @@ def _thread_safety_patches() -> list[tuple[object, str, Any]]:
 
     def call_action(self: DynamoHandler) -> Any:
         # one DynamoDB request at a time: concurrent executions otherwise corrupt moto's tables
-        with lock:
-            return original_call_action(self)
+        depth = getattr(_stream, "depth", 0)
+        _stream.depth = depth + 1
+        try:
+            with lock:
+                return original_call_action(self)
+        finally:
+            _stream.depth = depth
+            if depth == 0:  # the request is over and the lock released: its stream records go out
+                _hand_over_stream_records()
 
+    call_action.hands_over_stream_records = True  # type: ignore[attr-defined]
     return [(DynamoHandler, "call_action", call_action), *_transaction_backup_patches()]
 
 
@@ -492,11 +585,13 @@ def _transaction_backup_patches() -> list[tuple[object, str, Any]]:
 
     def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
         backup = _backup_items(self, transact_items)
+        mark = len(getattr(_stream, "pending", None) or [])
         shim.active.on = True
         try:
             original(self, transact_items)
         except BaseException:
             _restore_items(backup)
+            _drop_stream_records(mark)
             raise
         finally:
             shim.active.on = False

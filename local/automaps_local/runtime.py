@@ -12,6 +12,8 @@ SES, installs the virtual clock as ``automaps.clock`` and the moto patches, and 
 handler in-process: ``functions/<dir>/app.py`` imported as ``functions.<dir>.app``. The
 functions' ``Type: SQS`` events are polled in-process (``automaps_local.sqs_events``): a message
 is delivered before its SendMessage returns, and a failed one again once its visibility ends.
+Their ``Type: DynamoDB`` events (the ContactsTable's stream) are delivered by
+``automaps_local.stream_events``: after the writing request, asynchronously, on the virtual clock.
 Only one runtime can be active at a time (the patches and the clock are process-wide).
 """
 
@@ -39,6 +41,7 @@ from automaps_local import moto_patches, observe
 from automaps_local.clock import VirtualClock
 from automaps_local.sqs_events import SqsDelivery
 from automaps_local.stack import ACCOUNT, REGION, LocalFunction, LocalStack, Route
+from automaps_local.stream_events import StreamDelivery
 from automaps_local.template import Template
 
 LOG = logging.getLogger(__name__)
@@ -116,6 +119,7 @@ class LocalRuntime:
         self.stack: LocalStack | None = None
         self.outbox_reader: observe.Outbox | None = None
         self.sqs: SqsDelivery | None = None  # the template's Type: SQS events, delivered in-process
+        self.streams: StreamDelivery | None = None  # the template's Type: DynamoDB events, likewise
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Self:
@@ -139,7 +143,8 @@ class LocalRuntime:
             self._build_stack()
             self._previous_clock = app_clock.set_clock(self.clock)
             self.sqs = SqsDelivery(self._stack.sqs_event_sources(), self._invoke_by_name, self.clock)
-            moto_patches.install(self.clock, self._invoke_by_name, self.sqs.added)
+            self.streams = StreamDelivery(self._stack.dynamodb_event_sources(), self._invoke_by_name, self.clock)
+            moto_patches.install(self.clock, self._invoke_by_name, self.sqs.added, self.streams.added)
             self.outbox_reader = observe.Outbox(ACCOUNT, REGION, self.clock.now)
         except BaseException:
             self.close()
@@ -168,6 +173,8 @@ class LocalRuntime:
             self.clock.close()
             if self.sqs is not None:
                 self.sqs.close()
+            if self.streams is not None:
+                self.streams.close()
             self.clock.wait_finished(timeout=5.0)
         finally:
             moto_patches.uninstall()

@@ -10,7 +10,8 @@ runs in-process, see ``LocalFunction``), ``create_state_machines()`` every
 publishes to EventBridge, ``ses_event_types``); ``create_event_rules()`` puts every function's
 ``EventBridgeRule`` event on the default bus with the function as target (moto_patches delivers
 to it in-process). ``sqs_event_sources()`` lists the ``Type: SQS`` events, which
-``automaps_local.sqs_events`` delivers in-process as Lambda's SQS poller would.
+``automaps_local.sqs_events`` delivers in-process as Lambda's SQS poller would;
+``dynamodb_event_sources()`` the ``Type: DynamoDB`` events (``automaps_local.stream_events``).
 """
 
 from __future__ import annotations
@@ -96,6 +97,25 @@ class SqsEventSource:
     queue_name: str
     batch_size: int = 10
     report_failures: bool = False  # FunctionResponseTypes: [ReportBatchItemFailures]
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class DynamoDBEventSource:
+    """A ``Type: DynamoDB`` event of a function: Lambda reads ``table``'s stream and invokes ``function``."""
+
+    function: str  # logical id
+    event: str  # the event's name in the template
+    table: str  # physical table name
+    stream_arn: str
+    function_arn: str
+    batch_size: int = 100
+    filters: tuple[dict[str, Any], ...] = ()  # FilterCriteria patterns, parsed; none: every record
+    report_failures: bool = False  # FunctionResponseTypes: [ReportBatchItemFailures]
+    bisect: bool = False  # BisectBatchOnFunctionError
+    maximum_retry_attempts: int = -1  # -1: until the record expires
+    maximum_record_age: int = -1  # seconds; -1: the stream's retention (24 h)
+    on_failure: str | None = None  # the OnFailure SQS queue's URL
     enabled: bool = True
 
 
@@ -381,6 +401,52 @@ class LocalStack:
                         queue_name=str(self.resolver.attributes[(queue, "QueueName")]),
                         batch_size=int(props.get("BatchSize", 10)),
                         report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+                        enabled=bool(props.get("Enabled", True)),
+                    )
+                )
+        return found
+
+    # ------------------------------------------------------------------ DynamoDB stream event sources
+    def dynamodb_event_sources(self) -> list[DynamoDBEventSource]:
+        """The ``Type: DynamoDB`` events of every function (after ``create_data``), in template order."""
+        tables = {arn: logical for (logical, attr), arn in self.resolver.attributes.items() if attr == "StreamArn"}
+        queues = {arn: logical for (logical, attr), arn in self.resolver.attributes.items() if attr == "Arn"}
+        found = []
+        for logical, resource in self.template.of_type("AWS::Serverless::Function").items():
+            for event_name, event in (resource.get("Properties", {}).get("Events") or {}).items():
+                if event.get("Type") != "DynamoDB":
+                    continue
+                props, where = event.get("Properties", {}), f"{logical}.{event_name}"
+                arn = str(self.resolver.resolve(props["Stream"]))
+                if arn not in tables:
+                    raise TemplateError(f"{where}: stream {arn} is not the stream of a table of this template")
+                on_failure = None
+                destination = (props.get("DestinationConfig") or {}).get("OnFailure")
+                if destination:
+                    queue_arn = str(self.resolver.resolve(destination["Destination"]))
+                    if destination.get("Type", "SQS") != "SQS" or ":sqs:" not in queue_arn or queue_arn not in queues:
+                        raise TemplateError(f"{where}: only an SQS queue of this template is supported as OnFailure")
+                    on_failure = str(self.resolver.refs[queues[queue_arn]])
+                filters = []
+                for index, entry in enumerate((props.get("FilterCriteria") or {}).get("Filters") or []):
+                    try:
+                        filters.append(json.loads(str(self.resolver.resolve(entry["Pattern"]))))
+                    except (KeyError, ValueError) as error:
+                        raise TemplateError(f"{where}: FilterCriteria.Filters[{index}].Pattern: {error}") from None
+                found.append(
+                    DynamoDBEventSource(
+                        function=logical,
+                        event=event_name,
+                        table=str(self.resolver.refs[tables[arn]]),
+                        stream_arn=arn,
+                        function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.stack_name}-{logical}",
+                        batch_size=int(props.get("BatchSize", 100)),
+                        filters=tuple(filters),
+                        report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+                        bisect=bool(props.get("BisectBatchOnFunctionError", False)),
+                        maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                        maximum_record_age=int(props.get("MaximumRecordAgeInSeconds", -1)),
+                        on_failure=on_failure,
                         enabled=bool(props.get("Enabled", True)),
                     )
                 )

@@ -83,6 +83,21 @@ def test_given_moto_5_2_5_then_every_patched_attribute_exists_with_the_expected_
     assert _params(SESV2Response.send_email) == ["self"] and '"MessageId"' in inspect.getsource(SESV2Response.send_email)
 
 
+def test_given_moto_5_2_5_then_its_dynamodb_stream_records_are_made_where_the_stream_patch_expects():
+    from moto.dynamodb.models import table as dynamodb_table
+
+    add = inspect.getsource(dynamodb_table.StreamShard.add)
+    assert _params(dynamodb_table.StreamShard.add) == ["self", "old", "new"]
+    assert "self.items.append(StreamRecord(" in add, "the stream record is no longer appended to the shard"
+    assert "lambda_event_source_mappings" in add, "moto's own stream delivery moved: is it still inside the request?"
+    assert "self.stream_shard.add(current, item)" in inspect.getsource(dynamodb_table.Table.put_item)
+    assert "self.stream_shard.add(item, None)" in inspect.getsource(dynamodb_table.Table.delete_item)
+    assert "table.stream_shard.add(orig_item, item)" in inspect.getsource(DynamoDBBackend.update_item)
+    record = inspect.getsource(dynamodb_table.StreamRecord.__init__)
+    for key in ('"eventID"', '"eventName"', '"Keys"', '"SequenceNumber"', '"SizeBytes"', '"NewImage"'):
+        assert key in record, f"moto's stream record lost {key}"
+
+
 def test_given_moto_then_its_sfn_lambda_integration_names_function_errors_by_error_type():
     # the invoker's error payload relies on exactly this path
     source = inspect.getsource(lambda_eval_utils.execute_lambda_function_integration)
