@@ -201,13 +201,22 @@ def test_page_visit_never_answers_5xx_and_a_rejected_beacon_stores_nothing(endpo
 
 
 INGEST_FIELDS = ["id", "type", "email", "contact_id", "occurred_at", "course", "step", "plan", "platform",
-                 "product", "quantity", "price", "currency", "order_id", "events"]
+                 "product", "quantity", "price", "currency", "order_id", "events", "amount", "reason", "cart_id",
+                 "data"]
+INGEST_EVENT = {"id": "evt_fuzz", "email": "known@example.com", "occurred_at": "2026-11-01T08:00:00Z"}
+INGEST_BASES = [  # purchase.made (with a stray course), then the payment and custom events of issue 9
+    {**INGEST_EVENT, "type": "purchase.made", "product": "p1", "price": "49.00", "currency": "USD", "order_id": "o1",
+     "course": "c1"},
+    {**INGEST_EVENT, "type": "purchase.refunded", "order_id": "o1", "amount": "49.00", "currency": "USD"},
+    {**INGEST_EVENT, "type": "order.created", "product": "p1", "order_id": "o1"},
+    {**INGEST_EVENT, "type": "order.charged", "order_id": "o1", "amount": "9.00", "currency": "USD"},
+    {**INGEST_EVENT, "type": "card.declined", "reason": "insufficient_funds"},
+    {**INGEST_EVENT, "type": "shop.cart_abandoned", "data": {"cart_id": "c1", "total": 12.5, "first": True}},
+]
 
 
 @FUZZ
-@given(request=requests(INGEST_FIELDS, {"id": "evt_fuzz", "type": "purchase.made", "email": "known@example.com",
-                                        "occurred_at": "2026-11-01T08:00:00Z", "product": "p1", "price": "49.00",
-                                        "currency": "USD", "order_id": "o1", "course": "c1"}),
+@given(request=st.one_of(*(requests(INGEST_FIELDS, base) for base in INGEST_BASES)),
        signed=st.sampled_from([True, True, True, False]))
 def test_ingest_never_answers_5xx_and_a_rejected_request_stores_nothing(endpoints, request, signed):
     check("POST /ingest/events", lambda: endpoints.ingest(content_type=request["content_type"],
