@@ -100,7 +100,7 @@ def map_records(root: Path, arn_for: Callable[[str], str]) -> list[MapRecord]:
                 id=m.id,
                 state_machine_arn=arn_for(m.id),
                 version=hashlib.sha256(definition).hexdigest()[:16],
-                triggers=[Trigger(type=t.type, key=t.key) for t in m.trigger_keys()],
+                triggers=[Trigger(type=t.kind, key=t.key, spec=t.spec(), only_if=t.only_if_spec()) for t in m.triggers],
                 entry=EntryRule(
                     reenter=m.entry.reenter,
                     min_interval_seconds=m.entry.min_interval.total_seconds if m.entry.min_interval else 0,

@@ -38,10 +38,14 @@ from automaps.store.content import ContentStore, from_item, to_item
 
 
 class Trigger(BaseModel):
-    """A normalised trigger: ``form_submitted`` + form id, ``tag_added`` + tag, ..."""
+    """A trigger as the registry keeps it: its type and key (``form_submitted`` + form id,
+    ``tag_added`` + tag, ...), its settings as written (``spec``, e.g. ``{"tag": "vip"}``) and
+    its ``only_if`` condition: all the router needs (``automaps.journeys.triggers``)."""
 
     type: str
     key: str
+    spec: dict[str, Any] | None = None
+    only_if: dict[str, Any] | None = None
 
 
 class EntryRule(BaseModel):
@@ -114,7 +118,7 @@ def enroll_matching(trigger: Trigger, contact_id: str, event: dict, cause_id: st
     message per map, sent before this returns (durable). Raises :class:`IntakeUnavailable`."""
     results = []
     for record in registered_maps():
-        if trigger in record.triggers:
+        if any((t.type, t.key) == (trigger.type, trigger.key) for t in record.triggers):
             enrollment_id = enrollment_id_for(record.id, contact_id, cause_id)
             enqueue(
                 EnrollRequest(

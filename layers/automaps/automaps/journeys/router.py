@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from automaps.store.contacts import HISTORY_PREFIX, HistoryEntry
+from automaps.store.content import from_item
 
 logger = Logger(child=True)
 
@@ -29,7 +30,9 @@ def handle(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
 
 
 def route_record(record: DynamoDBRecord) -> None:
-    image = record.dynamodb.new_image if record.dynamodb else None
+    # the raw image through from_item: numbers come back as ints and floats, not Decimals (which
+    # would reach an enrollment's event, and its merge fields, as strings)
+    image = from_item(record.raw_event.get("dynamodb", {}).get("NewImage") or {})
     if not image or not str(image.get("sk", "")).startswith(HISTORY_PREFIX):
         return
     contact_id = str(image["pk"]).removeprefix("CONTACT#")

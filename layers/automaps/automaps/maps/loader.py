@@ -143,7 +143,9 @@ def _format(file: FilePath, path: Path, step_id: str | None, message: str) -> st
 # What each position in a map holds. Pydantic puts the tag of a tagged union (steps, conditions)
 # into the error location right after the position of the union; "*_tagged" marks those places.
 _NEXT: dict[str, dict[str | type, str]] = {
-    "map": {"steps": "steps"},
+    "map": {"steps": "steps", "triggers": "triggers"},
+    "triggers": {int: "trigger_tagged"},
+    "trigger": {"only_if": "condition_tagged"},
     "steps": {int: "step_tagged"},
     "step": {
         "then": "steps",

@@ -7,10 +7,23 @@ matched against history entries by ``automaps.journeys.triggers``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, NamedTuple, TypeAlias, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SerializerFunctionWrapHandler,
+    Tag,
+    create_model,
+    model_serializer,
+    model_validator,
+)
 
+from automaps.conditions.model import Condition, ValueTest
 from automaps.timing import suggest
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -28,53 +41,6 @@ def _form_id(value: str) -> str:
 
 
 FormId = Annotated[str, AfterValidator(_form_id)]
-
-
-class FormSubmitted(BaseModel):
-    model_config = _STRICT
-    form: FormId
-
-
-class FormSubmittedTrigger(BaseModel):
-    """``form_submitted: {form: newsletter}``: enrolls whoever submits that form."""
-
-    model_config = _STRICT
-    kind: ClassVar[str] = "form_submitted"
-    form_submitted: FormSubmitted
-
-    @property
-    def key(self) -> str:
-        """What the trigger listens to: the form id."""
-        return self.form_submitted.form
-
-
-TRIGGER_MODELS: dict[str, type[BaseModel]] = {"form_submitted": FormSubmittedTrigger}
-
-
-def _trigger_shape(value: Any) -> Any:
-    supported = ", ".join(TRIGGER_MODELS)
-    if isinstance(value, BaseModel):
-        return value
-    if not isinstance(value, dict) or len(value) != 1:
-        raise ValueError(
-            f"a trigger is a mapping with one key, such as {{form_submitted: {{form: newsletter}}}}; supported triggers: {supported}"
-        )
-    key = str(next(iter(value)))
-    if key not in TRIGGER_MODELS:
-        raise ValueError(
-            f"unknown trigger {key!r}{suggest(key, tuple(TRIGGER_MODELS))}; supported triggers: {supported}"
-        )
-    return value
-
-
-Trigger = Annotated[FormSubmittedTrigger, BeforeValidator(_trigger_shape)]
-
-
-class TriggerKey(NamedTuple):
-    """A trigger reduced to what enrollment looks up: its type and key (e.g. the form id)."""
-
-    type: str
-    key: str
 
 
 # ---------------------------------------------------------------- the generic event and its filter
@@ -145,3 +111,298 @@ class EventSpec(BaseModel):
         min_length=3, max_length=100, pattern=EVENT_KIND_PATTERN, description="a history kind, e.g. purchase.made"
     )
     where: Annotated[dict[str, Any], BeforeValidator(_where)] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- the triggers
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Ref = Annotated[str, Field(min_length=1, max_length=60)]
+Url = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+def _short(key: str) -> BeforeValidator:
+    """``tag_added: vip`` is ``tag_added: {tag: vip}``; for optional keys ``true`` or nothing means any."""
+
+    def expand(value: Any) -> Any:
+        if value is None or value is True:
+            return {}
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return {key: str(value)}
+        return value
+
+    return BeforeValidator(expand)
+
+
+def _nothing(value: Any) -> Any:
+    """``contact_created: {}``, ``contact_created: true`` or ``contact_created:`` (nothing)."""
+    return {} if value is None or value is True else value
+
+
+class _Body(BaseModel):
+    model_config = _STRICT
+
+
+class _Nothing(_Body):
+    pass
+
+
+Nothing = Annotated[_Nothing, BeforeValidator(_nothing)]
+
+
+class FormSubmitted(_Body):
+    form: FormId
+
+
+def _plain_value(value: Any) -> Any:
+    """``value: gold`` is ``value: {eq: gold}``."""
+    return value if value is None or isinstance(value, (dict, BaseModel)) else {"eq": value}
+
+
+class FieldUpdated(_Body):
+    """``field``: the contact field; ``value``: a test of its new value (a condition operator,
+    ``{gt: 45}``, ``{eq: gold}``, ``{is_set: true}``; a plain value means ``eq``)."""
+
+    field: Name
+    value: Annotated[ValueTest | None, BeforeValidator(_plain_value)] = None
+
+
+class TagRef(_Body):
+    tag: Name
+
+
+class ListRef(_Body):
+    list: Name
+
+
+class EmailRef(_Body):
+    """Which email: a step (``step``, of the map ``map``), any email of ``map``, a ``template``; none: any."""
+
+    map: Ref | None = Field(default=None, description="the map of the send_email step")
+    step: Ref | None = Field(default=None, description="the send_email step's id in that map")
+    template: Name | None = None
+
+    @model_validator(mode="after")
+    def _step_needs_map(self) -> EmailRef:
+        if self.step is not None and self.map is None:
+            raise ValueError(
+                f"step {self.step!r} is a step of another map: name it too, e.g. {{map: welcome-leads, step: {self.step}}}"
+            )
+        return self
+
+
+class LinkRef(EmailRef):
+    url: Url | None = Field(default=None, description="the link's address, compared without its query string")
+
+
+class PageRef(_Body):
+    page: Name | None = None
+    url: Url | None = None
+    funnel: Name | None = None
+
+
+def _page_short(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"url": value} if "://" in value else {"page": value}
+    return _nothing(value)
+
+
+class ProductRef(_Body):
+    product: Name | None = None
+
+
+class CourseRef(_Body):
+    course: Name | None = None
+
+
+class CourseStepRef(_Body):
+    course: Name | None = None
+    step: Name | None = None
+
+
+class PlatformRef(_Body):
+    platform: Name | None = None
+
+
+class TaskRef(_Body):
+    name: Name | None = Field(default=None, description="the task's title")
+
+
+class AutomationRef(_Body):
+    """``map``: the map the contact was moved on; none: this map."""
+
+    map: Ref | None = None
+
+
+class AddedToAutomation(AutomationRef):
+    from_: Ref | None = Field(default=None, alias="from", description="only when added by this map")
+
+
+class TriggerBase(BaseModel):
+    """What every trigger has: its ``kind`` (the key users write), the history kinds it listens
+    to, and an optional ``only_if`` condition on the contact (checked when the entry is routed)."""
+
+    model_config = _STRICT
+    kind: ClassVar[str]
+    listens_to: ClassVar[tuple[str, ...]]
+    only_if: Condition | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_empty_only_if(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No ``only_if: null`` in the dump: a map's content hash (its version) is what it was."""
+        dumped: dict[str, Any] = handler(self)
+        if dumped.get("only_if", ...) is None:
+            del dumped["only_if"]
+        return dumped
+
+    @property
+    def body(self) -> BaseModel:
+        """The trigger's own settings (``{tag: vip}`` of ``tag_added: {tag: vip}``)."""
+        value: BaseModel = getattr(self, self.kind)
+        return value
+
+    @property
+    def key(self) -> str:
+        """What the trigger listens to, in one word: the form id, the tag, the list, ... ("" for any)."""
+        if isinstance(self.body, EventSpec):
+            return self.body.kind
+        body = self.body.model_dump(exclude_none=True)
+        return str(next(iter(body.values()), ""))
+
+    def spec(self) -> dict[str, Any]:
+        """The trigger's settings as JSON (``{"tag": "vip"}``): what the map registry keeps."""
+        return self.body.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True)
+
+    def only_if_spec(self) -> dict[str, Any] | None:
+        """``only_if`` as JSON (the condition model's form), None without one."""
+        from automaps.conditions.model import dump
+
+        return dump(self.only_if) if self.only_if is not None else None
+
+    def history_kinds(self) -> tuple[str, ...]:
+        return self.listens_to
+
+
+def _trigger(kind: str, listens_to: str, body: Any, doc: str) -> type[TriggerBase]:
+    model = create_model(  # type: ignore[call-overload]
+        "".join(part.title() for part in kind.split("_")) + "Trigger",
+        __base__=TriggerBase,
+        __doc__=doc,
+        **{kind: (body, ...)},
+    )
+    model.kind = kind
+    model.listens_to = (listens_to,)
+    return model
+
+
+class FormSubmittedTrigger(TriggerBase):
+    """``form_submitted: {form: newsletter}``: enrolls whoever submits that form (at post time)."""
+
+    kind: ClassVar[str] = "form_submitted"
+    listens_to: ClassVar[tuple[str, ...]] = ("form.submitted",)
+    form_submitted: FormSubmitted
+
+
+class EventTrigger(TriggerBase):
+    """``event: {kind: purchase.made, where: {product: course-101}}``: any history kind, filtered."""
+
+    kind: ClassVar[str] = "event"
+    listens_to: ClassVar[tuple[str, ...]] = ()
+    event: EventSpec
+
+    def history_kinds(self) -> tuple[str, ...]:
+        return (self.event.kind,)
+
+
+_SPECS: list[tuple[str, str, Any, str]] = [
+    ("contact_created", "contact.created", Nothing, "a contact is created"),
+    (
+        "field_updated",
+        "contact.updated",
+        FieldUpdated,
+        "a step changes the field (optionally to a value that passes `value`)",
+    ),
+    ("tag_added", "tags.changed", Annotated[TagRef, _short("tag")], "the tag is added"),
+    ("tag_removed", "tags.changed", Annotated[TagRef, _short("tag")], "the tag is removed"),
+    ("added_to_list", "list.added", Annotated[ListRef, _short("list")], "the contact is added to the list"),
+    ("removed_from_list", "list.removed", Annotated[ListRef, _short("list")], "the contact leaves the list"),
+    ("added_to_fulfillment", "fulfillment.added", Annotated[ListRef, _short("list")], "added to the fulfillment list"),
+    ("removed_from_fulfillment", "fulfillment.removed", Annotated[ListRef, _short("list")], "removed from it"),
+    ("email_sent", "email.sent", Annotated[EmailRef, BeforeValidator(_nothing)], "an email is sent"),
+    ("email_opened", "email.opened", Annotated[EmailRef, BeforeValidator(_nothing)], "an email is opened"),
+    ("link_clicked", "email.clicked", Annotated[LinkRef, BeforeValidator(_nothing)], "a link in an email is clicked"),
+    ("page_visited", "page.visited", Annotated[PageRef, BeforeValidator(_page_short)], "a tracked page is visited"),
+    ("purchase_made", "purchase.made", Annotated[ProductRef, _short("product")], "a product is bought"),
+    ("purchase_refunded", "purchase.refunded", Annotated[ProductRef, _short("product")], "a purchase is refunded"),
+    ("open_order_created", "order.created", Annotated[ProductRef, _short("product")], "an open order is created"),
+    ("order_charged", "order.charged", Annotated[ProductRef, _short("product")], "an order is charged"),
+    ("card_declined", "card.declined", Annotated[ProductRef, _short("product")], "a card is declined"),
+    ("course_started", "course.started", Annotated[CourseRef, _short("course")], "a course is started"),
+    ("course_completed", "course.completed", Annotated[CourseRef, _short("course")], "a course is completed"),
+    ("course_subscribed", "course.subscribed", Annotated[CourseRef, _short("course")], "a course is subscribed to"),
+    (
+        "course_step_completed",
+        "course.step_completed",
+        Annotated[CourseStepRef, _short("course")],
+        "a course step is done",
+    ),
+    ("account_created", "account.created", Annotated[PlatformRef, _short("platform")], "an account is created"),
+    ("task_completed", "task.completed", Annotated[TaskRef, _short("name")], "a task is completed"),
+    ("note_added", "note.added", Nothing, "a note is added"),
+    ("added_to_automation", "automation.added", Annotated[AddedToAutomation, _short("map")], "added to a map"),
+    ("removed_from_automation", "automation.removed", Annotated[AutomationRef, _short("map")], "removed from a map"),
+    ("paused_on_automation", "automation.paused", Annotated[AutomationRef, _short("map")], "paused on a map"),
+    ("unpaused_on_automation", "automation.unpaused", Annotated[AutomationRef, _short("map")], "unpaused on a map"),
+]
+
+TRIGGER_MODELS: dict[str, type[TriggerBase]] = {
+    "form_submitted": FormSubmittedTrigger,
+    **{kind: _trigger(kind, listens, body, f"``{kind}``: enrolls when {doc}.") for kind, listens, body, doc in _SPECS},
+    "event": EventTrigger,
+}
+TRIGGER_KEYS = tuple(TRIGGER_MODELS)
+
+
+def trigger_type(value: Any) -> str | None:
+    """The type of a trigger (a model or its mapping): its one key besides ``only_if``."""
+    if isinstance(value, TriggerBase):
+        return value.kind
+    if isinstance(value, dict):
+        keys = [key for key in value if key != "only_if"]
+        if len(keys) == 1 and keys[0] in TRIGGER_MODELS:
+            return str(keys[0])
+    return None
+
+
+def _trigger_shape(value: Any) -> Any:
+    supported = ", ".join(TRIGGER_MODELS)
+    if isinstance(value, BaseModel):
+        return value
+    keys = [key for key in value if key != "only_if"] if isinstance(value, dict) else []
+    if len(keys) != 1:
+        raise ValueError(
+            "a trigger is a mapping with one key (and optionally only_if), such as {tag_added: {tag: vip}}; "
+            f"supported triggers: {supported}"
+        )
+    key = str(keys[0])
+    if key not in TRIGGER_MODELS:
+        raise ValueError(f"unknown trigger {key!r}{suggest(key, TRIGGER_KEYS)}; supported triggers: {supported}")
+    return value
+
+
+if TYPE_CHECKING:  # the union is built from TRIGGER_MODELS at run time; to the type checker it is the base
+    Trigger: TypeAlias = TriggerBase
+else:
+    Trigger = Annotated[
+        Annotated[
+            Union[tuple(Annotated[model, Tag(name)] for name, model in TRIGGER_MODELS.items())],  # noqa: UP007
+            Discriminator(trigger_type),
+        ],
+        BeforeValidator(_trigger_shape),
+    ]
+
+
+class TriggerKey(NamedTuple):
+    """A trigger reduced to what enrollment looks up: its type and key (e.g. the form id)."""
+
+    type: str
+    key: str
