@@ -20,7 +20,7 @@ PURCHASE = "ingest/purchase_with_cart.json"
 
 
 def at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def payments() -> list[dict]:
