@@ -95,19 +95,25 @@ def map_records(root: Path, arn_for: Callable[[str], str]) -> list[MapRecord]:
     records = []
     for m in load_maps(root / "maps"):
         definition = (root / "statemachines" / f"{m.id}.asl.json").read_bytes()
-        records.append(
-            MapRecord(
-                id=m.id,
-                state_machine_arn=arn_for(m.id),
-                version=hashlib.sha256(definition).hexdigest()[:16],
-                triggers=[Trigger(type=t.kind, key=t.key, spec=t.spec(), only_if=t.only_if_spec()) for t in m.triggers],
-                entry=EntryRule(
-                    reenter=m.entry.reenter,
-                    min_interval_seconds=m.entry.min_interval.total_seconds if m.entry.min_interval else 0,
-                ),
-            )
-        )
+        records.append(map_record(m, arn_for(m.id), hashlib.sha256(definition).hexdigest()[:16]))
     return records
+
+
+def map_record(m: Any, state_machine_arn: str, version: str) -> MapRecord:
+    """What the registry keeps of map ``m`` (automaps.maps.model.Map) deployed as ``state_machine_arn``."""
+    from automaps.maps.compiler import journey_facts
+
+    return MapRecord(
+        id=m.id,
+        state_machine_arn=state_machine_arn,
+        version=version,
+        triggers=[Trigger(type=t.kind, key=t.key, spec=t.spec(), only_if=t.only_if_spec()) for t in m.entered_by()],
+        **journey_facts(m),
+        entry=EntryRule(
+            reenter=m.entry.reenter,
+            min_interval_seconds=m.entry.min_interval.total_seconds if m.entry.min_interval else 0,
+        ),
+    )
 
 
 def push_all(root: Path, arn_for: Callable[[str], str]) -> dict[str, int]:

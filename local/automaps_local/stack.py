@@ -336,6 +336,11 @@ class LocalStack:
         )["stateMachineArn"]
         machine = LocalStateMachine(logical_id=logical, name=name, map_id=map_.id, arn=arn, definition=definition)
         self.state_machines[map_.id] = machine
+        if self.resolver.refs.get("ContentTable"):  # registered, as `automaps push` would
+            from automaps.journeys.enrollment import register
+            from automaps_local.push import map_record
+
+            register(map_record(map_, arn, map_.content_hash()))
         return machine
 
     def substitute(self, definition: str, substitutions: dict[str, Any], logical: str = "") -> str:

@@ -79,3 +79,13 @@ class OutcomeUnknown(Exception):
         super().__init__(reason)
         self.effect = effect
         self.reason = reason
+
+
+class Superseded(Exception):
+    """This run of the map no longer holds the contact: a goal moved them on, another map paused
+    or removed them, or they left. Leaves the Lambda under this exact class name, which every
+    Task's first Catch sends to the Succeed state "Left" (nothing further of this run happens)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -46,6 +46,17 @@ ACTION_TYPES: tuple[str, ...] = (
     "add_to_lead_router",
     "facebook_custom_audience",
     "ai_assistant",
+    # moving contacts between maps
+    "add_to_automation",
+    "remove_from_automation",
+    "pause_automation",
+    "unpause_automation",
+    "add_to_sequence",
+    "remove_from_sequence",
+    "pause_sequence",
+    "unpause_sequence",
+    "start_follow_up",
+    "stop_follow_up",
 )
 
 

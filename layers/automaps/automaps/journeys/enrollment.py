@@ -59,6 +59,16 @@ class MapRecord(BaseModel):
     id: str
     state_machine_arn: str
     version: str
+    kind: Literal["map", "sequence", "follow_up"] = "map"
+    goals: list[dict[str, Any]] = Field(default_factory=list)
+    """Goal steps: ``step``, ``order`` (reading order), ``next`` (the state after it) and what
+    achieves it (``condition`` or ``event``), from the compiler (automaps.maps.compiler.goal_points)."""
+    map_goals: list[dict[str, Any]] = Field(default_factory=list)
+    """The map's own goals (``id``, ``condition`` or ``event``): achieving one leaves the map."""
+    awaits: bool = False
+    """Whether the map has wait_until or goal steps (the router then looks at its contacts' positions)."""
+    order: dict[str, int] = Field(default_factory=dict)
+    """Each step's label -> its place in reading order (what "above a goal" means)."""
     triggers: list[Trigger]
     entry: EntryRule = Field(default_factory=EntryRule)
 
@@ -110,7 +120,10 @@ def registered_maps() -> list[MapRecord]:
 
 
 def register(record: MapRecord) -> None:
+    from automaps.journeys import triggers
+
     ContentStore().put("MAP", record.id, record.model_dump(mode="json"))
+    triggers.forget_registry()  # this process's router reads the registry again (others within 60 s)
 
 
 def enroll_matching(trigger: Trigger, contact_id: str, event: dict, cause_id: str) -> list[EnrollResult]:
@@ -191,7 +204,7 @@ def enroll(record: MapRecord, contact_id: str, event: dict, cause_id: str) -> En
         )
     if claim != "claimed":
         return _skip(contact_id, record.id, enrollment_id, event, claim)
-    store.create_enrollment(contact_id, record.id, enrollment_id, event)
+    store.create_enrollment(contact_id, record.id, enrollment_id, event, run=_execution_arn(record, enrollment_id))
     try:
         execution_arn = _start(record, contact_id, enrollment_id)
     except Exception as exc:

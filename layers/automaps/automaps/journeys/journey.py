@@ -35,6 +35,8 @@ class _Task(BaseModel):
     enrollment_id: str = Field(min_length=1)
     map_id: str = Field(min_length=1)
     step_id: str | None = None
+    position: dict[str, Any] | None = None
+    """How the task's step stands in the map (automaps.journeys.positions.PositionSpec)."""
 
 
 class Visit(BaseModel):
@@ -141,6 +143,19 @@ class ConditionCheck(_Task, Check):
         return Visit.of(self.model_dump())
 
 
+def enter(task: Any, *, until: str | None = None) -> dict[str, Any] | None:
+    """The fence and position of a journey task (automaps.journeys.positions.enter): raises
+    Superseded when the task's run no longer holds the contact; returns the position held before."""
+    from automaps.journeys import positions
+
+    if not getattr(task, "execution_id", None) or not task.step_id:
+        return None
+    position = positions.at(
+        task.step_id, task.state_name or task.step_id, task.position, since=task.state_entered_time, until=until
+    )
+    return positions.enter(task.contact_id, task.map_id, task.enrollment_id, task.execution_id, position)
+
+
 class WaitRequest(BaseModel):
     """``resolve_wait``: when does the contact's ``wait`` end, or their action with ``when`` run?"""
 
@@ -153,6 +168,7 @@ class WaitRequest(BaseModel):
     wait: dict[str, Any] | None = None
     when: dict[str, Any] | None = None
     fallback_timezone: str | None = None
+    position: dict[str, Any] | None = None
     execution_id: str | None = None
     state_name: str | None = None
     state_entered_time: str | None = None
@@ -188,6 +204,8 @@ def resolve_wait(request: WaitRequest) -> dict[str, Any]:
             record_for_visit(
                 store, request.visit, contact.id, "step.skipped", detail, map_id=request.map_id, step_id=request.step_id
             )
+        if request.enrollment_id:
+            enter(request, until=clock.iso(moment.at))
     return {"at": clock.iso(moment.at), "skip": skip}
 
 
@@ -212,6 +230,11 @@ class ExitRequest(_Task):
 
     reason: str = Field(default="completed", min_length=1, max_length=100)
     error: TaskError | None = None
+    stay: bool = False
+    """A sequence whose contacts stay subscribed after its last step: they wait (until removed)."""
+    execution_id: str | None = None
+    state_name: str | None = None
+    state_entered_time: str | None = None
 
 
 def check_condition(check: ConditionCheck) -> dict[str, Any]:
@@ -223,6 +246,7 @@ def check_condition(check: ConditionCheck) -> dict[str, Any]:
         if contact is None:
             logger.warning("contact no longer exists; condition taken as false")
             return check.no_contact_answer()
+        enter(check)
         return decide(check, contact, store, map_id=check.map_id, enrollment_id=check.enrollment_id, visit=check.visit)
 
 
@@ -319,18 +343,42 @@ def exit_map(request: ExitRequest) -> bool:
     """Mark the enrollment exited, record ``map.exited`` and free the contact's entry into the
     map (entry rule ``after_exit``). Idempotent: False, nothing recorded, when it had already
     exited or does not exist."""
+    from automaps.journeys import moves
+
     store = ContactStore()
-    try:
-        exited = store.mark_exited(request.contact_id, request.map_id, request.enrollment_id, request.reason)
-    except EnrollmentNotFound:
-        logger.warning("no such enrollment (contact deleted?); nothing to exit")
-        exited = False
-    if exited:
-        detail: dict[str, Any] = {"reason": request.reason, "enrollment_id": request.enrollment_id}
-        if request.error is not None:
-            detail |= {"error": request.error.Error, "cause": summarise_cause(request.error.Cause)}
-        store.record(request.contact_id, "map.exited", detail, map_id=request.map_id, step_id=request.step_id)
-    enrollment.release(request.contact_id, request.map_id, request.enrollment_id)
+    with transient_errors_retried():
+        enter(request)
+        if request.stay and request.execution_id:
+            from automaps.journeys import positions
+
+            positions.park(request.contact_id, request.map_id, request.enrollment_id, request.execution_id)
+            record_for_visit(
+                store,
+                Visit.of(request.model_dump()),
+                request.contact_id,
+                "sequence.finished",
+                {"enrollment_id": request.enrollment_id, "then": "stays subscribed until removed"},
+                map_id=request.map_id,
+                step_id=request.step_id,
+            )
+            return False
+        try:
+            exited = store.mark_exited(
+                request.contact_id, request.map_id, request.enrollment_id, request.reason, run=request.execution_id
+            )
+        except EnrollmentNotFound:
+            logger.warning("no such enrollment (contact deleted?); nothing to exit")
+            exited = False
+        if exited:
+            detail: dict[str, Any] = {"reason": request.reason, "enrollment_id": request.enrollment_id}
+            if request.error is not None:
+                detail |= {"error": request.error.Error, "cause": summarise_cause(request.error.Cause)}
+            store.record(request.contact_id, "map.exited", detail, map_id=request.map_id, step_id=request.step_id)
+        left = store.get_enrollment(request.contact_id, request.map_id, request.enrollment_id)
+        if left is None or left.status == "exited":  # (not when another run holds the enrollment now)
+            enrollment.release(request.contact_id, request.map_id, request.enrollment_id)
+        if left is not None and left.status == "exited":
+            moves.return_to_caller(left, request.reason)
     return exited
 
 

@@ -50,7 +50,15 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from automaps import actions, aws, clock, config
-from automaps.errors import MissingField, OutcomeUnknown, PermanentError, Skip, TemplateProblem, TransientError
+from automaps.errors import (
+    MissingField,
+    OutcomeUnknown,
+    PermanentError,
+    Skip,
+    Superseded,
+    TemplateProblem,
+    TransientError,
+)
 from automaps.store.contacts import Contact, ContactStore, WriteConflict
 
 logger = Logger()
@@ -96,6 +104,11 @@ class TaskEvent(BaseModel):
     """The ``if``/``switch`` right after this step, decided after it in the same invocation
     (automaps.journeys.journey.Check); the answer is returned under ``check``."""
     missing_fields: Literal["skip", "fail"] = "skip"
+    position: dict[str, Any] | None = None
+    """How this step stands in the map when it begins (automaps.journeys.positions.PositionSpec)."""
+    next_state: str | None = None
+    """The state after this step, for an action that makes the contact wait there (add_to_automation
+    with ``return: true``): where the return continues."""
     execution_id: str = Field(min_length=1)
     state_name: str = Field(min_length=1)
     state_entered_time: str = Field(min_length=1)
@@ -230,6 +243,12 @@ def run_action(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
             )
             _count(task.action, "TransientError")
             raise
+        except Superseded as superseded:
+            logger.info(
+                "this run no longer holds the contact; the step does not run", extra={"reason": superseded.reason}
+            )
+            _count(task.action, "Superseded")
+            raise
         outcome = Outcome.model_validate(result)
         logger.info("step finished", extra={"outcome": outcome.outcome, "reason": outcome.reason})
         _count(task.action, outcome.outcome)
@@ -288,6 +307,7 @@ def _execute(task: TaskEvent, visit: dict[str, str]) -> dict[str, Any]:
 
                 gone.check = Check.model_validate(task.then_check).no_contact_answer()
             return gone.model_dump(mode="json")
+        _enter(task, store)
         ctx = StepContext(event=task, contact=contact, store=store, now=clock.now())
         outcome = _decide(ctx)
     except WriteConflict as error:
@@ -310,6 +330,21 @@ def _execute(task: TaskEvent, visit: dict[str, str]) -> dict[str, Any]:
     if task.then_check is not None:
         outcome.check = _then_check(ctx)
     return outcome.model_dump(mode="json")
+
+
+def _enter(task: TaskEvent, store: ContactStore) -> None:
+    """The contact's position is this step, if this run still holds them (else Superseded)."""
+    from automaps.journeys import effects, positions
+
+    def took_effect() -> bool:
+        return store.visit_effect(task.contact_id, task.idempotency_key) is not None or bool(
+            effects.markers_of_visit(task)
+        )
+
+    position = positions.at(task.step_id, task.state_name, task.position, since=task.state_entered_time)
+    positions.enter(
+        task.contact_id, task.map_id, task.enrollment_id, task.execution_id, position, visit_took_effect=took_effect
+    )
 
 
 def _outcome_already_recorded(ctx: StepContext, outcome: Outcome) -> bool:

@@ -36,6 +36,7 @@ from automaps.conditions import Condition, leaves
 from automaps.conditions import model as conditions
 from automaps.maps.triggers import (  # noqa: F401  (re-exported)
     TRIGGER_MODELS,
+    EventSpec,
     FormSubmittedTrigger,
     Trigger,
     TriggerKey,
@@ -58,10 +59,8 @@ MAX_LABEL = 44
 """Longest step label: with its kind and the longest suffix the compiler adds (" case 49 check
 failed") a state name stays within Step Functions' 80 characters."""
 
-PLANNED_MAP_KEYS = frozenset({"goals"})
-PLANNED_STEP_TYPES = frozenset(
-    {"add_to_automation", "remove_from_automation", "pause_automation", "unpause_automation"}
-)
+PLANNED_MAP_KEYS: frozenset[str] = frozenset()
+PLANNED_STEP_TYPES: frozenset[str] = frozenset()
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -202,9 +201,56 @@ class EndStep(StepBase):
     end: EndOptions = EndOptions()
 
 
+class Awaited(BaseModel):
+    """What a ``goal`` or ``wait_until`` step waits for: a ``condition`` on the contact, or an
+    ``event`` (a history kind with ``where`` on its attributes; merge fields such as
+    ``{{ event.cart_id }}`` read the event that started the map), for at most ``timeout``; then
+    ``on_timeout`` decides: ``continue`` (the next step) or ``exit`` (leave the map)."""
+
+    model_config = _STRICT
+    condition: Condition | None = None
+    event: EventSpec | None = None
+    timeout: PositiveDuration | None = None
+    on_timeout: Literal["continue", "exit"] = "continue"
+
+    @model_validator(mode="after")
+    def _one_thing(self) -> Awaited:
+        if (self.condition is None) == (self.event is None):
+            raise ValueError(
+                "give either condition (e.g. {has_tag: customer}) or event (e.g. {kind: purchase.made}), not both"
+            )
+        if self.timeout is not None and self.timeout.total_seconds > MAX_WAIT_DAYS * 86400:
+            raise ValueError(f"timeout can be at most {MAX_WAIT_DAYS} days (a run of a map lasts at most a year)")
+        return self
+
+
+class GoalStep(StepBase):
+    """``goal: {...}``: a contact above it who achieves it jumps to it (skipping what lay
+    between); one who reaches it unachieved waits there (until ``timeout``, if given)."""
+
+    kind = "goal"
+    goal: Awaited
+
+
+class WaitUntilStep(StepBase):
+    """``wait_until: {event | condition, timeout, on_timeout}``: wait for that, at most ``timeout``."""
+
+    kind = "wait_until"
+    wait_until: Awaited
+
+    @model_validator(mode="after")
+    def _timeout_needed(self) -> WaitUntilStep:
+        if self.wait_until.timeout is None:
+            raise ValueError("wait_until needs a timeout (e.g. timeout: 3 days); a goal step waits without one")
+        return self
+
+
 STEP_MODELS: dict[str, type[StepBase]] = {
     **ACTION_STEPS,
-    **{model.kind: model for model in (WaitStep, IfStep, SwitchStep, GoToStep, ForkStep, EndStep)},
+    **{
+        model.kind: model
+        for model in (WaitStep, IfStep, SwitchStep, GoToStep, ForkStep, EndStep, GoalStep, WaitUntilStep)
+    },
 }
 STEP_TYPES = tuple(STEP_MODELS)
 
@@ -299,6 +345,33 @@ class OnError(BaseModel):
     wait: Literal["exit", "continue"] = "exit"
 
 
+class MapGoal(BaseModel):
+    """A goal of the whole map: ``goals: [{id: bought, event: {kind: purchase.made}}]``; the
+    moment a contact anywhere in the map achieves it, they leave the map (``then: exit``)."""
+
+    model_config = _STRICT
+    id: StepId
+    condition: Condition | None = None
+    event: EventSpec | None = None
+    then: Literal["exit"] = "exit"
+
+    @model_validator(mode="after")
+    def _one_thing(self) -> MapGoal:
+        if (self.condition is None) == (self.event is None):
+            raise ValueError("a goal has either condition or event")
+        return self
+
+
+class SequenceOptions(BaseModel):
+    """Ontraport's legacy sequences: ``step`` sequences (steps on delays) return a contact added
+    with ``return: true`` after the last step when ``unsubscribe_after_last_step`` (default);
+    ``date`` sequences (steps on dates) never unsubscribe: they return only when removed."""
+
+    model_config = _STRICT
+    type: Literal["step", "date"] = "step"
+    unsubscribe_after_last_step: bool = True
+
+
 class Map(BaseModel):
     """One automation map (one YAML file, one state machine)."""
 
@@ -307,12 +380,42 @@ class Map(BaseModel):
     id: MapId
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
-    triggers: list[Trigger] = Field(min_length=1)
+    kind: Literal["map", "sequence", "follow_up"] = "map"
+    """``sequence``: a legacy sequence (add_to_sequence ...); ``follow_up``: a Sales Jet follow-up
+    (start_follow_up / stop_follow_up). Both are maps; they need no trigger of their own."""
+    sequence: SequenceOptions | None = None
+    triggers: list[Trigger] = Field(default_factory=list)
+    goals: list[MapGoal] = Field(default_factory=list, max_length=20)
     entry: Entry = Entry()
     missing_fields: Literal["skip", "fail"] = "skip"
     on_error: OnError = OnError()
     timezone: Timezone = "UTC"
     steps: StepList
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> Map:
+        if self.kind == "map" and not self.triggers:
+            raise ValueError(
+                "a map needs at least one trigger (e.g. triggers: [{form_submitted: {form: newsletter}}]); "
+                "only a sequence or follow_up (kind:) is entered from other maps alone"
+            )
+        if self.sequence is not None and self.kind != "sequence":
+            raise ValueError("sequence options belong to a map of kind: sequence")
+        return self
+
+    def entered_by(self) -> list[Any]:
+        """The triggers that start the map: its own, plus, for a sequence or follow-up, being
+        added by another map (``added_to_automation: {}``) even when it names no trigger."""
+        triggers = list(self.triggers)
+        if self.kind != "map" and not any(t.kind == "added_to_automation" for t in triggers):
+            triggers.append(TRIGGER_MODELS["added_to_automation"].model_validate({"added_to_automation": {}}))
+        return triggers
+
+    @property
+    def stays_after_last_step(self) -> bool:
+        """A sequence whose contacts stay subscribed after its last step (until removed)."""
+        options = self.sequence or SequenceOptions()
+        return self.kind == "sequence" and (options.type == "date" or not options.unsubscribe_after_last_step)
 
     @field_validator("name")
     @classmethod

@@ -109,12 +109,21 @@ class Enrollment(BaseModel):
     contact_id: str
     map_id: str
     enrollment_id: str
-    status: Literal["active", "exited"] = "active"
+    status: Literal["active", "paused", "waiting", "exited"] = "active"
+    """``waiting``: no run holds the contact, who waits at ``position`` (a goal without a timeout,
+    the return from another map, the end of a sequence) until an event moves them on."""
     started_at: datetime
     exited_at: datetime | None = None
     exit_reason: str | None = None
     event: dict[str, Any] = Field(default_factory=dict)
     execution_arn: str | None = None
+    run: str | None = None
+    """The execution that holds the contact now (its ARN, known before it starts): the fence every
+    step's task checks (automaps.journeys.positions); a move sets the next run's ARN first."""
+    position: dict[str, Any] | None = None
+    """Where the contact stands (automaps.journeys.positions.Position), written as each step begins."""
+    paused_at: datetime | None = None
+    paused_from: str | None = None
 
 
 # ------------------------------------------------------------------ masking (for logs)
@@ -679,9 +688,16 @@ class ContactStore:
     # -------------------------------------------------------------- enrollments
 
     def create_enrollment(
-        self, contact_id: str, map_id: str, enrollment_id: str, event: dict[str, Any], execution_arn: str | None = None
+        self,
+        contact_id: str,
+        map_id: str,
+        enrollment_id: str,
+        event: dict[str, Any],
+        execution_arn: str | None = None,
+        run: str | None = None,
     ) -> bool:
-        """Store a new active enrollment; False when this enrollment id already exists."""
+        """Store a new active enrollment; False when this enrollment id already exists. ``run``: the
+        ARN its execution will have (the fence of its steps)."""
         enrollment = Enrollment(
             contact_id=contact_id,
             map_id=map_id,
@@ -689,6 +705,7 @@ class ContactStore:
             started_at=clock.now(),
             event=event,
             execution_arn=execution_arn,
+            run=run,
         )
         item = {
             **_enrollment_key(contact_id, map_id, enrollment_id),
@@ -713,18 +730,24 @@ class ContactStore:
         prefix = f"{ENROLL_PREFIX}{map_id}#" if map_id else ENROLL_PREFIX
         return [Enrollment.model_validate(item) for item in self._query(contact_id, prefix)]
 
-    def mark_exited(self, contact_id: str, map_id: str, enrollment_id: str, reason: str) -> bool:
-        """Mark an active enrollment exited; False when it already had (EnrollmentNotFound if none)."""
+    def mark_exited(
+        self, contact_id: str, map_id: str, enrollment_id: str, reason: str, run: str | None = None
+    ) -> bool:
+        """Mark a live enrollment (active, paused or waiting) exited; False when it already had, or
+        when ``run`` (the execution asking) no longer holds it (EnrollmentNotFound if none)."""
+        condition = "attribute_exists(pk) AND #status IN (:active, :paused, :waiting)"
+        values = {":exited": "exited", ":active": "active", ":paused": "paused", ":waiting": "waiting"}
+        if run is not None:
+            condition += " AND (attribute_not_exists(run) OR run = :run)"
+            values[":run"] = run
         try:
             self._db.update_item(
                 TableName=self.table,
                 Key=to_item(_enrollment_key(contact_id, map_id, enrollment_id)),
                 UpdateExpression="SET #status = :exited, exited_at = :at, exit_reason = :reason",
-                ConditionExpression="attribute_exists(pk) AND #status = :active",
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_item(
-                    {":exited": "exited", ":active": "active", ":at": clock.iso(), ":reason": reason}
-                ),
+                ExpressionAttributeValues=to_item({**values, ":at": clock.iso(), ":reason": reason}),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:

@@ -1,0 +1,17 @@
+"""Action add_to_automation: add the contact to another map (its added_to_automation trigger); with return (default), they come back to the next step when that map ends.
+
+The Task state invokes this with the action task event (docs/architecture.md); the shared step
+runner handles idempotency, ``only_if``, the position fence and recording the outcome.
+"""
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from automaps.journeys.steps import run_action
+
+logger = Logger()
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return run_action(event, context)

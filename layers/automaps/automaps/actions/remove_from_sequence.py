@@ -1,0 +1,24 @@
+"""remove_from_sequence: take the contact out of a legacy sequence."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from automaps.maps.triggers import MAP_ID_PATTERN
+
+if TYPE_CHECKING:
+    from automaps.journeys.steps import StepContext
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    sequence: str = Field(pattern=f"^{MAP_ID_PATTERN}$", description="the id of the sequence")
+
+
+def run(ctx: StepContext, settings: Settings) -> Any:
+    from automaps.journeys import moves
+
+    return moves.remove(ctx, settings.sequence, kinds=("sequence",))

@@ -1,0 +1,24 @@
+"""start_follow_up: start a follow-up (a map of kind: follow_up) for the contact; the calling map goes on at once."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from automaps.maps.triggers import MAP_ID_PATTERN
+
+if TYPE_CHECKING:
+    from automaps.journeys.steps import StepContext
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    follow_up: str = Field(pattern=f"^{MAP_ID_PATTERN}$", description="the id of the follow-up")
+
+
+def run(ctx: StepContext, settings: Settings) -> Any:
+    from automaps.journeys import moves
+
+    return moves.add(ctx, settings.follow_up, wait=False, kinds=("follow_up",))

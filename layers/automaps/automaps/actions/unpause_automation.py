@@ -1,0 +1,24 @@
+"""unpause_automation: unpause the contact on another map: they continue from where they were paused."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from automaps.maps.triggers import MAP_ID_PATTERN
+
+if TYPE_CHECKING:
+    from automaps.journeys.steps import StepContext
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    map: str = Field(pattern=f"^{MAP_ID_PATTERN}$", description="the id of the map")
+
+
+def run(ctx: StepContext, settings: Settings) -> Any:
+    from automaps.journeys import moves
+
+    return moves.unpause_in(ctx, settings.map, kinds=("map",))
