@@ -315,8 +315,8 @@ def _record_chain_limit(
         "map.enroll_skipped",
         {
             "reason": (
-                f"a chain of maps went deeper than {MAX_CHAIN_DEPTH} ({loop}): the {entry.kind} entry a step of "
-                f"{entry.map_id} wrote enrolls in none of {', '.join(maps)}"
+                f"a chain of maps went deeper than {MAX_CHAIN_DEPTH} ({loop}): the {entry.kind} entry written by "
+                f"a step of {entry.map_id} does not start {' or '.join(maps)}"
             ),
             "chain_limit": True,
             "depth": depth,
