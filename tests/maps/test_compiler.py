@@ -13,7 +13,10 @@ from statelint.linter import Linter
 from automaps.maps.compiler import (
     COMPLETED,
     EXITED,
+    LEFT,
     LOOP_COUNTERS,
+    RESUME,
+    RESUME_CHECK,
     compile_map,
     loop_bound,
     substitutions_used,
@@ -48,13 +51,19 @@ def payload(state: dict) -> dict:
     return state["Parameters"]["Payload"]
 
 
+def failure_catches(state: dict) -> list[dict]:
+    """A Task's Catch without its first rule, the Superseded fence every Task has (tested once, below)."""
+    assert state["Catch"][0]["ErrorEquals"] == ["Superseded"]
+    return state["Catch"][1:]
+
+
 # ---------------------------------------------------------------- actions
 
 
 def test_given_an_action_step_then_its_task_calls_the_action_function_with_the_contract_payload(compile_steps):
     states = compile_steps("- id: welcome-email\n  send_email: {template: welcome}\n")
 
-    assert states["welcome-email"] == {
+    assert {**states["welcome-email"], "Catch": failure_catches(states["welcome-email"])} == {
         "Type": "Task",
         "Comment": "send_email: template 'welcome'",
         "Resource": "arn:aws:states:::lambda:invoke",
@@ -105,33 +114,52 @@ def test_given_missing_fields_fail_then_every_action_payload_carries_the_policy(
     assert payload(states["0 add_note"])["missing_fields"] == "fail"
 
 
-def test_given_a_delay_then_a_wait_of_that_many_seconds_comes_before_the_action(compile_steps):
+def test_given_a_delay_then_resolve_wait_works_out_the_moment_and_a_wait_for_it_comes_before_the_action(
+        compile_steps):
     states = compile_steps("- send_email: {template: nudge}\n  when: {delay: {hours: 4}}\n")
 
-    assert states["0 send_email when"] == {"Type": "Wait", "Comment": "Wait 4 hours before '0 send_email'",
-                                           "Seconds": 14400, "Next": "0 send_email"}
-    assert list(states)[0] == "0 send_email when"
+    resolve = states["0 send_email when resolve"]
+    assert payload(resolve)["when"] == {"delay": {"hours": 4.0}}
+    assert payload(resolve)["position"] == {"kind": "wait", "state": "0 send_email when", "timer": "step_0"}, \
+        "the contact's position of record holds the wait's end"
+    assert resolve["Next"] == "0 send_email when"
+    assert states["0 send_email when"] == {"Type": "Wait",
+                                           "Comment": "Wait until the time worked out by '0 send_email when resolve'",
+                                           "TimestampPath": "$.timers.step_0.at", "Next": "0 send_email"}
+    assert list(states)[0] == "0 send_email when resolve"
 
 
-def test_given_an_exact_time_then_the_wait_uses_a_utc_timestamp_with_z(compile_steps):
+def test_given_an_exact_time_then_resolve_wait_gets_the_date_and_the_comment_shows_it_in_utc_with_z(compile_steps):
     states = compile_steps("- id: xmas\n  send_email: {template: xmas}\n  when: {at: 2026-12-24T09:00:00+01:00}\n")
 
-    assert states["xmas when"]["Timestamp"] == "2026-12-24T08:00:00Z"
+    assert payload(states["xmas when resolve"])["when"] == {"until": "2026-12-24T09:00:00+01:00"}
+    assert "until 2026-12-24T08:00:00Z" in states["xmas when resolve"]["Comment"]
+    assert states["xmas when"]["TimestampPath"] == "$.timers.xmas.at"
 
 
 # ---------------------------------------------------------------- waits
 
 
-def test_given_a_pure_delay_then_the_wait_is_a_wait_state_in_seconds(compile_steps):
+def test_given_a_pure_delay_then_it_is_a_resolve_task_and_a_wait_on_the_time_it_worked_out(compile_steps):
     states = compile_steps("- wait: {days: 2, hours: 3}\n")
 
-    assert states["0 wait"] == {"Type": "Wait", "Comment": "Wait 2 days 3 hours", "Seconds": 183600, "Next": COMPLETED}
+    resolve = states["0 wait resolve"]
+    assert resolve["Parameters"]["FunctionName"] == "${ResolveWaitFunctionArn}"
+    assert payload(resolve)["wait"] == {"days": 2.0, "hours": 3.0}
+    assert payload(resolve)["position"] == {"kind": "wait", "state": "0 wait", "timer": "step_0"}
+    assert resolve["Comment"] == "Work out when the wait ends (2 days 3 hours); the UTC time goes to $.timers.step_0"
+    assert states["0 wait"] == {"Type": "Wait", "Comment": "Wait until the time worked out by '0 wait resolve'",
+                                "TimestampPath": "$.timers.step_0.at", "Next": COMPLETED}
+    assert not any("Seconds" in state or "Timestamp" in state for state in states.values()), \
+        "every wait goes through resolve_wait, which records where the contact waits until when"
 
 
-def test_given_a_wait_until_a_date_then_the_wait_uses_a_utc_timestamp(compile_steps):
+def test_given_a_wait_until_a_date_then_resolve_wait_gets_the_date_and_the_comment_shows_it_in_utc(compile_steps):
     states = compile_steps("- wait: {until: 2027-01-04T09:00:00+01:00}\n")
 
-    assert states["0 wait"]["Timestamp"] == "2027-01-04T08:00:00Z"
+    assert payload(states["0 wait resolve"])["wait"] == {"until": "2027-01-04T09:00:00+01:00"}
+    assert "until 2027-01-04T08:00:00Z" in states["0 wait resolve"]["Comment"]
+    assert states["0 wait"]["TimestampPath"] == "$.timers.step_0.at"
 
 
 def test_given_a_wait_that_depends_on_the_contact_then_resolve_wait_computes_the_time_and_a_wait_uses_it(compile_steps):
@@ -145,16 +173,17 @@ def test_given_a_wait_that_depends_on_the_contact_then_resolve_wait_computes_the
     assert resolve["Parameters"] == {
         "FunctionName": "${ResolveWaitFunctionArn}",
         "Payload": {**IDS, "step_id": "morning", "wait": {"days": 2.0, "at": "09:00", "timezone": "contact"},
-                    "fallback_timezone": "Europe/Paris", **VISIT},
+                    "fallback_timezone": "Europe/Paris",
+                    "position": {"kind": "wait", "state": "morning", "timer": "morning"}, **VISIT},
     }
     assert resolve["ResultSelector"] == {"at.$": "$.Payload.at"}
     assert resolve["ResultPath"] == "$.timers.morning"
     assert resolve["Next"] == "morning"
     assert states["morning"] == {"Type": "Wait", "Comment": "Wait until the time worked out by 'morning resolve'",
                                  "TimestampPath": "$.timers.morning.at", "Next": "1 add_note"}
-    assert resolve["Catch"][0]["Next"] == "morning wait failed"
+    assert failure_catches(resolve)[0]["Next"] == "morning wait failed"
     assert payload(states["morning wait failed"]) == {**IDS, "step_id": "morning", "reason": "wait_failed",
-                                                      "error.$": "$.error"}
+                                                      "error.$": "$.error", **VISIT}
     assert states["morning wait failed"]["Next"] == EXITED, "an unresolvable wait never lets the next step run early"
     assert "morning resolve failed" not in states
 
@@ -211,7 +240,7 @@ def test_given_on_error_continue_when_a_wait_cannot_be_resolved_then_the_failure
         - add_note: {text: next}
         """, header=CONTINUE)
 
-    assert states["hour-before resolve"]["Catch"][0]["Next"] == "hour-before resolve failed"
+    assert failure_catches(states["hour-before resolve"])[0]["Next"] == "hour-before resolve failed"
     failed = states["hour-before resolve failed"]
     assert failed["Parameters"]["FunctionName"] == "${RecordFailureFunctionArn}"
     assert failed["Next"] == "1 add_note"
@@ -228,7 +257,7 @@ def test_given_a_resolved_wait_in_a_fork_branch_when_it_cannot_be_resolved_then_
         """)
 
     branch = states["both"]["Branches"][1]["States"]
-    assert branch["later resolve"]["Catch"][0]["Next"] == "later resolve failed"
+    assert failure_catches(branch["later resolve"])[0]["Next"] == "later resolve failed"
     assert branch["later resolve failed"]["Next"] == "later wait failed", "the error is recorded, then the branch fails"
     assert branch["later wait failed"]["Type"] == "Fail"
     assert branch["later wait failed"]["Error"] == "Automaps.WaitFailed"
@@ -274,7 +303,7 @@ def test_given_when_relative_to_a_date_field_then_the_action_waits_for_the_resol
     assert resolve["Parameters"] == {
         "FunctionName": "${ResolveWaitFunctionArn}",
         "Payload": {**IDS, "step_id": "reminder", "when": {"until_field": "webinar_at", "offset": {"hours": -1.0}},
-                    **VISIT},
+                    "position": {"kind": "wait", "state": "reminder when", "timer": "reminder"}, **VISIT},
     }
     assert resolve["Comment"] == ("Work out when 'reminder' runs (until 1 hour before the contact's field webinar_at); "
                                   "the UTC time goes to $.timers.reminder")
@@ -386,7 +415,7 @@ def test_given_a_switch_then_cases_are_checked_in_order_and_the_first_match_wins
     assert [name for name in states if not name.endswith("failed")] == [
         "plan check", "plan",
         "plan.switch.0.then.0 send_email", "plan.switch.1.then.0 send_email", "plan.default.0 send_email",
-        COMPLETED, EXITED]
+        COMPLETED, EXITED, LEFT, RESUME_CHECK, RESUME]
     assert payload(states["plan check"])["cases"] == [{"field": {"name": "plan", "eq": "pro"}},
                                                       {"field": {"name": "plan", "eq": "team"}}]
     assert states["plan"]["Choices"] == [
@@ -442,13 +471,14 @@ def test_given_a_fork_then_a_parallel_runs_the_branches_and_discards_their_outpu
     parallel = states["both"]
     assert parallel["Type"] == "Parallel" and parallel["ResultPath"] is None and parallel["Next"] == "1 add_note"
     assert "Retry" not in parallel, "retrying a Parallel would run its actions again"
-    assert parallel["Catch"][0]["Next"] == "both failed"
+    assert parallel["Catch"][-1] == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "both failed"}
     first, second = parallel["Branches"]
     assert first["StartAt"] == "both.fork.0.0 add_note"
     assert first["States"]["both.fork.0.0 add_note"]["Next"] == "both branch 0 done"
     assert first["States"]["both branch 0 done"] == {"Type": "Succeed", "Comment": "Branch 0 of 'both' has finished"}
-    assert list(second["States"]) == ["both.fork.1.0 wait", "both.fork.1.1 send_email",
-                                      "both.fork.1.1 send_email failed", "both branch 1 done"]
+    assert [name for name in second["States"] if not name.endswith("failed")] == [
+        "both.fork.1.0 wait resolve", "both.fork.1.0 wait", "both.fork.1.1 send_email", "both branch 1 done",
+        "both branch 1 left"]
 
 
 # ---------------------------------------------------------------- exits and jumps
@@ -457,7 +487,7 @@ def test_given_a_fork_then_a_parallel_runs_the_branches_and_discards_their_outpu
 def test_given_steps_that_run_out_then_the_contact_exits_with_reason_completed(compile_steps):
     states = compile_steps("- add_note: {text: hi}\n")
 
-    assert payload(states[COMPLETED]) == {**IDS, "step_id": COMPLETED, "reason": "completed"}
+    assert payload(states[COMPLETED]) == {**IDS, "step_id": COMPLETED, "reason": "completed", **VISIT}
     assert states[COMPLETED]["Parameters"]["FunctionName"] == "${ExitMapFunctionArn}"
     assert states[COMPLETED]["Next"] == EXITED
     assert states[EXITED] == {"Type": "Succeed", "Comment": "The contact has left the map"}
@@ -466,7 +496,7 @@ def test_given_steps_that_run_out_then_the_contact_exits_with_reason_completed(c
 def test_given_end_then_the_contact_exits_with_reason_end_and_no_completed_exit_is_added(compile_steps):
     states = compile_steps("- add_note: {text: hi}\n- id: stop\n  end: {}\n")
 
-    assert payload(states["stop"]) == {**IDS, "step_id": "stop", "reason": "end"}
+    assert payload(states["stop"]) == {**IDS, "step_id": "stop", "reason": "end", **VISIT}
     assert states["stop"]["Next"] == states["stop failed"]["Next"] == EXITED
     assert COMPLETED not in states
 
@@ -493,13 +523,14 @@ def test_given_a_go_to_backwards_then_the_loop_is_counted_and_exits_the_map_past
 
     assert list(states)[0] == LOOP_COUNTERS
     assert states[LOOP_COUNTERS]["Result"] == {"again": {"count": 0}}
-    assert states[LOOP_COUNTERS]["ResultPath"] == "$.loops" and states[LOOP_COUNTERS]["Next"] == "remind"
+    assert states[LOOP_COUNTERS]["ResultPath"] == "$.loops" and states[LOOP_COUNTERS]["Next"] == RESUME_CHECK
+    assert states[RESUME_CHECK]["Default"] == "remind", "a new run starts at the first step, after the counters"
     assert states["again"]["Parameters"] == {"count.$": "States.MathAdd($.loops.again.count, 1)"}
     assert states["again"]["ResultPath"] == "$.loops.again"
     assert states["again limit"]["Choices"][0] == {"Variable": "$.loops.again.count", "NumericGreaterThan": bound,
                                                    "Next": "again exit"}
     assert states["again limit"]["Default"] == "remind"
-    assert payload(states["again exit"]) == {**IDS, "step_id": "again", "reason": "loop_limit"}
+    assert payload(states["again exit"]) == {**IDS, "step_id": "again", "reason": "loop_limit", **VISIT}
 
 
 def test_given_a_loop_then_its_bound_is_the_most_rounds_that_keep_the_worst_case_history_under_the_limit():

@@ -47,10 +47,20 @@ def test_given_a_file_that_is_a_list_when_loaded_then_the_error_says_a_map_is_on
 # ---------------------------------------------------------------- the map's own keys
 
 
-def test_given_goals_when_loaded_then_the_error_says_goals_are_not_supported_yet(write_map):
+def test_given_map_goals_when_loaded_then_they_load_with_what_achieves_them(write_map):
+    path = write_map(HEADER + "goals: [{id: bought, event: {kind: purchase.made}}, {id: vip, condition: {has_tag: vip}}]"
+                              "\nsteps: [end]\n", full=True)
+
+    goals = load_map(path).goals
+
+    assert [(goal.id, goal.then) for goal in goals] == [("bought", "exit"), ("vip", "exit")]
+    assert goals[0].event.kind == "purchase.made" and goals[1].condition is not None
+
+
+def test_given_a_map_goal_without_condition_or_event_when_loaded_then_the_error_says_to_give_one(write_map):
     path = write_map(HEADER + "goals: [{id: bought}]\nsteps: [end]\n", full=True)
 
-    assert error_of(path) == f"{path}: 'goals' is not supported yet; remove it for now"
+    assert error_of(path) == f"{path}: goals[0]: a goal has either condition or event"
 
 
 @pytest.mark.parametrize(("on_error", "says"), [
@@ -194,13 +204,17 @@ def test_given_a_misspelt_step_type_when_loaded_then_the_error_suggests_the_type
     from automaps.actions import ACTION_TYPES  # every registered action, in the registry's order
 
     assert error_of(path) == (f"{path}: steps[0].else[0]: unknown step type 'send_emial' (did you mean send_email?); "
-                              f"use one of: {', '.join(ACTION_TYPES)}, wait, if, switch, go_to, fork, end")
+                              f"use one of: {', '.join(ACTION_TYPES)}, wait, if, switch, go_to, fork, end, goal, "
+                              "wait_until")
 
 
-def test_given_a_step_type_we_do_not_support_yet_when_loaded_then_the_error_says_so(write_map):
-    path = write_map("- add_to_automation: {map: onboarding}\n")
+def test_given_add_to_automation_when_one_map_is_loaded_then_it_loads_and_returns_by_default(write_map):
+    path = write_map("- add_to_automation: {map: onboarding}\n- add_to_automation: {map: onboarding, return: false}\n")
 
-    assert error_of(path).startswith(f"{path}: steps[0]: step type 'add_to_automation' is not supported yet; use one of: ")
+    first, second = load_map(path).steps
+
+    assert (first.action, first.settings.map, first.settings.return_) == ("add_to_automation", "onboarding", True)
+    assert second.settings.return_ is False
 
 
 def test_given_a_step_doing_two_things_when_loaded_then_the_error_says_to_split_it(write_map):
