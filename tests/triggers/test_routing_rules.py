@@ -219,3 +219,21 @@ def test_given_no_trigger_listens_to_a_kind_when_such_an_entry_is_routed_then_no
 
     # THEN no request was made at all (not even the contact's profile)
     assert calls == []
+
+
+def test_given_an_automation_added_entry_naming_the_adding_map_by_by_map_then_the_chain_goes_on_from_its_run(
+        aws, clock):
+    # GIVEN map a (started by the tag a-go) and map under-test (started when a map adds the contact)
+    contact = a_contact("jane@example.com")
+    a_map("a", {"tag_added": "a-go"})
+    a_map("under-test", {"added_to_automation": {"from": "a"}})
+    routed(contact, {"kind": "tags.changed", "detail": {"added": ["a-go"], "removed": []}})
+    [run_of_a] = enrollments(contact, "a")
+
+    # WHEN a's run adds the contact to under-test (the entry names a as by_map, and a's enrollment)
+    routed(contact, {"kind": "automation.added", "detail": {"map": "under-test", "by_map": "a", "by_step": "hand-over"},
+                     "enrollment_id": run_of_a.enrollment_id})
+
+    # THEN under-test's run is one deeper than a's, with a in its chain and by_map in its event
+    [added] = enrollments(contact)
+    assert (added.event["depth"], added.event["chain"], added.event["by_map"]) == (1, ["a"], "a")

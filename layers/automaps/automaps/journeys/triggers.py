@@ -287,17 +287,22 @@ def _only_if_holds(listener: Listener, contact: Contact) -> bool:
 
 def _depth(contact_id: str, entry: HistoryEntry) -> tuple[int, list[str]]:
     """How deep in a chain of maps the entry stands: 0 unless a map's step (or its enrollment)
-    wrote it; then the writing enrollment's depth + 1, and the maps of the chain so far."""
+    wrote it; then the writing enrollment's depth + 1, and the maps of the chain so far. The
+    writing enrollment is ``enrollment_id`` in the map ``map_id`` (an ``automation.*`` entry
+    may name it ``by_map``)."""
     enrollment_id = entry.enrollment_id or entry.detail.get("enrollment_id")
-    map_id = entry.map_id or entry.detail.get("by_map")
-    if not isinstance(enrollment_id, str) or not isinstance(map_id, str):
+    maps = [m for m in dict.fromkeys((entry.map_id, entry.detail.get("by_map"))) if isinstance(m, str) and m]
+    if not isinstance(enrollment_id, str) or not maps:
         return 0, []
-    parent = ContactStore().get_enrollment(contact_id, map_id, enrollment_id)
-    event = parent.event if parent is not None else {}
-    so_far = event.get("chain")
-    before = [str(m) for m in so_far] if isinstance(so_far, list) else []
-    depth = event.get("depth")
-    return (depth if isinstance(depth, int) else 0) + 1, [*before, map_id][-(MAX_CHAIN_DEPTH + 1) :]
+    store = ContactStore()
+    for map_id in maps:
+        parent = store.get_enrollment(contact_id, map_id, enrollment_id)
+        if parent is not None:
+            so_far, depth = parent.event.get("chain"), parent.event.get("depth")
+            before = [str(m) for m in so_far] if isinstance(so_far, list) else []
+            return (depth if isinstance(depth, int) else 0) + 1, [*before, map_id][-(MAX_CHAIN_DEPTH + 1) :]
+    logger.warning("the enrollment that wrote the entry is not stored", extra={"maps": maps, "kind": entry.kind})
+    return 1, maps[:1]
 
 
 def _chain_limit_record(entry: HistoryEntry) -> bool:
