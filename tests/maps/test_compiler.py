@@ -614,3 +614,234 @@ def test_given_a_map_with_problems_when_compiled_directly_then_it_is_refused():
 
     with pytest.raises(ValueError, match="go_to 'nowhere': no step has this id"):
         compile_map(map_)
+
+
+# ---------------------------------------------------------------- every run fenced, every state enterable
+
+
+def test_given_any_task_then_its_first_catch_ends_a_superseded_run_in_left_and_failure_records_have_none(
+        compile_steps):
+    states = compile_steps("- wait: {days: 1}\n- add_note: {text: hi}\n- if: {has_tag: vip}\n  then: [end]\n")
+
+    tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
+    fenced = {name for name, state in tasks.items() if not name.endswith("failed") or name.endswith("wait failed")}
+    assert fenced == {"0 wait resolve", "0 wait wait failed", "1 add_note", "2 if check", "2.then.0 end", COMPLETED}
+    for name in fenced:
+        assert tasks[name]["Catch"][0] == {"ErrorEquals": ["Superseded"], "ResultPath": None, "Next": LEFT}, name
+    for name in set(tasks) - fenced:
+        assert [c["ErrorEquals"] for c in tasks[name]["Catch"]] == [["States.ALL"]], \
+            f"{name}: recording a failure never stops on the fence"
+    assert states[LEFT]["Type"] == "Succeed"
+
+
+def test_given_a_task_inside_a_fork_when_superseded_then_it_ends_its_own_branch_not_the_map(compile_steps):
+    states = compile_steps("""\
+        - id: both
+          fork:
+            - [{add_note: {text: a}}]
+            - [{id: later, wait: {days: 1}}, {send_email: {template: nudge}}]
+        - add_note: {text: after}
+        """)
+
+    for i, branch in enumerate(states["both"]["Branches"]):
+        left = f"both branch {i} left"
+        tasks = [s for name, s in branch["States"].items() if s["Type"] == "Task" and not name.endswith("failed")]
+        assert tasks and all(t["Catch"][0] == {"ErrorEquals": ["Superseded"], "ResultPath": None, "Next": left}
+                             for t in tasks)
+        assert branch["States"][left] == {"Type": "Succeed",
+                                          "Comment": "This run no longer holds the contact: the branch ends here"}
+        assert all(payload(t)["position"] == {"kind": "fork", "state": "1 add_note"} for t in tasks), \
+            "a move inside a fork takes effect at the state after the fork"
+    assert states["1 add_note"]["Catch"][0]["Next"] == LEFT, "the next task after the fork ends the run itself"
+
+
+def test_given_a_map_then_it_starts_with_the_resume_choice_listing_exactly_its_top_level_resumable_states(
+        compile_steps):
+    states = compile_steps("""\
+        - id: remind
+          send_email: {template: reminder}
+        - id: pause
+          wait: {days: 7}
+        - id: confirmed
+          if: {has_tag: confirmed}
+          then: [end]
+        - id: both
+          fork:
+            - [{add_note: {text: a}}]
+            - [{add_note: {text: b}}]
+        - id: again
+          go_to: remind
+        """)
+
+    assert list(states)[:2] == [LOOP_COUNTERS, "remind"] and states[LOOP_COUNTERS]["Next"] == RESUME_CHECK
+    assert states[RESUME_CHECK] == {
+        "Type": "Choice",
+        "Comment": "A run started by a move (goal, unpause, return) continues where the contact stands",
+        "Choices": [{"Variable": "$.resume", "IsPresent": True, "Next": RESUME}],
+        "Default": "remind"}
+    targets = [rule["Next"] for rule in states[RESUME]["Choices"]]
+    assert targets == ["remind", "pause resolve", "pause", "confirmed check", "confirmed.then.0 end", "both",
+                       "again", "again exit"]
+    assert all(rule == {"Variable": "$.resume.state", "StringEquals": rule["Next"], "Next": rule["Next"]}
+               for rule in states[RESUME]["Choices"])
+    assert states[RESUME]["Default"] == "remind", "an unknown resume point starts the map from the top"
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_given_each_example_map_then_every_resume_target_exists_and_is_a_task_wait_pass_or_parallel(path):
+    states = compile_map(load_map(path))["States"]
+
+    targets = [rule["Next"] for rule in states[RESUME]["Choices"]]
+    assert targets and len(targets) == len(set(targets))
+    assert all(states[name]["Type"] in ("Task", "Wait", "Pass", "Parallel") for name in targets)
+    assert not [name for name in targets if name.endswith(" failed") and not name.endswith("wait failed")]
+    assert {name for name, s in states.items() if s["Type"] == "Wait"} <= set(targets), "every wait can be resumed"
+
+
+# ---------------------------------------------------------------- goals and wait_until
+
+AWAIT_SELECTOR = {"met.$": "$.Payload.result", "at.$": "$.Payload.until", "timed_out.$": "$.Payload.timed_out"}
+
+
+def test_given_a_goal_without_timeout_when_not_met_then_the_contact_waits_there_without_a_run(compile_steps):
+    states = compile_steps("- id: vip\n  goal: {condition: {has_tag: vip}}\n- add_note: {text: after}\n")
+
+    check = states["vip"]
+    assert check["Parameters"]["FunctionName"] == "${CheckConditionFunctionArn}"
+    assert payload(check) == {**IDS, "step_id": "vip", "awaits": {"kind": "goal", "condition": {"has_tag": "vip"}},
+                              "position": {"kind": "goal", "state": "vip", "next": "1 add_note"}, **VISIT}
+    assert check["ResultSelector"] == AWAIT_SELECTOR and check["ResultPath"] == "$.timers.vip"
+    assert check["Next"] == "vip met?"
+    assert states["vip met?"]["Choices"] == [{"Variable": "$.timers.vip.met", "BooleanEquals": True,
+                                              "Next": "1 add_note"}]
+    assert states["vip met?"]["Default"] == "vip waiting"
+    assert states["vip waiting"]["Type"] == "Succeed"
+    assert "vip wait" not in states and "vip recheck" not in states
+
+
+def test_given_a_goal_with_a_timeout_when_not_met_then_it_waits_until_the_timeout_and_checks_again(compile_steps):
+    states = compile_steps("- id: bought\n  goal: {event: {kind: purchase.made}, timeout: {days: 3}}\n"
+                           "- add_note: {text: after}\n")
+
+    awaits = {"kind": "goal", "event": {"kind": "purchase.made", "where": {}}, "timeout_seconds": 259200}
+    assert payload(states["bought"])["awaits"] == awaits
+    assert payload(states["bought"])["position"] == {"kind": "goal", "state": "bought wait", "timer": "bought",
+                                                     "next": "1 add_note"}
+    assert states["bought met?"]["Choices"] == [
+        {"Variable": "$.timers.bought.met", "BooleanEquals": True, "Next": "1 add_note"},
+        {"Variable": "$.timers.bought.timed_out", "BooleanEquals": True, "Next": "1 add_note"}], \
+        "on_timeout: continue goes on to the next step"
+    assert states["bought met?"]["Default"] == "bought wait"
+    assert states["bought wait"] == {"Type": "Wait", "Comment": "Wait until the timeout (3 days), unless the router "
+                                     "moves the contact on first", "TimestampPath": "$.timers.bought.at",
+                                     "Next": "bought recheck"}
+    recheck = states["bought recheck"]
+    assert payload(recheck) == {**payload(states["bought"]), "until.$": "$.timers.bought.at"}
+    assert recheck["ResultSelector"] == AWAIT_SELECTOR and recheck["Next"] == "bought met?"
+    assert "bought waiting" not in states
+
+
+def test_given_wait_until_an_event_with_on_timeout_exit_when_it_times_out_then_the_contact_leaves_the_map(
+        compile_steps):
+    states = compile_steps("""\
+        - id: cart
+          wait_until:
+            event: {kind: purchase.made, where: {cart_id: "{{ event.cart_id }}"}}
+            timeout: {hours: 2}
+            on_timeout: exit
+        - add_note: {text: bought}
+        """)
+
+    assert payload(states["cart"])["awaits"] == {
+        "kind": "wait_until", "event": {"kind": "purchase.made", "where": {"cart_id": "{{ event.cart_id }}"}},
+        "timeout_seconds": 7200}
+    assert payload(states["cart"])["position"]["kind"] == "wait_until"
+    assert states["cart met?"]["Choices"][0]["Next"] == "1 add_note"
+    assert states["cart met?"]["Choices"][1] == {"Variable": "$.timers.cart.timed_out", "BooleanEquals": True,
+                                                 "Next": "cart timed out"}
+    assert payload(states["cart timed out"])["reason"] == "wait_until_timeout"
+    assert states["cart timed out"]["Parameters"]["FunctionName"] == "${ExitMapFunctionArn}"
+    assert states["cart timed out"]["Next"] == EXITED
+    assert states["cart wait"]["Next"] == "cart recheck"
+
+
+# ---------------------------------------------------------------- other maps
+
+
+def test_given_add_to_automation_with_return_true_then_the_run_ends_while_the_contact_waits_for_the_other_map(
+        compile_steps):
+    states = compile_steps("- id: hand-over\n  add_to_automation: {map: onboarding, return: true}\n"
+                           "- add_note: {text: back}\n")
+
+    task = states["hand-over"]
+    assert task["Parameters"]["FunctionName"] == "${AddToAutomationFunctionArn}"
+    assert payload(task)["settings"] == {"map": "onboarding", "return": True}
+    assert payload(task)["next_state"] == "1 add_note", "the return continues at the step after"
+    assert task["ResultSelector"] == {"detail.$": "$.Payload.detail"}
+    assert task["ResultPath"] == "$.checks.hand_over"
+    assert task["Next"] == "hand-over returns?"
+    assert states["hand-over returns?"]["Choices"] == [{
+        "And": [{"Variable": "$.checks.hand_over.detail.waiting", "IsPresent": True},
+                {"Variable": "$.checks.hand_over.detail.waiting", "BooleanEquals": True}],
+        "Next": "hand-over waiting"}]
+    assert states["hand-over returns?"]["Default"] == "1 add_note", "not added (e.g. skipped): on at once"
+    assert states["hand-over waiting"]["Type"] == "Succeed"
+    assert states["hand-over failed"]["Next"] == "1 add_note"
+
+
+def test_given_add_to_automation_with_return_false_then_it_is_a_plain_action_and_the_map_goes_on(compile_steps):
+    states = compile_steps("- id: hand-over\n  add_to_automation: {map: onboarding, return: false}\n"
+                           "- add_note: {text: at once}\n")
+
+    task = states["hand-over"]
+    assert payload(task)["settings"] == {"map": "onboarding", "return": False}
+    assert "next_state" not in payload(task) and "ResultSelector" not in task and task["ResultPath"] is None
+    assert task["Next"] == "1 add_note"
+    assert "hand-over returns?" not in states and "hand-over waiting" not in states
+
+
+SEQUENCE = "id: test-map\nname: Nurture\nkind: sequence\n"
+
+
+@pytest.mark.parametrize(("options", "stays"), [
+    ("sequence: {unsubscribe_after_last_step: false}\n", True),
+    ("sequence: {type: date}\n", True),
+    ("", False),
+])
+def test_given_a_sequence_then_its_last_step_stays_subscribed_only_when_it_does_not_unsubscribe(
+        compile_steps, options, stays):
+    states = compile_steps("- add_note: {text: last}\n", header=SEQUENCE + options)
+
+    done = payload(states[COMPLETED])
+    assert done["reason"] == "completed"
+    assert done.get("stay", False) is stays
+    assert states[COMPLETED]["Parameters"]["FunctionName"] == "${ExitMapFunctionArn}"
+    assert states[COMPLETED]["Next"] == EXITED
+
+
+# ---------------------------------------------------------------- the new shapes as definitions
+
+SHAPES = {
+    "goal": "- id: vip\n  goal: {condition: {has_tag: vip}}\n- add_note: {text: after}\n",
+    "goal with timeout": "- id: bought\n  goal: {event: {kind: purchase.made}, timeout: {days: 3}}\n",
+    "wait_until exit": "- id: cart\n  wait_until: {event: {kind: purchase.made}, timeout: {hours: 2}, "
+                       "on_timeout: exit}\n- add_note: {text: x}\n",
+    "returning": "- id: hand-over\n  add_to_automation: {map: onboarding}\n- add_to_sequence: {sequence: nurture}\n",
+    "fork": "- id: both\n  fork:\n    - [{add_note: {text: a}}]\n    - [{wait: {days: 1}}, "
+            "{add_to_automation: {map: onboarding, return: false}}]\n- add_note: {text: after}\n",
+}
+
+
+@pytest.mark.parametrize("steps", SHAPES.values(), ids=SHAPES.keys())
+def test_given_goals_waits_for_events_and_other_maps_then_the_definition_passes_statelint(write_map, steps):
+    asl = compile_map(load_map(write_map(steps)))
+
+    assert Linter.validate(with_fake_arns(asl)) == []
+
+
+@pytest.mark.parametrize("steps", SHAPES.values(), ids=SHAPES.keys())
+def test_given_goals_waits_for_events_and_other_maps_when_compiled_twice_then_the_json_is_byte_identical(
+        write_map, steps):
+    path = write_map(steps)
+
+    assert to_json(compile_map(load_map(path))) == to_json(compile_map(load_map(path)))
