@@ -7,7 +7,7 @@ caller-journey.yaml."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -36,14 +36,24 @@ def enroll(map_id: str, email: str, event: dict | None = None, fields: dict | No
 
 
 def happen(contact_id: str, kind: str, detail: dict) -> None:
-    """An event reaches the contact's history and the router (as the table's stream delivers it)."""
-    store = ContactStore()
-    store.record(contact_id, kind, detail)
-    entry = store.history(contact_id, kinds=[kind])[-1]
-    sort_key = next(
-        item["sk"] for item in store._query(contact_id, "H#") if item["kind"] == kind and item["at"] == entry.at.isoformat().replace("+00:00", "Z")
-    )
-    router.route_entry(contact_id, sort_key, entry)
+    """An event reaches the contact's history; the table's stream takes it to the router."""
+    ContactStore().record(contact_id, kind, detail)
+
+
+def tag(contact_id: str, name: str) -> None:
+    """Another part of the system tags the contact (tags.changed reaches the router)."""
+    import uuid
+
+    from automaps.store.contacts import Effect
+
+    ContactStore().change_tags(contact_id, add=[name], effect=Effect(visit=uuid.uuid4().hex, kind="tags.changed"))
+
+
+def until(runtime, moment) -> None:
+    """Let the system run until ``moment`` of virtual time (also when nothing is running)."""
+    runtime.run_until_settled(until=moment)
+    if runtime.clock.now() < moment:
+        runtime.clock.advance((moment - runtime.clock.now()).total_seconds())
 
 
 def notes(runtime, contact_id: str) -> list[str]:
@@ -81,8 +91,7 @@ def test_given_a_goal_event_delivered_twice_then_the_contact_moves_once(runtime)
     item = next(i for i in store._query(contact, "H#") if i["kind"] == "purchase.made")
     entry = HistoryEntry.model_validate(item)
 
-    router.route_entry(contact, item["sk"], entry)
-    router.route_entry(contact, item["sk"], entry)  # the stream delivers it again
+    router.route_entry(contact, item["sk"], entry)  # the stream delivered it, and delivers it again
     assert runtime.run_until_settled(timeout=60)
 
     assert notes(runtime, contact).count("Thank you for buying") == 1
@@ -101,7 +110,7 @@ def test_given_a_contact_who_reaches_the_goal_unachieved_then_they_wait_there_wi
     happen(contact, "purchase.made", {"product": "course", "order_id": "o-3"})
     assert runtime.run_until_settled(timeout=60)
 
-    assert notes(runtime, contact)[-1] == "Thank you for buying"
+    assert sorted(notes(runtime, contact)) == ["Day one of the nurture", "Thank you for buying", "The pitch"]
     assert ContactStore().enrollments(contact, "goal-journey")[0].status == "exited"
 
 
@@ -110,8 +119,7 @@ def test_given_a_map_goal_when_the_contact_achieves_it_then_they_leave_the_map_f
     contact = enroll("goal-journey", "leaver@example.com")
     runtime.run_until_settled(until=START + timedelta(days=1))
 
-    ContactStore().change_tags(contact, add=["unsubscribed"])
-    happen(contact, "tags.changed", {"added": ["unsubscribed"], "removed": []})
+    tag(contact, "unsubscribed")
     assert runtime.run_until_settled(timeout=60)
 
     assert notes(runtime, contact) == ["Day one of the nurture"]
@@ -144,3 +152,100 @@ def test_given_an_abandoned_cart_never_bought_then_the_wait_times_out_after_a_da
     assert notes(runtime, contact) == ["Cart c-1 settled"]
     timed_out = [e for e in ContactStore().history(contact) if e.kind == "wait.timed_out"]
     assert len(timed_out) == 1 and timed_out[0].at >= START + timedelta(days=1)
+
+
+# ---------------------------------------------------------------- pause and unpause
+
+
+def note_times(contact_id: str) -> list[tuple[str, int]]:
+    """(note text, whole days since START) of the contact's notes, in order."""
+    return [(n["text"], (datetime.fromisoformat(n["at"].replace("Z", "+00:00")) - START).days)
+            for n in ContactStore().notes(contact_id)]
+
+
+def test_given_a_contact_paused_during_a_wait_when_unpaused_days_later_then_they_continue_from_the_wait(runtime):
+    deploy(runtime, "pause-target", "pauser", "unpauser")
+    contact = enroll("pause-target", "paused@example.com")
+    runtime.run_until_settled(until=START + timedelta(days=1))
+
+    # WHEN another map pauses them on day 1, in the 2-day wait
+    tag(contact, "hold")
+    until(runtime, START + timedelta(days=10))
+    # THEN nothing more happens while paused, and their run stopped (no open execution)
+    assert note_times(contact) == [("Welcome to onboarding", 0)]
+    held = ContactStore().enrollments(contact, "pause-target")[0]
+    assert (held.status, held.position["step"]) == ("paused", "two-days")
+    assert [r["status"] for r in runtime.executions("pause-target")] == ["ABORTED"]
+
+    # WHEN another map unpauses them on day 10: the wait's moment passed while paused, so it ends at once
+    tag(contact, "resume")
+    assert runtime.run_until_settled(timeout=60)
+    assert note_times(contact) == [("Welcome to onboarding", 0), ("Onboarding tips", 10), ("Onboarding done", 15)]
+    assert [k for k, _ in kinds(contact, "automation.paused", "automation.unpaused")] == [
+        "automation.paused", "automation.unpaused"]
+
+
+def test_given_a_contact_paused_twice_or_unpaused_when_not_paused_then_each_is_a_recorded_no_op(runtime):
+    deploy(runtime, "pause-target", "pauser", "unpauser")
+    contact = enroll("pause-target", "noop@example.com")
+    runtime.run_until_settled(until=START + timedelta(hours=1))
+
+    tag(contact, "resume")  # not paused
+    runtime.run_until_settled(until=START + timedelta(hours=2))
+    tag(contact, "hold")
+    runtime.run_until_settled(until=START + timedelta(hours=3))
+    ContactStore().change_tags(contact, remove=["hold"])
+    tag(contact, "hold")  # paused twice
+    runtime.run_until_settled(until=START + timedelta(hours=4))
+
+    skipped = [(e.map_id, e.detail["reason"]) for e in ContactStore().history(contact) if e.kind == "step.skipped"]
+    assert ("unpauser", "the contact is not paused on 'pause-target'") in skipped
+    assert ("pauser", "the contact is already paused on 'pause-target'") in skipped
+    assert len(kinds(contact, "automation.paused")) == 1
+
+
+# ---------------------------------------------------------------- add to automation, return, remove
+
+
+def test_given_add_to_automation_with_return_then_the_caller_continues_only_after_the_other_map_ends(runtime):
+    deploy(runtime, "pause-target", "caller-journey")
+    contact = enroll("caller-journey", "handover@example.com")
+    runtime.run_until_settled(until=START + timedelta(days=3))
+    assert note_times(contact) == [("Welcome to onboarding", 0), ("Onboarding tips", 2)]
+    caller = ContactStore().enrollments(contact, "caller-journey")[0]
+    assert (caller.status, caller.position["kind"]) == ("waiting", "return")
+
+    assert runtime.run_until_settled(timeout=60)
+    assert sorted(note_times(contact)[-2:]) == [("Back from onboarding", 7), ("Onboarding done", 7)]
+    returned = next(e for e in ContactStore().history(contact) if e.kind == "automation.returned")
+    done = next(e for e in ContactStore().history(contact) if e.kind == "map.exited" and e.map_id == "pause-target")
+    assert returned.at >= done.at
+    assert kinds(contact, "automation.returned") == [("automation.returned", "hand-over")]
+
+
+def test_given_a_contact_removed_from_the_map_they_were_handed_to_then_the_caller_continues(runtime):
+    deploy(runtime, "pause-target", "caller-journey", "remover")
+    contact = enroll("caller-journey", "removed@example.com")
+    runtime.run_until_settled(until=START + timedelta(days=1))
+
+    tag(contact, "stop-onboarding")
+    assert runtime.run_until_settled(timeout=60)
+
+    # THEN none of pause-target's further steps ran, both sides recorded it, and the caller went on
+    assert note_times(contact) == [("Welcome to onboarding", 0), ("Back from onboarding", 1)]
+    removed = [e for e in ContactStore().history(contact) if e.kind in ("automation.removed", "map.exited")]
+    assert {(e.kind, e.map_id, e.detail.get("reason")) for e in removed} >= {
+        ("automation.removed", "remover", None), ("map.exited", "pause-target", "removed")}
+    assert enrollment.active_enrollment(contact, "pause-target") is None
+
+
+def test_given_two_maps_that_add_each_other_then_the_chain_stops_at_the_depth_limit_and_says_so(runtime):
+    deploy(runtime, "ping", "pong")
+    contact, _ = ContactStore().upsert_by_email("loop@example.com", {})
+    tag(contact.id, "serve")
+    assert runtime.run_until_settled(timeout=120)
+
+    entered = [e for e in ContactStore().history(contact.id) if e.kind == "map.enrolled"]
+    skipped = [e for e in ContactStore().history(contact.id) if e.kind == "map.enroll_skipped"]
+    assert 2 <= len(entered) <= 12
+    assert len(skipped) == 1 and "a chain of maps went deeper than 10" in skipped[0].detail["reason"]

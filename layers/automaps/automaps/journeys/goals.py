@@ -146,9 +146,9 @@ def _wait_for(check: AwaitCheck, awaited: dict[str, Any], until: str | None) -> 
     without a timeout leaves the contact waiting without a run."""
     if not check.execution_id:
         return
-    position = positions.at(
-        check.step_id, check.state_name or check.step_id, check.position, since=check.state_entered_time, until=until
-    ).model_copy(update={"awaiting": awaited})
+    position = positions.at(check.step_id, check.state_name or check.step_id, check.position, until=until).model_copy(
+        update={"awaiting": awaited}
+    )
     positions.enter(check.contact_id, check.map_id, check.enrollment_id, check.execution_id, position)
     if until is None:
         positions.park(check.contact_id, check.map_id, check.enrollment_id, check.execution_id)

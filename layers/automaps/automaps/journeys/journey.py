@@ -150,9 +150,7 @@ def enter(task: Any, *, until: str | None = None) -> dict[str, Any] | None:
 
     if not getattr(task, "execution_id", None) or not task.step_id:
         return None
-    position = positions.at(
-        task.step_id, task.state_name or task.step_id, task.position, since=task.state_entered_time, until=until
-    )
+    position = positions.at(task.step_id, task.state_name or task.step_id, task.position, until=until)
     return positions.enter(task.contact_id, task.map_id, task.enrollment_id, task.execution_id, position)
 
 

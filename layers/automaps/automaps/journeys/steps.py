@@ -341,7 +341,7 @@ def _enter(task: TaskEvent, store: ContactStore) -> None:
             effects.markers_of_visit(task)
         )
 
-    position = positions.at(task.step_id, task.state_name, task.position, since=task.state_entered_time)
+    position = positions.at(task.step_id, task.state_name, task.position)
     positions.enter(
         task.contact_id, task.map_id, task.enrollment_id, task.execution_id, position, visit_took_effect=took_effect
     )
