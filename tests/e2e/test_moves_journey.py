@@ -159,7 +159,7 @@ def test_given_an_abandoned_cart_never_bought_then_the_wait_times_out_after_a_da
 
 def note_times(contact_id: str) -> list[tuple[str, int]]:
     """(note text, whole days since START) of the contact's notes, in order."""
-    return [(n["text"], (datetime.fromisoformat(n["at"].replace("Z", "+00:00")) - START).days)
+    return [(n["text"], (datetime.fromisoformat(n["at"]) - START).days)
             for n in ContactStore().notes(contact_id)]
 
 
