@@ -515,3 +515,78 @@ def test_given_a_condition_with_a_fixed_timezone_when_loaded_then_no_map_timezon
         """)
 
     assert load_map(path).steps[0].if_.current_time.timezone == "Europe/Paris"
+
+
+# ---------------------------------------------------------------- goals, waits for events and returns in forks
+
+
+@pytest.mark.parametrize(("step", "says"), [
+    ("{id: bought, goal: {event: {kind: purchase.made}}}",
+     "step 'bought' (steps[0].fork[1][0]): goals cannot be inside a fork branch: reaching a goal moves the whole "
+     "contact, and a branch is only part of their run; put the goal before or after the fork"),
+    ("{id: cart, wait_until: {event: {kind: purchase.made}, timeout: {hours: 2}}}",
+     "step 'cart' (steps[0].fork[1][0]): wait_until cannot be inside a fork branch: the event that ends it moves "
+     "the whole contact, and a branch is only part of their run; put the wait_until before or after the fork "
+     "(a wait: with a delay or date is fine in a branch)"),
+])
+def test_given_a_goal_or_wait_until_in_a_fork_branch_when_loaded_then_the_error_says_to_move_it_out(
+        write_map, step, says):
+    path = write_map(f"- fork:\n    - [{{add_note: {{text: a}}}}]\n    - [{step}]\n")
+
+    assert error_of(path) == f"{path}: {says}"
+
+
+def test_given_a_goal_in_an_if_inside_a_fork_when_loaded_then_it_is_refused_too(write_map):
+    path = write_map("""\
+        - fork:
+            - [{add_note: {text: a}}]
+            - - if: {has_tag: vip}
+                then: [{goal: {condition: {has_tag: customer}}}]
+        """)
+
+    assert error_of(path).startswith(f"{path}: steps[0].fork[1][0].then[0]: goals cannot be inside a fork branch")
+
+
+@pytest.mark.parametrize(("step", "action"), [
+    ("{add_to_automation: {map: onboarding}}", "add_to_automation"),
+    ("{add_to_automation: {map: onboarding, return: true}}", "add_to_automation"),
+    ("{add_to_sequence: {sequence: nurture}}", "add_to_sequence"),
+])
+def test_given_a_returning_add_in_a_fork_branch_when_loaded_then_the_error_gives_the_seeds_rule(
+        write_map, step, action):
+    path = write_map(f"- fork:\n    - [{{add_note: {{text: a}}}}]\n    - [{step}]\n")
+
+    assert error_of(path) == (
+        f"{path}: steps[0].fork[1][0]: {action} with return: true (the default) cannot be inside a fork branch: the "
+        "contact would wait for the other map while the fork waits for the branch; to go on at once as well, keep "
+        f"the fork before it and write return: false in the branch, or put the {action} after the fork")
+
+
+def test_given_a_fork_with_return_false_in_a_branch_and_goals_around_it_when_loaded_then_it_loads(write_map):
+    path = write_map("""\
+        - id: bought
+          goal: {event: {kind: purchase.made}}
+        - fork:
+            - [{add_to_automation: {map: onboarding, return: false}}, {add_to_sequence: {sequence: s, return: false}}]
+            - [{wait: {days: 1}}, {send_email: {template: nudge}}]
+        - id: cart
+          wait_until: {event: {kind: purchase.made}, timeout: {days: 1}}
+        """)
+
+    assert [step.kind for step in load_map(path).steps] == ["goal", "fork", "wait_until"]
+
+
+def test_given_two_map_goals_with_one_id_when_loaded_then_the_second_is_reported(write_map):
+    path = write_map(HEADER + "goals:\n  - {id: bought, event: {kind: purchase.made}}\n"
+                              "  - {id: bought, condition: {has_tag: customer}}\nsteps: [end]\n", full=True)
+
+    assert error_of(path) == (f"{path}: goals[1]: goal id 'bought' is already used by goals[0]; "
+                              "give each goal its own id")
+
+
+def test_given_a_map_goal_with_the_id_of_a_step_when_loaded_then_the_error_names_the_step(write_map):
+    path = write_map(HEADER + "goals: [{id: bought, event: {kind: purchase.made}}]\n"
+                              "steps:\n  - {id: bought, goal: {condition: {has_tag: customer}}}\n", full=True)
+
+    assert error_of(path) == (f"{path}: goals[0]: goal id 'bought' is also the id of step steps[0]; "
+                              "give the goal its own id")

@@ -509,7 +509,7 @@ def check(map_: Map) -> list[Problem]:
     by_id: dict[str, StepRef] = {}
     problems: list[Problem] = []
     for ref in refs:
-        problems += _step_problems(ref, by_id) + _timing_problems(ref, map_)
+        problems += _step_problems(ref, by_id) + _timing_problems(ref, map_) + _fork_problems(ref)
         if ref.step.id and ref.step.id not in by_id:
             by_id[ref.step.id] = ref
     emails = sorted(i for i, r in by_id.items() if isinstance(r.step, ActionStep) and r.step.action == "send_email")
@@ -519,6 +519,77 @@ def check(map_: Map) -> list[Problem]:
         problems += _condition_problems(ref, emails, map_)
     targets = {ref.step.go_to for ref in refs if isinstance(ref.step, GoToStep)}
     _flow(map_.steps, ("steps",), targets, problems)
+    return problems + _goal_problems(map_, by_id)
+
+
+def _returns(step: StepBase) -> bool:
+    """Whether the step hands the contact to another map and waits for them to come back
+    (add_to_automation / add_to_sequence with ``return: true``, the default)."""
+    return (
+        isinstance(step, ActionStep)
+        and step.action in ("add_to_automation", "add_to_sequence")
+        and bool(getattr(step.settings, "return_", False))
+    )
+
+
+def _fork_problems(ref: StepRef) -> list[Problem]:
+    """Steps that move the whole contact cannot be part of a fork branch (a branch is part of a run)."""
+    step = ref.step
+    if not ref.branch:
+        return []
+    if isinstance(step, GoalStep):
+        return [
+            _problem(
+                ref,
+                "goals cannot be inside a fork branch: reaching a goal moves the whole contact, and a branch is "
+                "only part of their run; put the goal before or after the fork",
+            )
+        ]
+    if isinstance(step, WaitUntilStep):
+        return [
+            _problem(
+                ref,
+                "wait_until cannot be inside a fork branch: the event that ends it moves the whole contact, and a "
+                "branch is only part of their run; put the wait_until before or after the fork (a wait: with a "
+                "delay or date is fine in a branch)",
+            )
+        ]
+    if _returns(step):
+        action = step.kind
+        return [
+            _problem(
+                ref,
+                f"{action} with return: true (the default) cannot be inside a fork branch: the contact would wait "
+                "for the other map while the fork waits for the branch; to go on at once as well, keep the fork "
+                f"before it and write return: false in the branch, or put the {action} after the fork",
+            )
+        ]
+    return []
+
+
+def _goal_problems(map_: Map, by_id: dict[str, StepRef]) -> list[Problem]:
+    """The map's goals: one per id, and not the id of a step (a goal is named by its id alone)."""
+    problems, seen = [], dict[str, int]()
+    for i, goal in enumerate(map_.goals):
+        if goal.id in seen:
+            problems.append(
+                Problem(
+                    ("goals", i),
+                    None,
+                    f"goal id {goal.id!r} is already used by goals[{seen[goal.id]}]; give each goal its own id",
+                )
+            )
+            continue
+        seen[goal.id] = i
+        if goal.id in by_id:
+            problems.append(
+                Problem(
+                    ("goals", i),
+                    None,
+                    f"goal id {goal.id!r} is also the id of step {format_path(by_id[goal.id].path)}; "
+                    "give the goal its own id",
+                )
+            )
     return problems
 
 
