@@ -1,4 +1,4 @@
-"""Run the benchmarks and print the tables: `python -m bench [--only journeys|imports] [--contacts N] [--repeat R]`."""
+"""Run the benchmarks and print the tables: `python -m bench [--only journeys|imports|moves] [--contacts N] [--repeat R]`."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bench import imports, journeys
+from bench import imports, journeys, moves
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--only", choices=("journeys", "imports"), help="run one benchmark (default: both)")
+    parser.add_argument("--only", choices=("journeys", "imports", "moves"), help="run one benchmark (default: both)")
     parser.add_argument("--contacts", type=int, default=20, help="contacts per map (default 20)")
     parser.add_argument("--repeat", type=int, default=5, help="fresh interpreters per cold-import sample")
     args = parser.parse_args()
@@ -31,6 +31,9 @@ def main() -> None:
     if args.only in (None, "journeys"):
         results["journeys"] = journeys.run(args.contacts)
         print(journeys.report(results["journeys"]))
+    if args.only in (None, "moves"):
+        results["moves"] = moves.run(max(1, args.contacts // 2))
+        print(moves.report(results["moves"]))
 
     saved.write_text(json.dumps(results, indent=2, default=str))
     print(f"\nsaved to {saved}")
