@@ -590,3 +590,119 @@ def test_given_a_map_goal_with_the_id_of_a_step_when_loaded_then_the_error_names
 
     assert error_of(path) == (f"{path}: goals[0]: goal id 'bought' is also the id of step steps[0]; "
                               "give the goal its own id")
+
+
+# ---------------------------------------------------------------- maps that name each other (load_maps)
+
+
+def map_file(write_map, map_id: str, steps: str, *, kind: str = "map", triggers: str = "[{form_submitted: {form: f}}]"):
+    """GIVEN the file <map_id>.yaml in the maps directory."""
+    head = f"id: {map_id}\nname: {map_id}\n" + (f"kind: {kind}\n" if kind != "map" else f"triggers: {triggers}\n")
+    return write_map(head + "steps:\n" + steps, full=True, name=f"{map_id}.yaml")
+
+
+def directory_error(path) -> str:
+    with pytest.raises(MapError) as caught:
+        load_maps(path.parent)
+    return str(caught.value)
+
+
+def test_given_maps_that_add_remove_pause_and_start_each_other_when_the_directory_is_loaded_then_all_load(write_map):
+    caller = map_file(write_map, "caller", """\
+  - {id: hand-over, add_to_automation: {map: onboarding}}
+  - {pause_automation: {map: onboarding}}
+  - {unpause_automation: {map: onboarding}}
+  - {remove_from_automation: {map: onboarding}}
+  - {add_to_sequence: {sequence: nurture, return: false}}
+  - {pause_sequence: {sequence: nurture}}
+  - {unpause_sequence: {sequence: nurture}}
+  - {remove_from_sequence: {sequence: nurture}}
+  - {start_follow_up: {follow_up: calls}}
+  - {stop_follow_up: {follow_up: calls}}
+""")
+    map_file(write_map, "onboarding", "  - {add_note: {text: hi}}\n", triggers="[{added_to_automation: {from: caller}}]")
+    map_file(write_map, "nurture", "  - {add_note: {text: hi}}\n", kind="sequence")
+    map_file(write_map, "calls", "  - {add_note: {text: call}}\n", kind="follow_up")
+
+    maps = load_maps(caller.parent)
+
+    assert [map_.id for map_ in maps] == ["caller", "calls", "nurture", "onboarding"]
+
+
+def test_given_a_step_naming_a_map_that_is_not_loaded_when_the_directory_is_loaded_then_it_suggests_the_right_one(
+        write_map):
+    caller = map_file(write_map, "caller", "  - {id: hand-over, add_to_automation: {map: onbording}}\n")
+    map_file(write_map, "onboarding", "  - {add_note: {text: hi}}\n", triggers="[{added_to_automation: {}}]")
+
+    assert directory_error(caller) == (
+        f"{caller}: step 'hand-over' (steps[0].add_to_automation.map): add_to_automation names map 'onbording', "
+        "which is not among the maps loaded (did you mean onboarding?); maps of kind map here: onboarding")
+
+
+def test_given_a_sequence_action_and_no_sequence_when_the_directory_is_loaded_then_it_says_there_is_none(write_map):
+    caller = map_file(write_map, "caller", "  - {remove_from_sequence: {sequence: nurture}}\n")
+
+    assert directory_error(caller) == (
+        f"{caller}: steps[0].remove_from_sequence.sequence: remove_from_sequence names map 'nurture', which is not "
+        "among the maps loaded; there is no map of kind sequence")
+
+
+@pytest.mark.parametrize(("step", "where", "other", "says"), [
+    ("{add_to_automation: {map: other, return: false}}", "add_to_automation.map", "sequence",
+     "add_to_automation names map 'other' ({other}), which is of kind sequence; add_to_automation takes a map of "
+     "kind map (for a sequence, use add_to_sequence and its siblings)"),
+    ("{pause_sequence: {sequence: other}}", "pause_sequence.sequence", "map",
+     "pause_sequence names map 'other' ({other}), which is of kind map; pause_sequence takes a map of kind "
+     "sequence (for a map, use add_to_automation and its siblings)"),
+    ("{start_follow_up: {follow_up: other}}", "start_follow_up.follow_up", "sequence",
+     "start_follow_up names map 'other' ({other}), which is of kind sequence; start_follow_up takes a map of kind "
+     "follow_up (for a sequence, use add_to_sequence and its siblings)"),
+])
+def test_given_a_step_naming_a_map_of_the_wrong_kind_when_the_directory_is_loaded_then_it_names_the_right_action(
+        write_map, step, where, other, says):
+    caller = map_file(write_map, "caller", f"  - {step}\n")
+    other_file = map_file(write_map, "other", "  - {add_note: {text: hi}}\n", kind=other,
+                          triggers="[{added_to_automation: {}}]")
+
+    assert directory_error(caller) == f"{caller}: steps[0].{where}: " + says.format(other=other_file)
+
+
+def test_given_add_to_automation_to_a_map_without_an_added_to_automation_trigger_when_loaded_then_it_says_to_add_one(
+        write_map):
+    caller = map_file(write_map, "caller", "  - {id: hand-over, add_to_automation: {map: onboarding}}\n")
+    other = map_file(write_map, "onboarding", "  - {add_note: {text: hi}}\n", triggers="[{tag_added: {tag: customer}}]")
+
+    assert directory_error(caller) == (
+        f"{caller}: step 'hand-over' (steps[0].add_to_automation.map): add_to_automation names map 'onboarding' "
+        f"({other}), which has no added_to_automation trigger, so no map can add contacts to it; add "
+        "`- added_to_automation: {}` to its triggers")
+
+
+def test_given_add_to_automation_to_a_map_that_takes_contacts_only_from_another_map_when_loaded_then_it_is_refused(
+        write_map):
+    caller = map_file(write_map, "caller", "  - {add_to_automation: {map: onboarding}}\n")
+    other = map_file(write_map, "onboarding", "  - {add_note: {text: hi}}\n",
+                     triggers="[{added_to_automation: {from: shop}}]")
+
+    assert directory_error(caller) == (
+        f"{caller}: steps[0].add_to_automation.map: add_to_automation names map 'onboarding' ({other}), whose "
+        "added_to_automation triggers do not take contacts added by 'caller'; add "
+        "`- added_to_automation: {from: caller}` to its triggers")
+
+
+def test_given_a_map_that_pauses_itself_when_the_directory_is_loaded_then_it_is_refused(write_map):
+    caller = map_file(write_map, "caller", "  - {id: hold, pause_automation: {map: caller}}\n")
+
+    assert directory_error(caller) == (
+        f"{caller}: step 'hold' (steps[0].pause_automation.map): pause_automation names this map itself ('caller'); "
+        "a map can only move its contacts on other maps")
+
+
+def test_given_problems_in_several_maps_naming_others_when_loaded_then_all_are_reported_in_file_order(write_map):
+    first = map_file(write_map, "a-map", "  - {add_to_automation: {map: nowhere}}\n")
+    second = map_file(write_map, "b-map", "  - {stop_follow_up: {follow_up: a-map}}\n")
+
+    lines = directory_error(first).splitlines()
+
+    assert [line.split(":")[0] for line in lines] == [str(first), str(second)]
+    assert "stop_follow_up names map 'a-map'" in lines[1] and "which is of kind map" in lines[1]

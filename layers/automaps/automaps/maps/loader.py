@@ -23,12 +23,14 @@ from automaps.maps.model import (
     MAP_KEYS,
     PLANNED_MAP_KEYS,
     STEP_ID,
+    ActionStep,
     Map,
     Path,
     Problem,
     check,
     format_path,
     suggest,
+    walk,
 )
 
 CONDITION_KEYS = (*COMBINATORS, *LEAVES)
@@ -54,7 +56,8 @@ def load_map(path: str | FilePath) -> Map:
 
 def load_maps(directory: str | FilePath) -> list[Map]:
     """Every map in ``directory`` (``*.yaml``, ``*.yml``), in file-name order; all problems of
-    all files are reported together."""
+    all files are reported together, then the maps are checked against each other
+    (:func:`cross_map_problems`)."""
     directory = FilePath(directory)
     if not directory.is_dir():
         raise MapError(f"{directory}: no such directory of maps")
@@ -75,9 +78,82 @@ def load_maps(directory: str | FilePath) -> list[Map]:
             continue
         seen[map_.id] = file
         maps.append(map_)
+    if not errors:
+        errors = cross_map_problems({seen[map_.id]: map_ for map_ in maps})
     if errors:
         raise MapError("\n".join(errors))
     return maps
+
+
+MOVES: dict[str, tuple[str, str]] = {
+    "add_to_automation": ("map", "map"),
+    "remove_from_automation": ("map", "map"),
+    "pause_automation": ("map", "map"),
+    "unpause_automation": ("map", "map"),
+    "add_to_sequence": ("sequence", "sequence"),
+    "remove_from_sequence": ("sequence", "sequence"),
+    "pause_sequence": ("sequence", "sequence"),
+    "unpause_sequence": ("sequence", "sequence"),
+    "start_follow_up": ("follow_up", "follow_up"),
+    "stop_follow_up": ("follow_up", "follow_up"),
+}
+"""The actions that name another map: action -> (the setting that names it, the kind it must be)."""
+_ACTIONS_FOR = {"map": "add_to_automation", "sequence": "add_to_sequence", "follow_up": "start_follow_up"}
+
+
+def cross_map_problems(maps: dict[FilePath, Map]) -> list[str]:
+    """Steps that name another map (``MOVES``): it must be one of ``maps``, not the map itself,
+    and of the right kind; a map add_to_automation adds to must be entered by an
+    ``added_to_automation`` trigger that takes contacts from this map (a sequence or follow-up
+    has one implicitly: :meth:`Map.entered_by`). One line per problem, naming the file, the
+    step and the other map."""
+    by_id = {map_.id: (file, map_) for file, map_ in maps.items()}
+    lines = []
+    for file, map_ in maps.items():
+        for ref in walk(map_):
+            step = ref.step
+            if not isinstance(step, ActionStep) or step.action not in MOVES:
+                continue
+            setting, kind = MOVES[step.action]
+            other_id = getattr(step.settings, setting)
+            message = _move_problem(map_, step.action, kind, other_id, by_id)
+            if message:
+                lines.append(_format(file, (*ref.path, step.action, setting), step.id, message))
+    return lines
+
+
+def _move_problem(map_: Map, action: str, kind: str, other_id: str, by_id: dict[str, tuple[FilePath, Map]]) -> str:
+    if other_id == map_.id:
+        return f"{action} names this map itself ({other_id!r}); a map can only move its contacts on other maps"
+    if other_id not in by_id:
+        known = sorted(i for i, (_, m) in by_id.items() if m.kind == kind and i != map_.id)
+        options = f"; maps of kind {kind} here: {', '.join(known)}" if known else f"; there is no map of kind {kind}"
+        return f"{action} names map {other_id!r}, which is not among the maps loaded{suggest(other_id, known)}{options}"
+    other_file, other = by_id[other_id]
+    if other.kind != kind:
+        return (
+            f"{action} names map {other_id!r} ({other_file}), which is of kind {other.kind}; {action} takes a map "
+            f"of kind {kind} (for a {other.kind}, use {_ACTIONS_FOR[other.kind]} and its siblings)"
+        )
+    if action != "add_to_automation":
+        return ""
+    triggers = [t for t in other.entered_by() if t.kind == "added_to_automation"]
+    if not triggers:
+        return (
+            f"add_to_automation names map {other_id!r} ({other_file}), which has no added_to_automation trigger, "
+            "so no map can add contacts to it; add `- added_to_automation: {}` to its triggers"
+        )
+    takes = [
+        t
+        for t in triggers
+        if getattr(t.body, "map", None) in (None, other_id) and getattr(t.body, "from_", None) in (None, map_.id)
+    ]
+    if not takes:
+        return (
+            f"add_to_automation names map {other_id!r} ({other_file}), whose added_to_automation triggers do not "
+            f"take contacts added by {map_.id!r}; add `- added_to_automation: {{from: {map_.id}}}` to its triggers"
+        )
+    return ""
 
 
 # ---------------------------------------------------------------- YAML
