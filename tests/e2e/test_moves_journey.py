@@ -249,3 +249,18 @@ def test_given_two_maps_that_add_each_other_then_the_chain_stops_at_the_depth_li
     skipped = [e for e in ContactStore().history(contact.id) if e.kind == "map.enroll_skipped"]
     assert 2 <= len(entered) <= 12
     assert len(skipped) == 1 and "a chain of maps went deeper than 10" in skipped[0].detail["reason"]
+
+
+def test_given_the_other_map_refuses_the_contact_by_its_entry_rule_then_the_caller_continues_at_once(runtime):
+    deploy(runtime, "pause-target", "caller-journey")
+    contact = enroll("pause-target", "inside@example.com")   # already inside (entry: after_exit)
+    runtime.run_until_settled(until=START + timedelta(hours=1))
+
+    record = enrollment.map_record("caller-journey")
+    enrollment.enroll(record, contact, {"type": "test"}, "caller")
+    runtime.run_until_settled(until=START + timedelta(hours=2))
+
+    returned = [e for e in ContactStore().history(contact) if e.kind == "automation.returned"]
+    assert [e.detail["reason"] for e in returned] == ["not_entered"]
+    assert "Back from onboarding" in notes(runtime, contact)
+    assert len(runtime.executions("pause-target")) == 1

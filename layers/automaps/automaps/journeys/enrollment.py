@@ -253,6 +253,19 @@ def _skip(contact_id: str, map_id: str, enrollment_id: str, event: dict, reason:
         map_id=map_id,
         at=_event_time(event),
     )
+    if isinstance(event.get("return_to"), dict):  # a map waiting for this one continues at once
+        from automaps.journeys import moves
+        from automaps.store.contacts import Enrollment
+
+        refused = Enrollment(
+            contact_id=contact_id,
+            map_id=map_id,
+            enrollment_id=enrollment_id,
+            status="exited",
+            started_at=_event_time(event),
+            event=event,
+        )
+        moves.return_to_caller(refused, "not_entered")
     return EnrollResult(map_id=map_id, enrollment_id=enrollment_id, outcome="skipped", reason=reason)
 
 
