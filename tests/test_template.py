@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -68,3 +69,34 @@ def test_given_the_template_when_sam_builds_it_then_every_function_and_the_arm64
     assert set(TEMPLATE.of_type("AWS::Serverless::Function")) | {"AutomapsLayer"} <= built
     native = next((tmp_path / "build" / "AutomapsLayer" / "python" / "pydantic_core").glob("*.so"))
     assert "aarch64" in native.name
+
+
+def test_given_the_contacts_table_then_its_stream_reaches_route_events_with_filter_retries_and_dlq():
+    table = TEMPLATE.of_type("AWS::DynamoDB::Table")["ContactsTable"]["Properties"]
+    route = TEMPLATE.function_properties("RouteEventsFunction")
+    [event] = route["Events"].values()
+    props = event["Properties"]
+    resources = TEMPLATE.of_type("AWS::SQS::Queue") | TEMPLATE.of_type("AWS::CloudWatch::Alarm")
+
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    assert route["CodeUri"] == "functions/route_events/" and event["Type"] == "DynamoDB"
+    assert props["Stream"] == {"Fn::GetAtt": ["ContactsTable", "StreamArn"]}
+    assert (props["StartingPosition"], props["BatchSize"], props["MaximumBatchingWindowInSeconds"]) == (
+        "TRIM_HORIZON", 100, 1)
+    [pattern] = [json.loads(f["Pattern"]) for f in props["FilterCriteria"]["Filters"]]
+    assert pattern == {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"sk": {"S": [{"prefix": "H#"}]}}}}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"] and props["BisectBatchOnFunctionError"]
+    assert props["MaximumRetryAttempts"] >= 1 and 0 < props["MaximumRecordAgeInSeconds"] < 24 * 3600
+    assert 1 <= props["ParallelizationFactor"] <= 10
+    assert props["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS", "Destination": {"Fn::GetAtt": ["RouteDeadLetterQueue", "Arn"]}}
+    assert resources["RouteDeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+    alarm = resources["RouteDeadLetterAlarm"]["Properties"]
+    assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["RouteDeadLetterQueue", "QueueName"]}}]
+    policies = json.dumps(route["Policies"])
+    for needed in ("DynamoDBCrudPolicy", "DynamoDBReadPolicy", "DynamoDBStreamReadPolicy", "states:StartExecution",
+                   "states:StopExecution", "states:DescribeExecution"):
+        assert needed in policies, f"RouteEventsFunction lacks {needed}"
+    queues = [p["SQSSendMessagePolicy"]["QueueName"] for p in route["Policies"] if "SQSSendMessagePolicy" in p]
+    assert queues == [{"Fn::GetAtt": ["EnrollQueue", "QueueName"]}, {"Fn::GetAtt": ["RouteDeadLetterQueue", "QueueName"]}]
