@@ -103,5 +103,9 @@ def test_given_a_lead_who_never_buys_then_the_pitch_comes_a_week_later_and_they_
     assert [e.step_id for e in store.history(contact) if e.kind == "goal.timed_out"] == ["bought"]
     assert store.enrollments(contact, "customer-onboarding") == []
     [exited] = [e for e in store.history(contact) if e.kind == "map.exited"]
-    assert exited.at == START + timedelta(days=21)
+    assert (exited.map_id, exited.detail["reason"], exited.at) == (
+        "lead-nurture",
+        "goal_timeout",
+        START + timedelta(days=21),
+    )
     assert "customer" not in store.get(contact).tags

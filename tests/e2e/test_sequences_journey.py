@@ -228,3 +228,46 @@ def test_given_a_running_follow_up_when_stop_follow_up_runs_then_none_of_its_rem
     [removed] = [e for e in ContactStore().history(contact) if e.kind == "automation.removed"]
     assert (removed.map_id, removed.detail["map"]) == ("followup-stopper", "followup-calls")
     assert [r["status"] for r in runtime.executions("followup-calls")] == ["ABORTED"]
+
+
+def test_given_a_contact_still_in_a_sequence_when_added_again_then_its_entry_rule_refuses_and_they_return_at_once(
+    runtime,
+):
+    # GIVEN a contact who stays subscribed to seq-stay after its last step
+    deploy(runtime, "seq-stay", "seq-caller-stay", "seq-caller-again")
+    contact = enroll("seq-caller-stay", "twice@example.com")
+    until(runtime, START + timedelta(days=2))
+    assert status(contact, "seq-stay") == "waiting"
+
+    # WHEN another map adds them to seq-stay with return (entry: after_exit, they have not left)
+    enroll("seq-caller-again", "twice@example.com")
+    until(runtime, START + timedelta(days=2, hours=1))
+
+    # THEN the sequence refused them (recorded) and the second map went on at once: no one is stranded
+    assert kinds(contact, "map.enroll_skipped") == ["map.enroll_skipped"]
+    assert notes(contact)[-1] == "Back at once"
+    assert status(contact, "seq-caller-again") == "exited"
+    returned = [e.detail for e in ContactStore().history(contact) if e.kind == "automation.returned"]
+    assert [(r["from_map"], r["reason"]) for r in returned] == [("seq-stay", "not_entered")]
+    # AND the first run is untouched: still subscribed, its caller still waiting
+    assert (status(contact, "seq-stay"), status(contact, "seq-caller-stay")) == ("waiting", "waiting")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="automaps.journeys.triggers.route: an automation.added entry whose added_to_automation trigger's only_if "
+    "does not hold matches no map, so no enrollment is skipped and moves.return_to_caller is never called; the "
+    "caller (return: true) stays `waiting` forever",
+)
+def test_given_a_sequence_whose_trigger_only_if_refuses_the_contact_then_the_caller_does_not_wait_forever(runtime):
+    # GIVEN seq-vip (only_if: has_tag vip) and a contact without the tag
+    deploy(runtime, "seq-vip", "seq-caller-vip")
+    contact = enroll("seq-caller-vip", "plain@example.com")
+
+    # WHEN the caller adds them with return and the router sees the automation.added entry
+    until(runtime, START + timedelta(days=1))
+
+    # THEN they never entered the sequence, and the caller went on rather than waiting for a return
+    assert ContactStore().enrollments(contact, "seq-vip") == []
+    assert notes(contact) == ["Back from seq-vip"]
+    assert status(contact, "seq-caller-vip") == "exited"
