@@ -30,14 +30,14 @@ def deploy(runtime, *names: str) -> None:
         runtime.stack.deploy_map(MAPS / f"{name}.yaml")
 
 
-def enroll(map_id: str, email: str, fields: dict | None = None) -> str:
+def enroll(map_id: str, email: str, fields: dict | None = None, cause: str = "") -> str:
     """GIVEN a contact enrolled in ``map_id`` as the intake consumer enrolls (gate, run, start)."""
     contact, _ = ContactStore().upsert_by_email(email, {})
     if fields:
         ContactStore().update_fields(contact.id, fields)
     record = enrollment.map_record(map_id)
     assert record is not None
-    enrollment.enroll(record, contact.id, {"type": "test"}, f"test-{map_id}-{email}-{fields}")
+    enrollment.enroll(record, contact.id, {"type": "test"}, f"test-{map_id}-{email}-{fields}{cause}")
     return contact.id
 
 
@@ -271,3 +271,35 @@ def test_given_a_sequence_whose_trigger_only_if_refuses_the_contact_then_the_cal
     assert ContactStore().enrollments(contact, "seq-vip") == []
     assert notes(contact) == ["Back from seq-vip"]
     assert status(contact, "seq-caller-vip") == "exited"
+
+
+def test_given_a_contact_paused_on_a_sequence_when_paused_again_then_it_is_a_recorded_no_op(runtime):
+    # GIVEN a contact paused on seq-steps
+    deploy(runtime, "seq-steps", "seq-caller-steps", "seq-control")
+    contact = enroll("seq-caller-steps", "again@example.com")
+    until(runtime, START + timedelta(hours=1))
+    enroll("seq-control", "again@example.com", {"seq_action": "pause-steps"})
+    until(runtime, START + timedelta(hours=2))
+
+    # WHEN another run pauses them again
+    enroll("seq-control", "again@example.com", {"seq_action": "pause-steps"}, cause="-again")
+    until(runtime, START + timedelta(hours=3))
+
+    # THEN nothing moved: one pause, and the second is a skipped step saying why
+    assert kinds(contact, "automation.paused") == ["automation.paused"]
+    skipped = [e for e in ContactStore().history(contact) if e.kind == "step.skipped" and e.map_id == "seq-control"]
+    assert [e.detail["reason"] for e in skipped] == ["the contact is already paused on 'seq-steps'"]
+    assert status(contact, "seq-steps") == "paused" and notes(contact) == ["Lesson one"]
+
+
+def test_given_add_to_sequence_naming_a_follow_up_then_the_step_fails_naming_it_and_the_map_goes_on(runtime):
+    deploy(runtime, "followup-calls", "seq-caller-wrong")
+    contact = enroll("seq-caller-wrong", "wrong@example.com")
+
+    assert runtime.run_until_settled(until=START + timedelta(hours=1))
+
+    [failed] = [e for e in ContactStore().history(contact) if e.kind == "step.failed"]
+    assert failed.step_id == "wrong-kind"
+    assert "'followup-calls' is a follow-up, not a sequence" in str(failed.detail), failed.detail
+    assert notes(contact) == ["Went on after the failed step"]
+    assert ContactStore().enrollments(contact, "followup-calls") == []
