@@ -119,6 +119,20 @@ _stream = threading.local()  # .pending: [(shard, StreamRecord)] of this thread'
 _stream_listener: StreamListener | None = None  # set by the stream patches (see _stream_patches)
 
 
+class _ResumeProbe(logging.Filter):
+    """moto logs an ERROR for every ``IsPresent`` test of a path that is absent, which every map's
+    first Choice ("Resume?": is ``$.resume`` present?) makes on a run that is not a resumed one.
+    Step Functions itself treats that as false without an error; so does moto, after logging."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("NoSuchJsonPathError" in message and "'$.resume'" in message)
+
+
+_RESUME_PROBE = _ResumeProbe()
+logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").addFilter(_RESUME_PROBE)
+
+
 def installed() -> bool:
     return bool(_originals)
 

@@ -264,3 +264,16 @@ def test_given_the_other_map_refuses_the_contact_by_its_entry_rule_then_the_call
     assert [e.detail["reason"] for e in returned] == ["not_entered"]
     assert "Back from onboarding" in notes(runtime, contact)
     assert len(runtime.executions("pause-target")) == 1
+
+
+def test_given_a_map_goal_the_contact_has_already_achieved_then_they_do_not_enter(runtime):
+    deploy(runtime, "goal-journey")
+    contact, _ = ContactStore().upsert_by_email("gone@example.com", {}, tags=["unsubscribed"])
+    record = enrollment.map_record("goal-journey")
+
+    result = enrollment.enroll(record, contact.id, {"type": "test"}, "arrival")
+    runtime.run_until_settled(timeout=60)
+
+    assert result.outcome == "skipped" and "the map's goal 'unsubscribed'" in (result.reason or "")
+    assert runtime.executions("goal-journey") == []
+    assert notes(runtime, contact.id) == []

@@ -253,12 +253,6 @@ def test_given_a_contact_still_in_a_sequence_when_added_again_then_its_entry_rul
     assert (status(contact, "seq-stay"), status(contact, "seq-caller-stay")) == ("waiting", "waiting")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="automaps.journeys.triggers.route: an automation.added entry whose added_to_automation trigger's only_if "
-    "does not hold matches no map, so no enrollment is skipped and moves.return_to_caller is never called; the "
-    "caller (return: true) stays `waiting` forever",
-)
 def test_given_a_sequence_whose_trigger_only_if_refuses_the_contact_then_the_caller_does_not_wait_forever(runtime):
     # GIVEN seq-vip (only_if: has_tag vip) and a contact without the tag
     deploy(runtime, "seq-vip", "seq-caller-vip")

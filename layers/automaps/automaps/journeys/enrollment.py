@@ -192,6 +192,11 @@ def enroll(record: MapRecord, contact_id: str, event: dict, cause_id: str) -> En
 
     enrollment_id = enrollment_id_for(record.id, contact_id, cause_id)
     store = ContactStore()
+    achieved = _map_goal_achieved(record, contact_id)
+    if achieved is not None:
+        return _skip(
+            contact_id, record.id, enrollment_id, event, f"the contact has already achieved the map's goal {achieved!r}"
+        )
     token = uuid.uuid4().hex
     claim = _claim_entry(contact_id, record, enrollment_id, token)
     if claim == "duplicate":
@@ -215,6 +220,28 @@ def enroll(record: MapRecord, contact_id: str, event: dict, cause_id: str) -> En
     _confirm(contact_id, record.id, token)
     _finish(record, contact_id, enrollment_id, event, execution_arn)
     return EnrollResult(map_id=record.id, enrollment_id=enrollment_id, outcome="enrolled")
+
+
+def _map_goal_achieved(record: MapRecord, contact_id: str) -> str | None:
+    """A map goal given as a condition that already holds when the contact arrives (a map goal
+    given as an event is about what happens inside the map); no read for maps without one."""
+    conditions = [goal for goal in record.map_goals if goal.get("condition") is not None]
+    if not conditions:
+        return None
+    from automaps.conditions import adapter
+    from automaps.conditions.evaluate import evaluate
+    from automaps.conditions.facts import Facts
+    from automaps.store.contacts import ContactStore
+
+    store = ContactStore()
+    contact = store.get(contact_id)
+    if contact is None:
+        return None
+    facts = Facts(contact, clock.now(), map_id=record.id, store=store)
+    for goal in conditions:
+        if evaluate(adapter().validate_python(goal["condition"]), facts)[0]:
+            return str(goal["id"])
+    return None
 
 
 def _finish(

@@ -291,6 +291,23 @@ def _reactivate(enrollment: Enrollment, to: Position | None) -> None:
         unpause(current, f"{enrollment.run}\nfenced")
 
 
+def not_entered(contact_id: str, sort_key: str, entry: Any) -> None:
+    """An ``automation.added`` entry with ``return_to`` that started no run of its map (its trigger's
+    ``only_if`` or ``from`` refused the contact, or the chain limit): the caller continues at once."""
+    return_to = entry.detail.get("return_to")
+    if not isinstance(return_to, dict):
+        return
+    refused = Enrollment(
+        contact_id=contact_id,
+        map_id=str(entry.detail.get("map")),
+        enrollment_id=enrollments.enrollment_id_for(str(entry.detail.get("map")), contact_id, sort_key),
+        status="exited",
+        started_at=entry.at,
+        event={"return_to": return_to},
+    )
+    return_to_caller(refused, "not_entered")
+
+
 def return_to_caller(enrollment: Enrollment, reason: str) -> None:
     """The contact left ``enrollment``'s map: a map that added them with ``return: true`` (its
     ``return_to`` on the enrollment's event) continues at the step after its add step."""

@@ -241,7 +241,7 @@ class WaitUntilStep(StepBase):
     @model_validator(mode="after")
     def _timeout_needed(self) -> WaitUntilStep:
         if self.wait_until.timeout is None:
-            raise ValueError("wait_until needs a timeout (e.g. timeout: 3 days); a goal step waits without one")
+            raise ValueError("wait_until needs a timeout (e.g. timeout: {days: 3}); a goal step waits without one")
         return self
 
 
