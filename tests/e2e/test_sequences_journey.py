@@ -150,7 +150,7 @@ def test_given_a_date_sequence_when_its_last_date_has_passed_then_the_contact_re
     assert runtime.run_until_settled(until=START + timedelta(days=46))
 
     # THEN they come back to the calling map
-    assert notes(contact)[-1] == "Back from seq-dates"
+    assert "Back from seq-dates" in notes(contact)[-2:]
     assert status(contact, "seq-dates") == "exited" and status(contact, "seq-caller-dates") == "exited"
 
 
@@ -178,7 +178,7 @@ def test_given_a_contact_paused_on_a_sequence_when_unpaused_days_later_then_the_
     assert noted_at(contact, "Lesson two") == iso(START + timedelta(days=5))
     assert runtime.run_until_settled(until=START + timedelta(days=10))
     assert noted_at(contact, "Lesson three") == iso(START + timedelta(days=7))
-    assert notes(contact)[-1] == "Back from seq-steps"
+    assert "Back from seq-steps" in notes(contact)[-2:]  # at the same virtual time as the last lesson
     assert kinds(contact, "automation.unpaused") == ["automation.unpaused"]
 
 

@@ -69,6 +69,10 @@ class MapRecord(BaseModel):
     """Whether the map has wait_until or goal steps (the router then looks at its contacts' positions)."""
     order: dict[str, int] = Field(default_factory=dict)
     """Each step's label -> its place in reading order (what "above a goal" means)."""
+    awaited_kinds: list[str] = Field(default_factory=list)
+    """The history kinds its goals and wait_until steps wait for (the router reads nothing else for them)."""
+    awaits_conditions: bool = False
+    """Whether a goal or wait_until of the map is a condition (any change of the contact may meet it)."""
     triggers: list[Trigger]
     entry: EntryRule = Field(default_factory=EntryRule)
 
@@ -115,6 +119,23 @@ class IntakeUnavailable(RuntimeError):
         self.retry_after = RETRY_AFTER_SECONDS
 
 
+REGISTRY_SECONDS = 60.0
+_cached: dict[str, tuple[Any, float, list[MapRecord]]] = {}
+
+
+def cached_maps() -> list[MapRecord]:
+    """:func:`registered_maps`, read at most every :data:`REGISTRY_SECONDS` per content table (and
+    again whenever the DynamoDB client changes, or after :func:`register` in this process): what
+    the router reads for every entry."""
+    table, db = config.content_table(), aws.client("dynamodb")
+    found = _cached.get(table)
+    if found is not None and found[0] is db and time.monotonic() - found[1] < REGISTRY_SECONDS:
+        return found[2]
+    records = registered_maps()
+    _cached[table] = (db, time.monotonic(), records)
+    return records
+
+
 def registered_maps() -> list[MapRecord]:
     return [MapRecord.model_validate(body) for _, body in sorted(ContentStore().list("MAP").items())]
 
@@ -124,13 +145,14 @@ def register(record: MapRecord) -> None:
 
     ContentStore().put("MAP", record.id, record.model_dump(mode="json"))
     triggers.forget_registry()  # this process's router reads the registry again (others within 60 s)
+    _cached.clear()
 
 
 def enroll_matching(trigger: Trigger, contact_id: str, event: dict, cause_id: str) -> list[EnrollResult]:
     """Queue the contact's enrollment in every registered map that ``trigger`` starts: one
     message per map, sent before this returns (durable). Raises :class:`IntakeUnavailable`."""
     results = []
-    for record in registered_maps():
+    for record in cached_maps():
         if any((t.type, t.key) == (trigger.type, trigger.key) for t in record.triggers):
             enrollment_id = enrollment_id_for(record.id, contact_id, cause_id)
             enqueue(

@@ -210,9 +210,13 @@ def route(contact_id: str, sort_key: str, entry: HistoryEntry) -> list[str]:
 
     if entry.kind in BOOKKEEPING:
         return []
-    records = {r.id: r for r in enrollments.registered_maps() if r.goals or r.map_goals or r.awaits}
+    records = {
+        r.id: r
+        for r in enrollments.cached_maps()
+        if (r.goals or r.map_goals or r.awaits) and (r.awaits_conditions or entry.kind in r.awaited_kinds)
+    }
     if not records:
-        return []
+        return []  # no map waits for this kind of entry: nothing read
     store = ContactStore()
     live = [e for e in store.enrollments(contact_id) if e.status in positions.LIVE and e.map_id in records]
     done: list[str] = []

@@ -131,11 +131,22 @@ def journey_facts(map_: Map) -> dict[str, Any]:
         else:
             spec["event"] = goal.event.model_dump(mode="json")  # type: ignore[union-attr]
         map_goals.append(spec)
+    awaited = [
+        ref.step.goal if isinstance(ref.step, GoalStep) else ref.step.wait_until
+        for ref in refs
+        if isinstance(ref.step, (GoalStep, WaitUntilStep))
+    ]
     return {
         "kind": map_.kind,
         "goals": compiler.goals,
         "map_goals": map_goals,
-        "awaits": any(isinstance(ref.step, (GoalStep, WaitUntilStep)) for ref in refs),
+        "awaits": bool(awaited),
+        "awaited_kinds": sorted(
+            {spec.event.kind for spec in awaited if spec.event is not None}
+            | {goal.event.kind for goal in map_.goals if goal.event is not None}
+        ),
+        "awaits_conditions": any(spec.condition is not None for spec in awaited)
+        or any(goal.condition is not None for goal in map_.goals),
         "order": {ref.label: ref.order for ref in refs},
     }
 
