@@ -203,7 +203,7 @@ def _event_attribute(c: m.EventAttribute, facts: Facts) -> tuple[bool, dict]:
     seen = [e for e in facts.events(test.event) if since is None or e.at >= since]
     if test.name is None:
         return bool(seen), {"event": test.event, "events": len(seen), "latest_at": _at(seen[-1] if seen else None)}
-    values = [_attribute(e.detail, test.name) for e in seen]
+    values = [attribute(e.detail, test.name) for e in seen]
     matched = [v for v in values if value_test(test, v, facts.now)]
     return bool(matched), {
         "event": test.event,
@@ -373,14 +373,15 @@ def _as_datetime(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _attribute(detail: dict[str, Any], name: str) -> Any:
-    """``detail[name]``, or a dotted path into nested mappings (``fields.plan``)."""
+def attribute(detail: dict[str, Any], name: str, missing: Any = None) -> Any:
+    """``detail[name]``, or a dotted path into nested mappings (``fields.plan``); ``missing`` if
+    absent. What event conditions and the event triggers' ``where`` read."""
     if name in detail:
         return detail[name]
     value: Any = detail
     for part in name.split("."):
         if not isinstance(value, dict) or part not in value:
-            return None
+            return missing
         value = value[part]
     return value
 

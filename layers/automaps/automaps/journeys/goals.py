@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from automaps import clock
 from automaps.journeys import enrollment as enrollments
 from automaps.journeys import positions
-from automaps.journeys.journey import Visit, enter, record_for_visit, transient_errors_retried
+from automaps.journeys.journey import Visited, enter, record_for_visit, transient_errors_retried
 from automaps.store.contacts import Contact, ContactStore, Enrollment, HistoryEntry
 
 logger = Logger(child=True)
@@ -72,7 +72,7 @@ class Awaits(BaseModel):
         return "goal.timed_out" if self.kind == "goal" else "wait.timed_out"
 
 
-class AwaitCheck(BaseModel):
+class AwaitCheck(Visited):
     """The payload of a goal's or wait_until's check_condition task."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -85,13 +85,6 @@ class AwaitCheck(BaseModel):
     position: dict[str, Any] | None = None
     until: str | None = None
     """Set on the recheck at the timeout (the Wait's own timestamp)."""
-    execution_id: str | None = None
-    state_name: str | None = None
-    state_entered_time: str | None = None
-
-    @property
-    def visit(self) -> Visit | None:
-        return Visit.of(self.model_dump())
 
 
 # ------------------------------------------------------------------ on arrival

@@ -128,11 +128,10 @@ class Check(BaseModel):
         return {"result": False} if self.condition is not None else {"case": -1}
 
 
-class ConditionCheck(_Task, Check):
-    """``check_condition``: decide an if/switch branch; the state stores the answer under $.checks.
+class Visited(BaseModel):
+    """The visit fields a task payload carries (absent in definitions compiled before them)."""
 
-    The answer is ``{"result": bool}`` for a condition, ``{"case": index}`` for cases (-1: none).
-    """
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     execution_id: str | None = None
     state_name: str | None = None
@@ -141,6 +140,13 @@ class ConditionCheck(_Task, Check):
     @property
     def visit(self) -> Visit | None:
         return Visit.of(self.model_dump())
+
+
+class ConditionCheck(_Task, Check, Visited):
+    """``check_condition``: decide an if/switch branch; the state stores the answer under $.checks.
+
+    The answer is ``{"result": bool}`` for a condition, ``{"case": index}`` for cases (-1: none).
+    """
 
 
 def enter(task: Any, *, until: str | None = None) -> dict[str, Any] | None:

@@ -447,29 +447,27 @@ def remove(ctx: Any, map_id: str, *, kinds: tuple[str, ...] = ("map",)) -> Any:
 
 def pause_in(ctx: Any, map_id: str, *, kinds: tuple[str, ...] = ("map",)) -> Any:
     """pause_automation / pause_sequence: the contact sits where they are in that map."""
-    from automaps.errors import Skip
-    from automaps.journeys import once
-
-    done = once.recorded(ctx)
-    if done is not None:
-        return done
-    _target(ctx, map_id, kinds, "pause")
-    live = _live_in(ctx, map_id)
-    if live.status == "paused" or not pause(live, f"pause\n{ctx.event.idempotency_key}"):
-        raise Skip(f"the contact is already paused on {map_id!r}", {"map": map_id})
-    return _recorded(ctx, "automation.paused", map_id, at_step=(live.position or {}).get("step"))
+    return _pausing(ctx, map_id, kinds, pausing=True)
 
 
 def unpause_in(ctx: Any, map_id: str, *, kinds: tuple[str, ...] = ("map",)) -> Any:
     """unpause_automation / unpause_sequence: the contact continues from where they were paused."""
+    return _pausing(ctx, map_id, kinds, pausing=False)
+
+
+def _pausing(ctx: Any, map_id: str, kinds: tuple[str, ...], *, pausing: bool) -> Any:
     from automaps.errors import Skip
     from automaps.journeys import once
 
     done = once.recorded(ctx)
     if done is not None:
         return done
-    _target(ctx, map_id, kinds, "unpause")
+    _target(ctx, map_id, kinds, "pause" if pausing else "unpause")
     live = _live_in(ctx, map_id)
-    if live.status != "paused" or not unpause(live, f"unpause\n{ctx.event.idempotency_key}"):
+    cause = f"{'pause' if pausing else 'unpause'}\n{ctx.event.idempotency_key}"
+    if pausing and (live.status == "paused" or not pause(live, cause)):
+        raise Skip(f"the contact is already paused on {map_id!r}", {"map": map_id})
+    if not pausing and (live.status != "paused" or not unpause(live, cause)):
         raise Skip(f"the contact is not paused on {map_id!r}", {"map": map_id})
-    return _recorded(ctx, "automation.unpaused", map_id, at_step=(live.position or {}).get("step"))
+    kind = "automation.paused" if pausing else "automation.unpaused"
+    return _recorded(ctx, kind, map_id, at_step=(live.position or {}).get("step"))

@@ -64,14 +64,9 @@ def entry_matches(spec: EventSpec | dict[str, Any], entry: HistoryEntry) -> bool
 
 def attribute(detail: dict[str, Any], name: str) -> Any:
     """``detail[name]``, or a dotted path into nested mappings (``fields.plan``); ``_MISSING`` if absent."""
-    if name in detail:
-        return detail[name]
-    value: Any = detail
-    for part in name.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return _MISSING
-        value = value[part]
-    return value
+    from automaps.conditions.evaluate import attribute as read
+
+    return read(detail, name, _MISSING)
 
 
 def _holds(test: Any, value: Any) -> bool:
