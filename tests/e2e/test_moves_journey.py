@@ -277,3 +277,26 @@ def test_given_a_map_goal_the_contact_has_already_achieved_then_they_do_not_ente
     assert result.outcome == "skipped" and "the map's goal 'unsubscribed'" in (result.reason or "")
     assert runtime.executions("goal-journey") == []
     assert notes(runtime, contact.id) == []
+
+
+def test_given_a_paused_contact_when_they_achieve_a_goal_then_they_move_to_it_but_stay_paused_until_unpaused(runtime):
+    from automaps.journeys import moves
+
+    deploy(runtime, "goal-journey")
+    contact = enroll("goal-journey", "paused-buyer@example.com")
+    runtime.run_until_settled(until=START + timedelta(days=1))
+    assert moves.pause(ContactStore().enrollments(contact, "goal-journey")[0], "test pause")
+
+    # WHEN they buy while paused in the 7-day wait
+    happen(contact, "purchase.made", {"product": "course", "order_id": "o-p"})
+    until(runtime, START + timedelta(days=2))
+
+    # THEN their position is past the goal, nothing ran, and they are still paused
+    held = ContactStore().enrollments(contact, "goal-journey")[0]
+    assert (held.status, held.position["state"], held.position["stopped"]) == ("paused", "thanks", True)
+    assert notes(runtime, contact) == ["Day one of the nurture"]
+
+    # WHEN unpaused: on from the goal (not the pitch)
+    assert moves.unpause(held, "test unpause")
+    assert runtime.run_until_settled(timeout=60)
+    assert notes(runtime, contact) == ["Day one of the nurture", "Thank you for buying"]
