@@ -242,6 +242,8 @@ def _route_one(
 ) -> str | None:
     from automaps.journeys import moves
 
+    if moves.finish_pending(enrollment):  # an earlier delivery moved them but could not start the run
+        return "finished a pending move"
     position = enrollment.position or {}
     cause = f"entry\n{sort_key}"
     detail = {"entry": sort_key, "by": entry.kind}
@@ -249,9 +251,9 @@ def _route_one(
     waits_here = position.get("kind") in ("goal", "wait_until") and bool(awaiting) and position.get("next")
     if waits_here and _achieves(awaiting or {}, entry, the_contact, store, record.id, enrollment):
         to = positions.Position(step=position["step"], state=position["next"], since=clock.iso())
-        moves.resume_at(enrollment, cause, to)
         kind = "goal.achieved" if position["kind"] == "goal" else "wait.met"
         moves.record_once(enrollment, cause, kind, {**detail, "on": "change"})
+        moves.resume_at(enrollment, cause, to)
         return f"{position['kind']} {position['step']} met"
     for goal in record.map_goals:
         if _achieves(goal, entry, the_contact, store, record.id, enrollment):
@@ -266,10 +268,10 @@ def _route_one(
         return None
     goal = max(below, key=lambda g: g["order"])
     to = positions.Position(step=goal["step"], state=goal["next"], since=clock.iso())
-    moves.resume_at(enrollment, cause, to)
-    moves.record_once(
+    moves.record_once(  # the achievement first: a move that fails half-way is finished by the next delivery
         enrollment, cause, "goal.achieved", {**detail, "goal": goal["step"], "from_step": position.get("step")}
     )
+    moves.resume_at(enrollment, cause, to)
     return f"goal {goal['step']} reached from {position.get('step')}"
 
 

@@ -164,6 +164,26 @@ def _start(record: enrollments.MapRecord, enrollment: Enrollment, run: str, to: 
     ContactStore().set_execution_arn(enrollment.contact_id, enrollment.map_id, enrollment.enrollment_id, run)
 
 
+def finish_pending(enrollment: Enrollment) -> bool:
+    """A move whose write landed but whose StartExecution did not (the router's record failed and
+    comes back; a Lambda died): ``run`` is not the execution last started. Start it now, at the
+    position (idempotent: the run's name is fixed; an execution of that name already started is
+    fine). True when there was such a move."""
+    if enrollment.status != "active" or not enrollment.run or enrollment.run == enrollment.execution_arn:
+        return False
+    if not enrollment.position or enrollment.run.rsplit(":", 1)[1] == enrollments.execution_name(
+        enrollment.map_id, enrollment.enrollment_id
+    ):
+        return False  # the enrollment's first run (enroll sets execution_arn after its start)
+    record = enrollments.map_record(enrollment.map_id)
+    if record is None:
+        return False
+    if enrollment.execution_arn:
+        stop(enrollment.execution_arn, "finishing a move")
+    _start(record, enrollment, enrollment.run, Position.model_validate(enrollment.position))
+    return True
+
+
 def record_once(
     enrollment: Enrollment, cause: str, kind: str, detail: dict[str, Any], *, map_id: str | None = None
 ) -> None:
