@@ -6,7 +6,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from automaps.api import admin
-from automaps.api.replies import respond
+from automaps.replies import respond
 
 logger = Logger()
 app = APIGatewayRestResolver()

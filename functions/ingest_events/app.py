@@ -8,8 +8,8 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from automaps.api.replies import respond
 from automaps.intake import ingest
+from automaps.replies import respond
 
 logger = Logger()
 app = APIGatewayRestResolver()

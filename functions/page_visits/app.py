@@ -10,8 +10,8 @@ from aws_lambda_powertools.event_handler import (
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from automaps.api.replies import respond
 from automaps.intake import visits
+from automaps.replies import respond
 
 logger = Logger()
 # any site may post beacons; no cookies travel to the API (the token is in the body)

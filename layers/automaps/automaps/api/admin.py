@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from automaps.api.replies import Reply, json_reply
+from automaps.replies import Reply, json_reply
 from automaps.store import lists, tasks
 from automaps.store.contacts import WriteConflict
 

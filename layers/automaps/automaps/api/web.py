@@ -9,9 +9,9 @@ from __future__ import annotations
 import html
 import json
 
-from automaps.api.replies import Reply, json_reply
 from automaps.intake import forms, inputs
 from automaps.journeys.enrollment import IntakeUnavailable
+from automaps.replies import Reply, json_reply
 
 
 def _page(status: int, title: str, message: str) -> Reply:

@@ -43,9 +43,9 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from automaps import clock
-from automaps.api.replies import Reply
 from automaps.channels import email as email_channel
 from automaps.channels import tracking
+from automaps.replies import Reply
 from automaps.store.contacts import ContactStore, Suppression, mask_email
 
 logger = Logger()

@@ -56,9 +56,9 @@ from pydantic import (
 )
 
 from automaps import aws, clock, config, secrets
-from automaps.api.replies import Reply, json_reply
 from automaps.errors import field_errors
 from automaps.intake import inputs
+from automaps.replies import Reply, json_reply
 from automaps.store.commerce import (
     CommerceStore,
     CourseId,

@@ -35,9 +35,9 @@ from pydantic import (
     field_validator,
 )
 
-from automaps.api.replies import Reply, json_reply
 from automaps.errors import field_errors
 from automaps.intake import inputs
+from automaps.replies import Reply, json_reply
 
 MAX_URL = 2048
 MAX_BODY = 8192
