@@ -28,8 +28,13 @@ def render_all(template: EmailTemplate, fields: dict) -> list[str]:
             render(template.text or "", context)]
 
 
-def test_the_shipped_templates_are_the_four_the_maps_use():
-    assert [path.stem for path in TEMPLATES] == ["cancellation", "nudge", "webinar-confirmation", "welcome"]
+def test_the_shipped_templates_are_the_ones_the_maps_use():
+    from automaps.maps.loader import load_maps
+    from automaps.maps.model import walk
+
+    used = {ref.step.send_email.template for m in load_maps(ROOT / "maps") for ref in walk(m)
+            if getattr(ref.step, "kind", "") == "send_email" and ref.step.send_email.template}
+    assert [path.stem for path in TEMPLATES] == sorted(used)
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
