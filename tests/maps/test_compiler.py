@@ -680,7 +680,7 @@ def test_given_a_map_then_it_starts_with_the_resume_choice_listing_exactly_its_t
         "Choices": [{"Variable": "$.resume", "IsPresent": True, "Next": RESUME}],
         "Default": "remind"}
     targets = [rule["Next"] for rule in states[RESUME]["Choices"]]
-    assert targets == ["remind", "pause resolve", "pause", "confirmed check", "confirmed.then.0 end", "both",
+    assert targets == ["remind", "pause", "pause resumed", "confirmed check", "confirmed.then.0 end", "both",
                        "again", "again exit"]
     assert all(rule == {"Variable": "$.resume.state", "StringEquals": rule["Next"], "Next": rule["Next"]}
                for rule in states[RESUME]["Choices"])
@@ -845,3 +845,42 @@ def test_given_goals_waits_for_events_and_other_maps_when_compiled_twice_then_th
     path = write_map(steps)
 
     assert to_json(compile_map(load_map(path))) == to_json(compile_map(load_map(path)))
+
+
+def test_given_a_fixed_wait_right_after_an_action_then_the_action_records_its_position_and_the_wait_has_no_task(
+        compile_steps):
+    states = compile_steps("""\
+        - id: welcome
+          send_email: {template: welcome}
+        - id: two-days
+          wait: {days: 2}
+        - id: tips
+          add_note: {text: tips}
+        """)
+
+    # THEN the action's own invocation records the contact's position in the wait ...
+    assert states["welcome"]["Parameters"]["Payload"]["then_wait"] == {
+        "step": "two-days", "state": "two-days resumed", "timer": "two_days", "seconds": 172800}
+    assert states["welcome"]["Next"] == "two-days"
+    # ... the wait is a plain Wait (no resolve Task: one transition and one invocation fewer) ...
+    assert "two-days resolve" not in states
+    assert {k: v for k, v in states["two-days"].items() if k != "Comment"} == {
+        "Type": "Wait", "Seconds": 172800, "Next": "tips"}
+    # ... and a move resumes into its twin, which waits out what is left
+    assert {k: v for k, v in states["two-days resumed"].items() if k != "Comment"} == {
+        "Type": "Wait", "TimestampPath": "$.timers.two_days.at", "Next": "tips"}
+
+
+def test_given_a_fixed_wait_a_go_to_reaches_then_it_keeps_its_resolve_task(compile_steps):
+    states = compile_steps("""\
+        - id: welcome
+          send_email: {template: welcome}
+        - id: two-days
+          wait: {days: 2}
+        - id: again
+          if: {has_tag: again}
+          then: [{go_to: two-days}]
+        """)
+
+    assert "then_wait" not in states["welcome"]["Parameters"]["Payload"]
+    assert states["welcome"]["Next"] == "two-days resolve"

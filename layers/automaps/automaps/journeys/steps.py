@@ -106,6 +106,9 @@ class TaskEvent(BaseModel):
     missing_fields: Literal["skip", "fail"] = "skip"
     position: dict[str, Any] | None = None
     """How this step stands in the map when it begins (automaps.journeys.positions.PositionSpec)."""
+    then_wait: dict[str, Any] | None = None
+    """The fixed wait right after this step (``step``, ``state``, ``timer``, ``seconds`` or ``until``):
+    the step records the contact's position in it when it is done (the wait has no task of its own)."""
     next_state: str | None = None
     """The state after this step, for an action that makes the contact wait there (add_to_automation
     with ``return: true``): where the return continues."""
@@ -329,6 +332,8 @@ def _execute(task: TaskEvent, visit: dict[str, str]) -> dict[str, Any]:
         )
     if task.then_check is not None:
         outcome.check = _then_check(ctx)
+    if task.then_wait is not None:
+        _enter_wait(task)
     return outcome.model_dump(mode="json")
 
 
@@ -345,6 +350,31 @@ def _enter(task: TaskEvent, store: ContactStore) -> None:
     positions.enter(
         task.contact_id, task.map_id, task.enrollment_id, task.execution_id, position, visit_took_effect=took_effect
     )
+
+
+def _enter_wait(task: TaskEvent) -> None:
+    """The contact's position is now the fixed wait after this step, until it ends (Superseded
+    when this run no longer holds the contact: a pause then stops it there)."""
+    from datetime import timedelta
+
+    from automaps.journeys import positions
+
+    spec = task.then_wait or {}
+    until = spec.get("until") or clock.iso(clock.now() + timedelta(seconds=int(spec.get("seconds") or 0)))
+    position = positions.Position(
+        step=str(spec["step"]),
+        state=str(spec["state"]),
+        kind="wait",
+        since=clock.iso(),
+        until=until,
+        timer=spec.get("timer"),
+    )
+    try:
+        positions.enter(task.contact_id, task.map_id, task.enrollment_id, task.execution_id, position)
+    except (ClientError, BotoCoreError) as error:
+        if is_transient(error):
+            raise TransientError(f"{type(error).__name__}: {error}") from error
+        raise
 
 
 def _outcome_already_recorded(ctx: StepContext, outcome: Outcome) -> bool:

@@ -234,6 +234,9 @@ class _Compiler:
         self.left: list[tuple[str, set[str]]] = []
         """The Succeed state a superseded task ends in, per fork branch being compiled."""
         self.goals: list[dict[str, Any]] = []
+        self.then_wait: dict[Path, dict[str, Any]] = {}
+        """Actions followed by a folded wait -> the ``then_wait`` of their payload."""
+        self.then_wait_keys: dict[Path, str] = {}
 
     def build(self) -> dict[str, Any]:
         states: dict[str, Any] = {}
@@ -331,10 +334,30 @@ class _Compiler:
         if isinstance(step, ActionStep) and step.when:
             return f"{main} when resolve"
         if isinstance(step, WaitStep):
-            return f"{main} resolve"
+            return main if self._folded_wait(ref) else f"{main} resolve"
         if isinstance(step, (IfStep, SwitchStep)):
             return f"{main} check"
         return main
+
+    def _folded_wait(self, ref: StepRef) -> bool:
+        """A fixed wait (a delay, or a date; outside forks, no go_to to it) right after an action: the
+        action's own invocation records the position of the wait (``then_wait``), so the wait is
+        a plain Wait state, with no resolve Task (one transition and one invocation fewer), and a
+        twin "<wait> resumed" (TimestampPath) is what a move resumes into."""
+        *list_path, index = ref.path
+        if not isinstance(ref.step, WaitStep) or ref.step.wait.needs_resolving or ref.branch:
+            return False
+        if ref.step.id and any(
+            isinstance(r.step, GoToStep) and r.step.go_to == ref.step.id for r in self.refs.values()
+        ):
+            return False  # a go_to reaches it too: it resolves (and records) its own position
+        if not isinstance(index, int) or index == 0:
+            return False
+        before = self.refs[(*list_path, index - 1)].step
+        returns = getattr(before, "action", "") in RETURNING_ACTIONS and bool(
+            getattr(getattr(before, "settings", None), "return_", False)
+        )
+        return isinstance(before, ActionStep) and not returns
 
     def _list_first(self, list_path: Path) -> str:
         return self._first(self.refs[(*list_path, 0)])
@@ -355,6 +378,8 @@ class _Compiler:
         for i, ref in enumerate(refs):
             following = self._first(refs[i + 1]) if i + 1 < len(refs) else after
             decides = refs[i + 1] if i + 1 < len(refs) and isinstance(refs[i + 1].step, (IfStep, SwitchStep)) else None
+            if i + 1 < len(refs) and self._folded_wait(refs[i + 1]):
+                self.then_wait[ref.path] = self._then_wait(refs[i + 1])
             self._step(states, ref, following, decides)
         return self._first(refs[0])
 
@@ -397,6 +422,8 @@ class _Compiler:
             payload["then_check"] = self._check_spec(decides)
         if returns:
             payload["next_state"] = after
+        if ref.path in self.then_wait:
+            payload["then_wait"] = self.then_wait[ref.path]
         payload |= {"missing_fields": self.map.missing_fields, **_visit()}
         comment = f"{step.action}: {_settings_words(settings)}"
         if step.only_if is not None:
@@ -496,6 +523,23 @@ class _Compiler:
     def _wait(self, states: dict[str, Any], ref: StepRef, after: str) -> None:
         spec: WaitSpec = ref.step.wait  # type: ignore[attr-defined]
         main = self._main(ref)
+        if self._folded_wait(ref):
+            key = self.then_wait_keys[ref.path]
+            fixed: dict[str, Any] = {"Timestamp": iso(spec.until)} if spec.until else {"Seconds": spec.delay_seconds}
+            words = f"until {iso(spec.until)}" if spec.until else duration_words(spec.delay_seconds)
+            states[main] = {
+                "Type": "Wait",
+                "Comment": f"Wait {words} (the action before recorded the contact's position in it)",
+                **fixed,
+                "Next": self._to(after),
+            }
+            states[f"{main} resumed"] = {
+                "Type": "Wait",
+                "Comment": f"A resumed run waits out what is left of '{main}' ($.timers.{key}.at)",
+                "TimestampPath": f"$.timers.{key}.at",
+                "Next": self._to(after),
+            }
+            return
         leave = f"{main} exit" if spec.skips_if_past else None
         self._resolved(states, ref, spec, main, after, leave, after)
         if leave:
@@ -763,6 +807,16 @@ class _Compiler:
             "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": self._to(after)}],
             "Next": self._to(after),
         }
+
+    def _then_wait(self, ref: StepRef) -> dict[str, Any]:
+        """What the action before a folded wait records: the wait's position (its resumed twin,
+        the timer key) and how long it lasts."""
+        spec: WaitSpec = ref.step.wait  # type: ignore[attr-defined]
+        key = self._key(ref.label)
+        self.then_wait_keys[ref.path] = key
+        main = self._main(ref)
+        found: dict[str, Any] = {"step": ref.label, "state": f"{main} resumed", "timer": key}
+        return found | ({"until": iso(spec.until)} if spec.until else {"seconds": spec.delay_seconds})
 
     def _left_state(self) -> str:
         """Where a superseded task goes: "Left", or its fork branch's own Succeed."""
