@@ -27,11 +27,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from automaps import aws, clock, config
+from automaps import aws, clock
 from automaps.journeys import enrollment as enrollments
-from automaps.journeys.positions import LIVE, Position, enrollment_key
+from automaps.journeys.positions import LIVE, Position, enrollment_key, update_if
 from automaps.store.contacts import ContactStore, Enrollment
-from automaps.store.content import to_item
 
 logger = Logger(child=True)
 
@@ -101,35 +100,22 @@ def _claim(
     allowed: tuple[str, ...],
     extra: dict[str, Any],
 ) -> bool:
-    names = {"#status": "status"}
+    names: dict[str, str] = {}
     values: dict[str, Any] = {":run": new_run, ":status": status, ":old": enrollment.run or ""}
     sets = ["run = :run", "#status = :status"]
     if to is not None:
-        names["#position"] = "position"
         sets.append("#position = :position")
         values[":position"] = to.item()
-    for i, (key, value) in enumerate(sorted(extra.items())):
-        names[f"#x{i}"] = key
+    for i, (attribute, value) in enumerate(sorted(extra.items())):
+        names[f"#x{i}"] = attribute
         values[f":x{i}"] = value
         sets.append(f"#x{i} = :x{i}")
     allowed_values = {f":s{i}": s for i, s in enumerate(allowed)}
     values |= allowed_values
     held = "run = :old" if enrollment.run else "(attribute_not_exists(run) OR run = :old)"
     condition = f"attribute_exists(pk) AND {held} AND #status IN ({', '.join(allowed_values)})"
-    try:
-        aws.client("dynamodb").update_item(
-            TableName=config.contacts_table(),
-            Key=to_item(enrollment_key(enrollment.contact_id, enrollment.map_id, enrollment.enrollment_id)),
-            UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=to_item(values),
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    key = enrollment_key(enrollment.contact_id, enrollment.map_id, enrollment.enrollment_id)
+    return update_if(key, "SET " + ", ".join(sets), condition, values, names)
 
 
 def stop(execution_arn: str, cause: str) -> None:
@@ -291,24 +277,19 @@ def unpause(enrollment: Enrollment, cause: str) -> bool:
 
 def _reactivate(enrollment: Enrollment, to: Position | None) -> None:
     """The run was still executing between steps when paused: let it go on (same run)."""
-    values: dict[str, Any] = {":active": "active", ":paused": "paused", ":run": enrollment.run or ""}
-    try:
-        aws.client("dynamodb").update_item(
-            TableName=config.contacts_table(),
-            Key=to_item(enrollment_key(enrollment.contact_id, enrollment.map_id, enrollment.enrollment_id)),
-            UpdateExpression="SET #status = :active",
-            ConditionExpression="#status = :paused AND run = :run AND attribute_not_exists(#position.stopped)",
-            ExpressionAttributeNames={"#status": "status", "#position": "position"},
-            ExpressionAttributeValues=to_item(values),
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        # the run reached its fence meanwhile and stopped: continue from where it stopped
-        current = ContactStore().get_enrollment(enrollment.contact_id, enrollment.map_id, enrollment.enrollment_id)
-        if current is None or current.status != "paused":
-            raise MoveRefused("the enrollment changed while unpausing") from None
-        unpause(current, f"{enrollment.run}\nfenced")
+    key = enrollment_key(enrollment.contact_id, enrollment.map_id, enrollment.enrollment_id)
+    if update_if(
+        key,
+        "SET #status = :active",
+        "#status = :paused AND run = :run AND attribute_not_exists(#position.stopped)",
+        {":active": "active", ":paused": "paused", ":run": enrollment.run or ""},
+    ):
+        return
+    # the run reached its fence meanwhile and stopped: continue from where it stopped
+    current = ContactStore().get_enrollment(enrollment.contact_id, enrollment.map_id, enrollment.enrollment_id)
+    if current is None or current.status != "paused":
+        raise MoveRefused("the enrollment changed while unpausing")
+    unpause(current, f"{enrollment.run}\nfenced")
 
 
 def not_entered(contact_id: str, sort_key: str, entry: Any) -> None:
@@ -413,23 +394,15 @@ def _wait_for_return(task: Any) -> bool:
     if caller.status == "waiting" and held.get("kind") == "return" and held.get("step") == task.step_id:
         return True  # a retry of this visit
     to = Position(step=task.step_id, state=task.next_state, kind="return", since=clock.iso(), stopped=True)
-    try:
-        aws.client("dynamodb").update_item(
-            TableName=config.contacts_table(),
-            Key=to_item(enrollment_key(task.contact_id, task.map_id, task.enrollment_id)),
-            UpdateExpression="SET #status = :waiting, #position = :position",
-            ConditionExpression="(attribute_not_exists(run) OR run = :run) AND #status = :active",
-            ExpressionAttributeNames={"#status": "status", "#position": "position"},
-            ExpressionAttributeValues=to_item(
-                {":waiting": "waiting", ":position": to.item(), ":run": task.execution_id, ":active": "active"}
-            ),
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
+    if not update_if(
+        enrollment_key(task.contact_id, task.map_id, task.enrollment_id),
+        "SET #status = :waiting, #position = :position",
+        "(attribute_not_exists(run) OR run = :run) AND #status = :active",
+        {":waiting": "waiting", ":position": to.item(), ":run": task.execution_id, ":active": "active"},
+    ):
         from automaps.errors import Superseded
 
-        raise Superseded("the contact was moved before they could wait for the return") from None
+        raise Superseded("the contact was moved before they could wait for the return")
     return True
 
 

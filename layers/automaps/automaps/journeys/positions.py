@@ -70,6 +70,31 @@ def enrollment_key(contact_id: str, map_id: str, enrollment_id: str) -> dict[str
     return {"pk": f"CONTACT#{contact_id}", "sk": f"{ENROLL_PREFIX}{map_id}#{enrollment_id}"}
 
 
+def update_if(
+    key: dict[str, str], update: str, condition: str, values: dict[str, Any], names: dict[str, str] | None = None
+) -> bool:
+    """One conditional UpdateItem of an enrollment (``#status`` and ``#position`` are named when
+    used); False when its condition does not hold."""
+    try:
+        aws.client("dynamodb").update_item(
+            TableName=config.contacts_table(),
+            Key=to_item(key),
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={
+                name: attribute
+                for name, attribute in {"#status": "status", "#position": "position", **(names or {})}.items()
+                if name in update or name in condition
+            },
+            ExpressionAttributeValues=to_item(values),
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
 def enter(
     contact_id: str,
     map_id: str,
@@ -85,11 +110,11 @@ def enter(
     if not execution_id:
         return None
     db, table = aws.client("dynamodb"), config.contacts_table()
-    key = to_item(enrollment_key(contact_id, map_id, enrollment_id))
+    key = enrollment_key(contact_id, map_id, enrollment_id)
     try:
         answer = db.update_item(
             TableName=table,
-            Key=key,
+            Key=to_item(key),
             UpdateExpression="SET #position = :position",
             ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(run) OR run = :run) "
             "AND #status = :active",
@@ -115,7 +140,7 @@ def _refused(
     enrollment: dict[str, Any],
     position: Position,
     execution_id: str,
-    key: dict[str, Any],
+    key: dict[str, str],
     took_effect: Callable[[], bool] | None,
 ) -> dict[str, Any] | None:
     run, status = enrollment.get("run"), enrollment.get("status")
@@ -147,22 +172,14 @@ def enter_again(enrollment: dict[str, Any], position: Position, execution_id: st
     return enter(contact_id, map_id, enrollment_id, execution_id, position)
 
 
-def _set_paused_position(key: dict[str, Any], position: Position, execution_id: str) -> None:
-    try:
-        aws.client("dynamodb").update_item(
-            TableName=config.contacts_table(),
-            Key=key,
-            UpdateExpression="SET #position = :position",
-            ConditionExpression="(attribute_not_exists(run) OR run = :run) AND #status = :paused",
-            ExpressionAttributeNames={"#position": "position", "#status": "status"},
-            ExpressionAttributeValues=to_item(
-                {":position": {**position.item(), "stopped": True}, ":run": execution_id, ":paused": "paused"}
-            ),
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        raise Unpaused from None
+def _set_paused_position(key: dict[str, str], position: Position, execution_id: str) -> None:
+    if not update_if(
+        key,
+        "SET #position = :position",
+        "(attribute_not_exists(run) OR run = :run) AND #status = :paused",
+        {":position": {**position.item(), "stopped": True}, ":run": execution_id, ":paused": "paused"},
+    ):
+        raise Unpaused
 
 
 def at(
@@ -184,18 +201,10 @@ def at(
 def park(contact_id: str, map_id: str, enrollment_id: str, execution_id: str) -> None:
     """The run ends with the contact waiting at their position (a goal without a timeout, the
     return from another map): ``status`` waiting, no run executing them."""
-    try:
-        aws.client("dynamodb").update_item(
-            TableName=config.contacts_table(),
-            Key=to_item(enrollment_key(contact_id, map_id, enrollment_id)),
-            UpdateExpression="SET #status = :waiting, #position.stopped = :true",
-            ConditionExpression="(attribute_not_exists(run) OR run = :run) AND #status IN (:active, :waiting)",
-            ExpressionAttributeNames={"#status": "status", "#position": "position"},
-            ExpressionAttributeValues=to_item(
-                {":waiting": "waiting", ":true": True, ":run": execution_id, ":active": "active"}
-            ),
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        raise Superseded("the contact was moved while the run parked them") from None
+    if not update_if(
+        enrollment_key(contact_id, map_id, enrollment_id),
+        "SET #status = :waiting, #position.stopped = :true",
+        "(attribute_not_exists(run) OR run = :run) AND #status IN (:active, :waiting)",
+        {":waiting": "waiting", ":true": True, ":run": execution_id, ":active": "active"},
+    ):
+        raise Superseded("the contact was moved while the run parked them")
