@@ -269,13 +269,13 @@ def unpause(enrollment: Enrollment, cause: str) -> bool:
         elif was == "waiting" and to is not None:
             move(enrollment, cause, to=to, status="waiting", allowed=("paused",), stop_old=False)
         else:
-            _reactivate(enrollment, to)
+            _reactivate(enrollment)
     except MoveRefused:
         return False
     return True
 
 
-def _reactivate(enrollment: Enrollment, to: Position | None) -> None:
+def _reactivate(enrollment: Enrollment) -> None:
     """The run was still executing between steps when paused: let it go on (same run)."""
     key = enrollment_key(enrollment.contact_id, enrollment.map_id, enrollment.enrollment_id)
     if update_if(
