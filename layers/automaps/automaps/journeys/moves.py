@@ -69,16 +69,21 @@ def move(
     status: str,
     allowed: tuple[str, ...] = LIVE,
     stop_old: bool = True,
+    keep_run: bool = False,
     extra: dict[str, Any] | None = None,
 ) -> str | None:
     """Move the enrollment to ``to`` with ``status``; an ``active`` status starts a run there.
-    Returns the new run's ARN (None when no run starts). Raises MoveRefused when the enrollment
-    is no longer as read (another move won) or not in an ``allowed`` status."""
+    Returns the new run's ARN (None when no run starts). Without a new run, ``run`` is emptied
+    (no execution holds the contact: any that still runs is refused at its next fence), unless
+    ``keep_run`` (a pause: the run still executing between steps finds the pause at its fence).
+    Raises MoveRefused when the enrollment is no longer as read (another move won) or not in an
+    ``allowed`` status."""
     record = enrollments.map_record(enrollment.map_id)
     if record is None:
         raise MoveRefused(f"the map {enrollment.map_id!r} is not deployed (anymore)")
     new_run = run_arn(record, enrollment.enrollment_id, cause) if status == "active" and to else ""
-    if not _claim(enrollment, new_run, to, status, allowed, extra or {}):
+    claimed = _claim(enrollment, None if keep_run else new_run, to, status, allowed, extra or {})
+    if not claimed:
         current = ContactStore().get_enrollment(enrollment.contact_id, enrollment.map_id, enrollment.enrollment_id)
         if current is None or not new_run or current.run != new_run:
             raise MoveRefused(
@@ -94,15 +99,19 @@ def move(
 
 def _claim(
     enrollment: Enrollment,
-    new_run: str,
+    new_run: str | None,
     to: Position | None,
     status: str,
     allowed: tuple[str, ...],
     extra: dict[str, Any],
 ) -> bool:
+    """The move's one conditional write (``new_run`` None: ``run`` stays as it is)."""
     names: dict[str, str] = {}
-    values: dict[str, Any] = {":run": new_run, ":status": status, ":old": enrollment.run or ""}
-    sets = ["run = :run", "#status = :status"]
+    values: dict[str, Any] = {":status": status, ":old": enrollment.run or ""}
+    sets = ["#status = :status"]
+    if new_run is not None:
+        sets.insert(0, "run = :run")
+        values[":run"] = new_run
     if to is not None:
         sets.append("#position = :position")
         values[":position"] = to.item()
@@ -238,6 +247,7 @@ def pause(enrollment: Enrollment, cause: str) -> bool:
             status="paused",
             allowed=("active", "waiting"),
             stop_old=False,
+            keep_run=True,
             extra={"paused_at": clock.iso(), "paused_from": enrollment.status},
         )
     except MoveRefused:

@@ -103,6 +103,7 @@ def enter(
     position: Position,
     *,
     visit_took_effect: Callable[[], bool] | None = None,
+    again: bool = True,
 ) -> dict[str, Any] | None:
     """Record that the contact's run ``execution_id`` begins ``position``; returns the position
     held before (None when there was none or no enrollment: a task run outside an enrollment,
@@ -131,7 +132,7 @@ def enter(
         found: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
         if not found:
             return None
-        return _refused(from_item(found), position, execution_id, key, visit_took_effect)
+        return _refused(from_item(found), position, execution_id, key, visit_took_effect, again)
     old = from_item(answer.get("Attributes") or {})
     return old.get("position")
 
@@ -142,17 +143,20 @@ def _refused(
     execution_id: str,
     key: dict[str, str],
     took_effect: Callable[[], bool] | None,
+    again: bool = True,
 ) -> dict[str, Any] | None:
     run, status = enrollment.get("run"), enrollment.get("status")
-    if run and run != execution_id:
+    if run is not None and run != execution_id:  # "" : no run holds the contact (a move emptied it)
         raise Superseded("this run no longer holds the contact: a goal, a return or another map moved them on")
     if status == "paused":
         if position.kind == "fork" or (took_effect is not None and took_effect()):
             return enrollment.get("position")  # a pause takes effect after the fork / after this visit
         try:
             _set_paused_position(key, position, execution_id)
-        except Unpaused:  # unpaused at this very moment: go on
-            return enter_again(enrollment, position, execution_id)
+        except Unpaused:  # unpaused (or moved) at this very moment: look once more
+            if again:
+                return enter_again(enrollment, position, execution_id)
+            raise Superseded("the contact was paused and moved at the same time") from None
         raise Superseded(f"paused on the map at step {position.step!r}")
     if status == "waiting":
         held = enrollment.get("position") or {}
@@ -167,9 +171,11 @@ class Unpaused(Exception):
 
 
 def enter_again(enrollment: dict[str, Any], position: Position, execution_id: str) -> dict[str, Any] | None:
+    """:func:`enter` once more (the enrollment changed between the fence's refusal and the write
+    that followed it); a second refusal is final."""
     contact_id = str(enrollment["pk"]).removeprefix("CONTACT#")
     map_id, enrollment_id = str(enrollment["sk"]).removeprefix(ENROLL_PREFIX).rsplit("#", 1)
-    return enter(contact_id, map_id, enrollment_id, execution_id, position)
+    return enter(contact_id, map_id, enrollment_id, execution_id, position, again=False)
 
 
 def _set_paused_position(key: dict[str, str], position: Position, execution_id: str) -> None:
