@@ -436,16 +436,35 @@ def _recorded(ctx: Any, kind: str, map_id: str, **more: Any) -> Any:
 def remove(ctx: Any, map_id: str, *, kinds: tuple[str, ...] = ("map",)) -> Any:
     """remove_from_automation / remove_from_sequence / stop_follow_up: the contact's run there stops
     and none of its further steps run; ``automation.removed`` here, ``map.exited`` (reason
-    ``removed``) there; the gate is released; a map waiting for their return continues."""
+    ``removed``) there; the gate is released; a map waiting for their return continues.
+
+    The step's entry (with the enrollment) is recorded first, then the removal (idempotent, by the
+    visit): a retry of a visit that recorded it finishes the removal instead of finding the
+    contact gone and saying so."""
     from automaps.journeys import once
 
+    cause = f"removed\n{ctx.event.idempotency_key}"
     done = once.recorded(ctx)
     if done is not None:
+        _again(ctx, map_id, done.detail.get("enrollment"), lambda e: leave(e, cause, "removed"))
         return done
     _target(ctx, map_id, kinds, "remove a contact from")
     live = _live_in(ctx, map_id)
-    leave(live, f"removed\n{ctx.event.idempotency_key}", "removed", step_id=None)
-    return _recorded(ctx, "automation.removed", map_id, enrollment=live.enrollment_id)
+    outcome = _recorded(ctx, "automation.removed", map_id, enrollment=live.enrollment_id)
+    leave(live, cause, "removed")
+    return outcome
+
+
+def _again(ctx: Any, map_id: str, enrollment_id: Any, finish: Any) -> None:
+    """A retry of a visit that recorded its move: make the move (again; it is idempotent)."""
+    if not isinstance(enrollment_id, str):
+        return
+    found = ContactStore().get_enrollment(ctx.contact.id, map_id, enrollment_id)
+    if found is not None and found.status in LIVE:
+        try:
+            finish(found)
+        except MoveRefused:
+            logger.info("the move this visit recorded was made by someone else meanwhile")
 
 
 def pause_in(ctx: Any, map_id: str, *, kinds: tuple[str, ...] = ("map",)) -> Any:
@@ -459,18 +478,26 @@ def unpause_in(ctx: Any, map_id: str, *, kinds: tuple[str, ...] = ("map",)) -> A
 
 
 def _pausing(ctx: Any, map_id: str, kinds: tuple[str, ...], *, pausing: bool) -> Any:
+    """Recorded first (with the enrollment), then made: a retry of the visit finishes it."""
     from automaps.errors import Skip
     from automaps.journeys import once
 
+    cause = f"{'pause' if pausing else 'unpause'}\n{ctx.event.idempotency_key}"
+
+    def make(live: Enrollment) -> bool:
+        return pause(live, cause) if pausing else unpause(live, cause)
+
     done = once.recorded(ctx)
     if done is not None:
+        _again(ctx, map_id, done.detail.get("enrollment"), make)
         return done
     _target(ctx, map_id, kinds, "pause" if pausing else "unpause")
     live = _live_in(ctx, map_id)
-    cause = f"{'pause' if pausing else 'unpause'}\n{ctx.event.idempotency_key}"
-    if pausing and (live.status == "paused" or not pause(live, cause)):
+    if pausing and live.status == "paused":
         raise Skip(f"the contact is already paused on {map_id!r}", {"map": map_id})
-    if not pausing and (live.status != "paused" or not unpause(live, cause)):
+    if not pausing and live.status != "paused":
         raise Skip(f"the contact is not paused on {map_id!r}", {"map": map_id})
     kind = "automation.paused" if pausing else "automation.unpaused"
-    return _recorded(ctx, kind, map_id, at_step=(live.position or {}).get("step"))
+    outcome = _recorded(ctx, kind, map_id, enrollment=live.enrollment_id, at_step=(live.position or {}).get("step"))
+    make(live)
+    return outcome
