@@ -16,6 +16,7 @@ COMMANDS = {
     "simulate": ("automaps_local.simulate", "run one contact through a map on the virtual clock"),
     "push": ("automaps_local.push", "upload templates, forms and the map registry to a deployed stack"),
     "test-email": ("automaps_local.test_email", "render an email and send it to an address, without enrollment"),
+    "segment": ("automaps_local.segment", "count a segment's members or list a sample of them"),
     "test-call": ("automaps_local.test_call", "place a make_phone_call step's call to a number, without enrollment"),
 }
 

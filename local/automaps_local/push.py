@@ -1,6 +1,7 @@
 """`automaps push`: upload what is data, not code, into a deployed stack's content table.
 
-Email templates (content/templates/*.yaml), forms (content/forms/*.yaml) and the map registry
+Email templates (content/templates/*.yaml), forms (content/forms/*.yaml), segments
+(content/segments/*.yaml) and the map registry
 (which trigger starts which state machine, with which entry rule) change without a redeploy.
 Everything is validated before anything is written, so a broken file changes nothing.
 """
@@ -89,6 +90,28 @@ def load_forms(root: Path) -> dict[str, dict[str, Any]]:
     return found
 
 
+def load_segments(root: Path) -> dict[str, dict[str, Any]]:
+    """content/segments/*.yaml, each validated (its condition as in maps); the id is the file's name."""
+    from pydantic import ValidationError
+
+    from automaps.store.segments import validate
+
+    found = {}
+    for path in _yaml_files(root / "content" / "segments"):
+        try:
+            segment = validate(_read(path))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'segment'}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()
+            )
+            raise ContentError(f"{path}: {problems}") from None
+        if segment.id != path.stem:
+            raise ContentError(f"{path}: id {segment.id!r} differs from the file name; rename one")
+        found[segment.id] = segment.body()
+    return found
+
+
 def map_records(root: Path, arn_for: Callable[[str], str]) -> list[MapRecord]:
     from automaps.maps.loader import load_maps
 
@@ -120,6 +143,7 @@ def push_all(root: Path, arn_for: Callable[[str], str]) -> dict[str, int]:
     """Validate everything first, then write. Returns counts by kind."""
     templates, forms, maps = load_templates(root), load_forms(root), map_records(root, arn_for)
     named = load_named(root)
+    segments = load_segments(root)
     _check_references(forms, maps, templates, root)
     store = ContentStore()
     for kind, items in named.items():
@@ -129,12 +153,18 @@ def push_all(root: Path, arn_for: Callable[[str], str]) -> dict[str, int]:
         store.put("TEMPLATE", name, body)
     for form_id, body in forms.items():
         store.put("FORM", form_id, body)
+    for segment_id, body in segments.items():
+        store.put("SEGMENT", segment_id, body)
     for record in maps:
         register(record)
+    from automaps.journeys import segments as upkeep
+
+    upkeep.forget()
     return {
         "templates": len(templates),
         "forms": len(forms),
         "maps": len(maps),
+        "segments": len(segments),
         **{kind.lower(): len(items) for kind, items in named.items()},
     }
 

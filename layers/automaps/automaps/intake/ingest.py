@@ -293,7 +293,7 @@ RESERVED_NAMESPACES = frozenset(
         "fulfillment", "lead", "list", "map", "membership", "note", "offer", "orders", "order", "page",
         "product", "purchase", "sms", "step", "tags", "task", "team", "transactions", "webhook", "wordpress",
         # ... and those issue 9 adds or keeps for moves between maps
-        "automation", "goal", "wait", "sequence", "follow_up", "enrollment", "ingest", "unsubscribed",
+        "automation", "goal", "wait", "sequence", "follow_up", "enrollment", "ingest", "unsubscribed", "segment",
     }
 )  # fmt: skip
 """Custom event types may not use these namespaces: the router would take them for our own events."""

@@ -451,5 +451,7 @@ _MATCHERS: dict[str, Matcher] = {
     "removed_from_automation": _automation,
     "paused_on_automation": _automation,
     "unpaused_on_automation": _automation,
+    "segment_entered": _attributes(segment="segment"),
+    "segment_exited": _attributes(segment="segment"),
     "event": _event,
 }

@@ -223,6 +223,10 @@ class PlatformRef(_Body):
     platform: Name | None = None
 
 
+class SegmentRef(_Body):
+    segment: Name
+
+
 class TaskRef(_Body):
     name: Name | None = Field(default=None, description="the task's title")
 
@@ -352,6 +356,8 @@ _SPECS: list[tuple[str, str, Any, str]] = [
     ("removed_from_automation", "automation.removed", Annotated[AutomationRef, _short("map")], "removed from a map"),
     ("paused_on_automation", "automation.paused", Annotated[AutomationRef, _short("map")], "paused on a map"),
     ("unpaused_on_automation", "automation.unpaused", Annotated[AutomationRef, _short("map")], "unpaused on a map"),
+    ("segment_entered", "segment.entered", Annotated[SegmentRef, _short("segment")], "the contact enters the segment"),
+    ("segment_exited", "segment.exited", Annotated[SegmentRef, _short("segment")], "the contact leaves the segment"),
 ]
 
 TRIGGER_MODELS: dict[str, type[TriggerBase]] = {
