@@ -7,7 +7,9 @@ mail carries the one-click unsubscribe headers and link whichever the connection
 
 Engagement is tracked whichever the connection: SES message tags name the contact, map, step and
 template; through SMTP our own pixel and click redirect do (automaps.intake.engagement). An address that
-bounced for good or complained is skipped, never sent to ("address bounced on 2026-11-02").
+bounced for good or complained is skipped, never sent to ("address bounced on 2026-11-02"). The
+map's sending limits (quiet hours, frequency caps: automaps.channels.limits) may defer or skip it;
+``marketing: false`` (transactional mail) is neither capped nor counted by ``kinds: marketing`` caps.
 
 :func:`compose` is shared with ``automaps test-email``, which sends the same email to any address
 without an enrollment.
@@ -24,8 +26,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from automaps import rendering
-from automaps.channels import email, tracking
-from automaps.journeys.steps import PermanentError, Skip, StepContext
+from automaps.channels import email, limits, tracking
+from automaps.journeys.steps import Outcome, PermanentError, Skip, StepContext
 from automaps.store.contacts import Contact, mask_email
 
 DEFAULT_CONNECTION = email.DEFAULT_CONNECTION
@@ -105,7 +107,7 @@ class Email:
     name: str
 
 
-def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
+def run(ctx: StepContext, settings: Settings) -> dict[str, Any] | Outcome:
     message = compose(settings, ctx.contact, ctx.trigger_event, where_to=f"the 'to' of step {ctx.event.step_id!r}")
     suppression = ctx.store.email_suppression(email.valid_address(message.to))
     if suppression is not None:  # a permanent bounce or a complaint (automaps.intake.engagement)
@@ -115,6 +117,9 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
             suppression_reason(suppression),
             {"template": message.name, "to": mask_email(message.to), "suppressed": suppression.reason},
         )
+    deferred = limits.apply(ctx, "email", message.marketing, {"template": message.name, "to": mask_email(message.to)})
+    if deferred is not None:  # quiet hours or a frequency cap (the map's sending limits)
+        return deferred
     trace = email.Trace(
         contact_id=ctx.contact.id, map_id=ctx.event.map_id, step_id=ctx.event.step_id, template=message.name
     )

@@ -3,7 +3,9 @@ SNS (``provider: sns``, the default) or AWS End User Messaging SMS (``provider:
 end_user_messaging``, from the sending number chosen in ``from``).
 
 A contact without a phone number, or a text whose merge field has no value, is a recorded skip:
-a literal placeholder never reaches a customer.
+a literal placeholder never reaches a customer. The map's sending limits (quiet hours, frequency
+caps: automaps.channels.limits) may defer or skip it; ``marketing: false`` texts are neither capped
+nor counted by ``kinds: marketing`` caps.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from automaps import config, rendering
-from automaps.channels import end_user_messaging, sms
-from automaps.journeys.steps import Skip, StepContext
+from automaps.channels import end_user_messaging, limits, sms
+from automaps.journeys.steps import Outcome, Skip, StepContext
 from automaps.store.contacts import mask_phone
 
 
@@ -40,6 +42,9 @@ class Settings(BaseModel):
     configuration_set: str | None = Field(
         default=None, min_length=1, description="end_user_messaging: configuration set for events"
     )
+    marketing: bool = Field(
+        default=True, description="a marketing text (counted by the map's marketing frequency caps)"
+    )
 
     @model_validator(mode="after")
     def _provider_settings(self) -> Settings:
@@ -64,13 +69,16 @@ class Settings(BaseModel):
         return self
 
 
-def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
+def run(ctx: StepContext, settings: Settings) -> dict[str, Any] | Outcome:
     context = _merge_context(ctx, settings)
     written = _recipient(ctx, settings, context)
     if "sms" in ctx.contact.unsubscribed:
         raise Skip("the contact unsubscribed from SMS")
     number = sms.to_e164(written, _country(ctx))
     text = rendering.render(settings.text, context, where=f"the text of step {ctx.event.step_id!r}")
+    deferred = limits.apply(ctx, "sms", settings.marketing, {"to": mask_phone(number)})
+    if deferred is not None:  # quiet hours or a frequency cap (the map's sending limits)
+        return deferred
 
     def send() -> dict[str, Any]:
         if settings.provider == "end_user_messaging":
@@ -85,7 +93,9 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any]:
             }
         return {"message_id": sms.send(to=number, text=text, sender_id=settings.sender_id or config.sms_sender_id())}
 
-    sent = {"to": mask_phone(number), "provider": settings.provider}
+    sent: dict[str, Any] = {"to": mask_phone(number), "provider": settings.provider}
+    if not settings.marketing:  # not counted by marketing caps (automaps.channels.limits)
+        sent["marketing"] = False
     answer = ctx.once("sms", send, kind="sms.sent", detail=lambda answer: {"message_id": answer["message_id"], **sent})
     return {"message_id": answer["message_id"], **sent}
 

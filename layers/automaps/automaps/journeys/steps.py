@@ -6,7 +6,8 @@
 1. loads the contact (gone: the step is skipped),
 2. checks ``only_if`` (not met: skipped, recorded with the inputs the condition looked at),
 3. runs the action module's ``run(ctx, settings)``,
-4. records ``step.done`` / ``step.skipped`` / ``step.failed`` on the contact's history,
+4. records ``step.done`` / ``step.skipped`` / ``step.failed`` on the contact's history (or
+   ``step.deferred``: a send held back by the map's sending limits, automaps.channels.limits),
 
 all of it exactly once per visit: Powertools idempotency keyed on the execution, the state and
 the time the state was entered, so a Lambda or Step Functions retry of one visit returns the
@@ -104,6 +105,8 @@ class TaskEvent(BaseModel):
     """The ``if``/``switch`` right after this step, decided after it in the same invocation
     (automaps.journeys.journey.Check); the answer is returned under ``check``."""
     missing_fields: Literal["skip", "fail"] = "skip"
+    sending: dict[str, Any] | None = None
+    """The map's sending limits, for send_email / send_sms (automaps.channels.limits.Sending)."""
     position: dict[str, Any] | None = None
     """How this step stands in the map when it begins (automaps.journeys.positions.PositionSpec)."""
     then_wait: dict[str, Any] | None = None
@@ -126,7 +129,7 @@ class TaskEvent(BaseModel):
 class Outcome(BaseModel):
     """What the handler returns (and Step Functions discards): the story is on the history."""
 
-    outcome: Literal["done", "skipped", "failed", "unknown"]
+    outcome: Literal["done", "skipped", "failed", "unknown", "deferred"]
     reason: str | None = None
     step_id: str
     detail: dict[str, Any] = Field(default_factory=dict)
@@ -224,7 +227,7 @@ class StepContext:
 
     def outcome(
         self,
-        outcome: Literal["done", "skipped", "failed", "unknown"] = "done",
+        outcome: Literal["done", "skipped", "failed", "unknown", "deferred"] = "done",
         reason: str | None = None,
         **detail: Any,
     ) -> Outcome:
@@ -332,7 +335,7 @@ def _execute(task: TaskEvent, visit: dict[str, str]) -> dict[str, Any]:
         )
     if task.then_check is not None:
         outcome.check = _then_check(ctx)
-    if task.then_wait is not None:
+    if task.then_wait is not None and outcome.outcome != "deferred":  # a deferred send stays at its step
         _enter_wait(task)
     return outcome.model_dump(mode="json")
 

@@ -97,6 +97,8 @@ SUPERSEDED = "Superseded"
 RETURNING_ACTIONS = frozenset({"add_to_automation", "add_to_sequence"})
 """Actions that can make the contact wait for the other map to end (``return: true``)."""
 RESUMABLE_TYPES = ("Task", "Wait", "Pass", "Parallel")
+LIMITED_ACTIONS = frozenset({"send_email", "send_sms"})
+"""Actions the map's ``sending`` limits apply to (automaps.channels.limits)."""
 
 HISTORY_EVENTS_LIMIT = 25_000
 HISTORY_EVENTS_RESERVE = 1_000
@@ -424,12 +426,33 @@ class _Compiler:
             payload["next_state"] = after
         if ref.path in self.then_wait:
             payload["then_wait"] = self.then_wait[ref.path]
+        limited = self.map.sending is not None and step.action in LIMITED_ACTIONS
+        if limited and self.map.sending is not None:  # the map's sending limits: a deferred send comes back
+            payload["sending"] = self.map.sending.model_dump(mode="json", by_alias=True)
+            if self.map.fallback_timezone:
+                payload["fallback_timezone"] = self.map.fallback_timezone
         payload |= {"missing_fields": self.map.missing_fields, **_visit()}
         comment = f"{step.action}: {_settings_words(settings)}"
         if step.only_if is not None:
             comment += f"; runs only if {describe_condition(step.only_if)}, else is skipped"
         if returns:
             self._returning(states, ref, comment, payload, after)
+            return
+        if decides is None and limited:
+            key = self._key(f"{ref.label} send")
+            selector = {"detail.$": "$.Payload.detail"}
+            self._task(
+                states,
+                main,
+                comment,
+                step.action,
+                payload,
+                f"{main} deferred?",
+                after,
+                result_selector=selector,
+                result_path=f"$.sends.{key}",
+            )
+            self._deferral(states, main, f"$.sends.{key}", after)
             return
         if decides is None:
             self._task(states, main, comment, step.action, payload, after, after)
@@ -442,11 +465,29 @@ class _Compiler:
             comment,
             step.action,
             payload,
-            choice,
+            f"{main} deferred?" if limited else choice,
             after,
-            result_selector={"answer.$": "$.Payload.check"},
+            result_selector={"answer.$": "$.Payload.check"} | ({"detail.$": "$.Payload.detail"} if limited else {}),
             result_path=f"$.checks.{key}",
         )
+        if limited:
+            self._deferral(states, main, f"$.checks.{key}", choice)
+
+    def _deferral(self, states: dict[str, Any], main: str, result: str, after: str) -> None:
+        """A send the map's sending limits deferred (quiet hours, a frequency cap: its result has
+        ``detail.deferred_until``) waits until then and visits the same Task again (a new visit)."""
+        states[f"{main} deferred?"] = {
+            "Type": "Choice",
+            "Comment": f"If the sending limits deferred '{main}', wait and send it then; else on to '{after}'",
+            "Choices": [{"Variable": f"{result}.detail.deferred_until", "IsPresent": True, "Next": f"{main} deferred"}],
+            "Default": self._to(after),
+        }
+        states[f"{main} deferred"] = {
+            "Type": "Wait",
+            "Comment": f"Wait until the end of the quiet hours or the cap ({result}.detail.deferred_until)",
+            "TimestampPath": f"{result}.detail.deferred_until",
+            "Next": main,
+        }
 
     def _timing(self, states: dict[str, Any], ref: StepRef, when: When, after: str) -> None:
         """The wait "M when" before an action: Seconds or Timestamp when fixed, else resolved at run

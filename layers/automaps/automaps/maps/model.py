@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from automaps.actions import ACTION_TYPES, camel, settings_model
+from automaps.channels.limits import Sending
 from automaps.conditions import Condition, leaves
 from automaps.conditions import model as conditions
 from automaps.maps.triggers import (  # noqa: F401  (re-exported)
@@ -389,6 +390,8 @@ class Map(BaseModel):
     entry: Entry = Entry()
     missing_fields: Literal["skip", "fail"] = "skip"
     on_error: OnError = OnError()
+    sending: Sending | None = Field(default=None, exclude_if=lambda value: value is None)
+    """Quiet hours and frequency caps of the map's send_email / send_sms (automaps.channels.limits)."""
     timezone: Timezone = "UTC"
     steps: StepList
 
@@ -401,6 +404,12 @@ class Map(BaseModel):
             )
         if self.sequence is not None and self.kind != "sequence":
             raise ValueError("sequence options belong to a map of kind: sequence")
+        if self.sending is not None and self.sending.reads_contact_timezone and not self.fallback_timezone:
+            raise ValueError(
+                "sending.quiet_hours are read in the contact's timezone, but this map has no timezone for "
+                "contacts whose own is unknown; add one at the top of the map (e.g. timezone: America/New_York), "
+                "or give the quiet hours a fixed timezone (e.g. timezone: Europe/Paris)"
+            )
         return self
 
     def entered_by(self) -> list[Any]:
