@@ -104,6 +104,26 @@ def test_given_segments_when_an_entry_of_a_kind_no_segment_reads_is_routed_then_
     assert reads == []
 
 
+def test_given_a_segment_when_an_entry_it_reads_moves_a_contact_in_then_it_costs_three_requests(aws, clock, tmp_path):
+    # GIVEN the segment "vip" and a contact whose tag vip was added with no entry routed yet
+    pushed(tmp_path, VIP)
+    upkeep.cached_segments()
+    store = ContactStore()
+    contact, _ = store.upsert_by_email("joe@example.com", {})
+    store.change_tags(contact.id, add=["vip"])  # no effect: no entry written, nothing routed
+    calls: list[str] = []
+    client = __import__("automaps.aws", fromlist=["client"]).client("dynamodb")
+    client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
+
+    # WHEN the tags.changed entry is routed
+    made = upkeep.route(contact.id, "H#2026-11-02T08:00:00.000000Z#0001",
+                        HistoryEntry(at=clock.now(), kind="tags.changed", detail={"added": ["vip"], "removed": []}))
+
+    # THEN the contact entered, for one profile read, one membership Query and one transaction
+    assert made == [("vip", "entered")]
+    assert calls == ["GetItem", "Query", "TransactWriteItems"]
+
+
 @pytest.mark.parametrize(("body", "problem"), [
     ({"id": "broken", "condition": {"has_tga": "vip"}}, "condition: a condition is a mapping with one key"),
     ({"id": "broken"}, "condition: Field required"),
