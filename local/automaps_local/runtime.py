@@ -39,6 +39,7 @@ from automaps import aws
 from automaps import clock as app_clock
 from automaps_local import moto_patches, observe
 from automaps_local.clock import VirtualClock
+from automaps_local.schedules import ScheduleFiring
 from automaps_local.sqs_events import SqsDelivery
 from automaps_local.stack import ACCOUNT, REGION, LocalFunction, LocalStack, Route
 from automaps_local.stream_events import StreamDelivery
@@ -120,6 +121,7 @@ class LocalRuntime:
         self.outbox_reader: observe.Outbox | None = None
         self.sqs: SqsDelivery | None = None  # the template's Type: SQS events, delivered in-process
         self.streams: StreamDelivery | None = None  # the template's Type: DynamoDB events, likewise
+        self.schedules: ScheduleFiring | None = None  # EventBridge Scheduler one-time schedules, fired on the clock
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Self:
@@ -145,6 +147,7 @@ class LocalRuntime:
             self.sqs = SqsDelivery(self._stack.sqs_event_sources(), self._invoke_by_name, self.clock)
             self.streams = StreamDelivery(self._stack.dynamodb_event_sources(), self._invoke_by_name, self.clock)
             moto_patches.install(self.clock, self._invoke_by_name, self.sqs.added, self.streams.added)
+            self.schedules = ScheduleFiring(self.clock).install()
             self.outbox_reader = observe.Outbox(ACCOUNT, REGION, self.clock.now)
         except BaseException:
             self.close()
@@ -175,6 +178,8 @@ class LocalRuntime:
                 self.sqs.close()
             if self.streams is not None:
                 self.streams.close()
+            if self.schedules is not None:
+                self.schedules.close()
             self.clock.wait_finished(timeout=5.0)
         finally:
             moto_patches.uninstall()

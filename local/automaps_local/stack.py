@@ -171,6 +171,14 @@ class LocalStack:
         for logical in sorted(queues, key=lambda q: "RedrivePolicy" in queues[q].get("Properties", {})):
             self._create_queue(logical, queues[logical].get("Properties", {}))  # dead-letter queues first
         self._create_ses_configuration_sets()
+        for logical, resource in self.template.of_type("AWS::Scheduler::ScheduleGroup").items():
+            name = str(
+                self.resolver.resolve(resource.get("Properties", {}).get("Name", f"{self.stack_name}-{logical}"))
+            )
+            aws.client("scheduler").create_schedule_group(Name=name)
+            self.resolver.refs[logical] = name
+        for logical in self.template.of_type("AWS::IAM::Role"):
+            self.resolver.attributes[(logical, "Arn")] = self._role(f"{logical}.amazonaws.com")
 
     def _create_queue(self, logical: str, props: dict[str, Any]) -> None:
         """A queue with the attributes SQS takes at creation (visibility timeout, retention,

@@ -174,7 +174,8 @@ def test_given_a_wait_that_depends_on_the_contact_then_resolve_wait_computes_the
         "FunctionName": "${ResolveWaitFunctionArn}",
         "Payload": {**IDS, "step_id": "morning", "wait": {"days": 2.0, "at": "09:00", "timezone": "contact"},
                     "fallback_timezone": "Europe/Paris",
-                    "position": {"kind": "wait", "state": "morning", "timer": "morning"}, **VISIT},
+                    "position": {"kind": "wait", "state": "morning", "timer": "morning"},
+                    "hand_off_after": 604800, **VISIT},
     }
     assert resolve["ResultSelector"] == {"at.$": "$.Payload.at"}
     assert resolve["ResultPath"] == "$.timers.morning"
@@ -303,7 +304,8 @@ def test_given_when_relative_to_a_date_field_then_the_action_waits_for_the_resol
     assert resolve["Parameters"] == {
         "FunctionName": "${ResolveWaitFunctionArn}",
         "Payload": {**IDS, "step_id": "reminder", "when": {"until_field": "webinar_at", "offset": {"hours": -1.0}},
-                    "position": {"kind": "wait", "state": "reminder when", "timer": "reminder"}, **VISIT},
+                    "position": {"kind": "wait", "state": "reminder when", "timer": "reminder"},
+                    "hand_off_after": 604800, **VISIT},
     }
     assert resolve["Comment"] == ("Work out when 'reminder' runs (until 1 hour before the contact's field webinar_at); "
                                   "the UTC time goes to $.timers.reminder")
@@ -884,3 +886,20 @@ def test_given_a_fixed_wait_a_go_to_reaches_then_it_keeps_its_resolve_task(compi
 
     assert "then_wait" not in states["welcome"]["Parameters"]["Payload"]
     assert states["welcome"]["Next"] == "two-days resolve"
+
+
+def test_given_a_map_then_its_resolved_waits_say_after_how_long_they_are_handed_to_the_scheduler(compile_steps):
+    states = compile_steps("""\
+        - id: hello
+          add_note: {text: hello}
+        - id: month
+          wait: {days: 30}
+        - id: week
+          wait: {days: 7}
+        """)
+
+    # THEN a delay longer than the default 7 days is not folded into the action before it: its
+    # resolve Task decides at run time, and hands it off (automaps.journeys.handoff)
+    assert "then_wait" not in states["hello"]["Parameters"]["Payload"]
+    assert states["month resolve"]["Parameters"]["Payload"]["hand_off_after"] == 7 * 86400
+    assert states["week resolve"]["Parameters"]["Payload"]["hand_off_after"] == 7 * 86400

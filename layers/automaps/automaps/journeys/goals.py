@@ -38,6 +38,7 @@ BOOKKEEPING = frozenset(
         "step.skipped",
         "step.failed",
         "step.outcome_unknown",
+        "step.deferred",
         "condition.evaluated",
         "map.enrolled",
         "map.enroll_skipped",

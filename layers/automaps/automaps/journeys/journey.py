@@ -173,6 +173,8 @@ class WaitRequest(BaseModel):
     when: dict[str, Any] | None = None
     fallback_timezone: str | None = None
     position: dict[str, Any] | None = None
+    hand_off_after: int | None = None
+    """Seconds: a longer wait is handed to the scheduler (automaps.journeys.handoff)."""
     execution_id: str | None = None
     state_name: str | None = None
     state_entered_time: str | None = None
@@ -189,6 +191,7 @@ def resolve_wait(request: WaitRequest) -> dict[str, Any]:
     """``{"at": "<UTC>Z", "skip": bool}`` for the contact (a moment already past comes back as
     now). A missed moment that is skipped, and a date field that gives no moment, are recorded as
     ``step.skipped`` with the reason, once per visit. Throttling leaves as ``TransientError``."""
+    from automaps.journeys import handoff
     from automaps.maps.resolve import resolve, skips
     from automaps.timing import WaitSpec, When
 
@@ -210,6 +213,8 @@ def resolve_wait(request: WaitRequest) -> dict[str, Any]:
             )
         if request.enrollment_id:
             enter(request, until=clock.iso(moment.at))
+            if not skip and request.visit is not None and handoff.due(moment.at, request.hand_off_after):
+                handoff.hand_off(request, moment.at, request.visit.key)  # ends this run (Superseded)
     return {"at": clock.iso(moment.at), "skip": skip}
 
 

@@ -347,8 +347,10 @@ class _Compiler:
         a plain Wait state, with no resolve Task (one transition and one invocation fewer), and a
         twin "<wait> resumed" (TimestampPath) is what a move resumes into."""
         *list_path, index = ref.path
-        if not isinstance(ref.step, WaitStep) or ref.step.wait.needs_resolving or ref.branch:
+        if not isinstance(ref.step, WaitStep) or ref.step.wait.needs_resolving or ref.branch or ref.step.wait.until:
             return False
+        if self._hand_off_after and ref.step.wait.delay_seconds > self._hand_off_after:
+            return False  # long enough to be handed to the scheduler: its resolve Task decides
         if ref.step.id and any(
             isinstance(r.step, GoToStep) and r.step.go_to == ref.step.id for r in self.refs.values()
         ):
@@ -518,6 +520,8 @@ class _Compiler:
             payload["fallback_timezone"] = self.map.fallback_timezone
         selector = {"at.$": "$.Payload.at"} | ({"skip.$": "$.Payload.skip"} if skip else {})
         payload["position"] = self._position("wait", name, key)
+        if self._hand_off_after and not self.fork_after:
+            payload["hand_off_after"] = self._hand_off_after
         payload |= _visit()
         what = f"when '{then}' runs" if action else "when the wait ends"
         exits = self.map.on_error.wait == "exit"
@@ -858,6 +862,12 @@ class _Compiler:
         main = self._main(ref)
         found: dict[str, Any] = {"step": ref.label, "state": f"{main} resumed", "timer": key}
         return found | ({"until": iso(spec.until)} if spec.until else {"seconds": spec.delay_seconds})
+
+    @property
+    def _hand_off_after(self) -> int:
+        """Seconds after which a wait is handed to the scheduler (0: never)."""
+        after = self.map.waits.hand_off_after
+        return after.total_seconds if after else 0
 
     def _left_state(self) -> str:
         """Where a superseded task goes: "Left", or its fork branch's own Succeed."""

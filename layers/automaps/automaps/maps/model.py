@@ -346,6 +346,16 @@ class OnError(BaseModel):
     wait: Literal["exit", "continue"] = "exit"
 
 
+class WaitOptions(BaseModel):
+    """How a map's contacts wait: a wait (or an action's ``when``) longer than ``hand_off_after``
+    (default 7 days; ``null``: never) ends the run and hands the contact to a one-time EventBridge
+    Scheduler schedule that resumes them at its end, so that open executions count only contacts
+    whose next moment is near (automaps.journeys.handoff)."""
+
+    model_config = _STRICT
+    hand_off_after: PositiveDuration | None = Field(default_factory=lambda: Duration(days=7))
+
+
 class MapGoal(BaseModel):
     """A goal of the whole map: ``goals: [{id: bought, event: {kind: purchase.made}}]``; the
     moment a contact anywhere in the map achieves it, they leave the map (``then: exit``)."""
@@ -388,6 +398,7 @@ class Map(BaseModel):
     triggers: list[Trigger] = Field(default_factory=list)
     goals: list[MapGoal] = Field(default_factory=list, max_length=20)
     entry: Entry = Entry()
+    waits: WaitOptions = WaitOptions()
     missing_fields: Literal["skip", "fail"] = "skip"
     on_error: OnError = OnError()
     sending: Sending | None = Field(default=None, exclude_if=lambda value: value is None)
