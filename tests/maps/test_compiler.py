@@ -663,7 +663,7 @@ def test_given_a_map_then_it_starts_with_the_resume_choice_listing_exactly_its_t
         - id: remind
           send_email: {template: reminder}
         - id: pause
-          wait: {days: 7}
+          wait: {days: 2}
         - id: confirmed
           if: {has_tag: confirmed}
           then: [end]
