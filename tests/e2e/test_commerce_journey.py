@@ -46,8 +46,8 @@ def test_given_a_buyer_in_the_commerce_map_then_every_commerce_action_acts_once_
 
     assert runtime.run_until_settled(timeout=60)
 
-    [execution] = runtime.executions(map_id)
-    assert execution["status"] == "SUCCEEDED", execution
+    executions = runtime.executions(map_id)  # the 4-day wait went to the scheduler: a second run went on
+    assert [e["status"] for e in executions] == ["SUCCEEDED", "SUCCEEDED"], executions
     assert shop.products(buyer.id) == [] and shop.offers(buyer.id) == []
     assert shop.access(buyer.id)["members-area"].status == "suspended"
     history = store.history(buyer.id)
@@ -65,4 +65,4 @@ def test_given_a_buyer_in_the_commerce_map_then_every_commerce_action_acts_once_
     suspended = [h for h in history if h.kind == "membership.access_changed"][-1]
     assert suspended.detail == {"site": "members-area", "old": "enabled", "new": "suspended"}
     assert suspended.at >= START + timedelta(days=4)
-    assert json.dumps(execution["input"])  # the state payload stays identifiers only
+    assert all(json.dumps(e["input"]) for e in executions)  # the state payload stays identifiers only

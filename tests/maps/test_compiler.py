@@ -175,7 +175,7 @@ def test_given_a_wait_that_depends_on_the_contact_then_resolve_wait_computes_the
         "Payload": {**IDS, "step_id": "morning", "wait": {"days": 2.0, "at": "09:00", "timezone": "contact"},
                     "fallback_timezone": "Europe/Paris",
                     "position": {"kind": "wait", "state": "morning", "timer": "morning"},
-                    "hand_off_after": 604800, **VISIT},
+                    "hand_off_after": 259200, **VISIT},
     }
     assert resolve["ResultSelector"] == {"at.$": "$.Payload.at"}
     assert resolve["ResultPath"] == "$.timers.morning"
@@ -305,7 +305,7 @@ def test_given_when_relative_to_a_date_field_then_the_action_waits_for_the_resol
         "FunctionName": "${ResolveWaitFunctionArn}",
         "Payload": {**IDS, "step_id": "reminder", "when": {"until_field": "webinar_at", "offset": {"hours": -1.0}},
                     "position": {"kind": "wait", "state": "reminder when", "timer": "reminder"},
-                    "hand_off_after": 604800, **VISIT},
+                    "hand_off_after": 259200, **VISIT},
     }
     assert resolve["Comment"] == ("Work out when 'reminder' runs (until 1 hour before the contact's field webinar_at); "
                                   "the UTC time goes to $.timers.reminder")
@@ -898,8 +898,8 @@ def test_given_a_map_then_its_resolved_waits_say_after_how_long_they_are_handed_
           wait: {days: 7}
         """)
 
-    # THEN a delay longer than the default 7 days is not folded into the action before it: its
+    # THEN a delay longer than the default 3 days is not folded into the action before it: its
     # resolve Task decides at run time, and hands it off (automaps.journeys.handoff)
     assert "then_wait" not in states["hello"]["Parameters"]["Payload"]
-    assert states["month resolve"]["Parameters"]["Payload"]["hand_off_after"] == 7 * 86400
-    assert states["week resolve"]["Parameters"]["Payload"]["hand_off_after"] == 7 * 86400
+    assert states["month resolve"]["Parameters"]["Payload"]["hand_off_after"] == 3 * 86400
+    assert states["week resolve"]["Parameters"]["Payload"]["hand_off_after"] == 3 * 86400

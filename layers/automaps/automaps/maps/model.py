@@ -348,12 +348,12 @@ class OnError(BaseModel):
 
 class WaitOptions(BaseModel):
     """How a map's contacts wait: a wait (or an action's ``when``) longer than ``hand_off_after``
-    (default 7 days; ``null``: never) ends the run and hands the contact to a one-time EventBridge
+    (default 3 days; ``null``: never) ends the run and hands the contact to a one-time EventBridge
     Scheduler schedule that resumes them at its end, so that open executions count only contacts
     whose next moment is near (automaps.journeys.handoff)."""
 
     model_config = _STRICT
-    hand_off_after: PositiveDuration | None = Field(default_factory=lambda: Duration(days=7))
+    hand_off_after: PositiveDuration | None = Field(default_factory=lambda: Duration(days=3))
 
 
 class MapGoal(BaseModel):
