@@ -60,6 +60,15 @@ def enroll_queue_url() -> str:
     return _required("ENROLL_QUEUE_URL")
 
 
+def waits_scheduler() -> tuple[str, str, str] | None:
+    """Where long waits are handed: (schedule group, the role EventBridge Scheduler sends with, the
+    EnrollQueue's ARN); None when the stack sets none (waits then stay in their executions)."""
+    group, role, queue = (
+        os.environ.get(name) for name in ("WAITS_SCHEDULE_GROUP", "SCHEDULER_ROLE_ARN", "ENROLL_QUEUE_ARN")
+    )
+    return (group, role, queue) if group and role and queue else None
+
+
 def ses_configuration_set() -> str | None:
     return os.environ.get("SES_CONFIGURATION_SET") or None
 

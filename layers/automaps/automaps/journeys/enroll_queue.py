@@ -40,6 +40,18 @@ def consume(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
 
 
 def handle(record: SQSRecord) -> dict[str, Any]:
+    from automaps.journeys import handoff
+
+    resume = handoff.parse(record.body)  # a long wait's schedule, at its end (automaps.journeys.handoff)
+    if resume is not None:
+        try:
+            done = handoff.resume(resume)
+        except Exception as error:
+            delay = back_off(record)
+            logger.exception("resume failed", extra={"error": type(error).__name__, "retry_in_seconds": delay})
+            raise
+        logger.info("resume handled", extra={"enrollment_id": resume.enrollment_id, "done": done})
+        return {"resumed": done}
     try:
         request = EnrollRequest.model_validate_json(record.body)
     except ValidationError as error:  # never enrollable: log it, and the DLQ keeps it for a look
