@@ -69,6 +69,23 @@ def waits_scheduler() -> tuple[str, str, str] | None:
     return (group, role, queue) if group and role and queue else None
 
 
+def enroll_start_pacing() -> tuple[float, float, int]:
+    """How fast the intake consumer may call StartExecution: (starts per second, burst, pollers),
+    from ``ENROLL_STARTS_PER_SECOND`` (default 290), ``ENROLL_STARTS_BURST`` (1200) and
+    ``ENROLL_POLLERS`` (the event source's MaximumConcurrency, 10), for all pollers together."""
+    values = []
+    for name, default in (("ENROLL_STARTS_PER_SECOND", 290.0), ("ENROLL_STARTS_BURST", 1200.0), ("ENROLL_POLLERS", 10)):
+        raw = os.environ.get(name) or str(default)
+        try:
+            value = type(default)(raw)
+        except ValueError:
+            raise ConfigError(f"environment variable {name} must be a number, not {raw!r}") from None
+        if value <= 0:
+            raise ConfigError(f"environment variable {name} must be positive, not {raw!r}")
+        values.append(value)
+    return float(values[0]), float(values[1]), int(values[2])
+
+
 def ses_configuration_set() -> str | None:
     return os.environ.get("SES_CONFIGURATION_SET") or None
 

@@ -9,12 +9,25 @@ receive count (``ChangeMessageVisibility``): 10 s, 20 s, 40 s, ... at most 900 s
 shortened by up to half by a jitter fixed per message. After ``MAX_RECEIVES`` receives SQS
 moves it to the dead-letter queue, whose depth raises an alarm; the entry gate is never left
 claimed, since every failed start restores it (``enrollment._revert``).
+
+**Pacing.** Every StartExecution first takes a token from its poller's :class:`StartPacer` (called
+by ``enrollment._start``): a token bucket of ``starts_per_second / pollers`` tokens a second
+holding at most ``burst / pollers`` (``config.enroll_start_pacing``; the pollers are the event
+source's ``MaximumConcurrency``), so all pollers together stay under the configured rate. Lambda
+runs one invocation at a time per execution environment, so the bucket lives in the process
+(one per thread, for in-process runtimes that run pollers as threads) and carries over between
+invocations. A ``ThrottlingException`` empties it (the shared quota is spent) and the message
+backs off as above. Local buckets cost nothing; a shared DynamoDB bucket item would add a
+conditional write per start (and a hot item at 300 writes/s) to guard against a risk the
+back-off already absorbs: a new environment starting with a full bucket.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+import threading
+import time
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -109,3 +122,75 @@ def _receives(record: SQSRecord) -> int:
         return int(record.attributes.approximate_receive_count or 1)
     except ValueError:
         return 1
+
+
+class PacingTimer(Protocol):
+    """Where the pacer reads time and waits: real time in Lambda; a bench or test may install its own."""
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class RealTime:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+class StartPacer:
+    """A token bucket: ``rate`` tokens a second, at most ``capacity`` held (it starts full)."""
+
+    def __init__(self, rate: float, capacity: float, timer: PacingTimer) -> None:
+        self.rate, self.capacity, self.timer = rate, capacity, timer
+        self.tokens, self.at = capacity, timer.monotonic()
+        self.waited = 0.0  # seconds slept for tokens, in total
+
+    def _refill(self) -> None:
+        now = self.timer.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+
+    def acquire(self) -> None:
+        """Take one token, sleeping until there is one."""
+        self._refill()
+        while self.tokens < 1 - 1e-9:  # not 1: rounding must not leave a wait too short to move a clock
+            wait = (1 - self.tokens) / self.rate
+            self.timer.sleep(wait)
+            self.waited += wait
+            self._refill()
+        self.tokens -= 1
+
+    def throttled(self) -> None:
+        """Step Functions said its bucket is empty: take nothing more until ours refills."""
+        self._refill()
+        self.tokens = min(self.tokens, 0.0)
+
+
+_timer: PacingTimer = RealTime()
+_pacers: dict[int, tuple[tuple[float, float, int], PacingTimer, StartPacer]] = {}
+_pacers_lock = threading.Lock()
+
+
+def use_timer(timer: PacingTimer) -> PacingTimer:
+    """Install the pacers' time source (their buckets start again, full); returns the previous one."""
+    global _timer
+    with _pacers_lock:
+        previous, _timer = _timer, timer
+        _pacers.clear()
+    return previous
+
+
+def pacer() -> StartPacer:
+    """This poller's bucket, per the configured pacing (a new, full one when the setting changed)."""
+    setting = config.enroll_start_pacing()
+    key = threading.get_ident()
+    with _pacers_lock:
+        found = _pacers.get(key)
+        if found is None or found[0] != setting or found[1] is not _timer:
+            per_second, burst, pollers = setting
+            bucket = StartPacer(per_second / pollers, max(1.0, burst / pollers), _timer)
+            found = _pacers[key] = (setting, _timer, bucket)
+    return found[2]

@@ -571,10 +571,15 @@ def _start(record: MapRecord, contact_id: str, enrollment_id: str) -> str:
     payload = json.dumps(
         {"contact_id": contact_id, "enrollment_id": enrollment_id, "map_id": record.id}, sort_keys=True
     )
-    sfn = aws.client("stepfunctions")
+    from automaps.journeys.enroll_queue import pacer
+
+    sfn, bucket = aws.client("stepfunctions"), pacer()
+    bucket.acquire()  # under the configured starts per second, across the pollers (enroll_queue)
     try:
         return sfn.start_execution(stateMachineArn=record.state_machine_arn, name=name, input=payload)["executionArn"]
     except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("ThrottlingException", "Throttling"):
+            bucket.throttled()
         if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
             raise
         return _execution_arn(record, enrollment_id)
