@@ -42,10 +42,10 @@ def test_given_a_form_trigger_then_its_trigger_key_is_the_form_id_as_forms_look_
     assert TriggerKey(trigger.kind, trigger.key) == ("form_submitted", "newsletter")
 
 
-def test_given_every_trigger_then_each_listens_to_a_history_kind():
+def test_given_every_trigger_then_each_listens_to_a_history_kind_or_is_started_by_a_moment():
     for kind, model in TRIGGER_MODELS.items():
         assert model.kind == kind
-        assert model.listens_to or kind == "event"
+        assert bool(model.listens_to) != model.scheduled or kind == "event"
 
 
 @pytest.mark.parametrize(("written", "message"), [

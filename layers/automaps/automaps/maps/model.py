@@ -415,6 +415,13 @@ class Map(BaseModel):
             )
         if self.sequence is not None and self.kind != "sequence":
             raise ValueError("sequence options belong to a map of kind: sequence")
+        dated = [t.kind for t in self.triggers if getattr(t, "reads_contact_timezone", False)]
+        if dated and not self.fallback_timezone:
+            raise ValueError(
+                f"the {dated[0]} trigger starts at a time of day in the contact's timezone, but this map has no "
+                "timezone for contacts whose own is unknown; add one at the top of the map (e.g. timezone: "
+                "America/New_York), or give the trigger a fixed timezone (e.g. timezone: Europe/Paris)"
+            )
         if self.sending is not None and self.sending.reads_contact_timezone and not self.fallback_timezone:
             raise ValueError(
                 "sending.quiet_hours are read in the contact's timezone, but this map has no timezone for "

@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from automaps.conditions.model import Condition, ValueTest
-from automaps.timing import suggest
+from automaps.timing import PositiveDuration, TimeOfDay, Timezone, WaitTimezone, suggest
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 MAP_ID_PATTERN = r"[a-z0-9][a-z0-9-]{0,59}"
@@ -237,6 +237,134 @@ class AutomationRef(_Body):
     map: Ref | None = None
 
 
+# ---------------------------------------------------------------- triggers that a moment starts
+
+CRON_FIELDS = ("minutes", "hours", "day-of-month", "month", "day-of-week", "year")
+
+
+class Audience(_Body):
+    """Who a broadcast goes to: the members of a ``segment`` (content/segments/) or of a ``list``."""
+
+    segment: Name | None = None
+    list: Name | None = None
+
+    @model_validator(mode="after")
+    def _one_audience(self) -> Audience:
+        if (self.segment is None) == (self.list is None):
+            raise ValueError("say who it goes to: one of segment: <segment name> or list: <list name>")
+        return self
+
+
+def _cron(value: Any) -> Any:
+    if not isinstance(value, str) or len(value.split()) != 6:
+        raise ValueError(
+            f"cron {value!r} is an EventBridge Scheduler cron expression of six fields "
+            f'({" ".join(CRON_FIELDS)}), e.g. cron: "0 9 ? * MON *" (Mondays at 09:00)'
+        )
+    day_of_month, day_of_week = value.split()[2], value.split()[4]
+    if "?" not in (day_of_month, day_of_week):
+        raise ValueError(
+            f'cron {value!r}: one of day-of-month and day-of-week must be ?, e.g. "0 9 ? * MON *" or "0 9 1 * ? *"'
+        )
+    return value
+
+
+def _local_moment(value: Any) -> Any:
+    from datetime import datetime
+
+    text = value.isoformat() if hasattr(value, "isoformat") else value
+    try:
+        moment = datetime.fromisoformat(str(text))
+    except ValueError:
+        raise ValueError(f'at {value!r} is a date and time of day, e.g. at: "2026-12-24T09:00"') from None
+    if moment.tzinfo is not None:
+        raise ValueError(f"at {value!r}: give the time without an offset; the schedule's timezone says where it is")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _date(value: Any) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise ValueError(f"date {value!r} is a calendar date, e.g. date: 2026-12-25") from None
+
+
+def _one_zone(value: Any) -> Any:
+    if value == "contact":
+        raise ValueError(
+            "a schedule starts at one moment for everyone: give a timezone such as Europe/Paris "
+            "(date_is starts at a time of day in each contact's own timezone)"
+        )
+    return value
+
+
+class ScheduleSpec(Audience):
+    """``schedule: {cron: "0 9 ? * MON *", timezone: Europe/Paris, segment: newsletter}``: a
+    broadcast to the members of a segment or list, on a recurring ``cron`` or ``rate`` or once
+    ``at`` a local date and time, read in ``timezone`` (default: the map's)."""
+
+    cron: Annotated[str, BeforeValidator(_cron)] | None = None
+    rate: PositiveDuration | None = None
+    at: Annotated[str, BeforeValidator(_local_moment)] | None = None
+    timezone: Annotated[Timezone, BeforeValidator(_one_zone)] | None = None
+
+    @model_validator(mode="after")
+    def _one_moment(self) -> ScheduleSpec:
+        given = [name for name in ("cron", "rate", "at") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                'a schedule has one of cron (recurring, e.g. "0 9 ? * MON *"), rate (e.g. {days: 7}) '
+                'or at (once, e.g. "2026-12-24T09:00")' + (f"; this one has {' and '.join(given)}" if given else "")
+            )
+        if self.rate is not None and (self.rate.total_seconds < 60 or self.rate.total_seconds % 60):
+            raise ValueError("rate is whole minutes, at least {minutes: 1}, e.g. rate: {days: 7}")
+        return self
+
+
+class DateAt(_Body):
+    """When on the day: ``at`` a time of day in ``timezone`` (``contact``, the default: the
+    contact's own, else the map's ``timezone``; or a fixed zone such as Europe/Paris)."""
+
+    at: TimeOfDay = "09:00"
+    timezone: WaitTimezone = "contact"
+
+
+class DateMatches(DateAt):
+    """``date_matches: {field: birthday, at: "09:00"}``: every year on the month and day of the
+    contact's date field (birthdays, anniversaries; 29 February is the 28th in other years)."""
+
+    field: Name
+
+
+class DateRelative(DateAt):
+    """``date_relative: {field: renewal_date, days_before: 3}`` (or ``days_after``): the day that
+    many days before (after) the contact's date field."""
+
+    field: Name
+    days_before: Annotated[int, Field(ge=0, le=3660)] | None = None
+    days_after: Annotated[int, Field(ge=0, le=3660)] | None = None
+
+    @model_validator(mode="after")
+    def _one_offset(self) -> DateRelative:
+        if (self.days_before is None) == (self.days_after is None):
+            raise ValueError("say how far from the date: one of days_before: 3 or days_after: 7 (0 is the day itself)")
+        return self
+
+    @property
+    def offset_days(self) -> int:
+        """Days from the field's date to the day it starts (negative: before)."""
+        return -(self.days_before or 0) if self.days_before is not None else (self.days_after or 0)
+
+
+class DateIs(DateAt, Audience):
+    """``date_is: {date: 2026-12-25, at: "09:00", segment: customers}``: on that date, at that
+    time of day in each member's timezone, the members of a segment or list."""
+
+    date: Annotated[str, BeforeValidator(_date)]
+
+
 class AddedToAutomation(AutomationRef):
     from_: Ref | None = Field(default=None, alias="from", description="only when added by this map")
 
@@ -248,6 +376,7 @@ class TriggerBase(BaseModel):
     model_config = _STRICT
     kind: ClassVar[str]
     listens_to: ClassVar[tuple[str, ...]]
+    scheduled: ClassVar[bool] = False
     only_if: Condition | None = None
 
     @model_serializer(mode="wrap")
@@ -296,6 +425,49 @@ def _trigger(kind: str, listens_to: str, body: Any, doc: str) -> type[TriggerBas
     model.kind = kind
     model.listens_to = (listens_to,)
     return model
+
+
+class MomentTrigger(TriggerBase):
+    """A trigger that a moment starts, not a history entry: ``schedule``, ``date_matches``,
+    ``date_relative``, ``date_is``. Each compiles to EventBridge Scheduler schedules
+    (automaps.journeys.schedules); the router never matches them."""
+
+    listens_to: ClassVar[tuple[str, ...]] = ()
+    scheduled: ClassVar[bool] = True
+
+    @property
+    def key(self) -> str:
+        """The date field (``date_matches``, ``date_relative``) or the audience (segment or list)."""
+        body = self.body
+        return str(getattr(body, "field", None) or getattr(body, "segment", None) or getattr(body, "list", None))
+
+    @property
+    def reads_contact_timezone(self) -> bool:
+        return getattr(self.body, "timezone", None) == "contact"
+
+
+class ScheduleTrigger(MomentTrigger):
+    __doc__ = ScheduleSpec.__doc__
+    kind: ClassVar[str] = "schedule"
+    schedule: ScheduleSpec
+
+
+class DateMatchesTrigger(MomentTrigger):
+    __doc__ = DateMatches.__doc__
+    kind: ClassVar[str] = "date_matches"
+    date_matches: DateMatches
+
+
+class DateRelativeTrigger(MomentTrigger):
+    __doc__ = DateRelative.__doc__
+    kind: ClassVar[str] = "date_relative"
+    date_relative: DateRelative
+
+
+class DateIsTrigger(MomentTrigger):
+    __doc__ = DateIs.__doc__
+    kind: ClassVar[str] = "date_is"
+    date_is: DateIs
 
 
 class FormSubmittedTrigger(TriggerBase):
@@ -364,6 +536,10 @@ TRIGGER_MODELS: dict[str, type[TriggerBase]] = {
     "form_submitted": FormSubmittedTrigger,
     **{kind: _trigger(kind, listens, body, f"``{kind}``: enrolls when {doc}.") for kind, listens, body, doc in _SPECS},
     "event": EventTrigger,
+    "schedule": ScheduleTrigger,
+    "date_matches": DateMatchesTrigger,
+    "date_relative": DateRelativeTrigger,
+    "date_is": DateIsTrigger,
 }
 TRIGGER_KEYS = tuple(TRIGGER_MODELS)
 
