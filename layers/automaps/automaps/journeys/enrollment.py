@@ -75,6 +75,9 @@ class MapRecord(BaseModel):
     """Whether a goal or wait_until of the map is a condition (any change of the contact may meet it)."""
     triggers: list[Trigger]
     entry: EntryRule = Field(default_factory=EntryRule)
+    timezone: str | None = None
+    """The map's fallback timezone (``Map.fallback_timezone``): for contacts whose own is unknown,
+    and the default of its schedules (UTC when the map sets none)."""
 
 
 class EnrollResult(BaseModel):

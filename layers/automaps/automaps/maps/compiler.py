@@ -121,7 +121,8 @@ def compile_map(map_: Map) -> dict[str, Any]:
 def journey_facts(map_: Map) -> dict[str, Any]:
     """What the map registry keeps for the router and the moves (enrollment.MapRecord): the map's
     kind, its goal steps (label, reading order, the state after it, what achieves it), its own
-    goals, whether it has goal or wait_until steps, and each step's reading order."""
+    goals, whether it has goal or wait_until steps, each step's reading order and the map's
+    fallback timezone."""
     compiler = _Compiler(map_, loop_bound=1)
     compiler.build()
     refs = walk(map_)
@@ -150,6 +151,7 @@ def journey_facts(map_: Map) -> dict[str, Any]:
         "awaits_conditions": any(spec.condition is not None for spec in awaited)
         or any(goal.condition is not None for goal in map_.goals),
         "order": {ref.label: ref.order for ref in refs},
+        "timezone": map_.fallback_timezone,
     }
 
 
