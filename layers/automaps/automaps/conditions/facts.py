@@ -39,6 +39,21 @@ class Facts:
         self._store = store
         self._events: dict[str, list[HistoryEntry]] = {}
 
+    def seen_at(self, moment: datetime) -> Facts:
+        """The same contact and history, as conditions would see them at ``moment`` (later than
+        now: nothing after now is recorded yet, so the events read so far are shared). What the
+        segment sweep probes to find when time alone changes a verdict."""
+        probe = Facts(
+            self.contact, moment, map_id=self.map_id, fallback_timezone=self.fallback_timezone, store=self._store
+        )
+        probe._events = self._events
+        return probe
+
+    @property
+    def events_read(self) -> list[HistoryEntry]:
+        """Every entry read so far, of every kind."""
+        return [entry for entries in self._events.values() for entry in entries]
+
     @property
     def store(self) -> ContactStore:
         if self._store is None:

@@ -7,14 +7,23 @@ contact's :class:`~automaps.conditions.facts.Facts`; the journey's own bookkeepi
 ``segment.*`` entries affect none. Each change of membership is one transaction
 (``automaps.store.segments``) keyed on the entry's sort key, which writes the ``segment.entered``
 / ``segment.exited`` history entry that the router then routes to ``segment_entered`` /
-``segment_exited`` triggers. Conditions that depend on the clock alone ("last active more than
-30 days ago") change with no entry: they are the scheduled sweep's (docs/architecture.md, "Segments").
+``segment_exited`` triggers.
+
+Conditions that depend on the clock ("opened an email in the last 30 days", "today is ...")
+change with no entry. Whenever upkeep evaluates such a segment for a contact it also works out
+when time alone would next change the verdict (:func:`next_change`: the condition evaluated
+again at the moments its periods end for the events and dates it read, and at the coming hours
+for today/the time of day) and leaves a due item for that hour; the hourly sweep
+(:func:`sweep`, ``SegmentSweepFunction``) re-evaluates only the contacts due, through the same
+decision, keyed on the due moment (docs/architecture.md, "Segments").
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -83,10 +92,33 @@ def _has_period(node: Any) -> bool:
     return isinstance(node, list) and any(_has_period(value) for value in node)
 
 
+def periods(condition: BaseModel) -> tuple[timedelta, ...]:
+    """The periods (``within``, ``within_last``) the condition reads, longest first."""
+    from automaps.timing import Duration
+
+    found: set[timedelta] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in _PERIODS and isinstance(value, dict):
+                    found.add(Duration.model_validate(value).to_timedelta())
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(m.dump(condition))
+    return tuple(sorted(found, reverse=True))
+
+
 @dataclass(frozen=True)
 class Segment:
     definition: SegmentDefinition
     kinds: frozenset[str]
+    clock: bool = False
+    """Whether time alone can change the verdict (the sweep re-evaluates it)."""
 
 
 _cached: dict[str, tuple[Any, float, list[Segment]]] = {}
@@ -106,7 +138,8 @@ def cached_segments() -> list[Segment]:
         except ValidationError as error:  # pushed by a newer version: not ours to guess
             logger.warning("segment definition not understood", extra={"segment": key, "error": str(error)[:500]})
             continue
-        segments.append(Segment(definition, kinds_read(definition.condition)))
+        condition = definition.condition
+        segments.append(Segment(definition, kinds_read(condition), depends_on_clock(condition)))
     _cached[table] = (db, time.monotonic(), segments)
     return segments
 
@@ -120,8 +153,6 @@ def route(contact_id: str, sort_key: str, entry: HistoryEntry) -> list[tuple[str
     """Re-evaluate the segments ``entry`` can affect; returns the transitions made, as
     ``(segment id, "entered"|"exited")``. Raises ``WriteConflict`` on a concurrent write (the
     stream delivers the entry again, and the transition is keyed on it)."""
-    from automaps.conditions.evaluate import evaluate
-    from automaps.conditions.facts import Facts
     from automaps.journeys.goals import BOOKKEEPING
 
     if entry.kind in BOOKKEEPING or entry.kind.startswith("segment."):
@@ -129,6 +160,25 @@ def route(contact_id: str, sort_key: str, entry: HistoryEntry) -> list[tuple[str
     affected = [s for s in cached_segments() if entry.kind in s.kinds]
     if not affected:
         return []  # no segment reads this kind: nothing read
+    made = reevaluate(contact_id, affected, sort_key, map_id=entry.map_id, enrollment_id=entry.enrollment_id)
+    if made:
+        logger.info("segments changed", extra={"kind": entry.kind, "transitions": made})
+    return made
+
+
+def reevaluate(
+    contact_id: str,
+    affected: list[Segment],
+    cause: str,
+    *,
+    map_id: str | None = None,
+    enrollment_id: str | None = None,
+) -> list[tuple[str, str]]:
+    """Decide the contact's membership of ``affected`` now, each change keyed on ``cause``; for
+    segments that depend on the clock, leave the sweep a due item for the next change."""
+    from automaps.conditions.evaluate import evaluate
+    from automaps.conditions.facts import Facts
+
     contacts = ContactStore()
     contact = contacts.get(contact_id)
     store = SegmentStore()
@@ -138,11 +188,87 @@ def route(contact_id: str, sort_key: str, entry: HistoryEntry) -> list[tuple[str
     for segment in affected:
         segment_id = segment.definition.id
         belongs = facts is not None and evaluate(segment.definition.condition, facts)[0]
+        if facts is not None and segment.clock:
+            changes_at = next_change(segment.definition.condition, facts, belongs)
+            if changes_at is not None:
+                store.due(segment_id, contact_id, changes_at)
         if belongs == (segment_id in now_in):
             continue
         change = store.enter if belongs else store.exit
-        if change(segment_id, contact_id, sort_key, map_id=entry.map_id, enrollment_id=entry.enrollment_id):
+        if change(segment_id, contact_id, cause, map_id=map_id, enrollment_id=enrollment_id):
             made.append((segment_id, "entered" if belongs else "exited"))
-    if made:
-        logger.info("segments changed", extra={"kind": entry.kind, "transitions": made})
     return made
+
+
+# ---------------------------------------------------------------- the sweep
+
+HORIZON = timedelta(days=400)
+"""How far ahead a change is looked for (further: the next entry re-evaluates the contact)."""
+MAX_PROBES = 96
+"""Evaluations per contact and segment spent looking for the next change (CPU only: the events
+read for the verdict are shared)."""
+LOOKBACK_HOURS = 48
+"""Hours of due items each sweep reads: a sweep that did not run for two days misses older ones."""
+_MARGIN = timedelta(seconds=1)
+
+
+def next_change(condition: BaseModel, facts: Any, verdict: bool) -> datetime | None:
+    """The first moment after now at which time alone turns ``verdict`` around, or None within
+    :data:`HORIZON`. Candidates: each period of the condition added to each event, date field
+    and creation time it read (a period ends), and, when it reads today or the time of day, the
+    next 48 hours' hour marks; each is checked by evaluating the condition as of that moment."""
+    from automaps.conditions.evaluate import evaluate
+
+    now: datetime = facts.now
+    anchors = [entry.at for entry in facts.events_read] + [facts.contact.created_at, *_dates(facts.contact.fields)]
+    candidates = {anchor + period + _MARGIN for anchor in anchors for period in periods(condition)}
+    if any(isinstance(leaf, CLOCK_LEAVES) for leaf in m.leaves(condition)):
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        candidates |= {hour + timedelta(hours=n) for n in range(1, 49)}
+    ahead = sorted(c for c in candidates if now < c <= now + HORIZON)[:MAX_PROBES]
+    for moment in ahead:
+        if evaluate(condition, facts.seen_at(moment))[0] != verdict:
+            return moment
+    return None
+
+
+def _dates(fields: dict[str, Any]) -> list[datetime]:
+    """The fields that read as dates or times (a date is its midnight, UTC)."""
+    found = []
+    for value in fields.values():
+        if isinstance(value, str) and 10 <= len(value) <= 35 and value[:4].isdigit() and value[4:5] == "-":
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                continue
+            found.append(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    return found
+
+
+def sweep(now: datetime | None = None, more_time: Callable[[], bool] = lambda: True) -> dict[str, int]:
+    """Re-evaluate the contacts due by now (the last :data:`LOOKBACK_HOURS` hours' due items):
+    each through :func:`reevaluate`, keyed on its due moment (a sweep that runs twice, or a due
+    item asked twice, changes and records a membership once), then drop the due item. Stops
+    early, leaving the rest to the next run, when ``more_time()`` says so."""
+    moment = now or clock.now()
+    by_id = {s.definition.id: s for s in cached_segments() if s.clock}
+    store = SegmentStore()
+    counts = {"due": 0, "entered": 0, "exited": 0, "stale": 0}
+    hour = moment.replace(minute=0, second=0, microsecond=0)
+    for back in range(LOOKBACK_HOURS, -1, -1):
+        for due in store.due_by(hour - timedelta(hours=back), moment):
+            if not more_time():
+                counts["unfinished"] = 1
+                return counts
+            segment = by_id.get(due.segment)
+            if segment is None:  # the segment was removed or no longer reads the clock
+                counts["stale"] += 1
+            else:
+                counts["due"] += 1
+                cause = f"SWEEP#{due.at.astimezone(UTC):%Y%m%dT%H%M%S%f}"
+                for _, transition in reevaluate(due.contact_id, [segment], cause):
+                    counts[transition] += 1
+            store.done(due)
+    if counts["due"] or counts["stale"]:
+        logger.info("segment sweep", extra=counts)
+    return counts

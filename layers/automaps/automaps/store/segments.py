@@ -9,6 +9,7 @@ transition, in one transaction::
     pk SEGMENT#<segment id>   sk CONTACT#<contact id>   contact_id, entered_at
     pk SEGMENT#<segment id>   sk COUNT#<shard>          members (ADD +1 / -1; COUNTER_SHARDS shards)
     pk CONTACT#<contact id>   sk H#<time>#<digest>      segment.entered / segment.exited (detail segment)
+    pk DUE#<yyyy-mm-ddThh>#<n> sk <at>#<segment>#<contact>  the sweep's: when time alone may change a verdict
 
 Listing a segment's members is a Query of its ``CONTACT#`` items (reads proportional to its
 size); its count is one Query of its ``COUNT#`` shards (never a Scan). Entering is conditional on
@@ -22,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
@@ -47,6 +48,28 @@ COUNTER_SHARDS = 16
 """Counter items per segment: a segment's transitions spread their ADDs over this many items."""
 
 Transition = Literal["entered", "exited"]
+DUE_SHARDS = 4
+"""Partitions per hour of the sweep's due items (the hour's re-evaluations spread over them)."""
+DUE_TTL_DAYS = 3
+
+
+class Due(BaseModel):
+    """A contact whose verdict for a segment may change at ``at`` with no entry (the sweep's)."""
+
+    segment: str
+    contact_id: str
+    at: datetime
+    pk: str
+    sk: str
+
+
+def _fixed(at: datetime) -> str:
+    """A UTC time that sorts as text (fixed width, microseconds always)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def due_partition(at: datetime, contact_id: str) -> str:
+    return f"DUE#{at.astimezone(UTC):%Y-%m-%dT%H}#{_shard(contact_id) % DUE_SHARDS}"
 
 
 class SegmentDefinition(BaseModel):
@@ -226,6 +249,43 @@ class SegmentStore:
             for item in page["Items"]:
                 plain = from_item(item)
                 yield {"contact_id": plain["contact_id"], "entered_at": plain["entered_at"]}
+
+    def due(self, segment_id: str, contact_id: str, at: datetime) -> None:
+        """Ask the sweep to re-evaluate the contact for the segment at ``at`` (one small Put, kept
+        ``DUE_TTL_DAYS`` past its hour; a second ask for the same moment is the same item)."""
+        item = {
+            "pk": due_partition(at, contact_id),
+            "sk": f"{_fixed(at)}#{segment_id}#{contact_id}",
+            "segment": segment_id,
+            "contact_id": contact_id,
+            "at": clock.iso(at),
+            "expiration": int(at.timestamp()) + DUE_TTL_DAYS * 86400,
+        }
+        self._db.put_item(TableName=self.table, Item=to_item(item))
+
+    def due_by(self, hour: datetime, now: datetime) -> Iterator[Due]:
+        """The due items of ``hour`` (its UTC hour) whose moment is ``now`` or earlier, shard by shard."""
+        for shard in range(DUE_SHARDS):
+            pages = self._db.get_paginator("query").paginate(
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk AND sk <= :now",
+                ExpressionAttributeValues=to_item(
+                    {":pk": f"DUE#{hour.astimezone(UTC):%Y-%m-%dT%H}#{shard}", ":now": _fixed(now) + "#~"}
+                ),
+            )
+            for page in pages:
+                for item in page["Items"]:
+                    plain = from_item(item)
+                    yield Due(
+                        segment=plain["segment"],
+                        contact_id=plain["contact_id"],
+                        at=datetime.fromisoformat(plain["at"]),
+                        pk=plain["pk"],
+                        sk=plain["sk"],
+                    )
+
+    def done(self, due: Due) -> None:
+        self._db.delete_item(TableName=self.table, Key=to_item({"pk": due.pk, "sk": due.sk}))
 
     def count(self, segment_id: str) -> int:
         """How many contacts are in the segment: the sum of its counter shards (one small Query)."""
