@@ -92,3 +92,41 @@ def ses_configuration_set() -> str | None:
 
 def sms_sender_id() -> str | None:
     return os.environ.get("SMS_SENDER_ID") or None
+
+
+def starts_scheduler() -> tuple[str, str, str] | None:
+    """Where the schedules of maps a moment starts go (automaps.journeys.schedules): (schedule group,
+    the role EventBridge Scheduler sends with, the EnrollQueue's ARN), from ``STARTS_SCHEDULE_GROUP``,
+    ``SCHEDULER_ROLE_ARN`` and ``ENROLL_QUEUE_ARN``; None when the stack sets no group (no schedules)."""
+    group, role, queue = (
+        os.environ.get(name) for name in ("STARTS_SCHEDULE_GROUP", "SCHEDULER_ROLE_ARN", "ENROLL_QUEUE_ARN")
+    )
+    return (group, role, queue) if group and role and queue else None
+
+
+def send_rate(channel: str) -> float:
+    """Messages a second ``channel`` may send, all Lambdas together (automaps.channels.rates):
+    ``EMAIL_SEND_RATE`` (SES's MaxSendRate) or ``SMS_SEND_RATE`` (a sending identity's messages
+    per second); 0 or unset: no pacing."""
+    name = {"email": "EMAIL_SEND_RATE", "sms": "SMS_SEND_RATE"}[channel]
+    raw = os.environ.get(name) or "0"
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {name} must be a number of messages a second, not {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"environment variable {name} must be 0 (no pacing) or positive, not {raw!r}")
+    return value
+
+
+def wait_spread() -> int:
+    """The stack's default spread window of synchronized moments, in seconds (``WAIT_SPREAD_SECONDS``,
+    default 0: exact); a map's ``waits.spread`` or a step's ``spread`` overrides it."""
+    raw = os.environ.get("WAIT_SPREAD_SECONDS") or "0"
+    try:
+        value = int(float(raw))
+    except ValueError:
+        raise ConfigError(f"environment variable WAIT_SPREAD_SECONDS must be a number of seconds, not {raw!r}") from None
+    if not 0 <= value <= 6 * 3600:
+        raise ConfigError(f"environment variable WAIT_SPREAD_SECONDS must be 0 to 21600 (6 hours), not {raw!r}")
+    return value
