@@ -108,7 +108,9 @@ class StepFunctionsQuota:
         self.started: Counter[str] = Counter()  # execution name -> successful StartExecution answers
         self.last_start = 0.0
 
-    def before(self, params: dict[str, Any], **_: Any) -> None:
+    def before(self, params: dict[str, Any] | None = None, **_: Any) -> None:
+        """Take a token, or refuse with ThrottlingException (botocore's before-call hook, or the
+        in-memory Step Functions' ``before_start``)."""
         now = self.clock.t
         self.tokens = min(self.bucket, self.tokens + (now - self.at) * self.refill)
         self.at = now
@@ -123,8 +125,11 @@ class StepFunctionsQuota:
 
     def after(self, http_response: Any, parsed: dict[str, Any], model: Any, **kwargs: Any) -> None:
         if http_response.status_code == 200:
-            self.started[parsed["executionArn"].rsplit(":", 1)[-1]] += 1
-            self.last_start = self.clock.t
+            self.record(parsed["executionArn"].rsplit(":", 1)[-1])
+
+    def record(self, name: str) -> None:
+        self.started[name] += 1
+        self.last_start = self.clock.t
 
     @contextmanager
     def installed(self, sfn: Any) -> Iterator[StepFunctionsQuota]:
@@ -346,6 +351,168 @@ def run(
     }
 
 
+TYPICAL_LATENCY = {"dynamodb": 0.005, "stepfunctions": 0.025, "sqs": 0.010}
+"""Seconds per request, for the run with latencies: DynamoDB single-item requests, StartExecution,
+SQS (typical in-region figures; the zero-latency run measures the pacing alone)."""
+
+
+def run_memory(
+    members: int,
+    pollers: int = 10,
+    bucket: float = BUCKET,
+    refill: float = REFILL,
+    environment: dict[str, str] | None = None,
+    latency: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """:func:`run` with in-memory SQS, DynamoDB and Step Functions (bench.memory) instead of moto:
+    the same consumer, entry gate and stores, fast enough for 100,000 members and more. All
+    requests are queued at t = 0. ``latency``: virtual seconds each request takes, by service
+    (the poller waits for its answer, the others run meanwhile)."""
+    from moto import mock_aws
+
+    from automaps import aws, clock
+    from automaps.journeys import enroll_queue, enrollment
+    from automaps_local.stack import LocalStack
+    from automaps_local.template import Template
+    from bench import memory
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }.items():
+        os.environ.setdefault(key, value)
+    latency = latency or {}
+    began = time.monotonic()
+    virtual = VirtualTime()
+    with mock_aws(), clock.using(virtual):  # moto only for the stack's names (nothing is called on it)
+        aws.reset()
+        stack = LocalStack(Template.load(ROOT / "template.yaml"))
+        stack.create_data()
+        stack.resolver.refs.setdefault("PublicApi", "local")
+        saved_env = dict(os.environ)
+        stack.export_environment()
+        os.environ.update(environment or {})
+        os.environ["ENROLL_POLLERS"] = str(pollers)
+        queue_url = os.environ["ENROLL_QUEUE_URL"]
+        queue_arn = "arn:aws:sqs:us-east-1:123456789012:" + queue_url.rsplit("/", 1)[-1]
+        quota = StepFunctionsQuota(virtual, bucket, refill)
+        sqs = memory.SQS(virtual, queue_url, queue_url + "-dlq", latency=latency.get("sqs", 0.0), sleep=virtual.sleep)
+        db = memory.DynamoDB(latency=latency.get("dynamodb", 0.0), sleep=virtual.sleep)
+        sfn = memory.StepFunctions(
+            before_start=quota.before,
+            after_start=quota.record,
+            latency=latency.get("stepfunctions", 0.0),
+            sleep=virtual.sleep,
+        )
+        aws.reset()
+        aws._clients.update({"sqs": sqs, "dynamodb": db, "stepfunctions": sfn})
+        previous_timer = enroll_queue.use_timer(virtual)
+        try:
+            arn = f"arn:aws:states:us-east-1:123456789012:stateMachine:automaps-{MAP_ID}"
+            enrollment.register(
+                enrollment.MapRecord(
+                    id=MAP_ID,
+                    state_machine_arn=arn,
+                    version="1",
+                    triggers=[enrollment.Trigger(type="broadcast", key=MAP_ID)],
+                )
+            )
+            requests = _requests(members)
+            names = {enrollment.execution_name(MAP_ID, r.enrollment_id) for r in requests}
+            for at in range(0, members, 10):
+                sqs.send_message_batch(
+                    QueueUrl=queue_url,
+                    Entries=[
+                        {"Id": str(i), "MessageBody": r.model_dump_json()} for i, r in enumerate(requests[at : at + 10])
+                    ],
+                )
+            db.units = memory.Units()  # the registry's write is not the enrollments'
+            queued = time.monotonic()
+            stats: Counter[str] = Counter()
+            busy = {"now": 0, "peak": 0}
+            virtual.run([_memory_poller(virtual, sqs, queue_arn, stats, busy) for _ in range(pollers)])
+        finally:
+            enroll_queue.use_timer(previous_timer)
+            os.environ.clear()
+            os.environ.update(saved_env)
+            aws.reset()
+    floor = max(0.0, (members - bucket) / refill)
+    per_second, burst = 290.0, 1200.0  # the template's defaults
+    contacts = Counter(arn.rsplit(":", 1)[-1] for arn in sfn.executions)
+    return {
+        "members": members,
+        "pollers": pollers,
+        "backend": "in-memory SQS, DynamoDB and Step Functions (bench.memory)",
+        "latency_seconds": latency,
+        "quota": {"bucket": bucket, "refill_per_second": refill},
+        "pacing": {
+            "starts_per_second": float((environment or {}).get("ENROLL_STARTS_PER_SECOND", per_second)),
+            "burst": float((environment or {}).get("ENROLL_STARTS_BURST", burst)),
+        },
+        "virtual_seconds": round(quota.last_start, 2),
+        "floor_seconds": round(floor, 2),
+        "ratio_to_floor": round(quota.last_start / floor, 4) if floor else None,
+        "lost": len(names - set(quota.started)),
+        "doubled": sum(count - 1 for count in quota.started.values() if count > 1),
+        "executions": len(sfn.executions),
+        "executions_per_name_max": max(contacts.values(), default=0),
+        "throttles": quota.throttles,
+        "dead_letters": len(sqs.dead),
+        "batches": stats["batches"],
+        "failed_messages": stats["failed_messages"],
+        "idle_polls": stats["idle_polls"],
+        "peak_concurrency": busy["peak"],
+        "sqs_requests": dict(sqs.requests),
+        "dynamodb_per_enrollment": {
+            "read_units": round(db.units.read / members, 3),
+            "write_units": round(db.units.write / members, 3),
+            "requests": {k: round(v / members, 3) for k, v in sorted(db.units.requests.items())},
+        },
+        "real_seconds": round(time.monotonic() - began, 1),
+        "real_seconds_queueing": round(queued - began, 1),
+    }
+
+
+def _memory_poller(
+    clock: VirtualTime, sqs: Any, queue_arn: str, stats: Counter[str], busy: dict[str, int]
+) -> Callable[[], None]:
+    """One concurrent EnrollFunction: receive up to 10, invoke the consumer, delete what it did not
+    report failed (as Lambda's event source mapping does); done when the queue holds nothing."""
+    from automaps.journeys import enroll_queue
+
+    def work() -> None:
+        while True:
+            messages = sqs.receive_message(QueueUrl=sqs.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                if sqs.stored() == 0:
+                    return
+                stats["idle_polls"] += 1
+                clock.sleep(IDLE_POLL_SECONDS)
+                continue
+            stats["batches"] += 1
+            if os.environ.get("BENCH_PROGRESS") and stats["batches"] % 1000 == 0:
+                print(f"  {stats['batches']} batches, t={clock.t:.1f} s virtual", flush=True)
+            busy["now"] += 1
+            busy["peak"] = max(busy["peak"], busy["now"])
+            try:
+                answer = enroll_queue.consume({"Records": [_record(m, queue_arn) for m in messages]}, None)
+            finally:
+                busy["now"] -= 1
+            failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
+            stats["failed_messages"] += len(failed)
+            done = [m for m in messages if m["MessageId"] not in failed]
+            if done:
+                sqs.delete_message_batch(
+                    QueueUrl=sqs.queue_url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                )
+
+    return work
+
+
 def _executions(sfn: Any, arn: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn):
@@ -355,11 +522,16 @@ def _executions(sfn: Any, arn: str) -> list[dict[str, Any]]:
 
 def report(result: dict[str, Any]) -> str:
     ratio = result["ratio_to_floor"]
+    latency = result.get("latency_seconds")
+    latency_text = (
+        ", requests taking " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in latency.items()) if latency else ""
+    )
     lines = [
         (
             f"\nEnrollment: {result['members']:,} members through the intake consumer ({result['pollers']} pollers, "
-            f"pacing {result['pacing']['starts_per_second']}/s, burst {result['pacing']['burst']}) against "
-            f"StartExecution's quota (bucket {result['quota']['bucket']:,.0f}, {result['quota']['refill_per_second']:.0f}/s)"
+            f"pacing {result['pacing']['starts_per_second']}/s, burst {result['pacing']['burst']}{latency_text}) "
+            f"against StartExecution's quota (bucket {result['quota']['bucket']:,.0f}, "
+            f"{result['quota']['refill_per_second']:.0f}/s); {result.get('backend', 'moto')}"
         ),
         (
             f"  started all in {result['virtual_seconds']:,.1f} s virtual; floor {result['floor_seconds']:,.1f} s; "
@@ -368,16 +540,45 @@ def report(result: dict[str, Any]) -> str:
         (
             f"  lost {result['lost']}, doubled {result['doubled']}, executions {result['executions']:,}, "
             f"throttles {result['throttles']}, dead letters {result['dead_letters']}"
+            + (f", peak consumer concurrency {result['peak_concurrency']}" if "peak_concurrency" in result else "")
         ),
         (
             f"  {result['batches']:,} batches, {result['failed_messages']} messages retried; "
             f"{result['real_seconds']} s real ({result['real_seconds_queueing']} s queueing)"
         ),
     ]
+    if "dynamodb_per_enrollment" in result:
+        units = result["dynamodb_per_enrollment"]
+        requests = ", ".join(f"{k} {v:g}" for k, v in units["requests"].items())
+        lines.append(
+            f"  DynamoDB per enrollment: {units['read_units']:g} RRU, {units['write_units']:g} WRU ({requests})"
+        )
     return "\n".join(lines)
+
+
+def scale(members: int = 100_000, million: bool = False) -> dict[str, Any]:
+    """What ``python -m bench --only enrollment`` runs (in-memory services, bench.memory): ``members``
+    paced alone (requests take no time), then with typical request latencies at 10 pollers (the
+    template's EnrollPollers) and at 20; 1,000,000 paced alone with ``million``."""
+    results: dict[str, Any] = {"paced": run_memory(members)}
+    results["with_latency"] = {
+        str(pollers): run_memory(members, pollers=pollers, latency=TYPICAL_LATENCY) for pollers in (10, 20)
+    }
+    if million:
+        results["million"] = run_memory(1_000_000)
+    return results
+
+
+def report_scale(results: dict[str, Any]) -> str:
+    parts = [report(results["paced"])]
+    parts += [report(r) for r in results.get("with_latency", {}).values()]
+    if "million" in results:
+        parts.append(report(results["million"]))
+    return "\n".join(parts)
 
 
 if __name__ == "__main__":
     import sys
 
-    print(report(run(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)))
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    print(report(run_memory(count) if "--memory" in sys.argv else run(count)))
