@@ -511,7 +511,7 @@ def test_given_a_go_to_forwards_then_a_pass_jumps_to_the_target(compile_steps):
     assert LOOP_COUNTERS not in states
 
 
-def test_given_a_go_to_backwards_then_the_loop_is_counted_and_exits_the_map_past_its_bound(compile_steps):
+def test_given_a_go_to_backwards_then_the_loop_is_counted_and_continues_in_a_new_run_past_its_bound(compile_steps):
     states = compile_steps("""\
         - id: remind
           send_email: {template: reminder}
@@ -530,9 +530,11 @@ def test_given_a_go_to_backwards_then_the_loop_is_counted_and_exits_the_map_past
     assert states["again"]["Parameters"] == {"count.$": "States.MathAdd($.loops.again.count, 1)"}
     assert states["again"]["ResultPath"] == "$.loops.again"
     assert states["again limit"]["Choices"][0] == {"Variable": "$.loops.again.count", "NumericGreaterThan": bound,
-                                                   "Next": "again exit"}
+                                                   "Next": "again continues"}
     assert states["again limit"]["Default"] == "remind"
-    assert payload(states["again exit"]) == {**IDS, "step_id": "again", "reason": "loop_limit", **VISIT}
+    assert payload(states["again continues"]) == {
+        **IDS, "step_id": "again", "reason": "loop_continues", "continue_at": "again", **VISIT}
+    assert states["again continues"]["Next"] == "Left", "the new run holds the contact; this one ends"
 
 
 def test_given_a_loop_then_its_bound_is_the_most_rounds_that_keep_the_worst_case_history_under_the_limit():
@@ -542,8 +544,24 @@ def test_given_a_loop_then_its_bound_is_the_most_rounds_that_keep_the_worst_case
                  and "$.loops." in s["Choices"][0]["Variable"])
     events_per_pass = sum({"Task": 8, "Parallel": 4}.get(s["Type"], 2) for s in states.values())
 
-    assert bound == loop_bound(asl, loops=1) > 1
-    assert (1 + bound) * events_per_pass <= 25_000 - 1_000 < (2 + bound) * events_per_pass
+    # (the map's waits hand off after 3 days, the default: no longer wait stays in a run)
+    assert bound == loop_bound(asl, loops=1, wait_ceiling=3 * 86400) > 1
+    assert (1 + bound) * events_per_pass <= 25_000 - 1_000
+
+
+def test_given_a_loop_with_long_waits_then_its_bound_keeps_the_run_under_a_year(compile_steps):
+    # GIVEN a loop whose round waits 3 days (the hand-off threshold: no longer wait stays in a run)
+    states = compile_steps("""\
+        - id: remind
+          send_email: {template: reminder}
+        - wait: {days: 3}
+        - id: again
+          go_to: remind
+        """)
+    bound = states["again limit"]["Choices"][0]["NumericGreaterThan"]
+
+    # THEN the rounds of one run wait at most 330 days (the events alone would allow hundreds)
+    assert (1 + bound) * 3 <= 330 < (2 + bound) * 3
 
 
 # ---------------------------------------------------------------- the definition as a whole
@@ -683,7 +701,7 @@ def test_given_a_map_then_it_starts_with_the_resume_choice_listing_exactly_its_t
         "Default": "remind"}
     targets = [rule["Next"] for rule in states[RESUME]["Choices"]]
     assert targets == ["remind", "pause", "pause resumed", "confirmed check", "confirmed.then.0 end", "both",
-                       "again", "again exit"]
+                       "again", "again continues"]
     assert all(rule == {"Variable": "$.resume.state", "StringEquals": rule["Next"], "Next": rule["Next"]}
                for rule in states[RESUME]["Choices"])
     assert states[RESUME]["Default"] == "remind", "an unknown resume point starts the map from the top"

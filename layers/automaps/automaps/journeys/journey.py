@@ -19,6 +19,7 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from automaps import clock
+from automaps.errors import Superseded
 from automaps.journeys import enrollment
 from automaps.store.contacts import ContactStore, EnrollmentNotFound
 
@@ -175,6 +176,10 @@ class WaitRequest(BaseModel):
     position: dict[str, Any] | None = None
     hand_off_after: int | None = None
     """Seconds: a longer wait is handed to the scheduler (automaps.journeys.handoff)."""
+    spread: int | None = None
+    """Seconds: the map's spread window of synchronized moments (``waits.spread``); None: the stack's."""
+    sending: dict[str, Any] | None = None
+    """The map's sending limits: a spread moment never lands in their quiet hours."""
     execution_id: str | None = None
     state_name: str | None = None
     state_entered_time: str | None = None
@@ -190,7 +195,9 @@ _THEN = {"action": "the action did not run", "run": "went on without waiting", "
 def resolve_wait(request: WaitRequest) -> dict[str, Any]:
     """``{"at": "<UTC>Z", "skip": bool}`` for the contact (a moment already past comes back as
     now). A missed moment that is skipped, and a date field that gives no moment, are recorded as
-    ``step.skipped`` with the reason, once per visit. Throttling leaves as ``TransientError``."""
+    ``step.skipped`` with the reason, once per visit. A moment contacts share (09:00, a window's
+    opening, a date) is spread: later by the contact's offset in the spread window (:func:`spread_of`).
+    Throttling leaves as ``TransientError``."""
     from automaps.journeys import handoff
     from automaps.maps.resolve import resolve, skips
     from automaps.timing import WaitSpec, When
@@ -201,10 +208,12 @@ def resolve_wait(request: WaitRequest) -> dict[str, Any]:
     with transient_errors_retried():
         contact = store.get(request.contact_id)
         fields, timezone = (contact.fields, contact.timezone) if contact else ({}, None)
-        moment = resolve(spec, fields, timezone, request.fallback_timezone, clock.now())
+        now = clock.now()
+        moment = resolve(spec, fields, timezone, request.fallback_timezone, now)
         skip = skips(spec, moment, action=action)
         if moment.missed:
             logger.info("the moment cannot be kept", extra={"reason": moment.missed, "skip": skip})
+        at = moment.at if moment.missed else spread_of(request, spec, moment.at, timezone, now)
         if contact and moment.missed and (skip or moment.no_date):
             then = _THEN["action"] if action else _THEN["skip" if skip else "run"]
             detail = {"reason": moment.missed, "then": then, "enrollment_id": request.enrollment_id}
@@ -212,10 +221,33 @@ def resolve_wait(request: WaitRequest) -> dict[str, Any]:
                 store, request.visit, contact.id, "step.skipped", detail, map_id=request.map_id, step_id=request.step_id
             )
         if request.enrollment_id:
-            enter(request, until=clock.iso(moment.at))
-            if not skip and request.visit is not None and handoff.due(moment.at, request.hand_off_after):
-                handoff.hand_off(request, moment.at, request.visit.key)  # ends this run (Superseded)
-    return {"at": clock.iso(moment.at), "skip": skip}
+            enter(request, until=clock.iso(at))
+            if not skip and request.visit is not None and handoff.due(at, request.hand_off_after):
+                handoff.hand_off(request, at, request.visit.key)  # ends this run (Superseded)
+    return {"at": clock.iso(at), "skip": skip}
+
+
+def spread_of(request: WaitRequest, spec: Any, at: datetime, contact_timezone: str | None, now: datetime) -> datetime:
+    """``at`` spread for this contact when it is a moment contacts share: a time of day, a window's
+    opening or weekdays that moved it, a date (``until``, ``until_field``); a delay alone is each
+    contact's own. The window: the step's ``spread``, else the map's (``waits.spread``), else the
+    stack's (``WAIT_SPREAD_SECONDS``); the moment stays inside a ``between`` window and out of the
+    map's quiet hours."""
+    from automaps import config
+    from automaps.maps.resolve import spread_bound
+    from automaps.timing import spread
+
+    if spec.spread is not None:
+        window = spec.spread.total_seconds
+    else:
+        window = request.spread if request.spread is not None else config.wait_spread()
+    if window <= 0 or not spec.synchronized:
+        return at
+    shared = bool(spec.until or spec.until_field) or at != now + timedelta(seconds=spec.delay_seconds)
+    if not shared or at <= now:
+        return at
+    before = spread_bound(spec, at, contact_timezone, request.fallback_timezone, request.sending)
+    return spread(at, window, request.contact_id, request.map_id, request.step_id, before=before)
 
 
 class TaskError(BaseModel):
@@ -244,6 +276,9 @@ class ExitRequest(_Task):
     execution_id: str | None = None
     state_name: str | None = None
     state_entered_time: str | None = None
+    continue_at: str | None = None
+    """Not an exit: a go_to loop ran its rounds for this run; the contact continues at this
+    state in a new run (reason ``loop_continues``), so no run nears 25,000 events or a year."""
 
 
 def check_condition(check: ConditionCheck) -> dict[str, Any]:
@@ -355,6 +390,8 @@ def exit_map(request: ExitRequest) -> bool:
     from automaps.journeys import moves
 
     store = ContactStore()
+    if request.continue_at:
+        continue_in_new_run(request)
     with transient_errors_retried():
         enter(request)
         if request.stay and request.execution_id:
@@ -389,6 +426,35 @@ def exit_map(request: ExitRequest) -> bool:
         if left is not None and left.status == "exited":
             moves.return_to_caller(left, request.reason)
     return exited
+
+
+def continue_in_new_run(request: ExitRequest) -> None:
+    """The loop's rounds for this run are spent: move the contact to ``continue_at`` in a new run
+    (one move, named after this visit: a retry finishes it), record ``loop.continued`` once and
+    end this run (raises Superseded; its Catch goes to "Left")."""
+    from automaps.journeys import moves
+    from automaps.journeys.positions import Position
+
+    visit = Visit.of(request.model_dump())
+    if request.continue_at is None or visit is None:
+        raise ValueError("continuing a loop needs continue_at and the visit (execution_id, state_entered_time)")
+    store = ContactStore()
+    cause = f"loop\n{visit.key}"
+    record = enrollment.map_record(request.map_id)
+    with transient_errors_retried():
+        current = store.get_enrollment(request.contact_id, request.map_id, request.enrollment_id)
+        if current is None or record is None:
+            raise Superseded("the enrollment or its map is gone: nothing to continue")
+        if current.run != moves.run_arn(record, request.enrollment_id, cause):  # not moved by an earlier attempt
+            enter(request)  # the fence: this run must still hold the contact
+            current = store.get_enrollment(request.contact_id, request.map_id, request.enrollment_id)
+            assert current is not None
+            to = Position(step=request.step_id or "", state=request.continue_at, kind="step", since=clock.iso())
+            moves.move(current, cause, to=to, status="active", allowed=("active",), stop_old=False)
+        else:
+            moves.finish_pending(current)
+        moves.record_once(current, cause, "loop.continued", {"state": request.continue_at})
+    raise Superseded(f"the loop continues in a new run at {request.continue_at!r}")
 
 
 def summarise_cause(cause: str | None, limit: int = CAUSE_LIMIT) -> str:

@@ -29,8 +29,8 @@ action + if    an action directly followed by an if or switch decides it in the 
                and goes straight to Choice "M"; Task "M check" stays for the paths that
                reach the if otherwise (the action failed, a go_to, a skipped ``when``)
 go_to          Pass "M" -> the target; a go_to backwards (a loop) counts its rounds in
-               ``$.loops.<key>`` and Choice "M limit" exits through Task "M exit"
-               (reason ``loop_limit``) after :func:`loop_bound` rounds
+               ``$.loops.<key>``; after :func:`loop_bound` rounds Choice "M limit" goes to
+               Task "M continues" (exit_map with ``continue_at``: a new run at "M", this one ends)
 fork           Parallel "M"; each branch ends in Succeed "M branch i done"
 end            Task "M" (exit_map, reason ``end``) -> Succeed "Exited"
 (last step)    Task "Completed" (exit_map, reason ``completed``) -> Succeed "Exited"
@@ -102,6 +102,9 @@ LIMITED_ACTIONS = frozenset({"send_email", "send_sms"})
 
 HISTORY_EVENTS_LIMIT = 25_000
 HISTORY_EVENTS_RESERVE = 1_000
+EXECUTION_SECONDS_BUDGET = 330 * 86400
+"""What the waits of one execution's loop rounds may add up to: a month under Step Functions'
+one-year limit of a Standard execution."""
 EVENTS_PER_STATE = {"Task": 8, "Parallel": 4}
 """History events one visit of a state costs: a Task 5 (entered, scheduled, started, succeeded,
 exited) plus 3 for one retry; a Parallel 4 plus its branches; any other state 2."""
@@ -115,7 +118,8 @@ def compile_map(map_: Map) -> dict[str, Any]:
         raise ValueError(f"map {map_.id!r} cannot be compiled: {details}")
     draft = _Compiler(map_, loop_bound=1).build()
     loops = len(draft["States"].get(LOOP_COUNTERS, {}).get("Result", {}))
-    return _Compiler(map_, loop_bound(draft, loops)).build() if loops else draft
+    ceiling = map_.waits.hand_off_after.total_seconds if map_.waits.hand_off_after else None
+    return _Compiler(map_, loop_bound(draft, loops, ceiling)).build() if loops else draft
 
 
 def journey_facts(map_: Map) -> dict[str, Any]:
@@ -155,17 +159,34 @@ def journey_facts(map_: Map) -> dict[str, Any]:
     }
 
 
-def loop_bound(asl: dict[str, Any], loops: int) -> int:
-    """How many rounds each of ``loops`` go_to loops may run.
+def loop_bound(asl: dict[str, Any], loops: int, wait_ceiling: int | None = None) -> int:
+    """How many rounds each of ``loops`` go_to loops may run in one execution (then the contact
+    continues in a new run, where the count starts again).
 
     Between two jumps back, an execution visits each state at most once, so with every loop at
     its bound the history holds at most (1 + loops * bound) passes over all the states. The
     bound keeps that under the 25,000-event limit, less a reserve for the execution's own events
-    and extra retries.
+    and extra retries, and the time those passes can wait under :data:`EXECUTION_SECONDS_BUDGET`:
+    each Wait state waits at most its fixed seconds, and a computed one at most ``wait_ceiling``
+    (the map's ``waits.hand_off_after``: a longer wait ends the run), else a year.
     """
     per_pass = _events(asl["States"])
     passes = (HISTORY_EVENTS_LIMIT - HISTORY_EVENTS_RESERVE) // per_pass
+    waited = _waited(asl["States"], wait_ceiling)
+    if waited:
+        passes = min(passes, EXECUTION_SECONDS_BUDGET // waited)
     return max(1, (passes - 1) // loops)
+
+
+def _waited(states: dict[str, Any], ceiling: int | None) -> int:
+    """The most one pass over ``states`` can wait, in seconds."""
+    most = ceiling or 365 * 86400
+    total = 0
+    for name, state in states.items():
+        if state["Type"] == "Wait" and not name.endswith(" resumed"):  # (a folded wait's twin: one or the other)
+            total += min(int(state["Seconds"]), most) if "Seconds" in state else most
+        total += sum(_waited(b["States"], ceiling) for b in state.get("Branches", ()))
+    return total
 
 
 def _events(states: dict[str, Any]) -> int:
@@ -722,22 +743,26 @@ class _Compiler:
         }
         states[f"{main} limit"] = {
             "Type": "Choice",
-            "Comment": f"Go back to step '{target_id}', unless the loop has run {self.loop_bound} rounds",
+            "Comment": f"Go back to step '{target_id}', unless the loop has run {self.loop_bound} rounds in this run",
             "Choices": [
                 {
                     "Variable": f"$.loops.{key}.count",
                     "NumericGreaterThan": self.loop_bound,
-                    "Next": self._to(f"{main} exit"),
+                    "Next": self._to(f"{main} continues"),
                 }
             ],
             "Default": self._to(first),
         }
-        self._exit(
+        payload = {**self._ids(ref.label), "reason": "loop_continues", "continue_at": main} | _visit()
+        self._task(
             states,
-            f"{main} exit",
-            "loop_limit",
-            ref.label,
-            f"Exit the map: the loop back to step '{target_id}' ran {self.loop_bound} rounds",
+            f"{main} continues",
+            f"The loop back to step '{target_id}' ran {self.loop_bound} rounds in this run: the contact "
+            "continues at it in a new run (its history and age start again), and this run ends",
+            "exit_map",
+            payload,
+            self._to(LEFT),
+            EXITED,
         )
 
     def _fork(self, states: dict[str, Any], ref: StepRef, after: str) -> None:
