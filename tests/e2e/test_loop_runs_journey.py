@@ -35,7 +35,7 @@ def test_given_a_loop_of_100_day_rounds_then_each_run_holds_two_rounds_and_the_c
     assert sorted(r["status"] for r in runs) == ["RUNNING", "SUCCEEDED"]
     assert kinds(contact, "loop.continued") == [("loop.continued", "again")]
     [held] = ContactStore().enrollments(contact, "loop-journey")
-    assert held.status == "active" and held.run.endswith([r for r in runs if r["status"] == "RUNNING"][0]["name"])
+    assert held.status == "active" and held.run.endswith(next(r["name"] for r in runs if r["status"] == "RUNNING"))
 
     # WHEN the contact confirms and the next round comes
     tag(contact, "confirmed")
