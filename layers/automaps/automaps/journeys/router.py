@@ -41,10 +41,11 @@ def route_record(record: DynamoDBRecord) -> None:
 
 def route_entry(contact_id: str, sort_key: str, entry: HistoryEntry) -> None:
     """One history entry: the maps it triggers, then the goals and waits of the contact's maps."""
-    from automaps.journeys import goals, moves, segments, triggers
+    from automaps.journeys import dates, goals, moves, segments, triggers
 
     enqueued = triggers.route(contact_id, sort_key, entry)
     if entry.kind == "automation.added" and entry.detail.get("map") not in enqueued:
         moves.not_entered(contact_id, sort_key, entry)
     goals.route(contact_id, sort_key, entry)
     segments.route(contact_id, sort_key, entry)
+    dates.route(contact_id, sort_key, entry)
