@@ -8,7 +8,8 @@ mail carries the one-click unsubscribe headers and link whichever the connection
 Engagement is tracked whichever the connection: SES message tags name the contact, map, step and
 template; through SMTP our own pixel and click redirect do (automaps.intake.engagement). An address that
 bounced for good or complained is skipped, never sent to ("address bounced on 2026-11-02"). The
-map's sending limits (quiet hours, frequency caps: automaps.channels.limits) may defer or skip it;
+map's sending limits (quiet hours, frequency caps: automaps.channels.limits) may defer or skip it,
+and SES's send rate (``EMAIL_SEND_RATE``, automaps.channels.rates) may defer it to a later second;
 ``marketing: false`` (transactional mail) is neither capped nor counted by ``kinds: marketing`` caps.
 
 :func:`compose` is shared with ``automaps test-email``, which sends the same email to any address
@@ -117,8 +118,10 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any] | Outcome:
             suppression_reason(suppression),
             {"template": message.name, "to": mask_email(message.to), "suppressed": suppression.reason},
         )
-    deferred = limits.apply(ctx, "email", message.marketing, {"template": message.name, "to": mask_email(message.to)})
-    if deferred is not None:  # quiet hours or a frequency cap (the map's sending limits)
+    paced = limits.rate_key("email") if settings.connection == DEFAULT_CONNECTION else None  # SES's send rate
+    held = {"template": message.name, "to": mask_email(message.to)}
+    deferred = limits.apply(ctx, "email", message.marketing, held, paced=paced)
+    if deferred is not None:  # quiet hours, a frequency cap (the map's sending limits) or SES's send rate
         return deferred
     trace = email.Trace(
         contact_id=ctx.contact.id, map_id=ctx.event.map_id, step_id=ctx.event.step_id, template=message.name

@@ -4,8 +4,9 @@ end_user_messaging``, from the sending number chosen in ``from``).
 
 A contact without a phone number, or a text whose merge field has no value, is a recorded skip:
 a literal placeholder never reaches a customer. The map's sending limits (quiet hours, frequency
-caps: automaps.channels.limits) may defer or skip it; ``marketing: false`` texts are neither capped
-nor counted by ``kinds: marketing`` caps.
+caps: automaps.channels.limits) may defer or skip it, and the sending identity's messages per
+second (``SMS_SEND_RATE``, automaps.channels.rates) may defer it to a later second; ``marketing:
+false`` texts are neither capped nor counted by ``kinds: marketing`` caps.
 """
 
 from __future__ import annotations
@@ -76,8 +77,10 @@ def run(ctx: StepContext, settings: Settings) -> dict[str, Any] | Outcome:
         raise Skip("the contact unsubscribed from SMS")
     number = sms.to_e164(written, _country(ctx))
     text = rendering.render(settings.text, context, where=f"the text of step {ctx.event.step_id!r}")
-    deferred = limits.apply(ctx, "sms", settings.marketing, {"to": mask_phone(number)})
-    if deferred is not None:  # quiet hours or a frequency cap (the map's sending limits)
+    sender = settings.from_ if settings.provider == "end_user_messaging" else None  # its messages per second
+    paced = limits.rate_key("sms", sender)
+    deferred = limits.apply(ctx, "sms", settings.marketing, {"to": mask_phone(number)}, paced=paced)
+    if deferred is not None:  # quiet hours, a frequency cap (the map's sending limits) or the SMS send rate
         return deferred
 
     def send() -> dict[str, Any]:

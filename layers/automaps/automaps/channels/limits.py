@@ -33,6 +33,7 @@ from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
+from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from automaps import clock
@@ -42,6 +43,8 @@ from automaps.timing import PositiveDuration, TimeOfDay, WaitTimezone, duration_
 if TYPE_CHECKING:
     from automaps.journeys.steps import Outcome, StepContext
     from automaps.store.contacts import Contact, ContactStore
+
+logger = Logger()
 
 Channel = Literal["email", "sms"]
 SENT_KIND: dict[str, str] = {"email": "email.sent", "sms": "sms.sent"}
@@ -59,11 +62,21 @@ class QuietHours(BaseModel):
     from_: TimeOfDay = Field(alias="from")
     to: TimeOfDay
     timezone: WaitTimezone = "contact"
+    spread: PositiveDuration | None = Field(default=None, exclude_if=lambda value: value is None)
+    """The window their end is spread over (each contact later by its own offset); None: the stack's."""
 
     @model_validator(mode="after")
     def _not_empty(self) -> QuietHours:
         if self.from_ == self.to:
             raise ValueError(f"quiet hours from {self.from_} to {self.to} are empty; give two different times")
+        if self.spread is not None:
+            start, end = _time(self.from_), _time(self.to)
+            open_minutes = ((start.hour * 60 + start.minute) - (end.hour * 60 + end.minute)) % 1440
+            if self.spread.total_seconds >= open_minutes * 60:
+                raise ValueError(
+                    f"spread ({duration_words(self.spread.total_seconds)}) must be shorter than the hours "
+                    f"between {self.to} and {self.from_}, when messages may go out"
+                )
         return self
 
 
@@ -112,6 +125,8 @@ class Verdict:
     verdict: Literal["defer", "skip"]
     reason: str
     until: datetime | None = None
+    zone: ZoneInfo | None = None
+    """The timezone of the quiet hours that defer it (None: a cap)."""
 
 
 # ------------------------------------------------------------------ judging
@@ -160,7 +175,7 @@ def judge(
         until = quiet_until(sending.quiet_hours, now, zone)
         if until is not None:
             quiet = sending.quiet_hours
-            return Verdict("defer", f"quiet hours ({quiet.from_}-{quiet.to} in {where})", until)
+            return Verdict("defer", f"quiet hours ({quiet.from_}-{quiet.to} in {where})", until, zone)
     reached: list[tuple[datetime, Cap]] = []
     for cap in sending.caps:
         if cap.channel != channel or (cap.kinds == "marketing" and not marketing):
@@ -175,32 +190,96 @@ def judge(
     return Verdict("defer", reason, until) if sending.over_cap == "defer" else Verdict("skip", reason)
 
 
-def apply(ctx: StepContext, channel: Channel, marketing: bool, detail: dict[str, Any]) -> Outcome | None:
-    """Judge this visit's message against the map's limits (``ctx.event.sending``): None to send
-    it; the ``deferred`` outcome (with ``deferred_until``) to send it later; raises Skip over a cap
-    with ``over_cap: skip``. A visit that already started its send is a replay: never judged."""
-    if not ctx.event.sending:
+def apply(
+    ctx: StepContext, channel: Channel, marketing: bool, detail: dict[str, Any], *, paced: str | None = None
+) -> Outcome | None:
+    """Judge this visit's message against the map's limits (``ctx.event.sending``) and the
+    channel's send rate: None to send it; the ``deferred`` outcome (with ``deferred_until``) to send
+    it later; raises Skip over a cap with ``over_cap: skip``. A visit that already started its
+    send is a replay: never judged.
+
+    ``paced`` names the rate the message counts against (``ses``, ``sms:<sender>``: see
+    :func:`rate_key`; None: none, e.g. an SMTP connection). It is honoured when the stack sets the
+    channel's rate and the Task can be deferred (its map was compiled with the "deferred?" Choice:
+    the event carries ``sending``); automaps.channels.rates."""
+    if ctx.event.sending:
+        sending = Sending.model_validate(ctx.event.sending)
+        verdict = judge(
+            sending,
+            contact=ctx.contact,
+            store=ctx.store,
+            channel=channel,
+            marketing=marketing,
+            now=ctx.now,
+            fallback_timezone=ctx.event.fallback_timezone,
+        )
+        if verdict is not None:
+            if _replay(ctx, channel):
+                return None  # this visit sent (or started sending) already: its marker decides
+            if verdict.verdict == "skip":
+                raise Skip(verdict.reason, detail)
+            until = verdict.until or ctx.now
+            if verdict.zone is not None and sending.quiet_hours is not None:  # a timezone's quiet hours end at once
+                until = spread_quiet_end(sending.quiet_hours, until, verdict.zone, ctx)
+            return ctx.outcome(
+                "deferred",
+                f"{verdict.reason}: deferred until {clock.iso(until)}",
+                deferred_until=clock.iso(until),
+                **detail,
+            )
+    return _paced(ctx, channel, paced, detail)
+
+
+def rate_key(channel: Channel, sender: str | None = None) -> str:
+    """The rate a message counts against: ``ses`` (the account's SES rate), ``sms:<sender>`` (a
+    sending identity's messages per second; ``sms:sns`` for Amazon SNS's account default)."""
+    if channel == "email":
+        return "ses"
+    cleaned = "".join(ch for ch in (sender or "sns") if ch.isalnum() or ch in "+-_:/.")
+    return f"sms:{cleaned[:200]}"
+
+
+def spread_quiet_end(quiet: QuietHours, end: datetime, zone: ZoneInfo, ctx: StepContext) -> datetime:
+    """The end of the quiet hours for this contact: later by the contact's offset in the spread
+    window (``quiet_hours.spread``, else the stack's ``WAIT_SPREAD_SECONDS``), never into the next
+    quiet hours."""
+    from automaps import config
+    from automaps.timing import spread
+
+    window = quiet.spread.total_seconds if quiet.spread is not None else config.wait_spread()
+    if window <= 0:
+        return end
+    local_end = end.astimezone(zone)
+    next_quiet = datetime.combine(local_end.date(), _time(quiet.from_), tzinfo=zone)
+    if next_quiet <= local_end:
+        next_quiet = datetime.combine(local_end.date() + timedelta(days=1), _time(quiet.from_), tzinfo=zone)
+    return spread(end, window, ctx.contact.id, ctx.event.map_id, ctx.event.step_id, before=next_quiet)
+
+
+def _paced(ctx: StepContext, channel: Channel, paced: str | None, detail: dict[str, Any]) -> Outcome | None:
+    from automaps import config
+    from automaps.channels import rates
+
+    rate = config.send_rate(channel) if paced else 0.0
+    if not rate or not paced:
         return None
-    sending = Sending.model_validate(ctx.event.sending)
-    verdict = judge(
-        sending,
-        contact=ctx.contact,
-        store=ctx.store,
-        channel=channel,
-        marketing=marketing,
-        now=ctx.now,
-        fallback_timezone=ctx.event.fallback_timezone,
-    )
-    if verdict is None:
+    if ctx.event.sending is None:
+        logger.debug("send not paced: its map was compiled without the deferral", extra={"rate": paced})
         return None
+    holder = rates.holder(ctx.event.execution_id, ctx.event.state_name)
+    slot = rates.pace(paced, rate, holder, ctx.event.idempotency_key, ctx.now)
+    if slot.now or _replay(ctx, channel):
+        return None
+    until = clock.iso(slot.second)
+    words = {"ses": "the SES send rate"}.get(paced, "the SMS send rate")
+    reason = f"{words} ({rates.rate_words(rate)}): deferred until {until}"
+    return ctx.outcome("deferred", reason, deferred_until=until, **detail)
+
+
+def _replay(ctx: StepContext, channel: Channel) -> bool:
     from automaps.journeys import effects
 
-    if effects.markers_of_visit(ctx.event, channel):
-        return None  # this visit sent (or started sending) already: its marker decides
-    if verdict.verdict == "skip":
-        raise Skip(verdict.reason, detail)
-    until = clock.iso(verdict.until or ctx.now)
-    return ctx.outcome("deferred", f"{verdict.reason}: deferred until {until}", deferred_until=until, **detail)
+    return bool(effects.markers_of_visit(ctx.event, channel))
 
 
 def _zone(choice: str, contact: Contact, fallback: str | None) -> tuple[ZoneInfo, str]:
