@@ -6,6 +6,7 @@ Kept apart from the map model so the functions that resolve waits at run time im
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
@@ -16,6 +17,8 @@ from zoneinfo import ZoneInfo, available_timezones
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 MAX_WAIT_DAYS = 365
+MAX_SPREAD_SECONDS = 6 * 3600
+"""The longest spread window of a synchronized moment (docs/map-format.md, "Spreading")."""
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -116,6 +119,39 @@ def duration_words(seconds: int) -> str:
     return " ".join(parts) or "0 seconds"
 
 
+def spread_fraction(*parts: str) -> float:
+    """A contact's place in a spread window, in [0, 1): deterministic in ``parts`` (the contact,
+    the map and the step), uniform over contacts."""
+    digest = hashlib.sha256("|".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def spread(moment: datetime, window_seconds: float, *parts: str, before: datetime | None = None) -> datetime:
+    """``moment`` moved later by the contact's offset in ``[0, window)`` (whole milliseconds): a
+    synchronized moment ("at 09:00", the end of quiet hours) spread over the window, so that a
+    timezone's contacts do not all wake in the same second. Never earlier than ``moment``; with
+    ``before`` (the end of a window, the start of quiet hours) the offset is scaled to stay before it."""
+    span = float(window_seconds)
+    if before is not None:
+        span = min(span, (before - moment).total_seconds())
+    if span <= 0:
+        return moment
+    offset_ms = int(spread_fraction(*parts) * span * 1000)
+    return moment + timedelta(milliseconds=offset_ms)
+
+
+def _spread_window(duration: Duration) -> Duration:
+    if not 0 < duration.total_seconds <= MAX_SPREAD_SECONDS:
+        raise ValueError(
+            f"spread must be a positive duration of at most 6 hours (e.g. {{minutes: 15}}); got "
+            f"{duration_words(max(duration.total_seconds, 0))}"
+        )
+    return duration
+
+
+SpreadWindow = Annotated[Duration, AfterValidator(_spread_window)]
+
+
 class Timing(BaseModel):
     """When something happens: what a ``wait`` step and an action's ``when`` share.
 
@@ -127,6 +163,9 @@ class Timing(BaseModel):
        ``between`` (at once when the start is inside it), on ``weekdays``.
     3. ``if_past``: what to do when the moment of a date (until / until_field) has already passed:
        ``run`` (the default: at once) or ``skip``.
+    4. ``spread``: a moment many contacts share (a time of day, the opening of a window, a date)
+       moves later by each contact's own offset in ``[0, spread)`` (the map's ``waits.spread``, else
+       the stack's, when not given; automaps.journeys.journey.resolve_wait).
     """
 
     model_config = _STRICT
@@ -148,6 +187,7 @@ class Timing(BaseModel):
     weekdays: list[Weekday] | None = Field(default=None, min_length=1)
     timezone: WaitTimezone | None = None
     if_past: Literal["run", "skip"] | None = None
+    spread: SpreadWindow | None = Field(default=None, exclude_if=lambda value: value is None)
 
     @model_validator(mode="before")
     @classmethod
@@ -199,9 +239,18 @@ class Timing(BaseModel):
         return self.if_past == "skip"
 
     @property
+    def synchronized(self) -> bool:
+        """True when contacts share the moment (a time of day, a window's opening, weekdays, a
+        date): what a spread window spreads. A delay alone is each contact's own."""
+        return bool(self.local_slot or self.until or self.until_field)
+
+    @property
     def needs_resolving(self) -> bool:
-        """True when the moment depends on the contact or the clock at run time."""
-        return bool(self.until_field or self.local_slot or (self.until and self.skips_if_past))
+        """True when the moment depends on the contact or the clock at run time (a spread: on the
+        contact)."""
+        return bool(
+            self.until_field or self.local_slot or (self.until and self.skips_if_past) or self.spread is not None
+        )
 
     @model_validator(mode="after")
     def _consistent(self) -> Timing:
@@ -245,6 +294,11 @@ class Timing(BaseModel):
             yield "timezone applies to at, between, weekdays and dates read from until_field; add one or remove timezone"
         if self.weekdays and len(set(self.weekdays)) != len(self.weekdays):
             yield "weekdays lists a day twice"
+        if self.spread is not None and not self.synchronized:
+            yield (
+                "spread applies to a moment contacts share (at, between, weekdays, until, until_field); "
+                "a delay alone is already each contact's own: remove spread"
+            )
         if self.if_past and not self.can_be_past:
             yield (
                 "if_past applies to a date (until, or until_field without yearly); a delay, a time of day or "

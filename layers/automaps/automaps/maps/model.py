@@ -47,6 +47,7 @@ from automaps.timing import (  # noqa: F401  (re-exported: the map model's value
     WEEKDAYS,
     Duration,
     PositiveDuration,
+    SpreadWindow,
     Timezone,
     WaitSpec,
     When,
@@ -354,6 +355,10 @@ class WaitOptions(BaseModel):
 
     model_config = _STRICT
     hand_off_after: PositiveDuration | None = Field(default_factory=lambda: Duration(days=3))
+    spread: SpreadWindow | None = Field(default=None, exclude_if=lambda value: value is None)
+    """The window a moment many contacts share ("at 09:00", a window's opening, a date) is spread
+    over: each contact wakes later by its own offset in ``[0, spread)`` (automaps.timing.spread);
+    a step's own ``spread`` overrides it; None: the stack's (``WaitSpreadSeconds``, default 0)."""
 
 
 class MapGoal(BaseModel):

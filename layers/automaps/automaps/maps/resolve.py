@@ -56,6 +56,37 @@ def resolve(
     return Moment(moment.astimezone(UTC))
 
 
+def spread_bound(
+    spec: Timing,
+    at: datetime,
+    contact_timezone: str | None,
+    fallback_tz: str | None,
+    sending: dict[str, Any] | None = None,
+) -> datetime | None:
+    """How late a spread may move ``at`` (a resolved moment): before the close of its ``between``
+    window, and before the next start of the map's quiet hours (``sending``); None: no bound."""
+    bounds = []
+    zone = _zone(spec.timezone, contact_timezone, fallback_tz)
+    if spec.window and zone is not None:
+        opens_at, closes_at = spec.window
+        local = at.astimezone(zone)
+        day = local.date() if local.time() >= opens_at else local.date() - timedelta(days=1)
+        closes = _local(day + timedelta(days=1 if closes_at <= opens_at else 0), closes_at, zone)
+        if closes > at:
+            bounds.append(closes)
+    quiet = (sending or {}).get("quiet_hours")
+    if isinstance(quiet, dict) and quiet.get("from"):
+        where = quiet.get("timezone", "contact")
+        quiet_zone = _zone(where, contact_timezone, fallback_tz) or ZoneInfo("UTC")
+        starts_at = time.fromisoformat(str(quiet["from"]))
+        local = at.astimezone(quiet_zone)
+        starts = _local(local.date(), starts_at, quiet_zone)
+        if starts <= at:
+            starts = _local(local.date() + timedelta(days=1), starts_at, quiet_zone)
+        bounds.append(starts)
+    return min(bounds) if bounds else None
+
+
 def skips(spec: Timing, moment: Moment, *, action: bool) -> bool:
     """Whether the timed thing is skipped: an action (for ``when``) or the rest of the map (for a
     wait). A past moment follows ``if_past``; a missing date skips an action always, and a wait
