@@ -19,7 +19,6 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from automaps import clock
-from automaps.errors import Superseded
 from automaps.journeys import enrollment
 from automaps.store.contacts import ContactStore, EnrollmentNotFound
 
@@ -392,6 +391,7 @@ def exit_map(request: ExitRequest) -> bool:
     store = ContactStore()
     if request.continue_at:
         continue_in_new_run(request)
+        return False
     with transient_errors_retried():
         enter(request)
         if request.stay and request.execution_id:
@@ -431,7 +431,8 @@ def exit_map(request: ExitRequest) -> bool:
 def continue_in_new_run(request: ExitRequest) -> None:
     """The loop's rounds for this run are spent: move the contact to ``continue_at`` in a new run
     (one move, named after this visit: a retry finishes it), record ``loop.continued`` once and
-    end this run (raises Superseded; its Catch goes to "Left")."""
+    end this run (the Task goes on to "Left"; a run that no longer holds the contact is refused
+    by the fence: Superseded)."""
     from automaps.journeys import moves
     from automaps.journeys.positions import Position
 
@@ -444,7 +445,8 @@ def continue_in_new_run(request: ExitRequest) -> None:
     with transient_errors_retried():
         current = store.get_enrollment(request.contact_id, request.map_id, request.enrollment_id)
         if current is None or record is None:
-            raise Superseded("the enrollment or its map is gone: nothing to continue")
+            logger.warning("the enrollment or its map is gone: nothing to continue")
+            return
         if current.run != moves.run_arn(record, request.enrollment_id, cause):  # not moved by an earlier attempt
             enter(request)  # the fence: this run must still hold the contact
             current = store.get_enrollment(request.contact_id, request.map_id, request.enrollment_id)
@@ -452,9 +454,17 @@ def continue_in_new_run(request: ExitRequest) -> None:
             to = Position(step=request.step_id or "", state=request.continue_at, kind="step", since=clock.iso())
             moves.move(current, cause, to=to, status="active", allowed=("active",), stop_old=False)
         else:
-            moves.finish_pending(current)
-        moves.record_once(current, cause, "loop.continued", {"state": request.continue_at})
-    raise Superseded(f"the loop continues in a new run at {request.continue_at!r}")
+            moves.finish_pending(current, stop_old=False)
+        store.record_once(
+            request.contact_id,
+            f"loop.continued\n{cause}",
+            "loop.continued",
+            {"state": request.continue_at, "enrollment_id": request.enrollment_id},
+            map_id=request.map_id,
+            step_id=request.step_id,
+            at=clock.now(),
+        )
+    logger.info("the loop continues in a new run", extra={"state": request.continue_at})
 
 
 def summarise_cause(cause: str | None, limit: int = CAUSE_LIMIT) -> str:

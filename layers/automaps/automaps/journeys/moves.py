@@ -159,11 +159,12 @@ def _start(record: enrollments.MapRecord, enrollment: Enrollment, run: str, to: 
     ContactStore().set_execution_arn(enrollment.contact_id, enrollment.map_id, enrollment.enrollment_id, run)
 
 
-def finish_pending(enrollment: Enrollment) -> bool:
+def finish_pending(enrollment: Enrollment, *, stop_old: bool = True) -> bool:
     """A move whose write landed but whose StartExecution did not (the router's record failed and
     comes back; a Lambda died): ``run`` is not the execution last started. Start it now, at the
     position (idempotent: the run's name is fixed; an execution of that name already started is
-    fine). True when there was such a move."""
+    fine), after stopping the old run unless ``stop_old`` is False (the old run is the caller,
+    which ends by itself). True when there was such a move."""
     if enrollment.status != "active" or not enrollment.run or enrollment.run == enrollment.execution_arn:
         return False
     if not enrollment.position or enrollment.run.rsplit(":", 1)[1] == enrollments.execution_name(
@@ -173,7 +174,7 @@ def finish_pending(enrollment: Enrollment) -> bool:
     record = enrollments.map_record(enrollment.map_id)
     if record is None:
         return False
-    if enrollment.execution_arn:
+    if enrollment.execution_arn and stop_old:
         stop(enrollment.execution_arn, "finishing a move")
     _start(record, enrollment, enrollment.run, Position.model_validate(enrollment.position))
     return True
