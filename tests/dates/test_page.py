@@ -13,7 +13,7 @@ import pytest
 
 from automaps import aws as aws_clients
 from automaps.journeys import dates
-from automaps.store.dates import SHARDS
+from automaps.store.dates import SHARDS, DateIndexStore
 from automaps.store.lists import ListStore
 from tests.dates.helpers import contact, date_map, occurrences, reached, when
 
@@ -192,7 +192,8 @@ def test_given_contacts_before_the_map_was_deployed_then_its_first_occurrence_in
     assert dates.page(record, trigger, day("2026-08-20T07:15:00"), None, 100) == ([], None)
 
 
-def test_given_a_date_is_trigger_then_the_members_are_reached_on_that_date_at_their_local_time(aws, clock):
+def test_given_a_date_is_trigger_then_the_members_are_reached_on_that_date_at_their_local_time(
+        aws, clock, monkeypatch):
     # GIVEN a list "customers" of a Parisian, a New Yorker and one without a timezone (Tokyo's
     # applies), a contact not on the list, and a map on 25 December 2026 at 09:00 for the list
     record, trigger = date_map("date_is", {"date": "2026-12-25", "list": "customers"})
@@ -203,6 +204,11 @@ def test_given_a_date_is_trigger_then_the_members_are_reached_on_that_date_at_th
     for member in (paris, yorker, tokyo):
         ListStore().add("list", "customers", member)
 
+    profiles_read: list[str] = []
+    timezones_of = DateIndexStore.timezones_of
+    monkeypatch.setattr(DateIndexStore, "timezones_of",
+                        lambda self, ids: profiles_read.extend(ids) or timezones_of(self, ids))
+
     found = reached(record, trigger, occurrences(day("2026-12-23"), hours=24 * 4), limit=2)
 
     # THEN each member once, at 09:00 local on 25 December; the outsider never
@@ -210,6 +216,10 @@ def test_given_a_date_is_trigger_then_the_members_are_reached_on_that_date_at_th
     assert when(found, yorker) == ["2026-12-25T14:00Z"]
     assert when(found, tokyo) == ["2026-12-25T00:00Z"]
     assert when(found, outsider) == []
+    # AND the audience was read 4 times: by the first occurrence with a zone on earth due (09:00
+    # at UTC+14, 19:00 UTC on the 24th), which notes the audience's zones, then only when one of
+    # them is due (Tokyo's, Paris's, New York's 09:00): 3 profiles each
+    assert len(profiles_read) == 4 * 3
     # AND an occurrence far from the date reads nothing
     calls: list[str] = []
     client = aws_clients.client("dynamodb")

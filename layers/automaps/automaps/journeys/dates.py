@@ -363,26 +363,35 @@ def _audience_page(
     limit: int,
 ) -> Page:
     """The members whose local date is ``spec.date`` and whose local ``at`` is in the window. No
-    index: each occurrence with a zone due pages the audience (and, for the contact's own
-    timezone, reads the members' profiles, 100 a BatchGetItem)."""
+    index: an occurrence with a zone due pages the audience and, for the contacts' own timezones,
+    reads the members' profiles (100 a BatchGetItem). The zone groups an occurrence saw are kept
+    (``DATEIS#<map>#<trigger>``/``<date>``), so a later occurrence in which none of them is due
+    reads nothing more than that item."""
     day, at = date.fromisoformat(spec.date), time.fromisoformat(spec.at)
     earliest = datetime.combine(day, time(), tzinfo=UTC) - timedelta(hours=15)
     latest = datetime.combine(day, time(), tzinfo=UTC) + timedelta(hours=39)
     if end < earliest or start > latest:
         return Page([], None)  # no zone on earth is on that date in this window: nothing read
     fixed = spec.timezone != "contact"
+    store = DateIndexStore()
+    seen_key = {"pk": f"DATEIS#{record.id}#{cause_id(trigger, day)}", "sk": day.isoformat()}
     if fixed:
         if day not in _due_days(ZoneInfo(spec.timezone), at, start, end):
             return Page([], None)
         due_zones: set[str] = set()
+        fallback_due = True
     else:
         due_zones = {z for z in _all_zones() if day in _due_days(ZoneInfo(z), at, start, end)}
         fallback_due = day in _due_days(_fallback(record), at, start, end)
         if not due_zones and not fallback_due:
             return Page([], None)
+        if not cursor:
+            known = store.seen_groups(seen_key)
+            if known is not None and not any(g in due_zones if g != NO_ZONE else fallback_due for g in known):
+                return Page([], None)  # the audience's zones, as last seen, are not due now
     pk = f"SEGMENT#{spec.segment}" if spec.segment is not None else f"LIST#{spec.list}"
-    store = DateIndexStore()
     key = (cursor or {}).get("key")
+    seen = set((cursor or {}).get("groups") or ())
     members: list[tuple[str, str]] = []
     cause = cause_id(trigger, day)
     while len(members) < limit:
@@ -393,8 +402,12 @@ def _audience_page(
             zones = store.timezones_of(ids)
             for contact_id in ids:
                 group = zone_of(value=zones.get(contact_id))
+                seen.add(group)
                 if (group in due_zones) if group != NO_ZONE else fallback_due:
                     members.append((contact_id, cause))
         if key is None:
+            if not fixed and seen:
+                expiration = int((datetime.combine(day, time(), tzinfo=UTC) + timedelta(days=3)).timestamp())
+                store.add_seen_groups(seen_key, seen, expiration)
             return Page(members, None)
-    return Page(members, {"key": key})
+    return Page(members, {"key": key, **({"groups": sorted(seen)} if not fixed else {})})

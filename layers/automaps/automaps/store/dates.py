@@ -9,6 +9,7 @@ the old index item when the date or the timezone changes)::
     pk DATE#<field>#<MM-DD>#<shard>            sk <group>#<YYYY-MM-DD>#<contact id>      contact_id, date, group
     pk DATEZONES                               sk <zone>                                 (the zones in use)
     pk DATEFIELD                               sk <field>                                ready_at (backfilled)
+    pk DATEIS#<map>#<cause>                    sk <date>                                 groups (a date_is audience's zones)
 
 ``group`` is the contact's own timezone (an IANA name) or ``-`` (none: the map's fallback, or
 the trigger's fixed zone, applies at reading time). ``shard`` is a hash of the contact id into
@@ -199,6 +200,21 @@ class DateIndexStore:
         answer = self._db.query(**params)
         ids = [str(from_item(item)["sk"]).removeprefix("CONTACT#") for item in answer["Items"]]
         return ids, answer.get("LastEvaluatedKey")
+
+    def seen_groups(self, key: dict[str, Any]) -> set[str] | None:
+        """The zone groups an earlier pass over a date_is audience saw (None: no pass finished)."""
+        found = self._db.get_item(TableName=self.table, Key=to_item(key)).get("Item")
+        return {str(g) for g in from_item(found).get("groups", [])} if found else None
+
+    def add_seen_groups(self, key: dict[str, Any], groups: set[str], expiration: int) -> None:
+        """Add ``groups`` to what the passes saw (a set union: concurrent passes add, never remove)."""
+        self._db.update_item(
+            TableName=self.table,
+            Key=to_item(key),
+            UpdateExpression="ADD #g :g SET #e = :e",
+            ExpressionAttributeNames={"#g": "groups", "#e": "expiration"},
+            ExpressionAttributeValues={":g": {"SS": sorted(groups)}, ":e": {"N": str(expiration)}},
+        )
 
     def timezones_of(self, contact_ids: list[str]) -> dict[str, Any]:
         """Each contact's ``timezone`` field (None when unset), by BatchGetItem of the profiles."""
