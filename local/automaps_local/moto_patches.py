@@ -69,15 +69,19 @@ import contextlib
 import copy
 import datetime as _dt
 import functools
+import hashlib
 import json
 import logging
+import re
 import threading
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda_simple.models import LambdaSimpleBackend
@@ -100,6 +104,7 @@ from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
+from automaps import aws
 from automaps_local.clock import VirtualClock
 
 LOG = logging.getLogger(__name__)
@@ -752,3 +757,315 @@ def dynamodb_like_aws(prepare_seconds: float = 0.01) -> Iterator[ConflictLog]:
         DynamoHandler.call_action = original_call_action  # type: ignore[method-assign]
         for name, original in originals.items():
             setattr(DynamoHandler, name, original)
+
+
+# ---------------------------------------------------------------------- EventBridge Scheduler
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+_AT = re.compile(r"at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)")
+_CRON = re.compile(r"cron\((.+)\)")
+_RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def next_occurrence(expression: str, timezone: str, after: datetime, since: datetime) -> datetime | None:
+    """The first moment of a Scheduler expression strictly after ``after`` (UTC), as EventBridge
+    Scheduler reads it: ``cron(...)`` (six fields) on the wall clock of ``timezone`` (so 09:00 stays
+    09:00 local across a DST change; a time the change skips runs an hour later, one it repeats
+    runs once), ``rate(N unit)`` every N from ``since`` (the schedule's creation), ``at(...)`` once,
+    in ``timezone``. None: no more (an ``at`` already past ``after``)."""
+    zone = ZoneInfo(timezone or "UTC")
+    at = _AT.fullmatch(expression)
+    if at:
+        moment = datetime.fromisoformat(at.group(1)).replace(tzinfo=zone).astimezone(UTC)
+        return moment if moment > after else None
+    rate = _RATE.fullmatch(expression)
+    if rate:
+        period = int(rate.group(1)) * _UNIT_SECONDS[rate.group(2).rstrip("s")]
+        elapsed = max(0.0, (after - since).total_seconds())
+        return since + _dt.timedelta(seconds=(int(elapsed // period) + 1) * period)
+    cron = _CRON.fullmatch(expression)
+    if not cron:
+        raise ValueError(f"not an EventBridge Scheduler expression: {expression!r}")
+    from pyawscron import AWSCron
+
+    rule, local = AWSCron(cron.group(1)), after.astimezone(zone).replace(tzinfo=None)
+    while True:  # pyawscron counts on a UTC clock: give it the local wall time, read the answer as local
+        found = rule.occurrence(local.replace(tzinfo=UTC)).next()
+        if found is None:
+            return None
+        wall = found.replace(tzinfo=None)
+        moment = wall.replace(tzinfo=zone).astimezone(UTC)
+        if moment > after:
+            return moment
+        local = wall
+
+
+def substitute(text: str, schedule_arn: str, scheduled: datetime, attempt: int = 1) -> str:
+    """Scheduler's context attributes in a target's ``Input``."""
+    execution = hashlib.sha256(f"{schedule_arn}\n{scheduled.isoformat()}".encode()).hexdigest()
+    values = {
+        SCHEDULED_TIME: scheduled.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "<aws.scheduler.schedule-arn>": schedule_arn,
+        "<aws.scheduler.execution-id>": str(uuid.UUID(execution[:32])),
+        "<aws.scheduler.attempt-number>": str(attempt),
+    }
+    for placeholder, value in values.items():
+        text = text.replace(placeholder, value)
+    return text
+
+
+@dataclass
+class _Schedule:
+    group: str
+    name: str
+    arn: str
+    expression: str
+    timezone: str
+    since: datetime
+    one_time: bool
+    due: datetime | None
+
+
+class ScheduleFiring:
+    """moto's EventBridge Scheduler stores schedules but never fires them; this fires them on the
+    virtual clock, delivering each target as Scheduler would.
+
+    It watches CreateSchedule/UpdateSchedule/DeleteSchedule on the shared Scheduler client
+    (botocore hooks; the creation's virtual time is when a ``rate`` counts from and what a
+    ``cron`` is due after) and keeps one poller thread. Targets: an SQS queue (``SendMessage`` of
+    the ``Input``, with ``<aws.scheduler.scheduled-time>``, ``-schedule-arn>``, ``-execution-id>``
+    and ``-attempt-number>`` substituted), what the backend schedules (long waits' resumes,
+    maps' occurrences); other targets are logged, not delivered. ``FlexibleTimeWindow`` is
+    taken as OFF; a failed delivery is not retried.
+
+    * **One-time** ``at(...)`` (in its ``ScheduleExpressionTimezone``): the poller is a participant
+      of the clock while one is pending, so ``run_until_settled`` and ``--fast-forward`` wait for it
+      and jump to it, as for a Wait state. Once fired it is deleted (``ActionAfterCompletion:
+      DELETE``) or disabled.
+    * **Recurring** ``cron(...)`` and ``rate(...)`` (:func:`next_occurrence`): a participant
+      would keep the clock jumping from one occurrence to the next forever, so they are not one.
+      An occurrence fires when virtual time reaches it: ``run_until_settled(until=T)`` and
+      ``advance`` (both wrapped by :meth:`install` on the clock instance) stop at each occurrence
+      up to T, fire it and go on; ``run_until_settled()`` without ``until`` settles once the
+      executions have (recurring schedules do not hold it). When the clock jumps past an
+      occurrence otherwise (a Wait's deadline, ``--fast-forward``), the poller fires it at once,
+      late, with its own scheduled time.
+    """
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._changed = threading.Event()
+        self._closed = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._member: Any = None  # the poller's clock participation, while a one-time schedule is pending
+        self._since: dict[tuple[str, str], datetime] = {}  # created/updated at (virtual time)
+        self._fired: dict[tuple[str, str], datetime] = {}  # a recurring schedule's last occurrence fired
+        self._driving = 0  # run_until_settled/advance wrappers in progress: they fire what falls due
+        self._wrapped: dict[str, Any] = {}
+        self.fired = 0
+        self.deliveries: list[tuple[str, str, str]] = []  # (group, name, scheduled time) of each firing
+
+    # ------------------------------------------------------------------ installing
+    def install(self) -> ScheduleFiring:
+        events = aws.client("scheduler").meta.events
+        for operation in ("CreateSchedule", "UpdateSchedule"):
+            events.register(f"provide-client-params.scheduler.{operation}", self._writing)
+            events.register(f"after-call.scheduler.{operation}", self._written)
+        events.register("after-call.scheduler.DeleteSchedule", self._written)
+        for name in ("run_until_settled", "advance"):
+            self._wrapped[name] = getattr(self.clock, name)
+        self.clock.run_until_settled = self._run_until_settled  # type: ignore[method-assign]
+        self.clock.advance = self._advance  # type: ignore[method-assign]
+        return self
+
+    def _writing(self, params: dict[str, Any], **_: Any) -> None:
+        key = (str(params.get("GroupName") or "default"), str(params.get("Name")))
+        with self._lock:
+            self._since[key] = self.clock.now()
+            self._fired.pop(key, None)
+
+    def _written(self, **_: Any) -> None:
+        with self._lock:
+            self._changed.set()
+            if self._closed.is_set():
+                return
+            if self._member is None:  # in the writer's thread: the clock never looks idle meanwhile
+                self._member = self.clock.begin(("scheduler",))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._poll, daemon=True, name="scheduler")
+                self._thread.start()
+
+    # ------------------------------------------------------------------ what is due
+    def schedules(self) -> list[_Schedule]:
+        """The enabled schedules, each with its next moment (None: nothing more to fire)."""
+        scheduler, found = aws.client("scheduler"), []
+        now = self.clock.now()
+        for page in scheduler.get_paginator("list_schedules").paginate():
+            for summary in page["Schedules"]:
+                if summary.get("State") == "DISABLED":
+                    continue
+                try:
+                    schedule = scheduler.get_schedule(GroupName=summary["GroupName"], Name=summary["Name"])
+                except scheduler.exceptions.ResourceNotFoundException:
+                    continue
+                key = (summary["GroupName"], summary["Name"])
+                expression = schedule.get("ScheduleExpression", "")
+                zone = schedule.get("ScheduleExpressionTimezone") or "UTC"
+                with self._lock:
+                    since = self._since.setdefault(key, now)
+                    after = self._fired.get(key, since)
+                one_time = expression.startswith("at(")
+                due = (
+                    next_occurrence(expression, zone, _dt.datetime.min.replace(tzinfo=UTC), since)
+                    if one_time
+                    else next_occurrence(expression, zone, after, since)
+                )
+                found.append(_Schedule(key[0], key[1], schedule["Arn"], expression, zone, since, one_time, due))
+        return found
+
+    def next_due(self, one_time: bool | None = None) -> datetime | None:
+        """The earliest moment a schedule (only one-time ones, only recurring ones) is due."""
+        due = [s.due for s in self.schedules() if s.due is not None and (one_time is None or s.one_time == one_time)]
+        return min(due) if due else None
+
+    # ------------------------------------------------------------------ the poller
+    def _poll(self) -> None:
+        try:
+            while not self._closed.is_set():
+                self._changed.clear()
+                firm, soft = self.next_due(one_time=True), self.next_due(one_time=False)
+                with self._lock:
+                    if firm is None and self._member is not None and not self._changed.is_set():
+                        self.clock.end(self._member)
+                        self._member = None
+                    member = self._member
+                nearest = min((at for at in (firm, soft) if at is not None), default=None)
+                if not self.clock.discrete:  # scaled time: sleep until the next moment, whatever it is
+                    if nearest is None:
+                        self._changed.wait(self.clock.poll_seconds)
+                    elif self.clock.sleep_until(nearest, interrupted=self._changed.is_set):
+                        self.fire_due(nearest)
+                    continue
+                if soft is not None and soft <= self.clock.now() and not self._driving:
+                    with self.clock.hold():  # the clock jumped past it: fired late, with its own time
+                        self.fire_due(soft)
+                    continue
+                if firm is not None and member is not None and nearest is not None:
+                    if self.clock.sleep_until(nearest, interrupted=self._changed.is_set, owner=member):
+                        self.fire_due(nearest)
+                    continue
+                self._changed.wait(self.clock.poll_seconds)
+        except Exception:  # a poller must not die silently
+            LOG.exception("schedule poller stopped")
+        finally:
+            with self._lock:
+                self._thread = None
+                if self._member is not None:
+                    self.clock.end(self._member)
+                    self._member = None
+
+    # ------------------------------------------------------------------ firing
+    def fire_due(self, at: datetime) -> int:
+        """Fire every schedule due at ``at`` or before (each occurrence once); how many fired."""
+        fired = 0
+        with self._lock:
+            for schedule in sorted(self.schedules(), key=lambda s: (s.due or at, s.group, s.name)):
+                while schedule.due is not None and schedule.due <= at:
+                    self._fire(schedule, schedule.due)
+                    fired += 1
+                    if schedule.one_time:
+                        break
+                    schedule.due = next_occurrence(schedule.expression, schedule.timezone, schedule.due, schedule.since)
+        return fired
+
+    def fire(self, group: str, name: str) -> None:
+        """Fire the schedule now, at its next moment (one-time: its moment)."""
+        with self._lock:
+            found = next((s for s in self.schedules() if (s.group, s.name) == (group, name)), None)
+            if found is not None and found.due is not None:
+                self._fire(found, found.due)
+
+    def _fire(self, schedule: _Schedule, at: datetime) -> None:
+        """Deliver the target for the occurrence ``at``; a one-time schedule is then deleted or disabled."""
+        scheduler = aws.client("scheduler")
+        current = scheduler.get_schedule(GroupName=schedule.group, Name=schedule.name)
+        target = current["Target"]
+        if not schedule.one_time:
+            self._fired[(schedule.group, schedule.name)] = at
+        if ":sqs:" in target["Arn"]:
+            queue = target["Arn"].rsplit(":", 1)[1]
+            url = aws.client("sqs").get_queue_url(QueueName=queue)["QueueUrl"]
+            body = substitute(target.get("Input", ""), schedule.arn, at)
+            aws.client("sqs").send_message(QueueUrl=url, MessageBody=body)
+        else:
+            LOG.warning(
+                "schedule %s/%s: target %s is not delivered locally", schedule.group, schedule.name, target["Arn"]
+            )
+        self.fired += 1
+        self.deliveries.append((schedule.group, schedule.name, at.strftime("%Y-%m-%dT%H:%M:%SZ")))
+        if not schedule.one_time:
+            return
+        if current.get("ActionAfterCompletion") == "DELETE":
+            scheduler.delete_schedule(GroupName=schedule.group, Name=schedule.name)
+        else:
+            keep = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target")
+            update = {k: current[k] for k in keep if k in current}
+            scheduler.update_schedule(GroupName=schedule.group, Name=schedule.name, State="DISABLED", **update)
+
+    # ------------------------------------------------------------------ the clock, through recurring moments
+    def _run_until_settled(self, until: Any = None, timeout: float = 30.0) -> bool:
+        run = self._wrapped["run_until_settled"]
+        cap = self.clock.now() + until if isinstance(until, _dt.timedelta) else until
+        if cap is None:
+            return bool(run(None, timeout))
+        if cap.tzinfo is None:
+            cap = cap.replace(tzinfo=UTC)
+        with self._driving_block():
+            while True:
+                soft = self.next_due(one_time=False)
+                if soft is None or soft > cap:
+                    break
+                run(soft, timeout)  # the executions, one-time schedules, redeliveries up to it
+                if self.clock.now() < soft:
+                    self._wrapped["advance"]((soft - self.clock.now()).total_seconds())
+                with self.clock.hold():
+                    self.fire_due(soft)
+        return bool(run(cap, timeout))
+
+    def _advance(self, seconds: float) -> datetime:
+        advance = self._wrapped["advance"]
+        target = self.clock.now() + _dt.timedelta(seconds=seconds)
+        with self._driving_block():
+            while True:
+                soft = self.next_due(one_time=False)
+                if soft is None or soft > target:
+                    break
+                if self.clock.now() < soft:
+                    advance((soft - self.clock.now()).total_seconds())
+                with self.clock.hold():
+                    self.fire_due(soft)
+        moved: datetime = advance(max(0.0, (target - self.clock.now()).total_seconds()))
+        return moved
+
+    @contextlib.contextmanager
+    def _driving_block(self) -> Iterator[None]:
+        with self._lock:
+            self._driving += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._driving -= 1
+
+    def close(self) -> None:
+        self._closed.set()
+        self._changed.set()
+        for name, original in self._wrapped.items():
+            if getattr(self.clock, name, None) is not original:
+                with contextlib.suppress(AttributeError):
+                    delattr(self.clock, name)  # the instance attribute: the class's method again
+        self._wrapped.clear()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=5)

@@ -53,8 +53,24 @@ def consume(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
 
 
 def handle(record: SQSRecord) -> dict[str, Any]:
-    from automaps.journeys import handoff
+    from automaps.journeys import broadcasts, handoff
 
+    occurrence = broadcasts.parse(record.body)  # a moment's schedule fired, or a broadcast's next page
+    if occurrence is not None:
+        try:
+            return broadcasts.run(occurrence)
+        except Exception as error:
+            delay = back_off(record)
+            logger.exception(
+                "occurrence page failed",
+                extra={
+                    "map_id": occurrence.map_id,
+                    "page": occurrence.page,
+                    "error": type(error).__name__,
+                    "retry_in_seconds": delay,
+                },
+            )
+            raise
     resume = handoff.parse(record.body)  # a long wait's schedule, at its end (automaps.journeys.handoff)
     if resume is not None:
         try:
@@ -85,13 +101,31 @@ def handle(record: SQSRecord) -> dict[str, Any]:
     except StartDeferred as deferred:
         delay = back_off(record)
         logger.warning("enrollment deferred", extra={**keys, "reason": deferred.reason, "retry_in_seconds": delay})
+        _given_up(record, request, deferred.reason)
         raise
     except Exception as error:
         delay = back_off(record)
         logger.exception("enrollment failed", extra={**keys, "error": type(error).__name__, "retry_in_seconds": delay})
+        _given_up(record, request, type(error).__name__)
         raise
     logger.info("enrollment handled", extra={**keys, "outcome": result.outcome})
     return result.model_dump(mode="json")
+
+
+def _given_up(record: SQSRecord, request: EnrollRequest, reason: str) -> None:
+    """The last receive failed (SQS moves the message to the dead-letter queue): a broadcast's
+    progress counts the member failed, once."""
+    if _receives(record) < MAX_RECEIVES:
+        return
+    from automaps.store.broadcasts import BroadcastStore, run_key_of
+
+    run = run_key_of(request.event, request.map_id)
+    if run is None:
+        return
+    try:
+        BroadcastStore().failed_once(run, request.contact_id, request.enrollment_id, reason)
+    except (ClientError, BotoCoreError) as error:  # the count is a report; the message is what matters
+        logger.warning("could not count a failed member", extra={"error": type(error).__name__})
 
 
 def backoff_seconds(message_id: str, receive_count: int) -> int:

@@ -95,6 +95,9 @@ class EnrollRequest(BaseModel):
     enrollment_id: str
     cause_id: str
     event: dict[str, Any]
+    only_if: dict[str, Any] | None = None
+    """The trigger's ``only_if``, checked by the consumer (a moment's requests: the router checks
+    the others' before it queues them)."""
 
 
 START_LEASE_SECONDS = 60  # a claim's start lease: twice the consumer's 30 s timeout
@@ -144,11 +147,12 @@ def registered_maps() -> list[MapRecord]:
 
 
 def register(record: MapRecord) -> None:
-    from automaps.journeys import triggers
+    from automaps.journeys import schedules, triggers
 
     ContentStore().put("MAP", record.id, record.model_dump(mode="json"))
     triggers.forget_registry()  # this process's router reads the registry again (others within 60 s)
     _cached.clear()
+    schedules.sync(record)  # one EventBridge Scheduler schedule per moment trigger, the old ones deleted
 
 
 def enroll_matching(trigger: Trigger, contact_id: str, event: dict, cause_id: str) -> list[EnrollResult]:
@@ -170,7 +174,11 @@ def enroll_matching(trigger: Trigger, contact_id: str, event: dict, cause_id: st
 def enqueue(request: EnrollRequest) -> None:
     """SendMessage to the EnrollQueue, retried on any failure (a throttle, a 5xx, a lost answer:
     a duplicate message is harmless, the consumer enrolls once)."""
-    body = request.model_dump_json()
+    enqueue_body(request.model_dump_json())
+
+
+def enqueue_body(body: str) -> None:
+    """One message to the EnrollQueue (an enrollment request, an occurrence's next page), retried."""
     for attempt in range(1, SEND_ATTEMPTS + 1):
         try:
             aws.client("sqs").send_message(QueueUrl=config.enroll_queue_url(), MessageBody=body)
@@ -197,7 +205,31 @@ def enroll_request(request: EnrollRequest) -> EnrollResult:
             request.event,
             f"the map {request.map_id!r} is not deployed (anymore)",
         )
+    if request.only_if is not None and not _only_if_met(record, request):
+        return _skip(
+            request.contact_id,
+            record.id,
+            request.enrollment_id,
+            request.event,
+            "the trigger's only_if is not met (or the contact is erased)",
+        )
     return enroll(record, request.contact_id, request.event, request.cause_id)
+
+
+def _only_if_met(record: MapRecord, request: EnrollRequest) -> bool:
+    from automaps.conditions import adapter
+    from automaps.conditions.evaluate import evaluate
+    from automaps.conditions.facts import Facts
+    from automaps.store.contacts import ContactStore
+
+    store = ContactStore()
+    contact = store.get(request.contact_id)
+    if contact is None:
+        return False
+    met, _ = evaluate(
+        adapter().validate_python(request.only_if), Facts(contact, clock.now(), map_id=record.id, store=store)
+    )
+    return bool(met)
 
 
 def enrollment_id_for(map_id: str, contact_id: str, cause_id: str) -> str:
@@ -284,26 +316,51 @@ def _finish(
         store.set_execution_arn(
             contact_id, record.id, enrollment_id, execution_arn or _start(record, contact_id, enrollment_id)
         )
-    store.record_once(
+    _record_once(
         contact_id,
         f"map.enrolled\n{enrollment_id}",
         "map.enrolled",
         {"enrollment_id": enrollment_id, "version": record.version, "trigger": event.get("type")},
         map_id=record.id,
         at=enrollment.started_at,
+        event=event,
+        outcome="started",
     )
 
 
-def _skip(contact_id: str, map_id: str, enrollment_id: str, event: dict, reason: str) -> EnrollResult:
+def _record_once(
+    contact_id: str,
+    event_key: str,
+    kind: str,
+    detail: dict[str, Any],
+    *,
+    map_id: str,
+    at: datetime,
+    event: dict,
+    outcome: Literal["started", "skipped"],
+) -> None:
+    """``record_once``; for a broadcast's request with the outcome counted in its progress, in
+    the same transaction (automaps.store.broadcasts): once, like the entry."""
+    from automaps.store.broadcasts import BroadcastStore, run_key_of
     from automaps.store.contacts import ContactStore
 
-    ContactStore().record_once(
+    run = run_key_of(event, map_id)
+    if run is None:
+        ContactStore().record_once(contact_id, event_key, kind, detail, map_id=map_id, at=at)
+    else:
+        BroadcastStore().record_once_counted(run, outcome, contact_id, event_key, kind, detail, map_id=map_id, at=at)
+
+
+def _skip(contact_id: str, map_id: str, enrollment_id: str, event: dict, reason: str) -> EnrollResult:
+    _record_once(
         contact_id,
         f"map.enroll_skipped\n{enrollment_id}",
         "map.enroll_skipped",
         {"reason": reason, "enrollment_id": enrollment_id},
         map_id=map_id,
         at=_event_time(event),
+        event=event,
+        outcome="skipped",
     )
     if isinstance(event.get("return_to"), dict):  # a map waiting for this one continues at once
         from automaps.journeys import moves
