@@ -231,3 +231,37 @@ def test_given_a_date_is_trigger_then_the_members_are_reached_on_that_date_at_th
                                     map_id="paris")
     found = reached(fixed, paris_trigger, occurrences(day("2026-12-24"), hours=48))
     assert [when(found, c) for c in (paris, yorker, tokyo)] == [["2026-12-25T08:00Z"]] * 3
+
+
+def test_given_a_day_of_occurrences_then_the_items_read_are_the_contacts_reached(aws, clock):
+    # GIVEN 240 contacts in 6 zones (and none) with birthdays on 1-3 June
+    import random
+
+    record, trigger = date_map("date_matches", {"field": "birthday"})
+    zones = ["Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Sydney", "America/Los_Angeles", "UTC", None]
+    pick = random.Random(10)
+    people = {contact(f"r{i}@example.com", birthday=f"19{pick.randint(50, 99)}-06-0{pick.randint(1, 3)}",
+                      **({"timezone": z} if (z := pick.choice(zones)) else {})): z for i in range(240)}
+    reached(record, trigger, [day("2026-05-30T00:00:00")])  # the field's first occurrence: ready
+    queries, items = [], []
+    client = aws_clients.client("dynamodb")
+    client.meta.events.register("before-parameter-build.dynamodb.Query", lambda params, **_: queries.append(params))
+    client.meta.events.register("after-call.dynamodb.Query",
+                                lambda parsed, **_: items.append(parsed.get("ScannedCount", 0)))
+
+    # WHEN the 96 occurrences of 2 June (UTC) run
+    found = reached(record, trigger, occurrences(day("2026-06-02")))
+
+    # THEN every item read from the index was a contact reached (and each reached once)
+    index_reads = sum(n for n, q in zip(items, queries, strict=True) if _index(q))
+    assert len(found) == len({m for m, _, _ in found}) == index_reads > 0
+    # AND the Queries: one for the zones in use per occurrence, 8 per (zone group, day) that came due
+    due_groups = len({(_index(q), q["ExpressionAttributeValues"][":prefix"]["S"]) for q in queries if _index(q)})
+    assert len(queries) == 96 + SHARDS * due_groups
+    assert set(people.values()) and len(found) < len(people)
+
+
+def _index(query: dict) -> str:
+    """The index partition a Query read, without its shard ("" for another Query)."""
+    pk = query["ExpressionAttributeValues"][":pk"]["S"]
+    return pk.rsplit("#", 1)[0] if pk.startswith("DATE#") else ""
