@@ -56,3 +56,16 @@ def schedules(group_suffix: str = "-starts") -> list[dict[str, Any]]:
         full = scheduler.get_schedule(GroupName=summary["GroupName"], Name=summary["Name"])
         found.append({k: full.get(k) for k in ("Name", "ScheduleExpression", "ScheduleExpressionTimezone", "State")})
     return found
+
+
+def deploy_again(runtime: Any, map_id: str, body: dict[str, Any] | None = None) -> None:
+    """WHEN the map is pushed again (``body``: changed), registered over its deployed state machine."""
+    import yaml
+
+    from automaps.journeys.enrollment import register
+    from automaps.maps.model import Map
+    from automaps_local.push import map_record
+
+    data = body or yaml.safe_load((FIXTURES / f"{map_id}.yaml").read_text())
+    map_ = Map.model_validate(data)
+    register(map_record(map_, runtime.stack.state_machines[map_id].arn, map_.content_hash()))

@@ -60,8 +60,23 @@ class Page(NamedTuple):
 def trigger_id(index: int, type_: str, spec: dict | None) -> str:
     """A moment trigger's id within its map: its place and a short hash of its kind and settings
     (a changed trigger is a new id, so its old schedule is deleted and a new one made)."""
-    digest = hashlib.sha256(json.dumps([type_, spec or {}], sort_keys=True).encode()).hexdigest()[:10]
+    digest = hashlib.sha256(json.dumps([type_, _canonical(spec or {})], sort_keys=True).encode()).hexdigest()[:10]
     return f"{index}-{digest}"
+
+
+def _canonical(value: Any) -> Any:
+    """The same JSON whether the spec was just dumped (``7.0``) or read back from DynamoDB (``7``)."""
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return int(number) if number.is_integer() else number
 
 
 # ---------------------------------------------------------------- the schedules of a map
