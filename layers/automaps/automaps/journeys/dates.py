@@ -221,16 +221,18 @@ def upkeep(contact_id: str, fields: frozenset[str] | set[str], contact: Contact 
     store = DateIndexStore()
     current = store.indexed(contact_id)
     group = zone_of(contact) if contact is not None else NO_ZONE
+    wanted: dict[str, Indexed | None] = {}
+    for field in sorted(fields):
+        day = date_value(field, contact.fields.get(field), contact_id) if contact is not None else None
+        wanted[field] = Indexed(field, day.isoformat(), group) if day is not None else None
     added = _scope(store)["zones_added"]
-    if group != NO_ZONE and group not in added:
+    if group != NO_ZONE and group not in added and any(wanted.values()):
         store.add_zone(group)  # before the items: an occurrence always knows a zone it could find
         added.add(group)
     changed = []
-    for field in sorted(fields):
-        day = date_value(field, contact.fields.get(field), contact_id) if contact is not None else None
-        wanted = Indexed(field, day.isoformat(), group) if day is not None else None
-        if wanted != current.get(field):
-            store.change(contact_id, field, current.get(field), wanted)
+    for field, item in wanted.items():
+        if item != current.get(field):
+            store.change(contact_id, field, current.get(field), item)
             changed.append(field)
     if changed:
         logger.info("date index changed", extra={"contact_id": contact_id, "fields": changed, "group": group})
