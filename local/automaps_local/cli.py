@@ -17,6 +17,7 @@ COMMANDS = {
     "push": ("automaps_local.push", "upload templates, forms and the map registry to a deployed stack"),
     "test-email": ("automaps_local.test_email", "render an email and send it to an address, without enrollment"),
     "segment": ("automaps_local.segment", "count a segment's members or list a sample of them"),
+    "broadcast": ("automaps_local.broadcast", "how the runs of a scheduled map went (found, queued, started, failed)"),
     "test-call": ("automaps_local.test_call", "place a make_phone_call step's call to a number, without enrollment"),
 }
 

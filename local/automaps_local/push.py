@@ -205,6 +205,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", default=".", type=Path)
 
 
+def use_starts_scheduler(cfn: Any, stack_name: str) -> None:
+    """Where registering a map writes its schedules (automaps.journeys.schedules.sync): the stack's
+    starts schedule group, scheduler role and EnrollQueue, from its outputs. A stack deployed
+    before it had them keeps none: its maps' schedule and date triggers then start nothing."""
+    [stack] = cfn.describe_stacks(StackName=stack_name)["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    for variable, output in (
+        ("STARTS_SCHEDULE_GROUP", "StartsScheduleGroupName"),
+        ("SCHEDULER_ROLE_ARN", "SchedulerRoleArn"),
+        ("ENROLL_QUEUE_ARN", "EnrollQueueArn"),
+    ):
+        if outputs.get(output):
+            os.environ[variable] = outputs[output]
+
+
 def run(args: argparse.Namespace) -> int:
     import boto3
 
@@ -218,6 +233,7 @@ def run(args: argparse.Namespace) -> int:
         for r in page["StackResourceSummaries"]
     }
     os.environ["CONTENT_TABLE"] = physical["ContentTable"]
+    use_starts_scheduler(cfn, args.stack_name)
     machines = machines_by_map(Template.load(args.root / "template.yaml"))
     try:
         counts = push_all(args.root, lambda map_id: physical[machines[map_id]])

@@ -16,6 +16,7 @@ from automaps.clock import iso as clock_iso
 from automaps.journeys import broadcasts
 from automaps.store.broadcasts import BroadcastStore
 from automaps.store.contacts import ContactStore
+from automaps_local.cli import main
 from tests.e2e.conftest import START
 from tests.schedules.conftest import runtime_at
 from tests.schedules.helpers import deploy, deploy_again, list_members, schedules, starts, vip_members
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_given_a_weekly_broadcast_to_a_segment_when_two_weeks_pass_then_each_member_is_enrolled_once_a_week(
-        runtime, tmp_path, monkeypatch):
+        runtime, tmp_path, monkeypatch, capsys):
     # GIVEN 5 contacts in the segment "vip" (and one outside it), pages of 2 members
     monkeypatch.setattr(broadcasts, "PAGE_SIZE", 2)
     members = vip_members(runtime, tmp_path, 5)
@@ -49,6 +50,14 @@ def test_given_a_weekly_broadcast_to_a_segment_when_two_weeks_pass_then_each_mem
     # AND each enrollment's event says what started it
     event = ContactStore().enrollments(members[0], "weekly-news")[0].event
     assert (event["type"], event["kind"], event["trigger"]) == ("schedule", "schedule.fired", "vip")
+
+    # WHEN `automaps broadcast status weekly-news` runs against the local runtime's tables
+    capsys.readouterr()
+    assert main(["broadcast", "status", "weekly-news"]) == 0
+
+    # THEN it shows both runs, newest first
+    assert capsys.readouterr().out.splitlines() == [
+        f"{at}  schedule vip  found 5  queued 5  started 5  skipped 0  failed 0  pending 0  done" for at in week[::-1]]
 
 
 def test_given_a_daily_9am_broadcast_in_new_york_when_daylight_saving_time_starts_then_it_stays_at_9_local():
