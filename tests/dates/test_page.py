@@ -15,7 +15,7 @@ from automaps import aws as aws_clients
 from automaps.journeys import dates
 from automaps.store.dates import SHARDS, DateIndexStore
 from automaps.store.lists import ListStore
-from tests.dates.helpers import contact, date_map, occurrences, reached, when
+from tests.dates.helpers import contact, date_map, occurrences, reached, update, when
 
 
 def day(text: str) -> datetime:
@@ -265,3 +265,31 @@ def _index(query: dict) -> str:
     """The index partition a Query read, without its shard ("" for another Query)."""
     pk = query["ExpressionAttributeValues"][":pk"]["S"]
     return pk.rsplit("#", 1)[0] if pk.startswith("DATE#") else ""
+
+
+def test_given_a_fixed_zone_date_relative_then_every_zone_group_is_reached_at_that_zones_time(aws, clock):
+    record, trigger = date_map("date_relative", {"field": "renewal_date", "days_before": 1,
+                                                 "timezone": "America/Los_Angeles"}, map_id="renewals")
+    ids = [contact(f"f{i}@example.com", renewal_date="2026-03-09", **({"timezone": z} if z else {}))
+           for i, z in enumerate(("Europe/Paris", "Asia/Tokyo", None))]
+    contact("other@example.com", renewal_date="2027-03-09", timezone="Europe/Paris")
+
+    found = reached(record, trigger, _around("2026-03-08"))
+
+    # 8 March at 09:00 in Los Angeles: PDT from that morning (02:00 -> 03:00), so 16:00 UTC
+    assert sorted(m for m, _, _ in found) == sorted(ids)
+    assert {at for _, at, _ in found} == {"2026-03-08T16:00Z"}
+
+
+def test_given_a_contact_reached_when_its_timezone_moves_west_the_same_day_then_the_cause_is_the_same(aws, clock):
+    # GIVEN a Parisian reached on their birthday at 09:00 Paris
+    record, trigger = date_map("date_matches", {"field": "birthday"})
+    someone = contact("mover@example.com", birthday="1990-07-10", timezone="Europe/Paris")
+    [(_, first)] = dates.page(record, trigger, day("2026-07-10T07:00:00"), None, 10).members
+
+    # WHEN they move to New York that morning, and New York's 09:00 comes
+    update(someone, {"timezone": "America/New_York"})
+    [(member, second)] = dates.page(record, trigger, day("2026-07-10T13:00:00"), None, 10).members
+
+    # THEN it is the same cause (the same local date): the enrollment id is the same, it enrolls once
+    assert member == someone and first == second
