@@ -2,17 +2,18 @@
 
 In the contacts table::
 
-    pk BROADCAST#<map id>                      sk RUN#<at>#<trigger>   the run: pages, found, queued, done
-    pk BROADCAST#<map id>#<at>#<trigger>       sk COUNT#<shard>        started, skipped, failed (ADD)
-    pk BROADCAST#<map id>#<at>#<trigger>       sk FAILED#<enrollment>  a dead-lettered request, once
+    pk BROADCAST#<map id>                        sk RUN#<at>#<trigger>   the run: pages, found, queued, done
+    pk BROADCAST#<map id>#<at>#<trigger>#<shard> sk COUNT                started, skipped, failed (ADD)
+    pk BROADCAST#<map id>#<at>#<trigger>         sk FAILED#<enrollment>  a dead-lettered request, once
 
 The occurrence runner (automaps.journeys.broadcasts) writes the run item once per page, on the
 condition that ``pages`` is that page's number, so a page handled twice counts once; pages are
 handled one after another, so that item takes one write per page (per 1,000 members), never a
 write per member. The outcomes come from the intake consumer, one per member: each goes to one of
-``COUNTER_SHARDS`` counter items (by contact), in the same transaction as the history entry that
+``COUNTER_SHARDS`` counter items (by contact; each its own partition), in the same transaction as the history entry that
 records it once (``map.enrolled`` / ``map.enroll_skipped``, keyed on the enrollment), so a request
-delivered twice counts once and no single item takes a broadcast's writes.
+delivered twice counts once and no single item or partition takes a broadcast's writes (at the
+default 290 starts a second, about 36 transactional writes a second per shard).
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ class BroadcastStore:
         return {
             "Update": {
                 "TableName": self.table,
-                "Key": to_item({"pk": run.counters_pk, "sk": f"COUNT#{_shard(contact_id):02d}"}),
+                "Key": to_item({"pk": f"{run.counters_pk}#{_shard(contact_id):02d}", "sk": "COUNT"}),
                 "UpdateExpression": "ADD #outcome :one",
                 "ExpressionAttributeNames": {"#outcome": outcome},
                 "ExpressionAttributeValues": to_item({":one": 1}),
@@ -181,17 +182,14 @@ class BroadcastStore:
     def _with_counts(self, item: dict[str, Any]) -> Progress:
         run = RunKey(map_id=item["map_id"], trigger=item["trigger"], at=item["at"])
         counts = {"started": 0, "skipped": 0, "failed": 0}
-        pages = self._db.get_paginator("query").paginate(
-            TableName=self.table,
-            ConsistentRead=True,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :count)",
-            ExpressionAttributeValues=to_item({":pk": run.counters_pk, ":count": "COUNT#"}),
-        )
-        for page in pages:
-            for shard in page["Items"]:
+        keys = [to_item({"pk": f"{run.counters_pk}#{shard:02d}", "sk": "COUNT"}) for shard in range(COUNTER_SHARDS)]
+        while keys:  # one BatchGetItem of the 16 shards (again for any it left unprocessed)
+            answer = self._db.batch_get_item(RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}})
+            for shard in answer.get("Responses", {}).get(self.table, []):
                 plain = from_item(shard)
                 for name in counts:
                     counts[name] += int(plain.get(name, 0))
+            keys = answer.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
         return Progress.model_validate(
             {
                 **{k: item[k] for k in ("audience", "started_at", "updated_at") if k in item},
