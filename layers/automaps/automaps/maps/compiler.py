@@ -283,8 +283,8 @@ class _Compiler:
         if self.loops:
             counters = {
                 "Type": "Pass",
-                "Comment": f"Start the go_to loop counters at 0; each loop exits the map after {self.loop_bound} "
-                "rounds, which keeps the execution under the 25,000-event history limit",
+                "Comment": f"Start the go_to loop counters at 0; after {self.loop_bound} rounds a loop continues in a new "
+                "run, which keeps each execution under the 25,000-event history limit and a year",
                 "Result": {key: {"count": 0} for key in self.loops},
                 "ResultPath": "$.loops",
                 "Next": start,
