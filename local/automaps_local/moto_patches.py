@@ -56,6 +56,12 @@ idempotent. ``tests/local/test_moto_patches.py`` fails loudly when moto moves an
   mode, not installed by the runtime): each request atomic, and a transaction holds its items
   while it is prepared, so an overlapping transaction is cancelled with ``TransactionConflict``
   and a single write on a held item gets ``TransactionConflictException``.
+* EventBridge Scheduler: moto stores schedules but never fires them. :class:`ScheduleFiring`
+  (installed by the runtime after ``install``; ``automaps_local.schedules`` re-exports it) fires
+  them on the virtual clock: one-time ``at(...)`` schedules as clock participants, recurring
+  ``cron(...)`` (``pyawscron``, on the wall clock of ``ScheduleExpressionTimezone``) and
+  ``rate(...)`` ones as the clock passes them (``run_until_settled(until=...)`` and ``advance``
+  stop at each occurrence), with Scheduler's ``<aws.scheduler.*>`` placeholders filled in.
 * Execution accounting: ``ExecutionWorker.start`` makes the execution (keyed by its ARN) a
   participant of the clock from its creation, in the StartExecution caller's thread, and
   ``_execution_logic`` releases it however it ends. Each Wait/Retry sleep names its execution
@@ -863,6 +869,8 @@ class ScheduleFiring:
         self._fired: dict[tuple[str, str], datetime] = {}  # a recurring schedule's last occurrence fired
         self._driving = 0  # run_until_settled/advance wrappers in progress: they fire what falls due
         self._wrapped: dict[str, Any] = {}
+        self._snapshot: list[tuple[str, str, str, str, str]] | None = None  # what moto holds, until it changes
+        self._generation = 0  # counts the changes: a read that overlapped one is not kept
         self.fired = 0
         self.deliveries: list[tuple[str, str, str]] = []  # (group, name, scheduled time) of each firing
 
@@ -887,6 +895,7 @@ class ScheduleFiring:
 
     def _written(self, **_: Any) -> None:
         with self._lock:
+            self._snapshot, self._generation = None, self._generation + 1
             self._changed.set()
             if self._closed.is_set():
                 return
@@ -897,10 +906,14 @@ class ScheduleFiring:
                 self._thread.start()
 
     # ------------------------------------------------------------------ what is due
-    def schedules(self) -> list[_Schedule]:
-        """The enabled schedules, each with its next moment (None: nothing more to fire)."""
+    def _stored(self) -> list[tuple[str, str, str, str, str]]:
+        """(group, name, ARN, expression, timezone) of the enabled schedules, read from moto once
+        per change (the hooks on CreateSchedule/UpdateSchedule/DeleteSchedule forget it)."""
+        with self._lock:
+            if self._snapshot is not None:
+                return self._snapshot
+            generation = self._generation
         scheduler, found = aws.client("scheduler"), []
-        now = self.clock.now()
         for page in scheduler.get_paginator("list_schedules").paginate():
             for summary in page["Schedules"]:
                 if summary.get("State") == "DISABLED":
@@ -909,19 +922,28 @@ class ScheduleFiring:
                     schedule = scheduler.get_schedule(GroupName=summary["GroupName"], Name=summary["Name"])
                 except scheduler.exceptions.ResourceNotFoundException:
                     continue
-                key = (summary["GroupName"], summary["Name"])
                 expression = schedule.get("ScheduleExpression", "")
                 zone = schedule.get("ScheduleExpressionTimezone") or "UTC"
-                with self._lock:
-                    since = self._since.setdefault(key, now)
-                    after = self._fired.get(key, since)
-                one_time = expression.startswith("at(")
-                due = (
-                    next_occurrence(expression, zone, _dt.datetime.min.replace(tzinfo=UTC), since)
-                    if one_time
-                    else next_occurrence(expression, zone, after, since)
-                )
-                found.append(_Schedule(key[0], key[1], schedule["Arn"], expression, zone, since, one_time, due))
+                found.append((summary["GroupName"], summary["Name"], schedule["Arn"], expression, zone))
+        with self._lock:
+            if generation == self._generation:  # nothing changed while it was read
+                self._snapshot = found
+        return found
+
+    def schedules(self) -> list[_Schedule]:
+        """The enabled schedules, each with its next moment (None: nothing more to fire)."""
+        found, now = [], self.clock.now()
+        for group, name, arn, expression, zone in self._stored():
+            with self._lock:
+                since = self._since.setdefault((group, name), now)
+                after = self._fired.get((group, name), since)
+            one_time = expression.startswith("at(")
+            due = (
+                next_occurrence(expression, zone, _dt.datetime.min.replace(tzinfo=UTC), since)
+                if one_time
+                else next_occurrence(expression, zone, after, since)
+            )
+            found.append(_Schedule(group, name, arn, expression, zone, since, one_time, due))
         return found
 
     def next_due(self, one_time: bool | None = None) -> datetime | None:

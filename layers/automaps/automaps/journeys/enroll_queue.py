@@ -10,6 +10,12 @@ shortened by up to half by a jitter fixed per message. After ``MAX_RECEIVES`` re
 moves it to the dead-letter queue, whose depth raises an alarm; the entry gate is never left
 claimed, since every failed start restores it (``enrollment._revert``).
 
+Two other kinds of message share the queue: ``{"kind": "resume"}`` (a long wait's end,
+automaps.journeys.handoff) and ``{"kind": "occurrence"}`` (a moment's schedule fired, or a
+broadcast's next page: automaps.journeys.broadcasts reads one page of the audience and queues its
+enrollment requests). A failed one backs off the same way. A broadcast's request given up on (its
+last receive failed) is counted as failed in the run's progress (automaps.store.broadcasts).
+
 **Pacing.** Every StartExecution first takes a token from its poller's :class:`StartPacer` (called
 by ``enrollment._start``): a token bucket of ``starts_per_second / pollers`` tokens a second
 holding at most ``burst / pollers`` (``config.enroll_start_pacing``; the pollers are the event
