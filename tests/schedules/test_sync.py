@@ -34,9 +34,10 @@ def test_given_a_weekly_broadcast_when_its_cron_changes_and_then_it_is_removed_t
     assert before["Name"].startswith("weekly-news-") and len(before["Name"]) <= 64
     [(old_trigger, _)] = starts_schedules.moment_triggers(map_record("weekly-news"))
 
-    # WHEN it is pushed again unchanged: the same schedule
+    # WHEN it is pushed again unchanged: the same schedule, not even updated
     deploy_again(runtime, "weekly-news")
     assert schedules() == [before]
+    assert starts_schedules.sync(map_record("weekly-news")) == {"created": 0, "updated": 0, "deleted": 0, "kept": 1}
 
     # WHEN it is pushed with Tuesdays instead of Mondays
     tuesdays = [{"schedule": {"cron": "0 9 ? * TUE *", "timezone": "America/New_York", "segment": "vip"}}]
