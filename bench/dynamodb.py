@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -56,11 +55,13 @@ SEGMENT: dict[str, Any] = {
 
 
 def pattern(pk: str) -> str:
-    """A partition key's pattern: ids and digits replaced (``CONTACT#<id>``, ``SEGMENT#vip``)."""
-    kind, _, rest = pk.partition("#")
+    """A partition key's pattern: contact ids, occurrence times and shard numbers replaced
+    (``CONTACT#<id>``, ``SEGMENT#vip``, ``BROADCAST#<map>#<at>#<trigger>#<shard>``)."""
+    kind = pk.partition("#")[0]
     if kind in ("CONTACT", "EMAIL", "PHONE", "SUBMISSION"):
         return f"{kind}#<id>"
-    return re.sub(r"\d{4,}", "<n>", pk) if rest else pk
+    text = re.sub(r"\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:\d{2})?", "<at>", pk)
+    return re.sub(r"#\d{1,3}$", "#<shard>", text)
 
 
 class UnitMeter(costs.Meter):
@@ -72,7 +73,7 @@ class UnitMeter(costs.Meter):
         self.partitions: dict[str, defaultdict[str, float]] = defaultdict(
             lambda: defaultdict(float)
         )  # phase -> pk -> table WRU
-        self._thread = threading.get_ident()
+        self.items: dict[str, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))  # "pk|sk"
 
     def install(self) -> UnitMeter:
         from automaps import aws
@@ -129,7 +130,9 @@ class UnitMeter(costs.Meter):
                 size = max(costs.item_size(before), costs.item_size(after))
                 units = costs.write_units(size, transactional)
                 counts["ddb_write_units"] += units
-                self.partitions[self.phase_name][key.get("pk", {}).get("S", "?")] += units
+                pk, sk = key.get("pk", {}).get("S", "?"), key.get("sk", {}).get("S", "")
+                self.partitions[self.phase_name][pk] += units
+                self.items[self.phase_name][f"{pk}|{sk}"] += units
                 for index_key in INDEXES.values():
                     if any(all(name in item for name in index_key) for item in (before, after) if item):
                         counts["ddb_index_write_units"] += costs.write_units(size)
@@ -175,7 +178,7 @@ def world() -> Iterator[dict[str, Any]]:
             aws.reset()
 
 
-def deliver(contact_id: str, seen: set[str]) -> int:
+def deliver(contact_id: str, seen: set[str], meter: UnitMeter | None = None) -> int:
     """Route the contact's history entries not routed yet, in order, as the stream delivers new
     ``H#`` images, until routing writes no more; returns how many were routed. The listing itself
     is not metered (it stands for the stream)."""
@@ -186,12 +189,13 @@ def deliver(contact_id: str, seen: set[str]) -> int:
 
     routed = 0
     while True:
-        items = aws.client("dynamodb").query(
-            TableName=config.contacts_table(),
-            ConsistentRead=True,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :h)",
-            ExpressionAttributeValues=to_item({":pk": f"CONTACT#{contact_id}", ":h": HISTORY_PREFIX}),
-        )["Items"]
+        with _unmetered(meter):
+            items = aws.client("dynamodb").query(
+                TableName=config.contacts_table(),
+                ConsistentRead=True,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :h)",
+                ExpressionAttributeValues=to_item({":pk": f"CONTACT#{contact_id}", ":h": HISTORY_PREFIX}),
+            )["Items"]
         fresh = [from_item(i) for i in items if i["sk"]["S"] not in seen]
         if not fresh:
             return routed
@@ -201,16 +205,16 @@ def deliver(contact_id: str, seen: set[str]) -> int:
             routed += 1
 
 
-def _unmetered(meter: UnitMeter) -> Any:
-    @contextmanager
-    def off() -> Iterator[None]:
-        previous, meter.phase_name = meter.phase_name, None
-        try:
-            yield
-        finally:
-            meter.phase_name = previous
-
-    return off()
+@contextmanager
+def _unmetered(meter: UnitMeter | None) -> Iterator[None]:
+    if meter is None:
+        yield
+        return
+    previous, meter.phase_name = meter.phase_name, None
+    try:
+        yield
+    finally:
+        meter.phase_name = previous
 
 
 def _tag(contact_id: str, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()) -> None:
@@ -252,12 +256,12 @@ def segment_upkeep(contacts: int = 20) -> dict[str, Any]:
                 with meter.phase("change (enter)"):
                     _tag(contact.id, add=("vip",))
                 with meter.phase("router (enter)"):
-                    deliver(contact.id, seen)
+                    deliver(contact.id, seen, meter)
                 w["clock"].advance(60)
                 with meter.phase("change (leave)"):
                     _tag(contact.id, remove=("vip",))
                 with meter.phase("router (leave)"):
-                    deliver(contact.id, seen)
+                    deliver(contact.id, seen, meter)
             found["with_segment" if pushed else "without_segment"] = _per(meter, contacts)
             if pushed:
                 from automaps.store.segments import SegmentStore
@@ -285,7 +289,11 @@ def _partitions(meter: UnitMeter, phase: str) -> dict[str, Any]:
     for pk, units in by_key.items():
         by_pattern[pattern(pk)] += units
     hottest = max(by_key.items(), key=lambda kv: kv[1], default=("", 0))
+    by_item = meter.items.get(phase, defaultdict(float))
+    hottest_item = max(by_item.items(), key=lambda kv: kv[1], default=("", 0))
     return {
+        "hottest_item": hottest_item[0],
+        "hottest_item_share": round(hottest_item[1] / total, 4),
         "write_units": sum(by_key.values()),
         "partitions": len(by_key),
         "hottest": hottest[0],
@@ -369,7 +377,7 @@ def enrollment_units(contacts: int = 20) -> dict[str, Any]:
         for contact_id in ids:
             seen = _history_keys(contact_id)
             with meter.phase("router (map.enrolled)"):
-                deliver(contact_id, seen)
+                deliver(contact_id, seen, meter)
         result = {
             "contacts": contacts,
             "per_contact": _per(meter, contacts),
@@ -491,8 +499,8 @@ def report(result: dict[str, Any]) -> str:
             + " (every transition of a segment writes its member item and one of its 16 counter shards)"
         )
     lines.append(" an enrollment (consumer) and routing its map.enrolled")
-    for phase, counts in result["enrollment"]["per_contact"].items():
-        lines.append(_line(phase, counts))
+    for phase in ("consumer", "router (map.enrolled)"):
+        lines.append(_line(phase, result["enrollment"]["per_contact"].get(phase, {})))
     parts = result["enrollment"]["partitions"]
     lines.append(
         f"  consumer writes: {parts['partitions']} partitions, hottest {parts['hottest']} "
@@ -509,7 +517,7 @@ def report(result: dict[str, Any]) -> str:
         p = b["partitions"]
         lines.append(
             f"  writes: {p['write_units']:,.0f} WRU over {p['partitions']:,} partitions; hottest {p['hottest']} "
-            f"{p['hottest_share']:.2%}; by pattern "
+            f"{p['hottest_share']:.2%}; hottest item {p['hottest_item']} {p['hottest_item_share']:.2%}; by pattern "
             + ", ".join(f"{k} {v['share']:.1%}" for k, v in list(p["by_pattern"].items())[:6])
         )
     lines.append(f"  ({result['real_seconds']} s real)")
