@@ -97,6 +97,9 @@ def run(occurrence: Occurrence) -> dict[str, Any]:
     ]
     send(requests)
     store = BroadcastStore()
+    if not requests and page.cursor is None and occurrence.page == 0 and trigger.type != "schedule":
+        # a date trigger's quarter hour that reaches nobody: no run to report (96 a day otherwise)
+        return {"occurrence": key.at, "page": 0, "members": 0, "counted": False}
     counted = store.page_done(
         key, occurrence.page, len(requests), last=page.cursor is None, audience=f"{trigger.type} {trigger.key}"
     )

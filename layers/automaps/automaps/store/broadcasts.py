@@ -30,6 +30,8 @@ from automaps.store.content import from_item, to_item
 
 COUNTER_SHARDS = 16
 CONFLICT_ATTEMPTS = 3
+RUN_TTL_SECONDS = 400 * 24 * 3600
+"""A run's items expire (the contacts table's TTL, ``expiration``) 400 days after its occurrence."""
 Outcome = Literal["started", "skipped", "failed"]
 
 
@@ -43,6 +45,10 @@ class RunKey(BaseModel):
     @property
     def counters_pk(self) -> str:
         return f"BROADCAST#{self.map_id}#{self.at}#{self.trigger}"
+
+    @property
+    def expiration(self) -> int:
+        return int(datetime.fromisoformat(self.at).timestamp()) + RUN_TTL_SECONDS
 
 
 class Progress(BaseModel):
@@ -103,11 +109,24 @@ class BroadcastStore:
             ":map": run.map_id,
             ":trigger": run.trigger,
             ":at": run.at,
+            ":expiration": run.expiration,
         }
         condition = "#pages = :page" if page else "attribute_not_exists(#pages)"
         if page:
             values[":page"] = page
-        fields = ("pages", "found", "queued", "done", "updated_at", "started_at", "audience", "map_id", "trigger", "at")
+        fields = (
+            "pages",
+            "found",
+            "queued",
+            "done",
+            "updated_at",
+            "started_at",
+            "audience",
+            "map_id",
+            "trigger",
+            "at",
+            "expiration",
+        )
         try:
             self._db.update_item(
                 TableName=self.table,
@@ -116,7 +135,7 @@ class BroadcastStore:
                     "SET #pages = :next, #found = if_not_exists(#found, :zero) + :n, "
                     "#queued = if_not_exists(#queued, :zero) + :n, #done = :done, #updated_at = :now, "
                     "#started_at = if_not_exists(#started_at, :now), #audience = :audience, "
-                    "#map_id = :map, #trigger = :trigger, #at = :at"
+                    "#map_id = :map, #trigger = :trigger, #at = :at, #expiration = :expiration"
                 ),
                 ConditionExpression=condition,
                 ExpressionAttributeNames={f"#{name}": name for name in fields},
@@ -138,9 +157,9 @@ class BroadcastStore:
             "Update": {
                 "TableName": self.table,
                 "Key": to_item({"pk": f"{run.counters_pk}#{_shard(contact_id):02d}", "sk": "COUNT"}),
-                "UpdateExpression": "ADD #outcome :one",
-                "ExpressionAttributeNames": {"#outcome": outcome},
-                "ExpressionAttributeValues": to_item({":one": 1}),
+                "UpdateExpression": "ADD #outcome :one SET #expiration = :expiration",
+                "ExpressionAttributeNames": {"#outcome": outcome, "#expiration": "expiration"},
+                "ExpressionAttributeValues": to_item({":one": 1, ":expiration": run.expiration}),
             }
         }
 
@@ -156,6 +175,7 @@ class BroadcastStore:
                         "contact_id": contact_id,
                         "reason": reason[:500],
                         "at": clock.iso(clock.now()),
+                        "expiration": run.expiration,
                     }
                 ),
                 "ConditionExpression": "attribute_not_exists(pk)",
