@@ -13,12 +13,14 @@ TTL, no stream), never in one hot item:
   slot every ``1/R`` seconds; a fractional rate above 1 counts as its whole part);
 * **lanes.** The slot numbers are dealt to ``L`` lanes (``L = min(16, ceil(R))``): lane ``i``
   owns ``g = m * L + i``. One item per lane (``rate#<channel>#lane#<i>``) holds ``m``, the next
-  multiple it hands out; taking a slot is one conditional write that moves an idle lane up to now
-  (``SET m = :first + 1 IF m < :first``) or, when it failed, an ``ADD m 1`` that returns the
-  ticket. Every slot number is handed out once, so no second ever gets more than its slots,
-  however many Lambdas ask at once, and the writes of a burst spread over ``L`` items;
-* **two choices.** A visit reads two lanes (eventually consistent) and takes the one whose next
-  slot is sooner, so lanes fill evenly even for ten contacts;
+  multiple it hands out (an idle lane's next slot is now: the first multiple at or after the
+  current second's first slot). Every slot number is handed out once, by a conditional write, so
+  no second ever gets more than its slots however many Lambdas ask at once, and the writes of a
+  burst spread over ``L`` items;
+* **two choices.** A visit reads two lanes (one strongly consistent BatchGetItem) and takes the
+  sooner one's next multiple with ``SET m = :take + 1 IF m = :seen``, so lanes fill evenly even
+  for ten contacts; a lane contended 6 times in a row is taken regardless: ``SET m`` if it is
+  idle, else ``ADD m 1``, whose answer is the ticket;
 * **a hold per visit.** The slot taken is kept in a hold item keyed on the execution and the
   state (``rate#hold#<digest>``): a retried attempt of the same visit finds it and gets the same
   answer (no second slot); the visit after the deferral's Wait (a new visit of the same state)
@@ -29,8 +31,8 @@ TTL, no stream), never in one hot item:
   over it.
 
 Costs per paced send (see docs/architecture.md): a send at once, 1 strongly consistent GetItem
-(the hold), 1 BatchGetItem of two lanes (eventually consistent; none with one lane), 1-2 lane
-writes and the hold's PutItem; a deferred send adds, on its return, the hold's GetItem and one
+(the hold), 1 BatchGetItem of two lanes (none with one lane), 1 lane write (more under
+contention, at most 6 conditional and 2 unconditional) and the hold's PutItem; a deferred send adds, on its return, the hold's GetItem and one
 UpdateItem (the claim), and the deferral's Step Functions transitions (Choice, Wait, the Task's
 second visit: 4 more transitions).
 
@@ -61,6 +63,8 @@ STALE_AFTER = 60
 """Seconds after its second an unused hold is given up (its visit did not come back to send)."""
 HOLD_TTL = 2 * 86400
 """Seconds a hold outlives its second (DynamoDB's TTL deletes it)."""
+TRIES = 6
+"""Conditional takes of the sooner lane before a visit takes its lane's next ticket regardless."""
 LANE_TTL = 30 * 86400
 """Seconds a lane item outlives its last write: longer than any backlog (1,000,000 texts at 1 a
 second take 11.6 days), so a lane whose next slot is still ahead is never deleted."""
@@ -190,7 +194,39 @@ def _reserve(channel: str, rate: Fraction, holder_key: str, now_second: int) -> 
     """Take the next free slot number from now: (slot, lane)."""
     lanes = lanes_for(rate)
     start = first_slot(now_second, rate)
-    lane = _choose_lane(channel, lanes, holder_key, start)
+    lane = 0
+    for _ in range(TRIES if lanes > 1 else 0):  # the sooner of two lanes, taken only if still as read
+        lane, seen = _sooner_lane(channel, lanes, holder_key, start)
+        take = max(seen or 0, first_multiple(lane, lanes, start))
+        if _take_as_seen(channel, lane, seen, take, now_second):
+            return take * lanes + lane, lane
+    return _take(channel, lane, lanes, start, now_second), lane
+
+
+def _take_as_seen(channel: str, lane: int, seen: int | None, take: int, now_second: int) -> bool:
+    """Hand out multiple ``take`` of ``lane`` if the lane still stands at ``seen`` (None: no item)."""
+    condition = "attribute_not_exists(m)" if seen is None else "m = :seen"
+    values = {":next": {"N": str(take + 1)}, ":ttl": {"N": str(now_second + LANE_TTL)}}
+    if seen is not None:
+        values[":seen"] = {"N": str(seen)}
+    try:
+        _db().update_item(
+            TableName=_table(),
+            Key=_lane_id(channel, lane),
+            UpdateExpression="SET m = :next, expiration = :ttl",
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def _take(channel: str, lane: int, lanes: int, start: int, now_second: int) -> int:
+    """Hand out ``lane``'s next multiple whatever it stands at (one lane, or a lane contended past
+    :data:`TRIES`): an idle lane moves up to now, a busy one gives its next ticket. Returns the slot."""
     first = first_multiple(lane, lanes, start)
     ttl = {":ttl": {"N": str(now_second + LANE_TTL)}}
     try:  # an idle lane (its next slot already past) moves up to now and hands out its first slot
@@ -201,7 +237,7 @@ def _reserve(channel: str, rate: Fraction, holder_key: str, now_second: int) -> 
             ConditionExpression="attribute_not_exists(m) OR m < :first",
             ExpressionAttributeValues={":next": {"N": str(first + 1)}, ":first": {"N": str(first)}, **ttl},
         )
-        return first * lanes + lane, lane
+        return first * lanes + lane
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
@@ -212,26 +248,27 @@ def _reserve(channel: str, rate: Fraction, holder_key: str, now_second: int) -> 
         ExpressionAttributeValues={":one": {"N": "1"}, **ttl},
         ReturnValues="UPDATED_NEW",
     )
-    taken = int(answer["Attributes"]["m"]["N"]) - 1
-    return taken * lanes + lane, lane
+    return (int(answer["Attributes"]["m"]["N"]) - 1) * lanes + lane
 
 
-def _choose_lane(channel: str, lanes: int, holder_key: str, start: int) -> int:
-    """The sooner of two lanes picked by the holder's digest (one read of both)."""
-    if lanes == 1:
-        return 0
+def _sooner_lane(channel: str, lanes: int, holder_key: str, start: int) -> tuple[int, int | None]:
+    """The sooner of two lanes picked by the holder's digest, and the multiple it stands at (None:
+    no item yet), from one strongly consistent read of both."""
     digest = int(holder_key[:8], 16)
     one = digest % lanes
     two = (one + 1 + (digest >> 8) % (lanes - 1)) % lanes
     keys = [_lane_id(channel, one), _lane_id(channel, two)]
-    answer = _db().batch_get_item(RequestItems={_table(): {"Keys": keys, "ConsistentRead": False}})
-    next_m = {item["id"]["S"]: int(item["m"]["N"]) for item in answer.get("Responses", {}).get(_table(), [])}
+    answer = _db().batch_get_item(RequestItems={_table(): {"Keys": keys, "ConsistentRead": True}})
+    stands = {item["id"]["S"]: int(item["m"]["N"]) for item in answer.get("Responses", {}).get(_table(), [])}
+
+    def seen(lane: int) -> int | None:
+        return stands.get(_lane_id(channel, lane)["id"]["S"])
 
     def soonest(lane: int) -> int:
-        m = max(next_m.get(_lane_id(channel, lane)["id"]["S"], 0), first_multiple(lane, lanes, start))
-        return m * lanes + lane
+        return max(seen(lane) or 0, first_multiple(lane, lanes, start)) * lanes + lane
 
-    return min((one, two), key=soonest)
+    lane = min((one, two), key=soonest)
+    return lane, seen(lane)
 
 
 def _at(second: int) -> datetime:
