@@ -363,11 +363,15 @@ def run_memory(
     refill: float = REFILL,
     environment: dict[str, str] | None = None,
     latency: dict[str, float] | None = None,
+    broadcast: bool = False,
 ) -> dict[str, Any]:
     """:func:`run` with in-memory SQS, DynamoDB and Step Functions (bench.memory) instead of moto:
     the same consumer, entry gate and stores, fast enough for 100,000 members and more. All
-    requests are queued at t = 0. ``latency``: virtual seconds each request takes, by service
-    (the poller waits for its answer, the others run meanwhile)."""
+    requests are queued at t = 0; with ``broadcast``, one occurrence of a weekly schedule to the
+    segment ``vip`` holding the members is, and the consumer's occurrence runner pages through
+    them (automaps.journeys.broadcasts: pages of 1,000, their requests, progress and outcome
+    counters). ``latency``: virtual seconds each request takes, by service (the poller waits for
+    its answer, the others run meanwhile)."""
     from moto import mock_aws
 
     from automaps import aws, clock
@@ -412,28 +416,33 @@ def run_memory(
         previous_timer = enroll_queue.use_timer(virtual)
         try:
             arn = f"arn:aws:states:us-east-1:123456789012:stateMachine:automaps-{MAP_ID}"
-            enrollment.register(
-                enrollment.MapRecord(
-                    id=MAP_ID,
-                    state_machine_arn=arn,
-                    version="1",
-                    triggers=[enrollment.Trigger(type="broadcast", key=MAP_ID)],
+            if broadcast:
+                names = _broadcast(db, sqs, arn, members)
+            else:
+                enrollment.register(
+                    enrollment.MapRecord(
+                        id=MAP_ID,
+                        state_machine_arn=arn,
+                        version="1",
+                        triggers=[enrollment.Trigger(type="broadcast", key=MAP_ID)],
+                    )
                 )
-            )
-            requests = _requests(members)
-            names = {enrollment.execution_name(MAP_ID, r.enrollment_id) for r in requests}
-            for at in range(0, members, 10):
-                sqs.send_message_batch(
-                    QueueUrl=queue_url,
-                    Entries=[
-                        {"Id": str(i), "MessageBody": r.model_dump_json()} for i, r in enumerate(requests[at : at + 10])
-                    ],
-                )
+                requests = _requests(members)
+                names = {enrollment.execution_name(MAP_ID, r.enrollment_id) for r in requests}
+                for at in range(0, members, 10):
+                    sqs.send_message_batch(
+                        QueueUrl=queue_url,
+                        Entries=[
+                            {"Id": str(i), "MessageBody": r.model_dump_json()}
+                            for i, r in enumerate(requests[at : at + 10])
+                        ],
+                    )
             db.units = memory.Units()  # the registry's write is not the enrollments'
             queued = time.monotonic()
             stats: Counter[str] = Counter()
             busy = {"now": 0, "peak": 0}
             virtual.run([_memory_poller(virtual, sqs, queue_arn, stats, busy) for _ in range(pollers)])
+            progress = _progress(db) if broadcast else None
         finally:
             enroll_queue.use_timer(previous_timer)
             os.environ.clear()
@@ -446,6 +455,7 @@ def run_memory(
         "members": members,
         "pollers": pollers,
         "backend": "in-memory SQS, DynamoDB and Step Functions (bench.memory)",
+        "audience": "one broadcast occurrence to a segment" if broadcast else "enrollment requests queued at once",
         "latency_seconds": latency,
         "quota": {"bucket": bucket, "refill_per_second": refill},
         "pacing": {
@@ -465,6 +475,7 @@ def run_memory(
         "failed_messages": stats["failed_messages"],
         "idle_polls": stats["idle_polls"],
         "peak_concurrency": busy["peak"],
+        **({"broadcast_progress": progress} if progress is not None else {}),
         "sqs_requests": dict(sqs.requests),
         "dynamodb_per_enrollment": {
             "read_units": round(db.units.read / members, 3),
@@ -474,6 +485,51 @@ def run_memory(
         "real_seconds": round(time.monotonic() - began, 1),
         "real_seconds_queueing": round(queued - began, 1),
     }
+
+
+def _broadcast(db: Any, sqs: Any, arn: str, members: int) -> set[str]:
+    """The segment ``vip`` holding ``members`` contacts (its member items, as SegmentStore writes
+    them), a map on a weekly schedule to it, and that schedule's occurrence on the queue; returns
+    the execution names the members' enrollments will have."""
+    from automaps import config
+    from automaps.journeys import broadcasts, enrollment, schedules
+    from automaps.store.content import to_item
+
+    table = config.contacts_table()
+    for n in range(members):  # in contact id order, as a Query reads them
+        item = to_item({"pk": "SEGMENT#vip", "sk": f"CONTACT#c{n:07d}", "contact_id": f"c{n:07d}", "entered_at": "x"})
+        db._store(table, ("SEGMENT#vip", f"CONTACT#c{n:07d}"), item)
+    record = enrollment.MapRecord(
+        id=MAP_ID,
+        state_machine_arn=arn,
+        version="1",
+        triggers=[enrollment.Trigger(type="schedule", key="vip", spec={"cron": "0 9 ? * MON *", "segment": "vip"})],
+    )
+    enrollment.register(record)
+    [(trigger, _)] = schedules.moment_triggers(record)
+    at = START.strftime("%Y-%m-%dT%H:%M:%SZ")
+    occurrence = schedules.Occurrence(map_id=MAP_ID, trigger=trigger, at=at)
+    sqs.send_message(QueueUrl=sqs.queue_url, MessageBody=occurrence.model_dump_json())
+    cause = broadcasts.cause_for(trigger, at)
+    return {
+        enrollment.execution_name(MAP_ID, enrollment.enrollment_id_for(MAP_ID, f"c{n:07d}", cause))
+        for n in range(members)
+    }
+
+
+def _progress(db: Any) -> dict[str, int]:
+    """The broadcast's run item (pages, found, queued) and its outcome counters, summed, as
+    ``automaps broadcast`` would show them (read from the stand-in, unmetered)."""
+    from automaps import config
+    from automaps.store.content import from_item
+
+    found: Counter[str] = Counter()
+    for (pk, sk), item in db.tables[config.contacts_table()].items():
+        if pk.startswith("BROADCAST#") and (sk == "COUNT" or sk.startswith("RUN#")):
+            plain = from_item(item)
+            for name in ("pages", "found", "queued", "started", "skipped", "failed"):
+                found[name] += int(plain.get(name, 0) or 0)
+    return dict(found)
 
 
 def _memory_poller(
@@ -547,6 +603,14 @@ def report(result: dict[str, Any]) -> str:
             f"{result['real_seconds']} s real ({result['real_seconds_queueing']} s queueing)"
         ),
     ]
+    if "audience" in result:
+        lines.insert(1, f"  {result['audience']}")
+    if "broadcast_progress" in result:
+        p = result["broadcast_progress"]
+        lines.append(
+            f"  broadcast progress: {p.get('pages', 0)} pages, {p.get('found', 0):,} found, {p.get('queued', 0):,} queued, "
+            f"{p.get('started', 0):,} started, {p.get('skipped', 0)} skipped, {p.get('failed', 0)} failed"
+        )
     if "dynamodb_per_enrollment" in result:
         units = result["dynamodb_per_enrollment"]
         requests = ", ".join(f"{k} {v:g}" for k, v in units["requests"].items())
@@ -557,12 +621,15 @@ def report(result: dict[str, Any]) -> str:
 
 
 def scale(members: int = 100_000, million: bool = False) -> dict[str, Any]:
-    """What ``python -m bench --only enrollment`` runs (in-memory services, bench.memory): ``members``
-    paced alone (requests take no time), then with typical request latencies at 10 pollers (the
-    template's EnrollPollers) and at 20; 1,000,000 paced alone with ``million``."""
-    results: dict[str, Any] = {"paced": run_memory(members)}
+    """What ``python -m bench --only enrollment`` runs (in-memory services, bench.memory): one
+    broadcast occurrence to a segment of ``members``, paced alone (requests take no time), then
+    with typical request latencies at 10 pollers (the template's EnrollPollers) and at 20; with
+    ``million``, 1,000,000 enrollment requests queued at once, paced alone (about 12 minutes and
+    11 GB: the stand-ins keep every item)."""
+    results: dict[str, Any] = {"paced": run_memory(members, broadcast=True)}
     results["with_latency"] = {
-        str(pollers): run_memory(members, pollers=pollers, latency=TYPICAL_LATENCY) for pollers in (10, 20)
+        str(pollers): run_memory(members, pollers=pollers, latency=TYPICAL_LATENCY, broadcast=True)
+        for pollers in (10, 20)
     }
     if million:
         results["million"] = run_memory(1_000_000)
@@ -573,7 +640,8 @@ def report_scale(results: dict[str, Any]) -> str:
     parts = [report(results["paced"])]
     parts += [report(r) for r in results.get("with_latency", {}).values()]
     if "million" in results:
-        parts.append(report(results["million"]))
+        earlier = " (from an earlier run with --million)" if results["million"].get("from_an_earlier_run") else ""
+        parts.append(report(results["million"]) + earlier)
     return "\n".join(parts)
 
 

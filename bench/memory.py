@@ -22,6 +22,7 @@ clients, so the code under test (the consumer, the entry gate, the stores) runs 
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import itertools
@@ -294,6 +295,7 @@ class Units:
 class DynamoDB:
     def __init__(self, clock: Clock | None = None, latency: float = 0.0, sleep: Callable[[float], None] | None = None):
         self.tables: dict[str, dict[tuple[str, str], dict[str, Any]]] = defaultdict(dict)
+        self._sort_keys: dict[tuple[str, str], list[str]] = defaultdict(list)  # (table, pk) -> sks, sorted
         self.units = Units()
         self.latency, self._sleep = latency, sleep
 
@@ -348,7 +350,7 @@ class DynamoDB:
             self._check("PutItem", before, params)
         finally:
             self._written("PutItem", key, before, Item)
-        self.tables[TableName][key] = dict(Item)
+        self._store(TableName, key, dict(Item))
         return {}
 
     def delete_item(self, *, TableName: str, Key: dict[str, Any], **params: Any) -> dict[str, Any]:
@@ -360,7 +362,7 @@ class DynamoDB:
             self._check("DeleteItem", before, params)
         finally:
             self._written("DeleteItem", key, before, None)
-        self.tables[TableName].pop(key, None)
+        self._drop(TableName, key)
         return {}
 
     def update_item(
@@ -377,7 +379,7 @@ class DynamoDB:
             self._written("UpdateItem", key, before, None)
             raise
         self._written("UpdateItem", key, before, after)
-        self.tables[TableName][key] = after
+        self._store(TableName, key, after)
         return {}
 
     def _updated(
@@ -407,6 +409,117 @@ class DynamoDB:
                 f"The provided expression refers to an attribute that does not exist in the item: {missing}",
             ) from None
         return after
+
+    def _store(self, table: str, key: tuple[str, str], item: dict[str, Any]) -> None:
+        if key not in self.tables[table]:
+            sort_keys = self._sort_keys[(table, key[0])]
+            if not sort_keys or key[1] > sort_keys[-1]:
+                sort_keys.append(key[1])
+            else:
+                bisect.insort(sort_keys, key[1])
+        self.tables[table][key] = item
+
+    def _drop(self, table: str, key: tuple[str, str]) -> None:
+        if self.tables[table].pop(key, None) is not None:
+            sort_keys = self._sort_keys[(table, key[0])]
+            del sort_keys[bisect.bisect_left(sort_keys, key[1])]
+
+    _KEY_CONDITION = re.compile(
+        r"^\s*pk\s*=\s*(:\w+)\s*(?:AND\s+begins_with\s*\(\s*sk\s*,\s*(:\w+)\s*\))?\s*$", re.IGNORECASE
+    )
+
+    def query(
+        self,
+        *,
+        TableName: str,
+        KeyConditionExpression: str,
+        ExpressionAttributeValues: dict[str, Any],
+        ConsistentRead: bool = False,
+        Limit: int | None = None,
+        ExclusiveStartKey: dict[str, Any] | None = None,
+        ProjectionExpression: str | None = None,
+        **rest: Any,
+    ) -> dict[str, Any]:
+        """``pk = :pk [AND begins_with(sk, :prefix)]``, forward, with Limit, ExclusiveStartKey and
+        a ProjectionExpression of top-level names; billed on the whole items read."""
+        match = self._KEY_CONDITION.match(KeyConditionExpression)
+        if match is None or rest:
+            raise NotImplementedError(f"Query {KeyConditionExpression!r} with {sorted(rest)}")
+        self._wait()
+        pk = ExpressionAttributeValues[match.group(1)]["S"]
+        prefix = ExpressionAttributeValues[match.group(2)]["S"] if match.group(2) else ""
+        sort_keys, table = self._sort_keys.get((TableName, pk), []), self.tables[TableName]
+        at = bisect.bisect_left(sort_keys, prefix)
+        if ExclusiveStartKey:
+            at = max(at, bisect.bisect_right(sort_keys, ExclusiveStartKey["sk"]["S"]))
+        found: list[dict[str, Any]] = []
+        while at < len(sort_keys) and sort_keys[at].startswith(prefix) and (Limit is None or len(found) < Limit):
+            found.append(table[(pk, sort_keys[at])])
+            at += 1
+        self.units.read += read_units(sum(item_size(i) for i in found), ConsistentRead)
+        self.units.requests["Query"] += 1
+        answer: dict[str, Any] = {"Count": len(found), "ScannedCount": len(found)}
+        if ProjectionExpression:
+            names = [n.strip() for n in ProjectionExpression.split(",")]
+            if any(not re.fullmatch(r"\w+", n) for n in names):
+                raise NotImplementedError(f"ProjectionExpression {ProjectionExpression!r}")
+            found = [{n: i[n] for n in names if n in i} for i in found]
+        answer["Items"] = [dict(i) for i in found]
+        if Limit is not None and len(found) == Limit and found:
+            answer["LastEvaluatedKey"] = {"pk": {"S": pk}, "sk": {"S": sort_keys[at - 1]}}
+        return answer
+
+    def transact_write_items(self, *, TransactItems: list[dict[str, Any]], **rest: Any) -> dict[str, Any]:
+        """Put, Update, Delete and ConditionCheck, all or nothing; a failed condition cancels the
+        transaction with its CancellationReasons. Billed twice each, cancelled or not."""
+        if rest:
+            raise NotImplementedError(f"TransactWriteItems with {sorted(rest)}")
+        self._wait()
+        planned: list[tuple[str, tuple[str, str], dict[str, Any] | None]] = []
+        reasons, failed = [], False
+        for entry in TransactItems:
+            [(kind, part)] = entry.items()
+            params = {k: v for k, v in part.items() if k not in ("TableName", "Key", "Item", "UpdateExpression")}
+            self._unsupported(f"TransactWriteItems {kind}", params)
+            table = part["TableName"]
+            key = self._key(
+                part["Key"] if "Key" in part else {k: v for k, v in part["Item"].items() if k in ("pk", "sk")}
+            )
+            before = self.tables[table].get(key)
+            after: dict[str, Any] | None = before
+            try:
+                self._check("TransactWriteItems", before, params)
+                if kind == "Put":
+                    after = dict(part["Item"])
+                elif kind == "Update":
+                    after = self._updated(before, part["Key"], part["UpdateExpression"], params)
+                elif kind == "Delete":
+                    after = None
+                elif kind != "ConditionCheck":
+                    raise NotImplementedError(f"TransactWriteItems {kind}")
+                reasons.append({"Code": "None"})
+            except ClientError as error:
+                failed = True
+                code = error.response["Error"]["Code"].removesuffix("Exception")
+                reasons.append({"Code": code, "Message": error.response["Error"]["Message"]})
+            units = write_units(max(item_size(before), item_size(after)), True)
+            self.units.write += units
+            self.units.writes_by_partition[key[0]] += units
+            planned.append((table, key, after) if kind != "ConditionCheck" else (table, key, before))
+        self.units.requests["TransactWriteItems"] += 1
+        if failed:
+            raise refusal(
+                "TransactWriteItems",
+                "TransactionCanceledException",
+                "Transaction cancelled, please refer cancellation reasons for specific reasons",
+                CancellationReasons=reasons,
+            )
+        for table, key, after in planned:
+            if after is None:
+                self._drop(table, key)
+            else:
+                self._store(table, key, after)
+        return {}
 
     @staticmethod
     def _unsupported(operation: str, params: dict[str, Any]) -> None:

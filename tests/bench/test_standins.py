@@ -137,3 +137,14 @@ def test_given_a_small_quota_when_the_in_memory_bench_enrolls_a_burst_then_its_a
     assert 1 <= result["peak_concurrency"] <= 4
     # AND each enrollment wrote the gate (claim, confirm), the enrollment and map.enrolled
     assert result["dynamodb_per_enrollment"]["requests"]["PutItem"] >= 2
+
+
+def test_given_a_broadcast_to_a_segment_when_the_in_memory_bench_runs_it_then_every_member_starts_once_and_is_counted():
+    # GIVEN a segment of 2,500 members and one occurrence of a weekly schedule to it on the queue
+    # WHEN the consumer runs it (pages of 1,000, their requests, the enrollments) on the stand-ins
+    result = bench_enrollment.run_memory(2_500, broadcast=True)
+    # THEN each member started once, at the pacing, and the broadcast's progress counted them all
+    assert result["executions"] == 2_500 and result["lost"] == 0 and result["doubled"] == 0
+    assert result["broadcast_progress"]["found"] == result["broadcast_progress"]["started"] == 2_500
+    assert result["broadcast_progress"]["pages"] >= 3 and result["throttles"] == 0
+    assert (2_500 - 1_200) / 290 - 0.5 <= result["virtual_seconds"] <= (2_500 - 1_200) / 290 + 0.5
