@@ -253,3 +253,21 @@ def test_given_threads_reserving_directly_then_every_slot_number_is_handed_out_o
     per_second = Counter(seconds)
     assert max(per_second.values()) <= 50 and sum(per_second.values()) == 200
     assert sum(m for m in lane_items().values()) >= 200 // 16
+
+
+def test_given_a_deferred_visit_that_comes_back_after_its_second_then_it_takes_a_new_slot_not_a_full_second(ready):
+    # GIVEN 4 emails due at 08:00:00 at 3 a second: the fourth is deferred to 08:00:01
+    readers = contacts(7)
+    fourth = [email_app.lambda_handler(email(c, n), FakeLambdaContext()) for n, c in enumerate(readers[:4])][3]
+    assert fourth["detail"]["deferred_until"] == "2026-11-02T08:00:01Z"
+
+    # WHEN its Task comes back late, at 08:00:02 (throttled and retried), after 3 others filled that second
+    ready.at = NOW + timedelta(seconds=2)
+    entered = "2026-11-02T08:00:02.100Z"
+    others = [email_app.lambda_handler(email(c, n, entered), FakeLambdaContext()) for n, c in enumerate(readers[4:], 4)]
+    late = email_app.lambda_handler(email(readers[3], 3, "2026-11-02T08:00:02.200Z"), FakeLambdaContext())
+
+    # THEN the second it came back in keeps its 3 sends: it is deferred again, to 08:00:03
+    assert [o["outcome"] for o in others] == ["done", "done", "done"]
+    assert late["outcome"] == "deferred" and late["detail"]["deferred_until"] == "2026-11-02T08:00:03Z"
+    assert len(sent_emails()) == 6

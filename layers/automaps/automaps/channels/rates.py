@@ -24,11 +24,12 @@ TTL, no stream), never in one hot item:
 * **a hold per visit.** The slot taken is kept in a hold item keyed on the execution and the
   state (``rate#hold#<digest>``): a retried attempt of the same visit finds it and gets the same
   answer (no second slot); the visit after the deferral's Wait (a new visit of the same state)
-  claims it and sends at once, without competing with the arrivals of that second. A hold
-  claimed by an earlier visit (a loop) or left stale (unused 60 s after its second, e.g. the
-  contact was then held back by quiet hours) is replaced by a new slot. A slot taken by a crashed
-  attempt before its hold was written stays unused: the channel then sends under its rate, never
-  over it.
+  claims it and sends at once, without competing with the arrivals of that second. The deferral
+  ends at the start of the slot's second, so a Wait that ends up to a second late still sends in
+  it; a visit back after its second (its Task throttled and retried, quiet hours in between) or a
+  hold claimed by an earlier visit (a loop) takes a new slot, since the second it would land in
+  may be full. A slot taken by a crashed attempt before its hold was written, or given up by a
+  late visit, stays unused: the channel then sends under its rate, never over it.
 
 Costs per paced send (see docs/architecture.md): a send at once, 1 strongly consistent GetItem
 (the hold), 1 BatchGetItem of two lanes (none with one lane), 1 lane write (more under
@@ -59,8 +60,6 @@ logger = Logger()
 PREFIX = "rate#"
 MAX_LANES = 16
 """Lane items per channel: a burst of reservations spreads its writes over this many items."""
-STALE_AFTER = 60
-"""Seconds after its second an unused hold is given up (its visit did not come back to send)."""
 HOLD_TTL = 2 * 86400
 """Seconds a hold outlives its second (DynamoDB's TTL deletes it)."""
 TRIES = 6
@@ -124,11 +123,12 @@ def pace(channel: str, rate: float, holder_key: str, visit: str, now: datetime) 
         second, used = int(hold["second"]["N"]), hold.get("used_by", {}).get("S")
         if used == visit:  # a retry of the visit that sends: the effect markers make it once
             return Slot(_at(second), now=True)
-        if used is None and second + STALE_AFTER >= now_second:
-            if second > now_second:  # a retry of the deferring visit (or an early wake): same answer
-                return Slot(_at(second), now=False)
-            if _claim(holder_key, visit):  # the visit after the deferral's Wait: its slot is now
-                return Slot(_at(second), now=True)
+        if used is None and second > now_second:  # a retry of the deferring visit (or an early wake): same answer
+            return Slot(_at(second), now=False)
+        if used is None and second == now_second and _claim(holder_key, visit):  # back in its second: send
+            return Slot(_at(second), now=True)
+        # claimed by an earlier visit (a loop), or back after its second (a throttled or late
+        # return): its second may be full by now, so it takes a new slot; the held one goes unused
     slot, lane = _reserve(channel, exact, holder_key, now_second)
     second = second_of(slot, exact)
     at_once = second <= now_second
