@@ -126,7 +126,9 @@ def wait_spread() -> int:
     try:
         value = int(float(raw))
     except ValueError:
-        raise ConfigError(f"environment variable WAIT_SPREAD_SECONDS must be a number of seconds, not {raw!r}") from None
+        raise ConfigError(
+            f"environment variable WAIT_SPREAD_SECONDS must be a number of seconds, not {raw!r}"
+        ) from None
     if not 0 <= value <= 6 * 3600:
         raise ConfigError(f"environment variable WAIT_SPREAD_SECONDS must be 0 to 21600 (6 hours), not {raw!r}")
     return value

@@ -21,6 +21,13 @@ event, with the map's ``fallback_timezone``). Before the message goes out, :func
   message is deferred until the oldest counted send leaves the window (``over_cap: defer``) or
   skipped (``step.skipped`` with the reason, ``over_cap: skip``).
 
+Then the channel's send rate (automaps.channels.rates: SES's, or the SMS sending identity's,
+messages a second, set for the stack): a message beyond it is deferred the same way to the next
+free second, when the Task can be deferred (its map compiled with the "deferred?" Choice, which
+the event tells by carrying ``sending``). The end of quiet hours, which a whole timezone shares,
+is spread over ``quiet_hours.spread`` (else the stack's ``WAIT_SPREAD_SECONDS``): each contact later
+by its own offset, never into the next quiet hours (automaps.timing.spread).
+
 A visit that already started its send (an effect marker of this visit exists: a retry after the
 send) is not judged again, so the cap it filled itself cannot turn its replay into a deferral: the
 effect markers (automaps.journeys.effects) decide what a retry does, as for every send.
