@@ -62,13 +62,18 @@ def test_given_a_daily_broadcast_with_only_if_when_it_runs_then_started_skipped_
     [(trigger, _)] = moment_triggers(map_record("daily-digest"))
     doomed = enrollment_id_for("daily-digest", members[2], broadcasts.cause_for(trigger, TUESDAY))
 
-    # WHEN the first day's occurrence runs, and an hour passes for the retries
+    # WHEN the first day's occurrence runs, and two hours pass for the retries (at most 66 minutes
+    # of back-off before the 11th receive moves a request to the dead-letter queue)
     with StepFunctionsRefuses(execution_name("daily-digest", doomed)) as refusal:
-        assert runtime.run_until_settled(until=START + timedelta(days=1, hours=1), timeout=180)
+        assert runtime.run_until_settled(until=START + timedelta(days=1, hours=2), timeout=180)
 
     # THEN two customers started, the one without the tag was skipped (only_if), and the throttled
     # one was tried MAX_RECEIVES times and given up on (failed), each counted once
     assert refusal.refused == MAX_RECEIVES
+    dead_letters = aws.client("sqs").get_queue_attributes(
+        QueueUrl=aws.client("sqs").get_queue_url(QueueName="automaps-EnrollDeadLetterQueue")["QueueUrl"],
+        AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]
+    assert dead_letters == "1"
     [run] = BroadcastStore().runs("daily-digest")
     assert (run.at, run.found, run.queued, run.started, run.skipped, run.failed, run.pending) == (
         TUESDAY, 4, 4, 2, 1, 1, 0)
