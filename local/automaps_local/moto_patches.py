@@ -841,7 +841,9 @@ class ScheduleFiring:
     ``cron`` is due after) and keeps one poller thread. Targets: an SQS queue (``SendMessage`` of
     the ``Input``, with ``<aws.scheduler.scheduled-time>``, ``-schedule-arn>``, ``-execution-id>``
     and ``-attempt-number>`` substituted), what the backend schedules (long waits' resumes,
-    maps' occurrences); other targets are logged, not delivered. ``FlexibleTimeWindow`` is
+    maps' occurrences); a Lambda function (Invoke with the ``Input``), what the template's
+    ``ScheduleV2`` events schedule (the segment sweep); other targets are logged, not delivered.
+    ``FlexibleTimeWindow`` is
     taken as OFF; a failed delivery is not retried.
 
     * **One-time** ``at(...)`` (in its ``ScheduleExpressionTimezone``): the poller is a participant
@@ -1020,6 +1022,12 @@ class ScheduleFiring:
             url = aws.client("sqs").get_queue_url(QueueName=queue)["QueueUrl"]
             body = substitute(target.get("Input", ""), schedule.arn, at)
             aws.client("sqs").send_message(QueueUrl=url, MessageBody=body)
+        elif ":lambda:" in target["Arn"] and ":function:" in target["Arn"]:  # (asynchronously, as Scheduler does)
+            payload = substitute(target.get("Input", "{}"), schedule.arn, at)
+            try:
+                aws.client("lambda").invoke(FunctionName=target["Arn"], Payload=payload.encode())
+            except Exception:
+                LOG.exception("schedule %s/%s: invoking %s failed", schedule.group, schedule.name, target["Arn"])
         else:
             LOG.warning(
                 "schedule %s/%s: target %s is not delivered locally", schedule.group, schedule.name, target["Arn"]

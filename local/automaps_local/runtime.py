@@ -104,8 +104,12 @@ class LocalRuntime:
         public_url: str = "http://127.0.0.1:3000",
         missing_definitions: str = "error",
         environment: dict[str, str] | None = None,
+        schedule_events: bool = True,
     ) -> None:
         self.template_path = Path(template).resolve()
+        self.schedule_events = schedule_events
+        """Fire the template's ``ScheduleV2`` events (the hourly segment sweep) on the clock; tests
+        that run for months without needing them turn them off (an invocation an hour adds up)."""
         self.clock = clock or VirtualClock(start=start, time_scale=time_scale)
         self.parameters = parameters or {}
         self.public_url = public_url.rstrip("/")
@@ -148,6 +152,8 @@ class LocalRuntime:
             self.streams = StreamDelivery(self._stack.dynamodb_event_sources(), self._invoke_by_name, self.clock)
             moto_patches.install(self.clock, self._invoke_by_name, self.sqs.added, self.streams.added)
             self.schedules = ScheduleFiring(self.clock).install()
+            if self.schedule_events:
+                self._stack.create_schedule_events()
             self.outbox_reader = observe.Outbox(ACCOUNT, REGION, self.clock.now)
         except BaseException:
             self.close()

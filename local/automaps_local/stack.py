@@ -386,6 +386,37 @@ class LocalStack:
                 self.event_rules[rule] = logical
         return self.event_rules
 
+    def create_schedule_events(self) -> list[str]:
+        """Every ``Type: ScheduleV2`` event of a function, as an EventBridge Scheduler schedule (in
+        the default group) whose target is the function: what SAM makes of it. Returns the names.
+        After ``create_functions``; the runtime's schedule firing delivers them on the clock."""
+        scheduler, names = aws.client("scheduler"), []
+        for logical, resource in self.template.of_type("AWS::Serverless::Function").items():
+            for event_name, event in (resource.get("Properties", {}).get("Events") or {}).items():
+                if event.get("Type") != "ScheduleV2":
+                    continue
+                props = self.resolver.resolve(event.get("Properties", {}))
+                name = str(props.get("Name") or f"{self.stack_name}-{logical}-{event_name}")[:64]
+                extra = (
+                    {"ScheduleExpressionTimezone": props["ScheduleExpressionTimezone"]}
+                    if props.get("ScheduleExpressionTimezone")
+                    else {}
+                )
+                scheduler.create_schedule(
+                    Name=name,
+                    ScheduleExpression=str(props["ScheduleExpression"]),
+                    FlexibleTimeWindow=props.get("FlexibleTimeWindow") or {"Mode": "OFF"},
+                    State=str(props.get("State") or "ENABLED"),
+                    Target={
+                        "Arn": self.functions[logical].arn,
+                        "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/{name}-role",
+                        "Input": str(props.get("Input") or "{}"),
+                    },
+                    **extra,
+                )
+                names.append(name)
+        return names
+
     # ------------------------------------------------------------------ SQS event sources
     def sqs_event_sources(self) -> list[SqsEventSource]:
         """The ``Type: SQS`` events of every function (after ``create_data``), in template order."""

@@ -246,7 +246,8 @@ def _dates(fields: dict[str, Any]) -> list[datetime]:
 
 
 def sweep(now: datetime | None = None, more_time: Callable[[], bool] = lambda: True) -> dict[str, int]:
-    """Re-evaluate the contacts due by now (the last :data:`LOOKBACK_HOURS` hours' due items):
+    """Re-evaluate the contacts due by now (the due items of the hours since the last complete
+    sweep, at most :data:`LOOKBACK_HOURS` back):
     each through :func:`reevaluate`, keyed on its due moment (a sweep that runs twice, or a due
     item asked twice, changes and records a membership once), then drop the due item. Stops
     early, leaving the rest to the next run, when ``more_time()`` says so."""
@@ -255,7 +256,10 @@ def sweep(now: datetime | None = None, more_time: Callable[[], bool] = lambda: T
     store = SegmentStore()
     counts = {"due": 0, "entered": 0, "exited": 0, "stale": 0}
     hour = moment.replace(minute=0, second=0, microsecond=0)
-    for back in range(LOOKBACK_HOURS, -1, -1):
+    oldest = hour - timedelta(hours=LOOKBACK_HOURS)
+    through = store.swept_through()
+    start = max(oldest, through) if through is not None else oldest
+    for back in range(int((hour - start).total_seconds() // 3600), -1, -1):
         for due in store.due_by(hour - timedelta(hours=back), moment):
             if not more_time():
                 counts["unfinished"] = 1
@@ -269,6 +273,7 @@ def sweep(now: datetime | None = None, more_time: Callable[[], bool] = lambda: T
                 for _, transition in reevaluate(due.contact_id, [segment], cause):
                     counts[transition] += 1
             store.done(due)
+    store.mark_swept(hour)  # the next run starts at this hour (its later due items are not due yet)
     if counts["due"] or counts["stale"]:
         logger.info("segment sweep", extra=counts)
     return counts

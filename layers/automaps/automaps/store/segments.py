@@ -10,6 +10,7 @@ transition, in one transaction::
     pk SEGMENT#<segment id>   sk COUNT#<shard>          members (ADD +1 / -1; COUNTER_SHARDS shards)
     pk CONTACT#<contact id>   sk H#<time>#<digest>      segment.entered / segment.exited (detail segment)
     pk DUE#<yyyy-mm-ddThh>#<n> sk <at>#<segment>#<contact>  the sweep's: when time alone may change a verdict
+    pk SWEEP                  sk STATE                  through (the hour the last complete sweep reached)
 
 Listing a segment's members is a Query of its ``CONTACT#`` items (reads proportional to its
 size); its count is one Query of its ``COUNT#`` shards (never a Scan). Entering is conditional on
@@ -283,6 +284,16 @@ class SegmentStore:
                         pk=plain["pk"],
                         sk=plain["sk"],
                     )
+
+    def swept_through(self) -> datetime | None:
+        """The hour the last complete sweep reached (its due items up to then are done)."""
+        item = self._db.get_item(TableName=self.table, Key=to_item({"pk": "SWEEP", "sk": "STATE"})).get("Item")
+        return datetime.fromisoformat(str(from_item(item)["through"])) if item else None
+
+    def mark_swept(self, hour: datetime) -> None:
+        self._db.put_item(
+            TableName=self.table, Item=to_item({"pk": "SWEEP", "sk": "STATE", "through": clock.iso(hour)})
+        )
 
     def done(self, due: Due) -> None:
         self._db.delete_item(TableName=self.table, Key=to_item({"pk": due.pk, "sk": due.sk}))
