@@ -14,6 +14,12 @@ visibility (the back-off) reads the same clock (a moto patch, here only).
 Reported: the virtual time to start all, as a ratio to the quota floor ((N - 1,300) / 300 s),
 starts lost (no execution) and doubled (a second successful StartExecution for one enrollment),
 throttles, and the real time the run took.
+
+:func:`run` is that on moto (tests/faults/test_pacing.py; about 1 hour for 100,000).
+:func:`run_memory` runs the same consumer against the in-memory services of bench.memory (100,000
+in about a minute), optionally as one broadcast occurrence to a segment (the occurrence runner's
+pages) and with request latencies; :func:`scale` is what ``python -m bench --only enrollment``
+runs.
 """
 
 from __future__ import annotations
