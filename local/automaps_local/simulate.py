@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         missing_definitions="skip",
         environment=QUIET,
         parameters={"LogLevel": "ERROR"} if _has_log_level(template) else {},
+        schedule_events=False,  # one contact through one map: the hourly segment sweep has nothing to do
     ) as runtime:
         if map_id not in runtime.state_machines:
             print(
