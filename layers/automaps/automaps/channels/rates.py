@@ -12,7 +12,7 @@ TTL, no stream), never in one hot item:
   ``g`` with ``floor(g / R) == k`` (``R`` the rate: ``R`` slots a second; a rate below 1 gives a
   slot every ``1/R`` seconds; a fractional rate above 1 counts as its whole part);
 * **lanes.** The slot numbers are dealt to ``L`` lanes (``L = min(16, ceil(R))``): lane ``i``
-  owns ``g = m * L + i``. One item per lane (``rate#<channel>#lane#<i>``) holds ``m``, the next
+  owns ``g = m * L + i``. One item per lane (``rate#<channel>@<rate>#lane#<i>``) holds ``m``, the next
   multiple it hands out (an idle lane's next slot is now: the first multiple at or after the
   current second's first slot). Every slot number is handed out once, by a conditional write, so
   no second ever gets more than its slots however many Lambdas ask at once, and the writes of a
@@ -38,7 +38,8 @@ UpdateItem (the claim), and the deferral's Step Functions transitions (Choice, W
 second visit: 4 more transitions).
 
 The rates are deployment settings (``EMAIL_SEND_RATE``, ``SMS_SEND_RATE``: automaps.config);
-0 or unset: no pacing.
+0 or unset: no pacing. A changed rate starts new lanes from now: the sends already deferred keep
+their seconds, so until that backlog is sent the old and the new rate add up.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def pace(channel: str, rate: float, holder_key: str, visit: str, now: datetime) 
             return Slot(_at(second), now=True)
         # claimed by an earlier visit (a loop), or back after its second (a throttled or late
         # return): its second may be full by now, so it takes a new slot; the held one goes unused
-    slot, lane = _reserve(channel, exact, holder_key, now_second)
+    slot, lane = _reserve(f"{channel}@{exact}", exact, holder_key, now_second)  # a new rate: new lanes
     second = second_of(slot, exact)
     at_once = second <= now_second
     _put_hold(holder_key, second, visit, used=at_once)
