@@ -26,10 +26,11 @@ TEN_NEW_YORK = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 10:00 EST
 
 @pytest.fixture
 def runtime() -> Iterator[LocalRuntime]:
-    """GIVEN the backend from template.yaml on moto, SES's send rate set to 2 a second."""
+    """GIVEN the backend from template.yaml on moto, SES's send rate set to 2 a second (without the
+    template's hourly schedules, as in tests/e2e/conftest.py)."""
     environment = {"POWERTOOLS_METRICS_DISABLED": "true", "EMAIL_SEND_RATE": "2"}
     with LocalRuntime(ROOT / "template.yaml", clock=VirtualClock(START, auto_advance=False),
-                      environment=environment) as running:
+                      environment=environment, schedule_events=False) as running:
         yield running
 
 
