@@ -266,12 +266,19 @@ def test_given_a_map_with_sending_limits_when_compiled_then_its_sends_carry_them
     assert hello["Parameters"]["Payload"]["sending"]["quiet_hours"] == {"from": "21:00", "to": "08:00",
                                                                         "timezone": "contact"}
     assert hello["Parameters"]["Payload"]["fallback_timezone"] == "America/Chicago"
-    assert hello["Next"] == "hello deferred?"
-    assert states["hello deferred?"]["Default"] == "text"
-    assert states["hello deferred"]["Next"] == "hello"
-    assert states["hello deferred"]["TimestampPath"] == states["hello deferred?"]["Choices"][0]["Variable"]
+    assert hello["Parameters"]["Payload"]["deferral"] == "catch"
+    # the normal path goes straight on; a held-back send is caught, waits, and visits the Task again
+    assert hello["Next"] == "text"
+    [deferred] = [c for c in hello["Catch"] if c["ErrorEquals"] == ["Deferred"]]
+    assert deferred == {"ErrorEquals": ["Deferred"], "ResultPath": "$.deferral", "Next": "hello deferred"}
+    assert hello["Catch"].index(deferred) == 1, "after Superseded, before States.ALL"
+    assert states["hello deferred"]["Parameters"] == {"cause.$": "States.StringToJson($.deferral.Cause)"}
+    assert states["hello deferred"]["Next"] == "hello deferred until"
+    assert states["hello deferred until"] == {**states["hello deferred until"], "Type": "Wait",
+                                              "TimestampPath": "$.deferral.cause.errorMessage", "Next": "hello"}
     assert "sending" in states["text"]["Parameters"]["Payload"]
     assert "sending" not in states["tag"]["Parameters"]["Payload"]
-    # a map without limits compiles as before
+    # a map without limits: its sends carry no limits, but the channel's send rate can still defer them
     plain = compile_map(Map.model_validate(a_map()))["States"]
-    assert "sending" not in plain["hello"]["Parameters"]["Payload"] and plain["hello"]["Next"] == "text"
+    assert plain["hello"]["Parameters"]["Payload"]["sending"] == {} and plain["hello"]["Next"] == "text"
+    assert "hello deferred until" in plain

@@ -26,7 +26,7 @@ from tests.outbox import sent_emails
 
 NOW = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 DEFERRABLE = {}
-"""The ``sending`` a send Task of a map compiled with the "deferred?" Choice carries (no limits)."""
+"""The ``sending`` a send Task of a map without limits carries (``{}``: it can still be deferred)."""
 DAYTIME = {"quiet_hours": {"from": "22:00", "to": "06:00", "timezone": "UTC"}}
 
 
@@ -206,7 +206,7 @@ def test_given_a_map_with_sending_limits_then_its_sends_are_paced_after_the_limi
 
 
 def test_given_a_send_task_compiled_without_the_deferral_then_it_is_not_paced(ready):
-    # a map compiled before its send Tasks had the "deferred?" Choice cannot wait: it sends at once
+    # a send Task compiled before every send carried ``sending`` cannot wait: it sends at once
     readers = contacts(5)
     unpaced = [email_app.lambda_handler({k: v for k, v in email(c, n).items() if k != "sending"}, FakeLambdaContext())
                for n, c in enumerate(readers)]

@@ -89,3 +89,15 @@ class Superseded(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class Deferred(Exception):
+    """A send held back (quiet hours, a frequency cap, the channel's send rate) until the moment
+    its message is: leaves the Lambda under this exact class name, which the send Task's Catch
+    sends through "<step> deferred" to a Wait until then and back to the same Task (a new visit).
+    Only raised when the Task asks for it (``deferral: catch``): the normal path then costs no
+    state, a deferral the same three transitions as a Choice would."""
+
+    def __init__(self, until: str) -> None:
+        super().__init__(until)
+        self.until = until

@@ -23,8 +23,9 @@ event, with the map's ``fallback_timezone``). Before the message goes out, :func
 
 Then the channel's send rate (automaps.channels.rates: SES's, or the SMS sending identity's,
 messages a second, set for the stack): a message beyond it is deferred the same way to the next
-free second, when the Task can be deferred (its map compiled with the "deferred?" Choice, which
-the event tells by carrying ``sending``). The end of quiet hours, which a whole timezone shares,
+free second, when the Task can be deferred (every send Task compiled now: the event carries
+``sending``, ``{}`` for a map without limits, and ``deferral: catch``: the step raises
+``Deferred`` for the Task's Catch to wait). The end of quiet hours, which a whole timezone shares,
 is spread over ``quiet_hours.spread`` (else the stack's ``WAIT_SPREAD_SECONDS``): each contact later
 by its own offset, never into the next quiet hours (automaps.timing.spread).
 
@@ -207,8 +208,7 @@ def apply(
 
     ``paced`` names the rate the message counts against (``ses``, ``sms:<sender>``: see
     :func:`rate_key`; None: none, e.g. an SMTP connection). It is honoured when the stack sets the
-    channel's rate and the Task can be deferred (its map was compiled with the "deferred?" Choice:
-    the event carries ``sending``); automaps.channels.rates."""
+    channel's rate and the Task can be deferred (the event carries ``sending``); automaps.channels.rates."""
     if ctx.event.sending:
         sending = Sending.model_validate(ctx.event.sending)
         verdict = judge(

@@ -3,8 +3,8 @@ and region, ``GetSendQuota``'s MaxSendRate) and an SMS sending identity's messag
 
 A send beyond the rate is not tried (and throttled, and retried): it takes a **slot**, a second in
 which it may go out, and is deferred to that second through the mechanism quiet hours and caps use
-(automaps.channels.limits: outcome ``deferred``, ``step.deferred`` with the reason, the compiled
-map's "M deferred?" Choice waits and visits the same Task again). The rate is shared by every
+(automaps.channels.limits: outcome ``deferred``, ``step.deferred`` with the reason, then
+``Deferred`` raised: the send Task's Catch waits and visits the same Task again). The rate is shared by every
 Lambda that sends, so the slots live in DynamoDB (the idempotency table: short-lived items with a
 TTL, no stream), never in one hot item:
 

@@ -52,6 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from automaps import actions, aws, clock, config
 from automaps.errors import (
+    Deferred,
     MissingField,
     OutcomeUnknown,
     PermanentError,
@@ -107,6 +108,10 @@ class TaskEvent(BaseModel):
     missing_fields: Literal["skip", "fail"] = "skip"
     sending: dict[str, Any] | None = None
     """The map's sending limits, for send_email / send_sms (automaps.channels.limits.Sending)."""
+    deferral: Literal["result", "catch"] = "result"
+    """How a deferred send tells its state machine: ``catch`` raises :class:`Deferred` (the Task's
+    Catch waits and comes back); ``result`` (definitions compiled before) answers ``deferred``
+    with ``detail.deferred_until`` for a Choice to read."""
     position: dict[str, Any] | None = None
     """How this step stands in the map when it begins (automaps.journeys.positions.PositionSpec)."""
     then_wait: dict[str, Any] | None = None
@@ -258,6 +263,8 @@ def run_action(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         outcome = Outcome.model_validate(result)
         logger.info("step finished", extra={"outcome": outcome.outcome, "reason": outcome.reason})
         _count(task.action, outcome.outcome)
+        if outcome.outcome == "deferred" and task.deferral == "catch":  # recorded; the Catch waits and returns
+            raise Deferred(str(outcome.detail["deferred_until"]))
         # ``check`` is there (an answer or null) exactly when the state asked for it
         return outcome.model_dump(mode="json", exclude=None if task.then_check is not None else {"check"})
 

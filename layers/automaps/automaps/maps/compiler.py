@@ -94,6 +94,8 @@ RESUME_CHECK = "Resume?"
 RESUME = "Resume"
 SUPERSEDED = "Superseded"
 """The error a task raises when its run no longer holds the contact (automaps.errors.Superseded)."""
+DEFERRED = "Deferred"
+"""The error a send raises when it is held back until a later moment (automaps.errors.Deferred)."""
 RETURNING_ACTIONS = frozenset({"add_to_automation", "add_to_sequence"})
 """Actions that can make the contact wait for the other map to end (``return: true``)."""
 RESUMABLE_TYPES = ("Task", "Wait", "Pass", "Parallel")
@@ -102,6 +104,9 @@ LIMITED_ACTIONS = frozenset({"send_email", "send_sms"})
 
 HISTORY_EVENTS_LIMIT = 25_000
 HISTORY_EVENTS_RESERVE = 1_000
+DEFERRAL_SECONDS = 3600
+"""The most the send rate holds a send back, as loop bounds count it (the rate's slots are seconds
+away; an hour is a backlog no map should plan on)."""
 EXECUTION_SECONDS_BUDGET = 330 * 86400
 """What the waits of one execution's loop rounds may add up to: a month under Step Functions'
 one-year limit of a Standard execution."""
@@ -119,7 +124,8 @@ def compile_map(map_: Map) -> dict[str, Any]:
     draft = _Compiler(map_, loop_bound=1).build()
     loops = len(draft["States"].get(LOOP_COUNTERS, {}).get("Result", {}))
     ceiling = map_.waits.hand_off_after.total_seconds if map_.waits.hand_off_after else None
-    return _Compiler(map_, loop_bound(draft, loops, ceiling)).build() if loops else draft
+    held = ceiling if map_.sending is not None else DEFERRAL_SECONDS  # a cap may hold a send for days
+    return _Compiler(map_, loop_bound(draft, loops, ceiling, held)).build() if loops else draft
 
 
 def journey_facts(map_: Map) -> dict[str, Any]:
@@ -159,7 +165,9 @@ def journey_facts(map_: Map) -> dict[str, Any]:
     }
 
 
-def loop_bound(asl: dict[str, Any], loops: int, wait_ceiling: int | None = None) -> int:
+def loop_bound(
+    asl: dict[str, Any], loops: int, wait_ceiling: int | None = None, deferral_ceiling: int | None = None
+) -> int:
     """How many rounds each of ``loops`` go_to loops may run in one execution (then the contact
     continues in a new run, where the count starts again).
 
@@ -168,24 +176,28 @@ def loop_bound(asl: dict[str, Any], loops: int, wait_ceiling: int | None = None)
     bound keeps that under the 25,000-event limit, less a reserve for the execution's own events
     and extra retries, and the time those passes can wait under :data:`EXECUTION_SECONDS_BUDGET`:
     each Wait state waits at most its fixed seconds, and a computed one at most ``wait_ceiling``
-    (the map's ``waits.hand_off_after``: a longer wait ends the run), else a year.
+    (the map's ``waits.hand_off_after``: a longer wait ends the run), else a year; a held-back
+    send's wait ("<send> deferred until") at most ``deferral_ceiling`` (seconds of the send rate
+    without sending limits; a cap's window may be days), else as a computed wait.
     """
     per_pass = _events(asl["States"])
     passes = (HISTORY_EVENTS_LIMIT - HISTORY_EVENTS_RESERVE) // per_pass
-    waited = _waited(asl["States"], wait_ceiling)
+    waited = _waited(asl["States"], wait_ceiling, deferral_ceiling)
     if waited:
         passes = min(passes, EXECUTION_SECONDS_BUDGET // waited)
     return max(1, (passes - 1) // loops)
 
 
-def _waited(states: dict[str, Any], ceiling: int | None) -> int:
+def _waited(states: dict[str, Any], ceiling: int | None, deferral: int | None = None) -> int:
     """The most one pass over ``states`` can wait, in seconds."""
     most = ceiling or 365 * 86400
     total = 0
     for name, state in states.items():
-        if state["Type"] == "Wait" and not name.endswith(" resumed"):  # (a folded wait's twin: one or the other)
+        if state["Type"] == "Wait" and name.endswith(" deferred until"):
+            total += most if deferral is None else min(deferral, most)
+        elif state["Type"] == "Wait" and not name.endswith(" resumed"):  # (a folded wait's twin: one or the other)
             total += min(int(state["Seconds"]), most) if "Seconds" in state else most
-        total += sum(_waited(b["States"], ceiling) for b in state.get("Branches", ()))
+        total += sum(_waited(b["States"], ceiling, deferral) for b in state.get("Branches", ()))
     return total
 
 
@@ -302,7 +314,9 @@ class _Compiler:
         targets = [
             name
             for name, state in states.items()
-            if state["Type"] in RESUMABLE_TYPES and not name.endswith(" failed") and name != LOOP_COUNTERS
+            if state["Type"] in RESUMABLE_TYPES
+            and not name.endswith((" failed", " deferred", " deferred until"))
+            and name != LOOP_COUNTERS
         ]
         states[RESUME_CHECK] = {
             "Type": "Choice",
@@ -451,9 +465,11 @@ class _Compiler:
             payload["next_state"] = after
         if ref.path in self.then_wait:
             payload["then_wait"] = self.then_wait[ref.path]
-        limited = self.map.sending is not None and step.action in LIMITED_ACTIONS
-        if limited and self.map.sending is not None:  # the map's sending limits: a deferred send comes back
-            payload["sending"] = self.map.sending.model_dump(mode="json", by_alias=True)
+        limited = step.action in LIMITED_ACTIONS
+        if limited:  # the map's sending limits and the channel's send rate: a deferred send comes back
+            sending = self.map.sending
+            payload["sending"] = sending.model_dump(mode="json", by_alias=True) if sending is not None else {}
+            payload["deferral"] = "catch"
             if self.map.fallback_timezone:
                 payload["fallback_timezone"] = self.map.fallback_timezone
         payload |= {"missing_fields": self.map.missing_fields, **_visit()}
@@ -463,54 +479,43 @@ class _Compiler:
         if returns:
             self._returning(states, ref, comment, payload, after)
             return
-        if decides is None and limited:
-            key = self._key(f"{ref.label} send")
-            selector = {"detail.$": "$.Payload.detail"}
+        deferral = f"{main} deferred" if limited else None
+        if decides is None:
+            self._task(states, main, comment, step.action, payload, after, after, deferral=deferral)
+        else:
+            key, choice = self._check_key(decides), self._main(decides)
+            comment += f"; then decides '{choice}' (the answer goes to $.checks.{key})"
             self._task(
                 states,
                 main,
                 comment,
                 step.action,
                 payload,
-                f"{main} deferred?",
+                choice,
                 after,
-                result_selector=selector,
-                result_path=f"$.sends.{key}",
+                result_selector={"answer.$": "$.Payload.check"},
+                result_path=f"$.checks.{key}",
+                deferral=deferral,
             )
-            self._deferral(states, main, f"$.sends.{key}", after)
-            return
-        if decides is None:
-            self._task(states, main, comment, step.action, payload, after, after)
-            return
-        key, choice = self._check_key(decides), self._main(decides)
-        comment += f"; then decides '{choice}' (the answer goes to $.checks.{key})"
-        self._task(
-            states,
-            main,
-            comment,
-            step.action,
-            payload,
-            f"{main} deferred?" if limited else choice,
-            after,
-            result_selector={"answer.$": "$.Payload.check"} | ({"detail.$": "$.Payload.detail"} if limited else {}),
-            result_path=f"$.checks.{key}",
-        )
         if limited:
-            self._deferral(states, main, f"$.checks.{key}", choice)
+            self._deferral(states, main)
 
-    def _deferral(self, states: dict[str, Any], main: str, result: str, after: str) -> None:
-        """A send the map's sending limits deferred (quiet hours, a frequency cap: its result has
-        ``detail.deferred_until``) waits until then and visits the same Task again (a new visit)."""
-        states[f"{main} deferred?"] = {
-            "Type": "Choice",
-            "Comment": f"If the sending limits deferred '{main}', wait and send it then; else on to '{after}'",
-            "Choices": [{"Variable": f"{result}.detail.deferred_until", "IsPresent": True, "Next": f"{main} deferred"}],
-            "Default": self._to(after),
-        }
+    def _deferral(self, states: dict[str, Any], main: str) -> None:
+        """A send held back (quiet hours, a cap, the channel's rate) raises ``Deferred`` with the
+        moment it may go: the Task's Catch goes to Pass "M deferred" (the moment out of the
+        error's cause), Wait "M deferred until", and the same Task again (a new visit). The
+        normal path has no extra state."""
         states[f"{main} deferred"] = {
+            "Type": "Pass",
+            "Comment": f"'{main}' was held back (quiet hours, a frequency cap or the send rate): read until when",
+            "Parameters": {"cause.$": "States.StringToJson($.deferral.Cause)"},
+            "ResultPath": "$.deferral",
+            "Next": f"{main} deferred until",
+        }
+        states[f"{main} deferred until"] = {
             "Type": "Wait",
-            "Comment": f"Wait until the end of the quiet hours or the cap ({result}.detail.deferred_until)",
-            "TimestampPath": f"{result}.detail.deferred_until",
+            "Comment": f"Wait until '{main}' may send, then send it (the error's message is the moment)",
+            "TimestampPath": "$.deferral.cause.errorMessage",
             "Next": main,
         }
 
@@ -545,6 +550,10 @@ class _Compiler:
         payload["position"] = self._position("wait", name, key)
         if self._hand_off_after and not self.fork_after:
             payload["hand_off_after"] = self._hand_off_after
+        if self.map.waits.spread is not None:  # the map's spread of synchronized moments (resolve_wait)
+            payload["spread"] = self.map.waits.spread.total_seconds
+        if self.map.sending is not None and self.map.sending.quiet_hours is not None:  # never spread into them
+            payload["sending"] = {"quiet_hours": self.map.sending.quiet_hours.model_dump(mode="json", by_alias=True)}
         payload |= _visit()
         what = f"when '{then}' runs" if action else "when the wait ends"
         exits = self.map.on_error.wait == "exit"
@@ -835,9 +844,11 @@ class _Compiler:
         result_selector: dict[str, str] | None = None,
         result_path: str | None = None,
         catch_to: str | None = None,
+        deferral: str | None = None,
     ) -> None:
         """A Lambda Task ``name`` and its "<name> failed" state, which goes on to ``on_failure``;
-        with ``catch_to``, its Catch goes there instead (and no "<name> failed" is added)."""
+        with ``catch_to``, its Catch goes there instead (and no "<name> failed" is added); with
+        ``deferral``, ``Deferred`` is caught to that state (a held-back send)."""
         if self.fork_after and "execution_id.$" in payload and "position" not in payload:
             payload = {**payload, "position": self._position("step", name)}
         task: dict[str, Any] = {
@@ -853,6 +864,7 @@ class _Compiler:
             "Retry": _retry(),
             "Catch": [
                 {"ErrorEquals": [SUPERSEDED], "ResultPath": None, "Next": self._left_state()},
+                *([{"ErrorEquals": [DEFERRED], "ResultPath": "$.deferral", "Next": deferral}] if deferral else []),
                 {
                     "ErrorEquals": ["States.ALL"],
                     "ResultPath": "$.error",
