@@ -8,8 +8,8 @@ The model, on a virtual clock (no real time passes, no AWS):
   contact by its hashed offset in the map's spread window (0: none);
 * **Step Functions transitions** pass a token bucket of 5,000 refilled at 1,500 a second (us-east-1's
   StateTransition quota for Standard workflows; a throttled transition waits for a token). A send
-  costs 2 transitions (its Task and the "deferred?" Choice; a Lambda retry 1 more); a deferral 3
-  more (the Wait, the Task's second visit, the Choice again);
+  costs 1 transition (its Task; a Lambda retry 1 more); a deferral 3 more (the Task's Catch to Pass
+  "M deferred", the Wait "M deferred until", the Task's second visit);
 * **Lambda** runs each attempt for ``SEND_SECONDS`` (0.25 s assumed: load the contact, the
   idempotency record, the hold and lane reads and writes, the effect marker, SES SendEmail, the
   history entry); an attempt that finds 1,000 invocations running (the account's default concurrency)
@@ -44,7 +44,7 @@ SEND_SECONDS = 0.25
 LAMBDA_CONCURRENCY = 1_000
 TRANSITIONS_BUCKET, TRANSITIONS_REFILL = 5_000, 1_500.0
 TRANSITION_PRICE = 0.025 / 1_000
-SEND_TRANSITIONS, DEFERRAL_TRANSITIONS = 2, 3
+SEND_TRANSITIONS, DEFERRAL_TRANSITIONS = 1, 3
 RETRY_INTERVAL, RETRY_BACKOFF, RETRIES = 2.0, 2.0, 5
 SCENARIOS = ((14, 0), (14, 900), (14, 10_800), (200, 0), (200, 900))
 """(SES send rate a second, spread window in seconds): 14 is SES's usual starting production rate;
@@ -94,7 +94,7 @@ def report(result: dict[str, Any]) -> str:
     lines.append(
         "last send: from 09:00 to the last email; deferrals: sends the rate moved to a later second "
         "(3 transitions each; a return delayed past its second is deferred again); transitions: every "
-        f"send's 2, the deferrals' and the Lambda retries'; seconds with more sends than the rate: {over}."
+        f"send's 1, the deferrals' and the Lambda retries'; seconds with more sends than the rate: {over}."
     )
     return "\n".join(lines)
 
@@ -171,14 +171,13 @@ def _simulate(wakes: list[float], nine: float, rate: int, window: int, table: _T
         when = datetime.fromtimestamp(at, tz=UTC)
         holder = rates.holder(f"exec-{contact}", "reminder")
         slot = rates.pace("ses", rate, holder, f"visit-{contact}-{visit}", when)
-        transitions += 1  # the "deferred?" Choice
         if slot.now:
             second = int(at)
             sends[second] += 1
             last = max(last, at + SEND_SECONDS)
             continue
         deferrals += 1
-        transitions += 1  # the deferral's Wait; its end visits the Task again
+        transitions += 2  # the Catch's Pass "M deferred" and Wait "M deferred until"; its end visits the Task again
         order += 1
         heapq.heappush(due, (slot.second.timestamp(), order, contact, 0, visit + 1))
     send_count = sum(sends.values())
