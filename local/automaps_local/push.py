@@ -160,6 +160,8 @@ def push_all(root: Path, arn_for: Callable[[str], str]) -> dict[str, int]:
     from automaps.journeys import segments as upkeep
 
     upkeep.forget()
+    if segments and os.environ.get("ENROLL_QUEUE_URL"):  # (else the stack's hourly sweep starts them)
+        upkeep.start_fills(sorted(segments))
     return {
         "templates": len(templates),
         "forms": len(forms),
@@ -218,6 +220,9 @@ def use_starts_scheduler(cfn: Any, stack_name: str) -> None:
     ):
         if outputs.get(output):
             os.environ[variable] = outputs[output]
+    queue = outputs.get("EnrollQueueArn", "").split(":")
+    if len(queue) == 6:  # arn:aws:sqs:<region>:<account>:<name>: where a new segment's fill is queued
+        os.environ["ENROLL_QUEUE_URL"] = f"https://sqs.{queue[3]}.amazonaws.com/{queue[4]}/{queue[5]}"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -59,7 +59,7 @@ def consume(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
 
 
 def handle(record: SQSRecord) -> dict[str, Any]:
-    from automaps.journeys import broadcasts, handoff
+    from automaps.journeys import broadcasts, handoff, segments
 
     occurrence = broadcasts.parse(record.body)  # a moment's schedule fired, or a broadcast's next page
     if occurrence is not None:
@@ -76,6 +76,14 @@ def handle(record: SQSRecord) -> dict[str, Any]:
                     "retry_in_seconds": delay,
                 },
             )
+            raise
+    filling = segments.parse_fill(record.body)  # a page of a new segment's fill (automaps.journeys.segments)
+    if filling is not None:
+        try:
+            return segments.fill(filling)
+        except Exception as error:
+            delay = back_off(record)
+            logger.exception("segment fill page failed", extra={"error": type(error).__name__, "retry_in": delay})
             raise
     resume = handoff.parse(record.body)  # a long wait's schedule, at its end (automaps.journeys.handoff)
     if resume is not None:

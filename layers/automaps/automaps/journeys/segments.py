@@ -173,6 +173,7 @@ def reevaluate(
     *,
     map_id: str | None = None,
     enrollment_id: str | None = None,
+    fill: bool = False,
 ) -> list[tuple[str, str]]:
     """Decide the contact's membership of ``affected`` now, each change keyed on ``cause``; for
     segments that depend on the clock, leave the sweep a due item for the next change."""
@@ -195,7 +196,7 @@ def reevaluate(
         if belongs == (segment_id in now_in):
             continue
         change = store.enter if belongs else store.exit
-        if change(segment_id, contact_id, cause, map_id=map_id, enrollment_id=enrollment_id):
+        if change(segment_id, contact_id, cause, map_id=map_id, enrollment_id=enrollment_id, fill=fill):
             made.append((segment_id, "entered" if belongs else "exited"))
     return made
 
@@ -252,6 +253,7 @@ def sweep(now: datetime | None = None, more_time: Callable[[], bool] = lambda: T
     item asked twice, changes and records a membership once), then drop the due item. Stops
     early, leaving the rest to the next run, when ``more_time()`` says so."""
     moment = now or clock.now()
+    start_fills()  # a segment pushed without a fill (push could not reach the queue) starts within the hour
     by_id = {s.definition.id: s for s in cached_segments() if s.clock}
     store = SegmentStore()
     counts = {"due": 0, "entered": 0, "exited": 0, "stale": 0}
@@ -277,3 +279,92 @@ def sweep(now: datetime | None = None, more_time: Callable[[], bool] = lambda: T
     if counts["due"] or counts["stale"]:
         logger.info("segment sweep", extra=counts)
     return counts
+
+
+# ---------------------------------------------------------------- the fill of a new segment
+
+FILL_PAGE = 500
+"""Items a fill's Scan page reads (profiles are one item in many: history, markers, ...)."""
+
+
+class FillRequest(BaseModel):
+    """The EnrollQueue message of one page of a segment's fill (``kind: segment_fill``)."""
+
+    kind: str = "segment_fill"
+    segment: str
+    version: str
+    cursor: dict[str, Any] | None = None
+    page: int = 0
+
+
+def version_of(segment: Segment) -> str:
+    """A short digest of the definition: a changed condition is a new fill."""
+    import hashlib
+    import json
+
+    body = json.dumps(segment.definition.body(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def start_fills(segment_ids: list[str] | None = None) -> list[str]:
+    """Start the fill of every pushed segment (or of ``segment_ids``) whose definition was never
+    filled: the contacts that already match join it (entries of a kind it reads only re-evaluate
+    contacts from then on). Once per definition (a conditional write claims it): ``automaps push``
+    and the hourly sweep both call this; returns the segments started."""
+    from automaps import aws, config
+
+    store, started = SegmentStore(), []
+    for segment in cached_segments():
+        segment_id = segment.definition.id
+        if segment_ids is not None and segment_id not in segment_ids:
+            continue
+        version = version_of(segment)
+        if store.fill_state(segment_id, version) is None and store.claim_fill(segment_id, version):
+            request = FillRequest(segment=segment_id, version=version)
+            aws.client("sqs").send_message(QueueUrl=config.enroll_queue_url(), MessageBody=request.model_dump_json())
+            started.append(segment_id)
+    if started:
+        logger.info("segment fills started", extra={"segments": started})
+    return started
+
+
+def fill(request: FillRequest) -> dict[str, Any]:
+    """One page of a fill: a Scan page of the contacts' profiles, each evaluated for the segment
+    (keyed on the version: a page read twice transitions once; transitions carry ``fill`` and
+    start no segment_entered map), the page counted once, then the next page queued."""
+    from automaps import aws, config
+
+    segment = next((s for s in cached_segments() if s.definition.id == request.segment), None)
+    if segment is None or version_of(segment) != request.version:
+        forget()  # the definitions may be newer than this process's
+        segment = next((s for s in cached_segments() if s.definition.id == request.segment), None)
+        if segment is None or version_of(segment) != request.version:
+            return {"segment": request.segment, "filled": "nothing: the segment changed or is gone"}
+    store = SegmentStore()
+    ids, following = store.profiles(request.cursor, FILL_PAGE)
+    made = 0
+    for contact_id in ids:
+        made += len(reevaluate(contact_id, [segment], f"FILL#{request.version}", fill=True))
+    counted = store.fill_page_done(request.segment, request.version, request.page, following is None, len(ids))
+    state = store.fill_state(request.segment, request.version) or {}
+    if following is not None and (counted or int(state.get("page", 0)) == request.page + 1):
+        following_request = request.model_copy(update={"cursor": following, "page": request.page + 1})
+        aws.client("sqs").send_message(
+            QueueUrl=config.enroll_queue_url(), MessageBody=following_request.model_dump_json()
+        )
+    logger.info(
+        "segment fill page",
+        extra={"segment": request.segment, "page": request.page, "contacts": len(ids), "made": made},
+    )
+    return {"segment": request.segment, "page": request.page, "contacts": len(ids), "transitions": made}
+
+
+def parse_fill(body: str) -> FillRequest | None:
+    """A fill page request, if the queue message is one."""
+    import json
+
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return FillRequest.model_validate(data) if isinstance(data, dict) and data.get("kind") == "segment_fill" else None

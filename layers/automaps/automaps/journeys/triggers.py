@@ -410,6 +410,12 @@ def _attributes(**names: str) -> Matcher:
     return decide
 
 
+def _segment(body: t.SegmentRef, entry: HistoryEntry, map_id: str, contact: Callable[[], Contact | None]) -> bool:
+    """The segment's own transitions; not those of a fill (the members it already had when it was
+    pushed: automaps.journeys.segments.fill), which would start its maps for everyone at once."""
+    return entry.detail.get("segment") == body.segment and not entry.detail.get("fill")
+
+
 def _automation(body: t.AutomationRef, entry: HistoryEntry, map_id: str, contact: Callable[[], Contact | None]) -> bool:
     if entry.detail.get("map") != (body.map or map_id):
         return False
@@ -451,7 +457,7 @@ _MATCHERS: dict[str, Matcher] = {
     "removed_from_automation": _automation,
     "paused_on_automation": _automation,
     "unpaused_on_automation": _automation,
-    "segment_entered": _attributes(segment="segment"),
-    "segment_exited": _attributes(segment="segment"),
+    "segment_entered": _segment,
+    "segment_exited": _segment,
     "event": _event,
 }

@@ -11,6 +11,7 @@ transition, in one transaction::
     pk CONTACT#<contact id>   sk H#<time>#<digest>      segment.entered / segment.exited (detail segment)
     pk DUE#<yyyy-mm-ddThh>#<n> sk <at>#<segment>#<contact>  the sweep's: when time alone may change a verdict
     pk SWEEP                  sk STATE                  through (the hour the last complete sweep reached)
+    pk SEGFILL#<segment id>   sk <version>              page, done, evaluated (the fill of that definition)
 
 Listing a segment's members is a Query of its ``CONTACT#`` items (reads proportional to its
 size); its count is one Query of its ``COUNT#`` shards (never a Scan). Entering is conditional on
@@ -130,11 +131,13 @@ class SegmentStore:
         at: datetime | None = None,
         map_id: str | None = None,
         enrollment_id: str | None = None,
+        fill: bool = False,
     ) -> HistoryEntry | None:
         """The contact enters the segment because of the entry ``cause``; None when already in it
         (or this cause's transition was recorded). ``map_id``/``enrollment_id``: the step that
-        wrote the cause (a chain of maps stays bounded through segments)."""
-        return self._transition("entered", segment_id, contact_id, cause, at, map_id, enrollment_id)
+        wrote the cause (a chain of maps stays bounded through segments). ``fill``: found by the
+        fill of a newly pushed segment (detail ``fill: true``: starts no segment_entered map)."""
+        return self._transition("entered", segment_id, contact_id, cause, at, map_id, enrollment_id, fill)
 
     def exit(
         self,
@@ -145,9 +148,10 @@ class SegmentStore:
         at: datetime | None = None,
         map_id: str | None = None,
         enrollment_id: str | None = None,
+        fill: bool = False,
     ) -> HistoryEntry | None:
         """The contact leaves the segment; None when not in it (or this cause's exit was recorded)."""
-        return self._transition("exited", segment_id, contact_id, cause, at, map_id, enrollment_id)
+        return self._transition("exited", segment_id, contact_id, cause, at, map_id, enrollment_id, fill)
 
     def _transition(
         self,
@@ -158,13 +162,14 @@ class SegmentStore:
         at: datetime | None,
         map_id: str | None,
         enrollment_id: str | None,
+        fill: bool = False,
     ) -> HistoryEntry | None:
         when = at or clock.now()
         contact_key, segment_key, counter_key = _keys(segment_id, contact_id)
         entry = HistoryEntry(
             at=when,
             kind=f"segment.{transition}",
-            detail={"segment": segment_id},
+            detail={"segment": segment_id, **({"fill": True} if fill else {})},
             map_id=map_id,
             enrollment_id=enrollment_id,
         )
@@ -284,6 +289,62 @@ class SegmentStore:
                         pk=plain["pk"],
                         sk=plain["sk"],
                     )
+
+    def claim_fill(self, segment_id: str, version: str) -> bool:
+        """The first to ask fills this version of the segment (a conditional Put); False: asked before."""
+        try:
+            self._db.put_item(
+                TableName=self.table,
+                Item=to_item(
+                    {"pk": f"SEGFILL#{segment_id}", "sk": version, "page": 0, "done": False, "at": clock.iso()}
+                ),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            return True
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+
+    def fill_page_done(self, segment_id: str, version: str, page: int, last: bool, members: int) -> bool:
+        """Count page ``page`` of the fill once (conditional on it being the next); False: counted before."""
+        try:
+            self._db.update_item(
+                TableName=self.table,
+                Key=to_item({"pk": f"SEGFILL#{segment_id}", "sk": version}),
+                UpdateExpression="SET #page = :next, #done = :last ADD #evaluated :members",
+                ConditionExpression="#page = :page",
+                ExpressionAttributeNames={"#page": "page", "#done": "done", "#evaluated": "evaluated"},
+                ExpressionAttributeValues=to_item(
+                    {":page": page, ":next": page + 1, ":last": last, ":members": members}
+                ),
+            )
+            return True
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+
+    def fill_state(self, segment_id: str, version: str) -> dict[str, Any] | None:
+        item = self._db.get_item(
+            TableName=self.table, Key=to_item({"pk": f"SEGFILL#{segment_id}", "sk": version}), ConsistentRead=True
+        ).get("Item")
+        return from_item(item) if item else None
+
+    def profiles(self, start: dict[str, Any] | None, limit: int) -> tuple[list[str], dict[str, Any] | None]:
+        """One Scan page of the table's PROFILE items (``limit`` items read): their contact ids."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "Limit": max(1, limit),
+            "FilterExpression": "sk = :profile",
+            "ProjectionExpression": "pk",
+            "ExpressionAttributeValues": to_item({":profile": "PROFILE"}),
+        }
+        if start:
+            params["ExclusiveStartKey"] = start
+        answer = self._db.scan(**params)
+        ids = [str(from_item(item)["pk"]).removeprefix("CONTACT#") for item in answer["Items"]]
+        return ids, answer.get("LastEvaluatedKey")
 
     def swept_through(self) -> datetime | None:
         """The hour the last complete sweep reached (its due items up to then are done)."""
