@@ -123,11 +123,12 @@ def test_given_contacts_whose_verdict_time_cannot_change_then_upkeep_leaves_the_
 
 
 def test_given_a_due_item_of_a_segment_since_removed_then_the_sweep_drops_it(aws, clock, tmp_path):
-    # GIVEN a reader with a due item, and then the segment no longer reads the clock
-    pushed(tmp_path, READERS)
+    # GIVEN a reader with a due item, and then the segment no longer reads the clock (while
+    # another segment still does, so the sweep reads its due items)
+    pushed(tmp_path, READERS, LAPSED)
     contact, _ = ContactStore().upsert_by_email("max@example.com", {})
     opened(contact.id)
-    pushed(tmp_path, {"id": "readers", "condition": {"has_tag": "reader"}})
+    pushed(tmp_path, {"id": "readers", "condition": {"has_tag": "reader"}}, LAPSED)
 
     # WHEN the due moment passes and the sweep runs twice
     clock.advance(days=31)

@@ -257,6 +257,8 @@ def sweep(now: datetime | None = None, more_time: Callable[[], bool] = lambda: T
     by_id = {s.definition.id: s for s in cached_segments() if s.clock}
     store = SegmentStore()
     counts = {"due": 0, "entered": 0, "exited": 0, "stale": 0}
+    if not by_id:  # no segment reads the clock: nothing is due (items of one removed since expire)
+        return counts
     hour = moment.replace(minute=0, second=0, microsecond=0)
     oldest = hour - timedelta(hours=LOOKBACK_HOURS)
     through = store.swept_through()
