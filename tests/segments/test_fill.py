@@ -75,3 +75,38 @@ def test_given_a_fill_transition_then_segment_triggers_do_not_match_it(kind):
     filled = own.model_copy(update={"detail": {"segment": "vip", "fill": True}})
 
     assert matches(trigger, own, "m", lambda: None) and not matches(trigger, filled, "m", lambda: None)
+
+
+def test_given_a_fill_page_delivered_twice_then_it_transitions_and_counts_once_and_queues_one_next_page(
+        aws, clock, tmp_path, monkeypatch):
+    # GIVEN 4 vips and the segment pushed, its fill claimed but its first page not yet run
+    store = ContactStore()
+    vips = {store.upsert_by_email(f"w{i}@example.com", {}, ["vip"])[0].id for i in range(4)}
+    pushed(tmp_path, VIP)
+    [segment] = upkeep.cached_segments()
+    version = upkeep.version_of(segment)
+    assert SegmentStore().claim_fill("vip", version)
+    sent: list[str] = []
+    monkeypatch.setattr(upkeep, "FILL_PAGE", 2)
+
+    def capture(**params):  # the next pages' messages, kept instead of delivered
+        sent.append(params["MessageBody"])
+        return {"MessageId": str(len(sent))}
+
+    from automaps import aws as aws_clients
+    monkeypatch.setattr(aws_clients.client("sqs"), "send_message", capture)
+
+    # WHEN the first page is delivered twice (SQS delivers at least once)
+    request = upkeep.FillRequest(segment="vip", version=version)
+    first, again = upkeep.fill(request), upkeep.fill(request)
+
+    # THEN its contacts transitioned once, the page counted once, and its next page queued once,
+    # from the counted delivery's cursor (a redelivery's Scan may end elsewhere: no second chain)
+    assert first["transitions"] == first["contacts"] and again["transitions"] == 0
+    state = SegmentStore().fill_state("vip", version)
+    assert state is not None and state["page"] == 1 and state["evaluated"] == first["contacts"]
+    [following] = [upkeep.FillRequest.model_validate_json(body) for body in sent]
+    assert following.page == 1 and following.cursor is not None
+    members = {m["contact_id"] for m in SegmentStore().members("vip")}
+    assert members <= vips and all(len([h for h in store.history(c) if h.kind == "segment.entered"]) == 1
+                                   for c in members)

@@ -20,6 +20,7 @@ decision, keyed on the due moment (docs/architecture.md, "Segments").
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -302,7 +303,6 @@ class FillRequest(BaseModel):
 def version_of(segment: Segment) -> str:
     """A short digest of the definition: a changed condition is a new fill."""
     import hashlib
-    import json
 
     body = json.dumps(segment.definition.body(), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()[:16]
@@ -347,13 +347,21 @@ def fill(request: FillRequest) -> dict[str, Any]:
     made = 0
     for contact_id in ids:
         made += len(reevaluate(contact_id, [segment], f"FILL#{request.version}", fill=True))
-    counted = store.fill_page_done(request.segment, request.version, request.page, following is None, len(ids))
+    store.fill_page_done(request.segment, request.version, request.page, following, len(ids))
+    # the next page is queued once, from the cursor of the delivery that counted this page (a
+    # redelivery's Scan may end elsewhere; its own cursor would start a second chain)
     state = store.fill_state(request.segment, request.version) or {}
-    if following is not None and (counted or int(state.get("page", 0)) == request.page + 1):
-        following_request = request.model_copy(update={"cursor": following, "page": request.page + 1})
+    following_page = request.page + 1
+    if (
+        int(state.get("page", 0)) == following_page
+        and state.get("cursor")
+        and int(state.get("queued", 0)) < following_page
+    ):
+        following_request = request.model_copy(update={"cursor": json.loads(state["cursor"]), "page": following_page})
         aws.client("sqs").send_message(
             QueueUrl=config.enroll_queue_url(), MessageBody=following_request.model_dump_json()
         )
+        store.fill_queued(request.segment, request.version, following_page)
     logger.info(
         "segment fill page",
         extra={"segment": request.segment, "page": request.page, "contacts": len(ids), "made": made},
@@ -363,8 +371,6 @@ def fill(request: FillRequest) -> dict[str, Any]:
 
 def parse_fill(body: str) -> FillRequest | None:
     """A fill page request, if the queue message is one."""
-    import json
-
     try:
         data = json.loads(body)
     except ValueError:

@@ -23,6 +23,7 @@ changes membership once and records it once.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -306,18 +307,49 @@ class SegmentStore:
                 raise
             return False
 
-    def fill_page_done(self, segment_id: str, version: str, page: int, last: bool, members: int) -> bool:
-        """Count page ``page`` of the fill once (conditional on it being the next); False: counted before."""
+    def fill_page_done(
+        self, segment_id: str, version: str, page: int, following: dict[str, Any] | None, members: int
+    ) -> bool:
+        """Count page ``page`` of the fill once (conditional on it being the next), keeping where the
+        next page starts (``following``; None: the last page); False: counted before."""
         try:
             self._db.update_item(
                 TableName=self.table,
                 Key=to_item({"pk": f"SEGFILL#{segment_id}", "sk": version}),
-                UpdateExpression="SET #page = :next, #done = :last ADD #evaluated :members",
+                UpdateExpression="SET #page = :next, #done = :last, #cursor = :cursor ADD #evaluated :members",
                 ConditionExpression="#page = :page",
-                ExpressionAttributeNames={"#page": "page", "#done": "done", "#evaluated": "evaluated"},
+                ExpressionAttributeNames={
+                    "#page": "page",
+                    "#done": "done",
+                    "#evaluated": "evaluated",
+                    "#cursor": "cursor",
+                },
                 ExpressionAttributeValues=to_item(
-                    {":page": page, ":next": page + 1, ":last": last, ":members": members}
+                    {
+                        ":page": page,
+                        ":next": page + 1,
+                        ":last": following is None,
+                        ":members": members,
+                        ":cursor": json.dumps(following, sort_keys=True) if following is not None else "",
+                    }
                 ),
+            )
+            return True
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+
+    def fill_queued(self, segment_id: str, version: str, page: int) -> bool:
+        """Note that page ``page``'s request is queued, once; False: an earlier delivery queued it."""
+        try:
+            self._db.update_item(
+                TableName=self.table,
+                Key=to_item({"pk": f"SEGFILL#{segment_id}", "sk": version}),
+                UpdateExpression="SET #queued = :page",
+                ConditionExpression="attribute_not_exists(#queued) OR #queued < :page",
+                ExpressionAttributeNames={"#queued": "queued"},
+                ExpressionAttributeValues=to_item({":page": page}),
             )
             return True
         except ClientError as error:
