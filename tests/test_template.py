@@ -100,3 +100,11 @@ def test_given_the_contacts_table_then_its_stream_reaches_route_events_with_filt
         assert needed in policies, f"RouteEventsFunction lacks {needed}"
     queues = [p["SQSSendMessagePolicy"]["QueueName"] for p in route["Policies"] if "SQSSendMessagePolicy" in p]
     assert queues == [{"Fn::GetAtt": ["EnrollQueue", "QueueName"]}, {"Fn::GetAtt": ["RouteDeadLetterQueue", "QueueName"]}]
+
+
+def test_given_the_template_then_every_table_and_secret_keeps_its_data_when_the_stack_is_deleted_or_replaces_it():
+    template = Template.load(ROOT / "template.yaml")
+    kept = template.of_type("AWS::DynamoDB::Table", "AWS::SecretsManager::Secret")
+    assert set(kept) >= {"ContactsTable", "ContentTable", "IdempotencyTable", "SigningSecret", "IngestSecret"}
+    for name, resource in kept.items():
+        assert (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")) == ("Retain", "Retain"), name
