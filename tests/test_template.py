@@ -108,3 +108,11 @@ def test_given_the_template_then_every_table_and_secret_keeps_its_data_when_the_
     assert set(kept) >= {"ContactsTable", "ContentTable", "IdempotencyTable", "SigningSecret", "IngestSecret"}
     for name, resource in kept.items():
         assert (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")) == ("Retain", "Retain"), name
+
+
+def test_given_the_template_then_every_parameter_and_output_says_what_it_is():
+    body = Template.load(ROOT / "template.yaml").body
+    undescribed = [f"Parameters.{name}" for name, p in body["Parameters"].items() if not p.get("Description")]
+    undescribed += [f"Outputs.{name}" for name, o in body["Outputs"].items() if not o.get("Description")]
+    assert undescribed == []
+    assert {"PublicApiUrl", "AdminApiUrl", "AlertTopicArn", "EnrollQueueArn"} <= set(body["Outputs"])
