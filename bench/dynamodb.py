@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import costs
+from bench.local_aws import quiet_fake_aws
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
@@ -153,14 +154,7 @@ def world() -> Iterator[dict[str, Any]]:
     from automaps_local.stack import ACCOUNT, REGION, LocalStack
     from automaps_local.template import Template
 
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
-    }.items():
-        os.environ.setdefault(key, value)
+    quiet_fake_aws()
     virtual = VirtualClock(START, auto_advance=False)
     with mock_aws(), atomic_dynamodb(), clock.using(virtual):
         aws.reset()

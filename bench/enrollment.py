@@ -38,6 +38,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bench.local_aws import quiet_fake_aws
+
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 BUCKET, REFILL = 1300, 300.0  # StartExecution, standard workflows, us-east-1 / us-west-2 / eu-west-1
@@ -271,14 +273,7 @@ def run(
     from automaps_local.stack import LocalStack
     from automaps_local.template import Template
 
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
-    }.items():
-        os.environ.setdefault(key, value)
+    quiet_fake_aws()
     began = time.monotonic()
     virtual = VirtualTime()
     with mock_aws(), atomic_dynamodb(), sqs_on(virtual), clock.using(virtual):
@@ -386,14 +381,7 @@ def run_memory(
     from automaps_local.template import Template
     from bench import memory
 
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
-    }.items():
-        os.environ.setdefault(key, value)
+    quiet_fake_aws()
     latency = latency or {}
     began = time.monotonic()
     virtual = VirtualTime()
