@@ -136,6 +136,7 @@ def map_record(m: Any, state_machine_arn: str, version: str) -> MapRecord:
             reenter=m.entry.reenter,
             min_interval_seconds=m.entry.min_interval.total_seconds if m.entry.min_interval else 0,
         ),
+        source=m.model_dump(mode="json", by_alias=True),
     )
 
 

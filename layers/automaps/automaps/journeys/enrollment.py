@@ -78,6 +78,9 @@ class MapRecord(BaseModel):
     timezone: str | None = None
     """The map's fallback timezone (``Map.fallback_timezone``): for contacts whose own is unknown,
     and the default of its schedules (UTC when the map sets none)."""
+    source: dict[str, Any] | None = None
+    """The map as pushed (``Map.model_dump(mode="json", by_alias=True)``): what ``automaps diff
+    --stack-name`` compares an edit with (automaps.maps.diff). None in records pushed before it."""
 
 
 class EnrollResult(BaseModel):
