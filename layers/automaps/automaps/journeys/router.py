@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from automaps.journeys import metrics
 from automaps.store.contacts import HISTORY_PREFIX, HistoryEntry
 from automaps.store.content import from_item
 
@@ -24,19 +25,29 @@ logger = Logger(child=True)
 
 
 def handle(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    """The stream batch's records, each routed or reported failed (never the whole batch)."""
+    """The stream batch's records, each routed or reported failed (never the whole batch); the
+    routed entries of maps counted, by map and step, in one flush (automaps.journeys.metrics)."""
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
-    return process_partial_response(event=event, record_handler=route_record, processor=processor, context=context)
+    tally = metrics.Tally()
+    try:
+        return process_partial_response(
+            event=event, record_handler=lambda record: route_record(record, tally), processor=processor, context=context
+        )
+    finally:
+        tally.flush()
 
 
-def route_record(record: DynamoDBRecord) -> None:
+def route_record(record: DynamoDBRecord, tally: metrics.Tally | None = None) -> None:
     # the raw image through from_item: numbers come back as ints and floats, not Decimals (which
     # would reach an enrollment's event, and its merge fields, as strings)
     image = from_item(record.raw_event.get("dynamodb", {}).get("NewImage") or {})
     if not image or not str(image.get("sk", "")).startswith(HISTORY_PREFIX):
         return
     contact_id = str(image["pk"]).removeprefix("CONTACT#")
-    route_entry(contact_id, str(image["sk"]), HistoryEntry.model_validate(image))
+    entry = HistoryEntry.model_validate(image)
+    route_entry(contact_id, str(image["sk"]), entry)
+    if tally is not None:
+        tally.count(entry)
 
 
 def route_entry(contact_id: str, sort_key: str, entry: HistoryEntry) -> None:
