@@ -19,6 +19,7 @@ COMMANDS = {
     "segment": ("automaps_local.segment", "count a segment's members or list a sample of them"),
     "broadcast": ("automaps_local.broadcast", "how the runs of a scheduled map went (found, queued, started, failed)"),
     "test-call": ("automaps_local.test_call", "place a make_phone_call step's call to a number, without enrollment"),
+    "diff": ("automaps_local.diff", "compare an edited map with HEAD or a stack: steps changed, contacts on them"),
 }
 
 
