@@ -54,7 +54,7 @@ def test_given_the_maps_then_each_is_deployed_by_a_state_machine_that_substitute
 def test_given_a_map_without_a_resource_then_the_check_says_what_to_add():
     problems = check(TEMPLATE, ["welcome-leads", "brand-new"], ROOT)
 
-    assert any("'brand-new'" in p and "statemachines/brand-new.asl.json" in p for p in problems)
+    assert any("'brand-new' is not deployed yet" in p and "run `automaps compile`" in p for p in problems)
 
 
 def test_given_the_template_when_sam_builds_it_then_every_function_and_the_arm64_layer_are_built(tmp_path):

@@ -1,8 +1,14 @@
-"""``automaps compile``: maps/*.yaml -> statemachines/<map id>.asl.json.
+"""``automaps compile``: maps/*.yaml -> statemachines/<map id>.asl.json and the state machine
+resources that deploy them, in template.yaml's generated block (automaps_local.wiring).
 
-With ``--check`` nothing is written: the command lists the definitions that are stale, missing
-or left over from a deleted map, and exits 1 if there are any (for CI and `make check`). A map
-with errors prints them and exits 2.
+Adding, changing or removing a YAML file in maps/ is all a user does; `sam deploy` then deploys
+it. With ``--check`` nothing is written: the command lists the definitions that are stale,
+missing or left over from a deleted map and a stale generated block, and exits 1 if there are any
+(for CI and `make check`). A map with errors prints them and exits 2.
+
+Removing a map whose state machine is deployed is refused unless its contacts are counted and
+none is left (``--stack-name S``: contacts active, waiting or paused in it) or ``--force``: the
+contacts inside would be stranded (their executions go with the state machine).
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from pathlib import Path
 
 from automaps.maps.compiler import compile_map, to_json
 from automaps.maps.loader import MapError, load_maps
+from automaps_local.template import Template
+from automaps_local.wiring import WiringError, check, generated, removed_maps
 
 SUFFIX = ".asl.json"
 
@@ -29,8 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--template",
         default=None,
         type=Path,
-        help="SAM template whose state machines must deploy the maps "
+        help="SAM template whose generated block deploys the maps "
         "(default: template.yaml beside the maps folder; skipped if absent)",
+    )
+    parser.add_argument(
+        "--stack-name", default=None, help="count the contacts still in a removed map on this deployed stack"
+    )
+    parser.add_argument("--region", default=None, help="the stack's region (default: the AWS configuration's)")
+    parser.add_argument(
+        "--force", action="store_true", help="remove maps that are deployed although their contacts were not counted"
     )
 
 
@@ -41,17 +56,27 @@ def run(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 2
     out: Path = args.out
-    wiring = _wiring_problems(
-        args.template or args.maps.parent / "template.yaml", [name.removesuffix(SUFFIX) for name in wanted]
-    )
-    for line in wiring:
-        print(line, file=sys.stderr)
+    definitions = {name.removesuffix(SUFFIX): text for name, text in wanted.items()}
+    template_path: Path = args.template or args.maps.parent / "template.yaml"
     present = {path.name for path in out.glob(f"*{SUFFIX}")} if out.is_dir() else set()
     stale = sorted(name for name in wanted.keys() & present if (out / name).read_text(encoding="utf-8") != wanted[name])
     missing = sorted(wanted.keys() - present)
     extra = sorted(present - wanted.keys())
     if args.check:
+        wiring = _wiring_problems(template_path, definitions)
+        for line in wiring:
+            print(line, file=sys.stderr)
         return max(_report(out, stale, missing, extra), 1 if wiring else 0)
+    try:
+        refused = _refused_removals(template_path, definitions, args)
+        text = _regenerated(template_path, definitions)
+    except WiringError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if refused:
+        for line in refused:
+            print(line, file=sys.stderr)
+        return 3
     out.mkdir(parents=True, exist_ok=True)
     for name in [*stale, *missing]:
         (out / name).write_text(wanted[name], encoding="utf-8")
@@ -59,18 +84,56 @@ def run(args: argparse.Namespace) -> int:
     for name in extra:
         (out / name).unlink()
         print(f"removed {out / name} (no map has this id)")
-    print(f"{len(wanted)} map(s) compiled to {out}/, {len(stale) + len(missing) + len(extra)} file(s) changed")
+    changed = len(stale) + len(missing) + len(extra)
+    if text is not None:
+        template_path.write_text(text, encoding="utf-8")
+        print(f"wrote {template_path} (the generated state machine block)")
+        changed += 1
+    print(f"{len(wanted)} map(s) compiled to {out}/, {changed} file(s) changed")
     return 0
 
 
-def _wiring_problems(template: Path, map_ids: list[str]) -> list[str]:
-    """What template.yaml lacks to deploy these maps (see automaps_local.wiring)."""
+def _wiring_problems(template: Path, definitions: dict[str, str]) -> list[str]:
+    """What template.yaml's generated block lacks to deploy these maps (automaps_local.wiring)."""
     if not template.is_file():
         return []
-    from automaps_local.template import Template
-    from automaps_local.wiring import check
+    return check(Template.load(template), sorted(definitions), template.parent, definitions)
 
-    return check(Template.load(template), map_ids, template.parent)
+
+def _regenerated(template: Path, definitions: dict[str, str]) -> str | None:
+    """template.yaml's new text, or None when the block is as it should be (or no template)."""
+    if not template.is_file():
+        return None
+    now, wanted = generated(template, definitions)
+    return None if now == wanted else wanted
+
+
+def _refused_removals(template: Path, definitions: dict[str, str], args: argparse.Namespace) -> list[str]:
+    """Why maps removed from maps/ may not leave the template yet (empty: they may)."""
+    if not template.is_file():
+        return []
+    gone = removed_maps(Template.load(template), sorted(definitions))
+    if not gone or args.force:
+        return []
+    if not args.stack_name:
+        return [
+            f"refused: map {map_id!r} was removed from maps/ but template.yaml deploys it; contacts inside "
+            "it would be stranded. Count them with `automaps compile --stack-name <stack>` (removed only "
+            "when none is left), or pass --force"
+            for map_id in gone
+        ]
+    from automaps.journeys.census import census
+    from automaps_local.test_email import use_stack
+
+    use_stack(args.stack_name, args.region)
+    counts = {map_id: census(map_id).total for map_id in gone}
+    return [
+        f"refused: map {map_id!r} still holds {counts[map_id]} contact(s) on stack {args.stack_name} "
+        "(active, waiting or paused); move them out first (`automaps publish` with --policy remove) "
+        "or pass --force"
+        for map_id in gone
+        if counts[map_id]
+    ]
 
 
 def _report(out: Path, stale: list[str], missing: list[str], extra: list[str]) -> int:

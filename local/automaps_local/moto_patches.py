@@ -100,6 +100,7 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.events import models as events_models
 from moto.sesv2.responses import SESV2Response
 from moto.sqs import models as sqs_models
+from moto.stepfunctions.models import StateMachine, StepFunctionBackend
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
@@ -109,6 +110,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from automaps import aws
 from automaps_local.clock import VirtualClock
@@ -223,6 +225,7 @@ def _patches(
         *_sqs_time_patches(clock),
         *_time_patches(clock),
         *_execution_patches(clock),
+        *_version_patches(),
         *_speed_patches(),
         *_thread_safety_patches(),
     ]
@@ -524,6 +527,51 @@ def _execution_patches(clock: VirtualClock) -> list[tuple[object, str, Any]]:
                 counted[0].end(counted[1])
 
     return [(ExecutionWorker, "start", start), (ExecutionWorker, "_execution_logic", execution_logic)]
+
+
+# ---------------------------------------------------------------------- versions and aliases
+def _version_patches() -> list[tuple[object, str, Any]]:
+    """Executions started on a state machine's version or alias, as on AWS: they run that
+    version's definition (pinned: a later publish does not change them) and are the machine's
+    executions (listed, described and stopped through its ARN). moto stores versions and aliases
+    but cannot start on an alias, and keeps a version's executions apart from the machine's."""
+    original_describe = StepFunctionBackend.describe_state_machine
+    original_start = StepFunctionsParserBackend.start_execution
+
+    def describe_state_machine(self: StepFunctionBackend, arn: str) -> Any:
+        parts = arn.split(":")
+        if len(parts) == 8 and not parts[7].isdigit():  # an alias: the version it routes to
+            machine = original_describe(self, ":".join(parts[:7]))
+            alias = getattr(machine, "aliases", {}).get(parts[7])
+            if alias is not None:
+                routes = sorted(alias.routing_configuration, key=lambda r: -int(r.get("weight", 0)))
+                return original_describe(self, routes[0]["stateMachineVersionArn"])
+        return original_describe(self, arn)
+
+    def start_execution(
+        self: StepFunctionsParserBackend,
+        state_machine_arn: str,
+        name: Any = None,
+        execution_input: Any = None,
+        trace_header: Any = None,
+    ) -> Any:
+        parts = state_machine_arn.split(":")
+        if len(parts) == 8:
+            machine: StateMachine = original_describe(self, ":".join(parts[:7]))
+            version = self.describe_state_machine(state_machine_arn)
+            version.executions = machine.executions  # one list: the machine's executions (names unique)
+            version._handle_name_input_idempotency = machine._handle_name_input_idempotency  # type: ignore[method-assign]
+            version.backend = machine.backend
+        execution = original_start(self, state_machine_arn, name, execution_input, trace_header)
+        if len(parts) == 8:
+            execution.state_machine_arn = ":".join(parts[:7])
+            execution.automaps_version_arn = execution.state_machine.arn  # type: ignore[attr-defined]
+        return execution
+
+    return [
+        (StepFunctionBackend, "describe_state_machine", describe_state_machine),
+        (StepFunctionsParserBackend, "start_execution", start_execution),
+    ]
 
 
 # ---------------------------------------------------------------------- speed

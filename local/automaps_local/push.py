@@ -230,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
     import boto3
 
     from automaps_local.template import Template
-    from automaps_local.wiring import machines_by_map
+    from automaps_local.wiring import ALIAS, machines_by_map
 
     cfn = boto3.client("cloudformation", region_name=args.region)
     physical = {
@@ -242,7 +242,10 @@ def run(args: argparse.Namespace) -> int:
     use_starts_scheduler(cfn, args.stack_name)
     machines = machines_by_map(Template.load(args.root / "template.yaml"))
     try:
-        counts = push_all(args.root, lambda map_id: physical[machines[map_id]])
+        # executions start on the machine's alias (SAM's <Logical>Alias<name>: its physical id is the ARN)
+        counts = push_all(
+            args.root, lambda map_id: physical.get(f"{machines[map_id]}Alias{ALIAS}") or physical[machines[map_id]]
+        )
     except ContentError as exc:
         print(f"error: {exc}")
         return 2

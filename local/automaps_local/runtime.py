@@ -229,9 +229,13 @@ class LocalRuntime:
         return {map_id: machine.arn for map_id, machine in self._stack.state_machines.items()}
 
     def state_machine_arn(self, map_id: str) -> str:
-        """The deployed machine's ARN, or the one the stack's naming gives a map not deployed here."""
+        """What the map's executions start on (the deployed machine's alias, as the registry keeps
+        it), or the ARN the stack's naming gives a map not deployed here."""
+        machine = self._stack.state_machines.get(map_id)
+        if machine is not None:
+            return machine.start_arn
         prefix = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self._stack.stack_name}-"
-        return self.state_machines.get(map_id) or os.environ.get("STATE_MACHINE_ARN_PREFIX", prefix) + map_id
+        return os.environ.get("STATE_MACHINE_ARN_PREFIX", prefix) + map_id
 
     @property
     def functions(self) -> dict[str, LocalFunction]:
@@ -281,7 +285,7 @@ class LocalRuntime:
     # ------------------------------------------------------------------ executions
     def start_execution(self, map_id: str, payload: dict[str, Any], name: str) -> str:
         return aws.client("stepfunctions").start_execution(
-            stateMachineArn=self.state_machines[map_id], name=name, input=json.dumps(payload)
+            stateMachineArn=self.state_machine_arn(map_id), name=name, input=json.dumps(payload)
         )["executionArn"]
 
     def executions(self, map_id: str | None = None) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ from typing import Any
 
 from automaps import aws
 from automaps_local.template import Resolver, Template, TemplateError
+from automaps_local.wiring import ALIAS, logical_id, substitutions
 
 LOG = logging.getLogger(__name__)
 
@@ -67,6 +68,12 @@ class LocalStateMachine:
     map_id: str  # the name without the stack prefix, e.g. welcome-leads
     arn: str
     definition: str
+    alias_arn: str | None = None  # AutoPublishAlias: the alias executions start on (pinned to a version)
+
+    @property
+    def start_arn(self) -> str:
+        """What executions start on: the alias when there is one (as on AWS), else the machine."""
+        return self.alias_arn or self.arn
 
 
 @dataclass(frozen=True)
@@ -264,6 +271,8 @@ class LocalStack:
         )["FunctionArn"]
         self.resolver.refs[logical] = name
         self.resolver.attributes[(logical, "Arn")] = arn
+        if props.get("AutoPublishAlias"):  # locally the function itself: its code runs in-process, unversioned
+            self.resolver.refs[f"{logical}.Alias"] = arn
         return LocalFunction(
             logical_id=logical,
             name=name,
@@ -309,46 +318,58 @@ class LocalStack:
             raise FileNotFoundError(f"definition file {path} does not exist")
         definition = self.substitute(path.read_text(), props.get("DefinitionSubstitutions", {}), logical)
         name = str(self.resolver.resolve(props.get("Name", f"{self.stack_name}-{logical}")))
-        arn = aws.client("stepfunctions").create_state_machine(
+        machine = self._create_machine(logical, name, definition, props.get("AutoPublishAlias"), props.get("Type"))
+        self.resolver.refs[logical] = machine.arn
+        self.resolver.attributes[(logical, "Name")] = name
+        if machine.alias_arn:
+            self.resolver.refs[f"{logical}.Alias"] = machine.alias_arn
+        return machine
+
+    def _create_machine(
+        self, logical: str, name: str, definition: str, alias: str | None, kind: str | None = None
+    ) -> LocalStateMachine:
+        """CreateStateMachine; with an AutoPublishAlias, published as version 1 with the alias on it
+        (as SAM's StateMachineVersion and StateMachineAlias resources do)."""
+        sfn = aws.client("stepfunctions")
+        created = sfn.create_state_machine(
             name=name,
             definition=definition,
-            roleArn=role,
-            type=props.get("Type", "STANDARD"),
-        )["stateMachineArn"]
-        self.resolver.refs[logical] = arn
-        self.resolver.attributes[(logical, "Name")] = name
-        prefix = f"{self.stack_name}-"
-        map_id = name.removeprefix(prefix)
-        return LocalStateMachine(logical_id=logical, name=name, map_id=map_id, arn=arn, definition=definition)
+            roleArn=self._role("states.amazonaws.com"),
+            type=kind or "STANDARD",
+            publish=bool(alias),
+        )
+        alias_arn = None
+        if alias:
+            routing = [{"stateMachineVersionArn": created["stateMachineVersionArn"], "weight": 100}]
+            alias_arn = sfn.create_state_machine_alias(name=alias, routingConfiguration=routing)["stateMachineAliasArn"]
+        map_id = name.removeprefix(f"{self.stack_name}-")
+        return LocalStateMachine(
+            logical_id=logical,
+            name=name,
+            map_id=map_id,
+            arn=created["stateMachineArn"],
+            definition=definition,
+            alias_arn=alias_arn,
+        )
 
     def deploy_map(self, path: Path) -> LocalStateMachine:
         """Compile a map that template.yaml does not deploy (a test or draft map) and create its
-        state machine as `sam deploy` would for a new resource: named ``<stack>-<map id>``, with
-        the DefinitionSubstitutions the template's state machines share."""
+        state machine as `automaps compile` + `sam deploy` would: named ``<stack>-<map id>``, the
+        substitutions its definition uses (automaps_local.wiring), published with the alias."""
         from automaps.maps.compiler import compile_map, to_json
         from automaps.maps.loader import load_map
 
         map_ = load_map(path)
-        machines = self.template.of_type("AWS::Serverless::StateMachine")
-        if not machines:
-            raise TemplateError(f"{self.template.path}: no state machine to take DefinitionSubstitutions from")
-        substitutions = next(iter(machines.values()))["Properties"].get("DefinitionSubstitutions", {})
-        logical = "".join(part.capitalize() for part in map_.id.split("-")) + "StateMachine"
-        definition = self.substitute(to_json(compile_map(map_)), substitutions, logical)
-        name = f"{self.stack_name}-{map_.id}"
-        arn = aws.client("stepfunctions").create_state_machine(
-            name=name,
-            definition=definition,
-            roleArn=self._role("states.amazonaws.com"),
-            type="STANDARD",
-        )["stateMachineArn"]
-        machine = LocalStateMachine(logical_id=logical, name=name, map_id=map_.id, arn=arn, definition=definition)
+        logical = logical_id(map_.id)
+        compiled = to_json(compile_map(map_))
+        definition = self.substitute(compiled, substitutions(self.template, compiled, str(path)), logical)
+        machine = self._create_machine(logical, f"{self.stack_name}-{map_.id}", definition, ALIAS)
         self.state_machines[map_.id] = machine
         if self.resolver.refs.get("ContentTable"):  # registered, as `automaps push` would
             from automaps.journeys.enrollment import register
             from automaps_local.push import map_record
 
-            register(map_record(map_, arn, map_.content_hash()))
+            register(map_record(map_, machine.start_arn, map_.content_hash()))
         return machine
 
     def substitute(self, definition: str, substitutions: dict[str, Any], logical: str = "") -> str:

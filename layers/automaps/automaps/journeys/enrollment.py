@@ -623,10 +623,15 @@ def _execution_exists(record: MapRecord, enrollment_id: str) -> bool:
 
 
 def _execution_arn(record: MapRecord, enrollment_id: str) -> str:
-    return (
-        record.state_machine_arn.replace(":stateMachine:", ":execution:")
-        + f":{execution_name(record.id, enrollment_id)}"
-    )
+    return execution_arn(record.state_machine_arn, execution_name(record.id, enrollment_id))
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN of execution ``name`` of a state machine, started on the machine, one of its
+    versions or its alias (``arn:aws:states:<region>:<account>:stateMachine:<machine>[:<qualifier>]``):
+    executions are named after the machine only."""
+    parts = state_machine_arn.split(":")
+    return ":".join([*parts[:5], "execution", parts[6], name])
 
 
 def _start(record: MapRecord, contact_id: str, enrollment_id: str) -> str:

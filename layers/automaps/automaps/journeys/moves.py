@@ -55,7 +55,7 @@ def run_arn(record: enrollments.MapRecord, enrollment_id: str, cause: str) -> st
     """The execution ARN of the run a move starts: deterministic in (enrollment, cause)."""
     digest = hashlib.sha256(f"{enrollment_id}\n{cause}".encode()).hexdigest()[:32]
     name = f"{record.id[:44]}-m{digest}"
-    return record.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+    return enrollments.execution_arn(record.state_machine_arn, name)
 
 
 # ------------------------------------------------------------------ the one mechanism
