@@ -10,7 +10,8 @@ timing, the next step or branches) and the map's own changes (triggers, goals, s
 ``automaps.maps.diff``. For each changed or removed step it says how many contacts sit on it now,
 from their positions of record (``automaps.journeys.census``): on the stack's contacts table with
 ``--stack-name``, else on the tables of the environment (the local runtime, tests on moto) when
-``CONTACTS_TABLE`` is set. ``--no-count`` skips that count (a Scan of the contacts table).
+``CONTACTS_TABLE`` is set. ``--no-count`` skips that count (a Scan of the contacts table, which
+reads every item of the table); ``--scan-segments N`` spreads it over N parallel segments.
 
 With ``--stack-name`` the old side is the map the stack's registry holds (``automaps push``
 stores it); without, git HEAD's version of the file, or ``--against``. A file HEAD does not hold
@@ -39,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--against", type=Path, help="compare with this map file instead of git HEAD's version")
     parser.add_argument("--json", action="store_true", help="print the diff and the counts as JSON")
     parser.add_argument("--no-count", action="store_true", help="do not count the contacts (no Scan)")
+    parser.add_argument(
+        "--scan-segments", type=int, default=1, help="count with a parallel Scan in this many segments (default 1)"
+    )
     add_stack_arguments(parser)
 
 
@@ -65,12 +69,12 @@ def run(args: argparse.Namespace) -> int:
     diff = diff_maps(old, new)
     counted = None
     if not args.no_count and (args.stack_name or os.environ.get("CONTACTS_TABLE")):
-        counted = census(new.id)
+        counted = census(new.id, segments=max(1, args.scan_segments))
     where = f"stack {args.stack_name}" if args.stack_name else "the local tables"
     if args.json:
         print(json.dumps(as_json(diff, counted, against, where if counted else None), indent=2))
     else:
-        print("\n".join(as_text(diff, counted, args.map, against, where)))
+        print("\n".join(as_text(diff, counted, args.map, against, where, new)))
     return 0
 
 
@@ -139,7 +143,8 @@ def as_json(diff: Any, counted: Any, against: str, where: str | None) -> dict[st
         "contacts": {
             "counted_on": where,
             "total": counted.total,
-            "by_step": {str(step): n for step, n in sorted(by_step.items(), key=lambda kv: str(kv[0]))},
+            "by_step": {step: by_step[step] for step in sorted(s for s in by_step if s is not None)},
+            "starting": by_step.get(None, 0),
             "counts": [count.model_dump(mode="json") for count in counted.counts],
             "scanned": counted.scanned,
             "read_units": counted.read_units,
@@ -147,7 +152,9 @@ def as_json(diff: Any, counted: Any, against: str, where: str | None) -> dict[st
     }
 
 
-def as_text(diff: Any, counted: Any, path: Path, against: str, where: str) -> list[str]:
+def as_text(diff: Any, counted: Any, path: Path, against: str, where: str, new: Any) -> list[str]:
+    from automaps.maps.model import walk
+
     versions = f"{diff.old_version or '(none)'} -> {diff.new_version}"
     lines = [f"{diff.map_id}: {path} against {against} (content {versions})"]
     if diff.old_version is None:
@@ -156,6 +163,13 @@ def as_text(diff: Any, counted: Any, path: Path, against: str, where: str) -> li
         lines.append("  contacts not counted (use --stack-name, or run inside the local runtime)")
     else:
         lines.append(f"  {_contacts(counted.total)} in the map now, on {where}{_by_version(counted, None)}")
+        known = {ref.label for ref in walk(new)} | {step.step for step in diff.removed}
+        elsewhere = sorted((step, n) for step, n in counted.by_step().items() if step is not None and step not in known)
+        if elsewhere:
+            steps = ", ".join(f"{step} ({n})" for step, n in elsewhere)
+            lines.append(f"  on steps neither version has (an older version's): {steps}")
+        if counted.at(None):
+            lines.append(f"  {_contacts(counted.at(None))} starting (no step begun yet)")
     if diff.unchanged:
         return [*lines, "no changes"]
     for status, mark in (("added", "+"), ("removed", "-"), ("changed", "~")):
@@ -187,4 +201,8 @@ def _by_version(counted: Any, step: str | None) -> str:
             found[count.map_version] = found.get(count.map_version, 0) + count.contacts
     if all(version is None for version in found):
         return ""
-    return " (" + ", ".join(f"version {version or '?'}: {n}" for version, n in found.items()) + ")"
+    return (
+        " ("
+        + ", ".join(f"version {version}: {n}" if version else f"no version: {n}" for version, n in found.items())
+        + ")"
+    )

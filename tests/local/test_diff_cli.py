@@ -116,7 +116,8 @@ def _enrollment(contact: str, status: str, step: str | None, version: str | None
 def stack(monkeypatch):
     """GIVEN a deployed stack "shop" (moto CloudFormation) whose registry holds welcome-leads as
     pushed, and contacts: two on the two-days wait (on map versions 1 and 2), one paused on the
-    nudge email, one exited, and one in another map."""
+    nudge email, one exited, one in another map, one on a step of an older version and one whose
+    run has begun no step yet."""
     import boto3
     from moto import mock_aws
 
@@ -138,6 +139,7 @@ def stack(monkeypatch):
         for item in (_enrollment("ann", "active", "two-days-later", "1"), _enrollment("bob", "waiting", "two-days-later", "2"),
                      _enrollment("cid", "paused", "nudge-email", "2"), _enrollment("dan", "exited", "nudge-email", "1"),
                      _enrollment("eve", "active", "two-days-later", "1", map_id="welcome"),
+                     _enrollment("fay", "active", "old-step", "0"), _enrollment("gus", "active", None),
                      {"pk": "CONTACT#ann", "sk": "PROFILE", "fields": {}}):
             db.put_item(TableName="shop-contacts", Item=to_item(item))
         yield db
@@ -156,16 +158,22 @@ def test_given_a_stack_when_diff_runs_with_its_name_then_it_compares_with_its_re
 
     assert code == as_json == 0
     assert " against stack shop (content " in lines[0]
-    assert lines[1] == "  3 contacts in the map now, on stack shop (version 1: 1, version 2: 2)"
+    assert lines[1:4] == ["  5 contacts in the map now, on stack shop (no version: 1, version 0: 1, version 1: 1, "
+                          "version 2: 2)",
+                          "  on steps neither version has (an older version's): old-step (1)",
+                          "  1 contact starting (no step begun yet)"]
     assert "  ~ two-days-later (wait, steps[2]): 2 contacts on it now (version 1: 1, version 2: 1)" in lines
     assert "  - nudge-email (send_email, steps[3].else[0]): 1 contact on it now (version 2: 1)" in lines
     assert "      else goes to: 'nudge-email' -> leaves the map" in lines
-    assert body["contacts"]["by_step"] == {"nudge-email": 1, "two-days-later": 2}
+    assert body["contacts"]["by_step"] == {"nudge-email": 1, "old-step": 1, "two-days-later": 2}
+    assert body["contacts"]["starting"] == 1
     assert body["contacts"]["counts"] == [
+        {"step": None, "map_version": None, "status": "active", "contacts": 1},
+        {"step": "old-step", "map_version": "0", "status": "active", "contacts": 1},
         {"step": "two-days-later", "map_version": "1", "status": "active", "contacts": 1},
         {"step": "nudge-email", "map_version": "2", "status": "paused", "contacts": 1},
         {"step": "two-days-later", "map_version": "2", "status": "waiting", "contacts": 1}]
-    assert body["contacts"]["scanned"] == 6
+    assert body["contacts"]["scanned"] == 8
 
 
 def test_given_a_stack_whose_registry_predates_diff_then_diff_asks_for_a_push(stack, tmp_path, capsys):
@@ -177,3 +185,14 @@ def test_given_a_stack_whose_registry_predates_diff_then_diff_asks_for_a_push(st
 
     assert main(["diff", str(tmp_path / "welcome-leads.yaml"), "--stack-name", "shop", "--region", "us-east-1"]) == 2
     assert "pushed before automaps diff existed); run automaps push once" in capsys.readouterr().out
+
+
+def test_given_a_stack_when_the_census_scans_in_parallel_segments_then_it_counts_the_same(stack):
+    from automaps.journeys.census import census
+
+    whole, parallel = census("welcome-leads", table="shop-contacts"), census("welcome-leads", table="shop-contacts",
+                                                                              segments=4)
+
+    assert parallel.counts == whole.counts and parallel.scanned == whole.scanned == 8
+    assert whole.total == 5 and whole.at("two-days-later") == 2 and whole.at("two-days-later", "1") == 1
+    assert whole.versions() == [None, "0", "1", "2"]
