@@ -12,6 +12,9 @@ Organised by concept:
     actions/     one module per action type: settings model + behaviour
     steps        the idempotent step runner every action handler goes through
     forms        form submissions: parsing, upsert, enrollment
+    snapstart    what each environment restored from the SnapStart snapshot re-initialises
 """
+
+from automaps import snapstart as _snapstart  # noqa: F401  registers the restore hook in every handler
 
 __version__ = "0.1.0"
