@@ -179,6 +179,7 @@ def test_given_changed_triggers_goals_and_settings_then_the_map_changes_list_the
 
     assert [(c.aspect, c.key) for c in diff.map_changes] == [
         ("goals", "bought"), ("settings", "entry.reenter"), ("settings", "timezone")]
+    assert diff.map_changes[0].text == "goal bought: event.kind 'purchase.made' -> 'order.paid'"
     assert diff.map_changes[1].text == "setting entry.reenter: 'after_exit' -> 'always'"
     assert diff.map_changes[2].text == "setting timezone: 'UTC' -> 'Europe/Paris'"
     assert diff.changed == diff.added == diff.removed == []
@@ -200,3 +201,14 @@ def test_given_the_same_edit_twice_then_the_diff_is_the_same():
     after = edited(("wait: {days: 2}", "wait: {days: 3}"), ("template: welcome", "template: hello"))
 
     assert diff_maps(a_map(WELCOME), after).model_dump() == diff_maps(a_map(WELCOME), after).model_dump()
+
+
+def test_given_a_goal_step_awaiting_something_else_for_longer_then_its_condition_and_timing_changed():
+    goal = "- id: nudge\n  send_email: {template: nudge}\n- id: bought\n  goal: {event: {kind: purchase.made}, timeout: {days: 3}}\n"
+    after = a_map(goal.replace("purchase.made", "order.paid").replace("{days: 3}", "{days: 7, hours: 12}"))
+
+    diff = diff_maps(a_map(goal), after)
+
+    assert texts(diff, "bought") == [
+        ("condition", "condition goal.event: {kind: purchase.made} -> {kind: order.paid}"),
+        ("timing", "timing goal.timeout: {days: 3} -> {days: 7, hours: 12}")]

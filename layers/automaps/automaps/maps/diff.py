@@ -342,7 +342,13 @@ def _words(aspect: str, key: str, old: Any, new: Any) -> str:
             return f"{noun} added: {key} {show(new)}"
         if new is None:
             return f"{noun} removed: {key}"
-        return f"{noun} {key}: {show(old)} -> {show(new)}"
+        before, after = _flat(old), _flat(new)
+        parts = [
+            f"{sub} {show(before.get(sub))} -> {show(after.get(sub))}"
+            for sub in sorted(set(before) | set(after))
+            if before.get(sub) != after.get(sub)
+        ]
+        return f"{noun} {key}: {'; '.join(parts)}"
     label = {"settings": "setting", "condition": "condition", "timing": "timing"}[aspect]
     return f"{label} {key}: {show(old)} -> {show(new)}"
 
@@ -363,9 +369,16 @@ def show(value: Any) -> str:
     return repr(value) if isinstance(value, str) else _flow(value)
 
 
+_DURATION_ORDER = ("weeks", "days", "hours", "minutes", "seconds")
+_DURATION = frozenset(_DURATION_ORDER)
+
+
 def _flow(value: Any) -> str:
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{_flow(key)}: {_flow(item)}" for key, item in value.items()) + "}"
+        shown = {key: item for key, item in value.items() if item not in ({}, [])}  # defaults such as where: {}
+        if value and set(value) <= _DURATION:  # a duration: its parts that are not 0
+            shown = {key: value[key] for key in _DURATION_ORDER if value.get(key)} or {"seconds": 0}
+        return "{" + ", ".join(f"{_flow(key)}: {_flow(item)}" for key, item in shown.items()) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(_flow(item) for item in value) + "]"
     if isinstance(value, float) and value.is_integer():
