@@ -194,12 +194,13 @@ def _contacts(n: int) -> str:
 
 
 def _by_version(counted: Any, step: str | None) -> str:
-    """`` (version 3: 2, version 4: 1)`` once positions record map versions (``step`` None: the whole map)."""
+    """`` (version 3: 2, version 4: 1)`` when the contacts (on ``step``; None: in the whole map) sit
+    on more than one map version (positions that record none count as "no version")."""
     found: dict[str | None, int] = {}
     for count in counted.counts:
         if step is None or count.step == step:
             found[count.map_version] = found.get(count.map_version, 0) + count.contacts
-    if all(version is None for version in found):
+    if len(found) < 2:
         return ""
     return (
         " ("
