@@ -19,6 +19,10 @@ COMMANDS = {
     "segment": ("automaps_local.segment", "count a segment's members or list a sample of them"),
     "broadcast": ("automaps_local.broadcast", "how the runs of a scheduled map went (found, queued, started, failed)"),
     "test-call": ("automaps_local.test_call", "place a make_phone_call step's call to a number, without enrollment"),
+    "doctor": ("automaps_local.doctor", "check a deployed stack: SES, SMS, Bedrock, secrets, maps, alarms"),
+    "secret": ("automaps_local.secret", "store a connection's secret (from stdin or a file) where the stack reads it"),
+    "admin": ("automaps_local.admin", "call the admin API (IAM auth) signed with SigV4: admin GET /tasks"),
+    "publish": ("automaps_local.publish", "publish one edited map on a deployed stack (new version, alias, migration)"),
     "diff": ("automaps_local.diff", "compare an edited map with HEAD or a stack: steps changed, contacts on them"),
 }
 

@@ -21,19 +21,23 @@ What moto 5.2.5's CloudFormation does not do, and what the rehearsal does about 
   ones our template needs get a small model here (:data:`ADAPTED`), each creating the resource
   through moto's own backend: Secrets Manager secrets (with a generated value), Scheduler
   schedule groups, the SES configuration set and its event destination, SNS subscriptions,
-  CloudWatch alarms. The rest stay skipped (:func:`unsupported`): ``AWS::ApiGateway::Stage``,
-  ``AWS::SQS::QueuePolicy``, ``AWS::Scheduler::Schedule``, ``AWS::Lambda::Alias``,
-  ``AWS::StepFunctions::StateMachineVersion`` / ``StateMachineAlias`` and others: nothing the
-  CLI reads.
+  CloudWatch alarms, Lambda aliases, state machine versions and aliases. The rest stay skipped
+  (:func:`unsupported`): ``AWS::ApiGateway::Stage``, ``AWS::SQS::QueuePolicy``,
+  ``AWS::Scheduler::Schedule`` and whatever the template adds later: nothing the CLI reads.
 - ``AWS::ApiGateway::RestApi`` needs a ``Name`` (CloudFormation takes the body's title) and
   ignores ``Body``, and a Deployment of a REST API without methods is refused: the body's paths
   and methods are created here from the (Swagger 2.0) body SAM generates, without the
   integrations' ``credentials: arn:aws:iam::*:user/*`` (IAM auth's "the caller's credentials",
   which moto refuses as a cross-account role).
 - ``AWS::StepFunctions::StateMachine`` ignores ``DefinitionSubstitutions``: they are applied
-  here, as an ``Fn::Sub`` over the definition.
-- Functions are created with a placeholder zip: nothing in the rehearsal invokes them (the local
-  runtime does that, from the same template).
+  here, as an ``Fn::Sub`` over the definition. It has no ``StateMachineRevisionId`` attribute:
+  the versions' (optional) property is dropped. Versions and aliases of state machines are ARNs
+  only (``<machine>:1``, ``<machine>:live``): moto has no PublishStateMachineVersion.
+- ``AWS::Lambda::Version`` has no ``Version`` attribute in moto: replaced by a model that
+  publishes the version and answers it; ``AWS::Lambda::Alias`` is created through moto's backend.
+- Functions are created with a placeholder zip and never run: what moto delivers to them (an SQS
+  event source, a stream) is recorded in :data:`DELIVERIES` (moto would start Docker); the local
+  runtime runs them, from the same template.
 """
 
 from __future__ import annotations
@@ -169,6 +173,8 @@ def fill_template_gaps(cfn_template: dict[str, Any]) -> dict[str, Any]:
         properties = resource.setdefault("Properties", {})
         if resource["Type"] == "AWS::ApiGateway::RestApi" and "Name" not in properties:
             properties["Name"] = logical_id
+        if resource["Type"] == "AWS::StepFunctions::StateMachineVersion":
+            properties.pop("StateMachineRevisionId", None)  # moto's machines have no such attribute
         if resource["Type"] == "AWS::StepFunctions::StateMachine":
             substitutions = properties.pop("DefinitionSubstitutions", None)
             if substitutions and "DefinitionString" in properties:
@@ -193,7 +199,8 @@ def _backend(service: str, account_id: str, region: str) -> Any:
     import importlib
 
     module = importlib.import_module(f"moto.{service}.models")
-    return getattr(module, f"{service}_backends")[account_id][region]
+    backends = {"awslambda": "lambda_backends"}.get(service, f"{service}_backends")
+    return getattr(module, backends)[account_id][region]
 
 
 def _adapters() -> dict[str, type]:
@@ -355,9 +362,76 @@ def _adapters() -> dict[str, type]:
             arn = f"arn:aws:cloudwatch:{region_name}:{account_id}:alarm:{name}"
             return cls(name, {"Arn": arn})
 
+    class LambdaAlias(_Adapted):
+        TYPE = "AWS::Lambda::Alias"
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> LambdaAlias:
+            p = cloudformation_json["Properties"]
+            version = str(p.get("FunctionVersion") or "$LATEST")
+            alias = _backend("awslambda", account_id, region_name).create_alias(
+                name=p["Name"],
+                function_name=p["FunctionName"],
+                function_version=version,
+                description=p.get("Description", ""),
+                routing_config=None,
+            )
+            return cls(alias.arn, {"AliasArn": alias.arn})
+
+    class LambdaVersion(_Adapted):
+        TYPE = "AWS::Lambda::Version"  # moto's model has no attributes (Fn::GetAtt <Version>.Version)
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> LambdaVersion:
+            name = cloudformation_json["Properties"]["FunctionName"]
+            published = _backend("awslambda", account_id, region_name).publish_version(name, "")
+            if published is None:
+                raise RehearsalError(f"{resource_name}: no function {name} to publish a version of")
+            version = str(published.version)
+            arn = f"arn:aws:lambda:{region_name}:{account_id}:function:{published.function_name}:{version}"
+            return cls(arn, {"Version": version})
+
+    class StateMachineVersion(_Adapted):
+        TYPE = "AWS::StepFunctions::StateMachineVersion"  # moto has no PublishStateMachineVersion: an ARN only
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> StateMachineVersion:
+            return cls(f"{cloudformation_json['Properties']['StateMachineArn']}:1")
+
+    class StateMachineAlias(_Adapted):
+        TYPE = "AWS::StepFunctions::StateMachineAlias"  # an ARN only, as the version
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> StateMachineAlias:
+            p = cloudformation_json["Properties"]
+            version = str((p.get("DeploymentPreference") or {}).get("StateMachineVersionArn", ""))
+            if not version:
+                [route] = p.get("RoutingConfiguration") or [{"StateMachineVersionArn": ""}]
+                version = str(route["StateMachineVersionArn"])
+            return cls(f"{version.rsplit(':', 1)[0]}:{p.get('Name', 'live')}")
+
     return {
         model.TYPE: model
-        for model in (Secret, ScheduleGroup, ConfigurationSet, ConfigurationSetEventDestination, Subscription, Alarm)
+        for model in (
+            Secret,
+            ScheduleGroup,
+            ConfigurationSet,
+            ConfigurationSetEventDestination,
+            Subscription,
+            Alarm,
+            LambdaAlias,
+            LambdaVersion,
+            StateMachineVersion,
+            StateMachineAlias,
+        )
     }
 
 
@@ -368,7 +442,12 @@ ADAPTED = (
     "AWS::SES::ConfigurationSetEventDestination",
     "AWS::SNS::Subscription",
     "AWS::CloudWatch::Alarm",
+    "AWS::Lambda::Alias",
+    "AWS::StepFunctions::StateMachineVersion",
+    "AWS::StepFunctions::StateMachineAlias",
+    "AWS::Lambda::Version",
 )
+REPLACED = ("AWS::Lambda::Version",)  # moto's own model lacks what the template needs
 
 
 def unsupported(cfn_template: dict[str, Any]) -> dict[str, list[str]]:
@@ -385,15 +464,21 @@ def unsupported(cfn_template: dict[str, Any]) -> dict[str, list[str]]:
     return found
 
 
+DELIVERIES: list[tuple[str, str]] = []  # (function name, event) moto delivered (SQS, SNS, streams), not run
+
+
 @contextmanager
 def moto_gaps() -> Iterator[None]:
     """Within it, moto's CloudFormation creates the resource types of :data:`ADAPTED` and the
-    paths and methods of a REST API's body."""
+    paths and methods of a REST API's body; what moto delivers to a function (an SQS event source,
+    a stream) is appended to :data:`DELIVERIES` instead of run (moto would start Docker)."""
     from moto.apigateway import models as apigateway
     from moto.cloudformation.parsing import get_model_map
 
+    DELIVERIES.clear()
     models = get_model_map()
-    added = {kind: model for kind, model in _adapters().items() if kind not in models}
+    replaced = {kind: models[kind] for kind in REPLACED if kind in models}
+    added = {kind: model for kind, model in _adapters().items() if kind not in models or kind in REPLACED}
     models.update(added)
     original = apigateway.RestAPI.__dict__["create_from_cloudformation_json"]
 
@@ -412,13 +497,24 @@ def moto_gaps() -> Iterator[None]:
             apigateway.apigateway_backends[account_id][region_name].put_rest_api(api.id, openapi, False)
         return api
 
+    from moto.awslambda.models import LambdaFunction
+
+    invoke = LambdaFunction.__dict__["invoke"]
+
+    def recorded(function: Any, body: str, request_headers: Any, response_headers: Any) -> str:
+        DELIVERIES.append((function.function_name, body))
+        return "null"
+
+    LambdaFunction.invoke = recorded  # type: ignore[method-assign,assignment]
     apigateway.RestAPI.create_from_cloudformation_json = classmethod(create_rest_api)  # type: ignore[assignment,method-assign]
     try:
         yield
     finally:
+        LambdaFunction.invoke = invoke  # type: ignore[method-assign]
         apigateway.RestAPI.create_from_cloudformation_json = original  # type: ignore[method-assign]
         for kind in added:
             models.pop(kind, None)
+        models.update(replaced)
 
 
 # ---------------------------------------------------------------- the stack
