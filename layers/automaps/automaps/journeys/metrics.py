@@ -26,11 +26,13 @@ import os
 import re
 from collections import Counter
 from threading import Lock
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from automaps.store.contacts import HistoryEntry
+if TYPE_CHECKING:
+    from automaps.store.contacts import HistoryEntry
 
 logger = Logger(child=True)
 
