@@ -7,7 +7,8 @@ What it checks (docs/deploy.md walks through fixing each):
 
 - ``ses-identity``: the ``EmailFrom`` address (or its domain) is a verified SES identity, and the
   domain signs with DKIM;
-- ``ses-production``: the account is out of the SES sandbox (sesv2 GetAccount), with its send rate;
+- ``ses-production``: the account is out of the SES sandbox (sesv2 GetAccount), with its send rate
+  (not below ``EmailSendRate``) and ``SesSandbox`` matching;
 - ``configuration-set``: the stack's configuration set exists and its event destination sends
   engagement events to EventBridge;
 - ``sms``: every ``from`` of the maps' texts and calls is an active End User Messaging phone
@@ -164,16 +165,28 @@ def check_ses_production(d: Deployment) -> list[Finding]:
                     f"sam deploy --parameter-overrides EmailSendRate={rate:g}",
                 )
             ]
+        if d.parameters.get("SesSandbox") == "true":
+            return [
+                Finding(
+                    "ses-production",
+                    False,
+                    f"{detail}, but SesSandbox is true (the send permission covers every identity)",
+                    "sam deploy --parameter-overrides SesSandbox=false",
+                )
+            ]
         return [Finding("ses-production", True, detail)]
     review = (account.get("Details") or {}).get("ReviewDetails") or {}
     status = f" (request {str(review.get('Status')).lower()})" if review.get("Status") else ""
+    if d.parameters.get("SesSandbox", "true") != "true":
+        status += "; SesSandbox is false, so even sends to verified addresses are refused"
     return [
         Finding(
             "ses-production",
             False,
             "the account is in the SES sandbox: mail goes only to verified addresses" + status,
             "aws sesv2 put-account-details --production-access-enabled --mail-type MARKETING "
-            "--website-url https://<your site> --use-case-description '<who signs up, how they unsubscribe>'",
+            "--website-url https://<your site> --use-case-description '<who signs up, how they unsubscribe>'"
+            " (meanwhile, to test with verified recipients: sam deploy --parameter-overrides SesSandbox=true)",
         )
     ]
 

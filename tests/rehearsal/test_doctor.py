@@ -157,7 +157,7 @@ def test_given_a_stack_where_every_step_was_skipped_when_doctor_runs_then_each_c
     assert out.splitlines()[-1] == f"automaps: {sum(s.count('MISSING') for s in found.values())} missing"
     for fix in ("aws sesv2 create-email-identity --email-identity example.com",
                 "aws sesv2 put-account-details --production-access-enabled",
-                "(request pending)",
+                "(request pending); SesSandbox is false, so even sends to verified addresses are refused",
                 "no enabled EventBridge destination",
                 f"{NUMBER}: pending toll_free (its registration is not finished)",
                 f"{MODEL}: authorization not_authorized",
