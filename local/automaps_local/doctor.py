@@ -11,8 +11,8 @@ What it checks (docs/deploy.md walks through fixing each):
   (not below ``EmailSendRate``) and ``SesSandbox`` matching;
 - ``configuration-set``: the stack's configuration set exists and its event destination sends
   engagement events to EventBridge;
-- ``sms``: every ``from`` of the maps' texts and calls is an active End User Messaging phone
-  number, sender ID or pool (registration finished), checked only when a map sends one;
+- ``sms``: every ``from`` of the maps' texts and calls through End User Messaging is an active
+  phone number, sender ID or pool (registration finished), checked only when a map sends one;
 - ``bedrock``: every model the maps' ``ai_assistant`` steps name is available to the account;
 - ``connection-secrets``: every secret a connection (content/connections/, pushed or not) or a
   step names exists, is readable where the functions may read (``<stack>/connections/...``) and
@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 SECRET_MEMBER = {"stripe": "api_key", "wordpress": "password", "smtp": "password", "facebook": "access_token"}
-TEXT_ACTIONS = ("send_sms", "notify_team_sms", "make_phone_call")
 ENGAGEMENT_EVENTS = {"DELIVERY", "OPEN", "CLICK", "BOUNCE", "COMPLAINT"}
 
 
@@ -218,9 +217,24 @@ def check_configuration_set(d: Deployment) -> list[Finding]:
     return [Finding("configuration-set", True, f"{name} sends engagement events to EventBridge")]
 
 
+def _end_user_messaging_sender(action: str, settings: dict[str, Any]) -> str | None:
+    """The End User Messaging origination identity a step sends from (None: SNS or Amazon Connect)."""
+    if action == "send_sms" and settings.get("provider") == "end_user_messaging":
+        return str(settings.get("from") or "") or None
+    if action == "make_phone_call" and settings.get("from"):
+        script = settings.get("script") or []
+        connect = settings.get("record") or any(
+            step == "connect" or (isinstance(step, dict) and "connect" in step) for step in script
+        )
+        return None if connect else str(settings["from"])  # (with Connect, 'from' is a Connect number)
+    return None
+
+
 def check_sms(d: Deployment) -> list[Finding]:
-    senders = sorted({str(s["from"]) for _, a, s in d.steps() if a in TEXT_ACTIONS and s.get("from")})
-    via_sns = sorted({m for m, a, s in d.steps() if a in ("send_sms", "notify_team_sms") and not s.get("from")})
+    senders = sorted({sender for _, a, s in d.steps() if (sender := _end_user_messaging_sender(a, s))})
+    via_sns = sorted(
+        {m for m, a, s in d.steps() if a in ("send_sms", "notify_team_sms") and not _end_user_messaging_sender(a, s)}
+    )
     if not senders:
         detail = "no map names a 'from' (End User Messaging identity)"
         return [Finding("sms", True, detail + (f"; {', '.join(via_sns)} text through Amazon SNS" if via_sns else ""))]

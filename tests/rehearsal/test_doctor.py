@@ -32,7 +32,8 @@ AI_AND_SMS = {"StartAt": "Summarize", "States": {
                       "action": "ai_assistant", "settings": {"model_id": MODEL, "prompt": "Summarize {{ notes }}"}}}},
     "Text": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
              "Parameters": {"FunctionName": "${SendSmsFunctionArn}", "Payload": {
-                 "action": "send_sms", "settings": {"from": NUMBER, "text": "Hi {{ first_name }}"}}}}}}
+                 "action": "send_sms", "settings": {"provider": "end_user_messaging", "from": NUMBER,
+                                                    "text": "Hi {{ first_name }}"}}}}}}
 
 
 @pytest.fixture
