@@ -118,8 +118,31 @@ def map_records(root: Path, arn_for: Callable[[str], str]) -> list[MapRecord]:
     records = []
     for m in load_maps(root / "maps"):
         definition = (root / "statemachines" / f"{m.id}.asl.json").read_bytes()
-        records.append(map_record(m, arn_for(m.id), hashlib.sha256(definition).hexdigest()[:16]))
+        record = map_record(m, arn_for(m.id), hashlib.sha256(definition).hexdigest()[:16])
+        records.append(record.model_copy(update={"versions": deployed_versions(record.state_machine_arn)}))
     return records
+
+
+def deployed_versions(start_arn: str) -> dict[str, str]:
+    """``{map version: state machine version ARN}`` of what the alias ``start_arn`` runs now, read
+    from the deployed version's definition (it records its map version): so a contact resumed on
+    that map version later runs on that state machine version, whatever is published after it.
+    Empty for a machine without an alias, or one that cannot be read (nothing deployed yet)."""
+    from botocore.exceptions import ClientError
+
+    from automaps import aws
+    from automaps.maps.compiler import version_of
+
+    if len(start_arn.split(":")) != 8:
+        return {}
+    sfn = aws.client("stepfunctions")
+    try:
+        routes = sfn.describe_state_machine_alias(stateMachineAliasArn=start_arn)["routingConfiguration"]
+        version_arn = max(routes, key=lambda r: r["weight"])["stateMachineVersionArn"]
+        map_version = version_of(sfn.describe_state_machine(stateMachineArn=version_arn)["definition"])
+    except ClientError:
+        return {}
+    return {map_version: version_arn} if map_version else {}
 
 
 def map_record(m: Any, state_machine_arn: str, version: str) -> MapRecord:
@@ -140,9 +163,11 @@ def map_record(m: Any, state_machine_arn: str, version: str) -> MapRecord:
     )
 
 
-def push_all(root: Path, arn_for: Callable[[str], str]) -> dict[str, int]:
-    """Validate everything first, then write. Returns counts by kind."""
-    templates, forms, maps = load_templates(root), load_forms(root), map_records(root, arn_for)
+def push_all(root: Path, arn_for: Callable[[str], str], records: list[MapRecord] | None = None) -> dict[str, int]:
+    """Validate everything first, then write. Returns counts by kind. ``records``: register only
+    these maps (automaps publish: the one map it publishes) instead of every map of maps/."""
+    templates, forms = load_templates(root), load_forms(root)
+    maps = records if records is not None else map_records(root, arn_for)
     named = load_named(root)
     segments = load_segments(root)
     _check_references(forms, maps, templates, root)

@@ -282,6 +282,26 @@ class LocalRuntime:
                     found = self._modules[function.logical_id] = getattr(module, function.handler)
         return found
 
+    def publish(self, path: Path, policy: str = "keep") -> Any:
+        """`automaps publish` on this runtime: the map file ``path`` becomes a new version of its
+        deployed state machine, the alias moves, and ``policy`` applies to the contacts inside
+        (automaps_local.publish)."""
+        from automaps.maps.loader import load_map
+        from automaps_local.publish import PublishError, publish
+
+        map_id = load_map(path).id
+        machine = self._stack.state_machines.get(map_id)
+        if machine is None:
+            raise PublishError(f"map {map_id!r} is not deployed on this runtime (compile it and start again)")
+        return publish(
+            path,
+            root=self.root,
+            machine_arn=machine.arn,
+            resolve=lambda value: str(self._stack.resolver.resolve(value)),
+            template=self._stack.template,
+            policy=policy,
+        )
+
     # ------------------------------------------------------------------ executions
     def start_execution(self, map_id: str, payload: dict[str, Any], name: str) -> str:
         return aws.client("stepfunctions").start_execution(

@@ -78,6 +78,10 @@ class MapRecord(BaseModel):
     timezone: str | None = None
     """The map's fallback timezone (``Map.fallback_timezone``): for contacts whose own is unknown,
     and the default of its schedules (UTC when the map sets none)."""
+    versions: dict[str, str] = Field(default_factory=dict)
+    """Map version (its content hash, ``position.map_version``) -> the state machine version ARN
+    that runs it: a contact resumed by a move (unpause, goal, a long wait's return) continues on
+    the version it was on, unless a publish moved it (``automaps publish --policy move``)."""
     source: dict[str, Any] | None = None
     """The map as pushed (``Map.model_dump(mode="json", by_alias=True)``): what ``automaps diff
     --stack-name`` compares an edit with (automaps.maps.diff). None in records pushed before it."""
@@ -149,9 +153,18 @@ def registered_maps() -> list[MapRecord]:
     return [MapRecord.model_validate(body) for _, body in sorted(ContentStore().list("MAP").items())]
 
 
+def run_on(record: MapRecord, map_version: str | None) -> str:
+    """What a run of the contact on ``map_version`` starts on: that version's state machine
+    version when the registry knows it, else the map's alias (its current version)."""
+    return record.versions.get(map_version or "", record.state_machine_arn)
+
+
 def register(record: MapRecord) -> None:
     from automaps.journeys import schedules, triggers
 
+    previous = map_record(record.id)
+    if previous is not None and previous.versions:  # the versions that still hold contacts stay known
+        record = record.model_copy(update={"versions": {**previous.versions, **record.versions}})
     ContentStore().put("MAP", record.id, record.model_dump(mode="json"))
     triggers.forget_registry()  # this process's router reads the registry again (others within 60 s)
     _cached.clear()

@@ -149,7 +149,7 @@ def _start(record: enrollments.MapRecord, enrollment: Enrollment, run: str, to: 
         payload["timers"] = {to.timer: {"at": to.until}}
     try:
         aws.client("stepfunctions").start_execution(
-            stateMachineArn=record.state_machine_arn,
+            stateMachineArn=enrollments.run_on(record, to.map_version),  # the version the contact is on
             name=run.rsplit(":", 1)[1],
             input=json.dumps(payload, sort_keys=True),
         )

@@ -49,6 +49,9 @@ class Position(BaseModel):
     """The state after the step (where a goal achieved or a wait_until met continues)."""
     stopped: bool | None = None
     """No run executes the contact now (a pause stopped it, or it stopped at a fence)."""
+    map_version: str | None = None
+    """The version of the map the run executes (the map's content hash; None: compiled before
+    versions were recorded). A run started on version N stays on it (Step Functions pins it)."""
 
     def item(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
@@ -64,6 +67,7 @@ class PositionSpec(BaseModel):
     state: str | None = None
     timer: str | None = None
     next: str | None = None
+    map_version: str | None = None
 
 
 def enrollment_key(contact_id: str, map_id: str, enrollment_id: str) -> dict[str, str]:
@@ -201,6 +205,7 @@ def at(
         until=until,
         timer=parsed.timer,
         next=parsed.next,
+        map_version=parsed.map_version,
     )
 
 

@@ -378,6 +378,7 @@ def _enter_wait(task: TaskEvent) -> None:
         since=clock.iso(),
         until=until,
         timer=spec.get("timer"),
+        map_version=(task.position or {}).get("map_version"),
     )
     try:
         positions.enter(task.contact_id, task.map_id, task.enrollment_id, task.execution_id, position)

@@ -125,7 +125,32 @@ def compile_map(map_: Map) -> dict[str, Any]:
     loops = len(draft["States"].get(LOOP_COUNTERS, {}).get("Result", {}))
     ceiling = map_.waits.hand_off_after.total_seconds if map_.waits.hand_off_after else None
     held = ceiling if map_.sending is not None else DEFERRAL_SECONDS  # a cap may hold a send for days
-    return _Compiler(map_, loop_bound(draft, loops, ceiling, held)).build() if loops else draft
+    asl = _Compiler(map_, loop_bound(draft, loops, ceiling, held)).build() if loops else draft
+    return _stamp_version(asl, map_.content_hash())
+
+
+def version_of(definition: str | dict[str, Any]) -> str | None:
+    """The map version a compiled definition runs (what :func:`_stamp_version` put in it), or
+    None for one compiled before versions were stamped."""
+    text = definition if isinstance(definition, str) else json.dumps(definition)
+    match = re.search(r'"map_version":\s*"([0-9a-f]+)"', text)
+    return match.group(1) if match else None
+
+
+def _stamp_version(node: Any, version: str) -> Any:
+    """Every task that records the contact's position records the map's version with it
+    (``position.map_version``: the map's content hash), so the position of record says which
+    version of the map a contact is on (live edits: automaps publish, automaps diff)."""
+    if isinstance(node, dict):
+        payload = node.get("Parameters", {}).get("Payload") if isinstance(node.get("Parameters"), dict) else None
+        if isinstance(payload, dict) and "execution_id.$" in payload:
+            payload["position"] = {**payload.get("position", {}), "map_version": version}
+        for value in node.values():
+            _stamp_version(value, version)
+    elif isinstance(node, list):
+        for value in node:
+            _stamp_version(value, version)
+    return node
 
 
 def journey_facts(map_: Map) -> dict[str, Any]:
