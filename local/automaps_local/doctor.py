@@ -264,7 +264,7 @@ def check_sms(d: Deployment) -> list[Finding]:
                     False,
                     f"{sender}: no such origination identity in this account and region",
                     "request one: aws pinpoint-sms-voice-v2 request-phone-number --iso-country-code US "
-                    "--message-type MARKETING --number-capabilities SMS --number-type TOLL_FREE (or TEN_DLC), "
+                    "--message-type PROMOTIONAL --number-capabilities SMS --number-type TOLL_FREE (or TEN_DLC), "
                     "then finish its registration (docs/deploy.md, 'SMS')",
                 )
             )
