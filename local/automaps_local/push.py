@@ -264,6 +264,7 @@ def run(args: argparse.Namespace) -> int:
         for r in page["StackResourceSummaries"]
     }
     os.environ["CONTENT_TABLE"] = physical["ContentTable"]
+    os.environ["CONTACTS_TABLE"] = physical["ContactsTable"]  # a pushed segment's fill scans the contacts
     use_starts_scheduler(cfn, args.stack_name)
     machines = machines_by_map(Template.load(args.root / "template.yaml"))
     try:

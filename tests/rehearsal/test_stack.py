@@ -33,9 +33,6 @@ def test_given_the_template_when_rehearsed_then_every_output_is_set_and_nothing_
     assert {"AWS::Lambda::Alias", "AWS::SNS::Subscription"} <= set(rehearsal.resource_types().values())
 
 
-@pytest.mark.xfail(raises=ConfigError, strict=True, reason=(
-    "found by the rehearsal: push --stack-name sets CONTENT_TABLE but not CONTACTS_TABLE, which "
-    "start_fills (a pushed segment's fill) needs; one line in push.run fixes it"))
 def test_given_the_rehearsal_stack_when_push_runs_with_its_name_then_the_maps_point_at_its_state_machines(
         rehearsal, capsys):
     from automaps.store.content import ContentStore
