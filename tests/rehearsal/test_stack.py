@@ -6,8 +6,6 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from automaps.config import ConfigError
-
 from automaps_local.cli import main
 from tests.conftest import ROOT
 
