@@ -31,8 +31,8 @@ What moto 5.2.5's CloudFormation does not do, and what the rehearsal does about 
   which moto refuses as a cross-account role).
 - ``AWS::StepFunctions::StateMachine`` ignores ``DefinitionSubstitutions``: they are applied
   here, as an ``Fn::Sub`` over the definition. It has no ``StateMachineRevisionId`` attribute:
-  the versions' (optional) property is dropped. Versions and aliases of state machines are ARNs
-  only (``<machine>:1``, ``<machine>:live``): moto has no PublishStateMachineVersion.
+  the versions' (optional) property is dropped. Versions and aliases of state machines are
+  published and created through moto's backend (its CloudFormation has no model for them).
 - ``AWS::Lambda::Version`` has no ``Version`` attribute in moto: replaced by a model that
   publishes the version and answers it; ``AWS::Lambda::Alias`` is created through moto's backend.
 - Functions are created with a placeholder zip and never run: what moto delivers to them (an SQS
@@ -396,27 +396,38 @@ def _adapters() -> dict[str, type]:
             return cls(arn, {"Version": version})
 
     class StateMachineVersion(_Adapted):
-        TYPE = "AWS::StepFunctions::StateMachineVersion"  # moto has no PublishStateMachineVersion: an ARN only
+        TYPE = "AWS::StepFunctions::StateMachineVersion"  # published through moto's backend
 
         @classmethod
         def create_from_cloudformation_json(
             cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
         ) -> StateMachineVersion:
-            return cls(f"{cloudformation_json['Properties']['StateMachineArn']}:1")
+            p = cloudformation_json["Properties"]
+            machine = _backend("stepfunctions", account_id, region_name).describe_state_machine(p["StateMachineArn"])
+            machine.publish(description=p.get("Description"))
+            return cls(machine.latest_version.arn)
 
     class StateMachineAlias(_Adapted):
-        TYPE = "AWS::StepFunctions::StateMachineAlias"  # an ARN only, as the version
+        TYPE = "AWS::StepFunctions::StateMachineAlias"  # created through moto's backend
 
         @classmethod
         def create_from_cloudformation_json(
             cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
         ) -> StateMachineAlias:
             p = cloudformation_json["Properties"]
-            version = str((p.get("DeploymentPreference") or {}).get("StateMachineVersionArn", ""))
-            if not version:
-                [route] = p.get("RoutingConfiguration") or [{"StateMachineVersionArn": ""}]
-                version = str(route["StateMachineVersionArn"])
-            return cls(f"{version.rsplit(':', 1)[0]}:{p.get('Name', 'live')}")
+            preference = p.get("DeploymentPreference") or {}
+            routes = (
+                [{"stateMachineVersionArn": preference["StateMachineVersionArn"], "weight": 100}]
+                if preference.get("StateMachineVersionArn")
+                else [
+                    {"stateMachineVersionArn": r["StateMachineVersionArn"], "weight": int(r["Weight"])}
+                    for r in p.get("RoutingConfiguration", [])
+                ]
+            )
+            alias = _backend("stepfunctions", account_id, region_name).create_state_machine_alias(
+                name=p.get("Name", "live"), routing_configuration=routes, description=p.get("Description")
+            )
+            return cls(alias.arn, {"Arn": alias.arn})
 
     return {
         model.TYPE: model
