@@ -108,8 +108,7 @@ def test_given_a_stack_set_up_as_the_deploy_guide_says_when_doctor_runs_then_eve
     assert main(["secret", "set", "stripe", "--stack-name", "automaps", "--root", str(repo)]) == 0
     arn = capsys.readouterr().out.split()[2]
     write_stripe_connection(repo, arn)
-    # AND everything pushed (push does not set CONTACTS_TABLE yet: tests/rehearsal/test_stack.py)
-    monkeypatch.setenv("CONTACTS_TABLE", rehearsal.outputs["ContactsTableName"])
+    # AND everything pushed
     assert main(["push", "--stack-name", "automaps", "--root", str(repo)]) == 0
     capsys.readouterr()
 
