@@ -19,7 +19,7 @@ What it checks (docs/deploy.md walks through fixing each):
   holds the member its type reads;
 - ``ingest-secret`` and ``signing-secret``: the stack's secrets have a value;
 - ``maps``: every map of maps/ is pushed (in the registry) and its state machine is deployed;
-- ``alarms``: the alarms' topic has a confirmed subscriber.
+- ``alarms``: every alarm of the stack notifies a topic with a confirmed subscriber.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ class Deployment:
     parameters: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     physical: dict[str, str] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)  # logical id -> resource type
 
     @classmethod
     def of(cls, stack_name: str, root: Path) -> Deployment:
@@ -64,17 +65,18 @@ class Deployment:
 
         cfn = aws.client("cloudformation")
         [stack] = cfn.describe_stacks(StackName=stack_name)["Stacks"]
-        physical = {
-            r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+        resources = [
+            r
             for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name)
             for r in page["StackResourceSummaries"]
-        }
+        ]
         return cls(
             stack_name=stack_name,
             root=root,
             parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])},
             outputs={o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
-            physical=physical,
+            physical={r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in resources},
+            types={r["LogicalResourceId"]: r.get("ResourceType", "") for r in resources},
         )
 
     def steps(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -463,24 +465,49 @@ def check_maps(d: Deployment) -> list[Finding]:
 
 
 def check_alarms(d: Deployment) -> list[Finding]:
+    """Every alarm of the stack notifies a topic with a confirmed subscriber."""
     topic = d.outputs.get("AlertTopicArn") or d.physical.get("AlertTopic", "")
     fix = (
         f"sam deploy --parameter-overrides AlertEmail=you@example.com (and click AWS's link), or "
-        f"aws sns subscribe --topic-arn {topic} --protocol email --notification-endpoint you@example.com"
+        f"aws sns subscribe --topic-arn {topic or '<AlertTopicArn output>'} --protocol email "
+        "--notification-endpoint you@example.com"
     )
-    if not topic:
-        return [Finding("alarms", False, "the stack has no AlertTopic", "sam deploy")]
-    subscriptions = [
-        s
-        for page in _client("sns").get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic)
-        for s in page["Subscriptions"]
+    names = sorted(
+        d.physical[i] for i, kind in d.types.items() if kind == "AWS::CloudWatch::Alarm" and d.physical.get(i)
+    )
+    cloudwatch, sns = _client("cloudwatch"), _client("sns")
+    alarms = [
+        alarm
+        for start in range(0, len(names), 100)
+        for alarm in cloudwatch.describe_alarms(AlarmNames=names[start : start + 100])["MetricAlarms"]
     ]
-    confirmed = [s for s in subscriptions if s.get("SubscriptionArn", "").startswith("arn:")]
-    if confirmed:
-        ends = ", ".join(sorted({str(s.get("Protocol")) for s in confirmed}))
-        return [Finding("alarms", True, f"{len(confirmed)} subscriber(s) to the alerts ({ends})")]
-    pending = " (a subscription waits for its confirmation link)" if subscriptions else ""
-    return [Finding("alarms", False, "nobody is told when an alarm fires" + pending, fix)]
+    subscribers: dict[str, list[str]] = {}  # topic -> protocols of its confirmed subscriptions
+    for arn in sorted({a for alarm in alarms for a in alarm.get("AlarmActions", []) if ":sns:" in a} | {topic} - {""}):
+        subscribers[arn] = [
+            str(s.get("Protocol"))
+            for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn)
+            for s in page["Subscriptions"]
+            if s.get("SubscriptionArn", "").startswith("arn:")
+        ]
+    silent = [
+        alarm["AlarmName"] for alarm in alarms if not any(subscribers.get(a) for a in alarm.get("AlarmActions", []))
+    ]
+    if not alarms:
+        if subscribers.get(topic):
+            return [Finding("alarms", True, f"{len(subscribers[topic])} subscriber(s) to the alerts")]
+        return [Finding("alarms", False, "the stack has no alarm with a subscriber", fix)]
+    if silent:
+        pending = "" if not topic or subscribers.get(topic) else " (the alert topic has no confirmed subscriber)"
+        return [
+            Finding(
+                "alarms",
+                False,
+                f"{len(silent)} of {len(alarms)} alarms notify nobody{pending}: {', '.join(silent)}",
+                fix,
+            )
+        ]
+    ends = ", ".join(sorted({p for protocols in subscribers.values() for p in protocols}))
+    return [Finding("alarms", True, f"all {len(alarms)} alarms notify a confirmed subscriber ({ends})")]
 
 
 CHECKS: tuple[Callable[[Deployment], list[Finding]], ...] = (
@@ -509,6 +536,8 @@ def diagnose(d: Deployment) -> list[Finding]:
             findings.append(
                 Finding(name, False, f"could not check: {_code(error)}", "run doctor with credentials that may read it")
             )
+        except Exception as error:  # noqa: BLE001 (a check that breaks must not hide the others)
+            findings.append(Finding(name, False, f"could not check: {type(error).__name__}: {error}"))
     return findings
 
 

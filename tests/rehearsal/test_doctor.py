@@ -124,6 +124,8 @@ def test_given_a_stack_set_up_as_the_deploy_guide_says_when_doctor_runs_then_eve
     assert len(found["maps"]) == len(list((repo / "maps").glob("*.yaml")))
     assert f"OK       sms                 {NUMBER}: active toll_free" in out
     assert "14 emails/s" in out
+    alarms = sum(r["Type"] == "AWS::CloudWatch::Alarm" for r in rehearsal.template["Resources"].values())
+    assert f"OK       alarms              all {alarms} alarms notify a confirmed subscriber (email)" in out
 
 
 def test_given_a_stack_where_every_step_was_skipped_when_doctor_runs_then_each_check_says_what_to_do(
@@ -164,7 +166,7 @@ def test_given_a_stack_where_every_step_was_skipped_when_doctor_runs_then_each_c
                 "connection stripe: the secret does not exist",
                 "fix: automaps secret set stripe --stack-name automaps",
                 "welcome-leads: not pushed", "fix: automaps push --stack-name automaps",
-                "nobody is told when an alarm fires", "AlertEmail="):
+                "alarms notify nobody (the alert topic has no confirmed subscriber)", "AlertEmail="):
         assert fix in out, fix
 
 
@@ -187,3 +189,16 @@ def test_given_a_connection_secret_outside_the_stacks_prefix_or_without_its_memb
         (False, f"connection blog: {other} is not named automaps/connections/..., which the functions may not read"),
         (False, "connection stripe: the secret has no 'api_key' member"),
     ]
+
+
+def test_given_a_check_that_cannot_run_when_doctor_runs_then_it_is_reported_and_the_others_still_run(
+        rehearsal, repo, capsys):
+    # GIVEN nothing answers sesv2 GetAccount (moto does not implement it), nor End User Messaging
+    # WHEN doctor runs
+    code, found, out = doctor(repo, capsys)
+
+    # THEN those checks say they could not check, and every other check ran
+    assert code == 1
+    assert "MISSING  ses-production      could not check: NotImplementedError" in out
+    assert found["maps"] == ["MISSING"] * len(list((repo / "maps").glob("*.yaml")))
+    assert found["signing-secret"] == ["OK"] and found["alarms"] == ["OK"]
