@@ -3,7 +3,7 @@ API key, a signing key) where the stack's functions may read it, ``<stack>/conne
 
     automaps secret set stripe --stack-name automaps < stripe-key.txt
     automaps secret set office-smtp --stack-name automaps --file password.txt
-    automaps secret set shop-wp --stack-name automaps --json < '{"password": "..."}'.json
+    automaps secret set shop-wp --stack-name automaps --json < wp-password.json   # {"password": "..."}
 
 The value is read from standard input or ``--file``, never from the command line (it would stay
 in the shell's history and in the process list), and never printed. A trailing newline is
