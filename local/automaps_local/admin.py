@@ -101,7 +101,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.region:
         os.environ["AWS_REGION"] = args.region
-    region = args.region or "us-east-1"
+    import boto3
+
+    region = args.region or boto3.Session().region_name or "us-east-1"  # (the profile's region, as the AWS CLI)
     data = args.data
     body = Path(data[1:]).read_bytes() if data and data.startswith("@") else (data.encode() if data else None)
     try:
