@@ -99,6 +99,14 @@ def test_given_the_idempotency_store_made_before_the_snapshot_when_the_hook_runs
     assert steps._persistence_layer() is not before
 
 
+def test_given_a_module_primed_then_the_runtime_imports_it_before_the_snapshot():
+    hooks = pytest.importorskip(snapstart.RUNTIME_HOOKS)
+
+    assert snapstart.prime("automaps.journeys.goals") is True
+
+    assert (snapstart.import_all, ("automaps.journeys.goals",), {}) in hooks.get_before_snapshot()
+
+
 def _restored(snapshot: object, hook: bool) -> list[float]:
     random.setstate(snapshot)  # type: ignore[arg-type]  # what every environment resumes with
     if hook:
@@ -115,7 +123,10 @@ for name in sys.argv[1:]:
 from automaps import aws, secrets, snapstart
 from automaps.providers import http
 hooks = sys.modules.get(snapstart.RUNTIME_HOOKS)
+primed = sorted({m for h in (hooks.get_before_snapshot() if hooks else []) if h[0] is snapstart.import_all for m in h[1]})
+snapstart.import_all(*primed)  # what the runtime does before the snapshot: each one imports
 print(json.dumps({
+    "primed": primed,
     "clients": sorted(aws._clients),
     "secrets_provider": secrets._provider is not None,
     "http_pool": http._pool is not None,
@@ -131,7 +142,7 @@ def after_every_handlers_init() -> dict:
     that SnapStart snapshots."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "automaps"), str(ROOT)]),
            "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "automaps"}
-    done = subprocess.run([sys.executable, "-c", _INIT_PROBE, *HANDLERS], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-c", _INIT_PROBE, *HANDLERS], check=False, cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -153,3 +164,11 @@ def test_given_every_handlers_init_then_the_restore_hook_is_registered(after_eve
     pytest.importorskip(snapstart.RUNTIME_HOOKS)
 
     assert after_every_handlers_init["registered"] is True
+
+
+def test_given_every_handlers_init_then_what_handlers_import_lazily_is_primed_for_the_snapshot(
+    after_every_handlers_init: dict,
+):
+    pytest.importorskip(snapstart.RUNTIME_HOOKS)
+
+    assert {"automaps.journeys.goals", "automaps.journeys.enrollment"} <= set(after_every_handlers_init["primed"])

@@ -9,15 +9,18 @@ matched); the state stores it under ``$.checks.<state>``. Records
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from automaps.journeys.goals import AwaitCheck, check_awaited
+from automaps import snapstart
 from automaps.journeys.journey import ConditionCheck, check_condition
 
 logger = Logger()
+snapstart.prime("automaps.journeys.goals")  # the awaits path's: imported there, and before a snapshot
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if "awaits" in event:  # a goal or wait_until step: met now, or wait (automaps.journeys.goals)
+        from automaps.journeys.goals import AwaitCheck, check_awaited
+
         awaited = AwaitCheck.model_validate(event)
         logger.thread_safe_append_keys(map_id=awaited.map_id, step_id=awaited.step_id)
         return check_awaited(awaited)

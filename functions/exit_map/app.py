@@ -5,9 +5,11 @@
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from automaps import snapstart
 from automaps.journeys.journey import ExitRequest, exit_map
 
 logger = Logger()
+snapstart.prime("automaps.journeys.enrollment", "automaps.journeys.moves")  # exit_map imports them when it runs
 
 
 @logger.inject_lambda_context

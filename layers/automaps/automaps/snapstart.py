@@ -19,10 +19,13 @@ between environments or that goes stale:
 - secrets, the HTTP pool, ids and timestamps: fetched, made and read in invocations, never at
   import.
 
-The hook is registered with the runtime's SnapStart hook library, ``snapshot_restore_py``,
+A handler that imports a module lazily (needed on some paths only, so that a regular cold start
+does not pay for it) names it with :func:`prime`: imported before the snapshot, it is in every
+restored environment.
+
+The hooks are registered with the runtime's SnapStart hook library, ``snapshot_restore_py``,
 which the Python managed runtimes include (it is not one of the layer's requirements); where it
-is missing (tests, the local runtime) nothing is registered and :func:`after_restore` is an
-ordinary function. Importing :mod:`automaps` imports this module, so every handler registers it.
+is missing (the local runtime) nothing is registered and the hooks are ordinary functions. Importing :mod:`automaps` imports this module, so every handler registers it.
 """
 
 from __future__ import annotations
@@ -43,11 +46,33 @@ def after_restore() -> None:
     aws.reset()
 
 
+def prime(*modules: str) -> bool:
+    """Modules a handler imports lazily, on the paths that need them, which a snapshot should hold
+    anyway: imported before Lambda takes the snapshot (a regular cold start still imports them
+    only when a path needs them). False where the runtime's hook library is absent."""
+    hooks = _hooks()
+    if hooks is None:
+        return False
+    hooks.register_before_snapshot(import_all, *modules)
+    return True
+
+
+def import_all(*modules: str) -> None:
+    for name in modules:
+        importlib.import_module(name)
+
+
+def _hooks() -> Any | None:
+    try:
+        return importlib.import_module(RUNTIME_HOOKS)
+    except ImportError:
+        return None
+
+
 def _register(hook: Callable[[], None]) -> bool:
     """Register ``hook`` to run after a restore; False where the runtime's hook library is absent."""
-    try:
-        hooks: Any = importlib.import_module(RUNTIME_HOOKS)
-    except ImportError:
+    hooks = _hooks()
+    if hooks is None:
         return False
     hooks.register_after_restore(hook)
     return True

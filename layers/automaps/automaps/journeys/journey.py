@@ -19,7 +19,6 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from automaps import clock
-from automaps.journeys import enrollment
 from automaps.store.contacts import ContactStore, EnrollmentNotFound
 
 logger = Logger()
@@ -386,7 +385,7 @@ def exit_map(request: ExitRequest) -> bool:
     """Mark the enrollment exited, record ``map.exited`` and free the contact's entry into the
     map (entry rule ``after_exit``). Idempotent: False, nothing recorded, when it had already
     exited or does not exist."""
-    from automaps.journeys import moves
+    from automaps.journeys import enrollment, moves  # (lazily: the other tasks of this module need neither)
 
     store = ContactStore()
     if request.continue_at:
@@ -433,7 +432,7 @@ def continue_in_new_run(request: ExitRequest) -> None:
     (one move, named after this visit: a retry finishes it), record ``loop.continued`` once and
     end this run (the Task goes on to "Left"; a run that no longer holds the contact is refused
     by the fence: Superseded)."""
-    from automaps.journeys import moves
+    from automaps.journeys import enrollment, moves
     from automaps.journeys.positions import Position
 
     visit = Visit.of(request.model_dump())
