@@ -6,6 +6,7 @@ never here."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import random
@@ -158,6 +159,22 @@ def test_given_every_handlers_init_then_no_aws_client_secret_or_http_connection_
 
 def test_given_every_handlers_init_then_pyyaml_is_not_loaded(after_every_handlers_init: dict):
     assert after_every_handlers_init["yaml"] is False  # maps are YAML only for the local tooling
+
+
+def test_given_the_layers_code_then_only_the_map_loader_imports_pyyaml_and_no_layer_module_imports_the_loader():
+    # (a lazy import inside a function would load PyYAML in an invocation, which the init probe cannot see)
+    importers: dict[str, set[str]] = {}
+    for path in (ROOT / "layers" / "automaps" / "automaps").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if isinstance(node, ast.ImportFrom) and node.module == "automaps.maps":
+                names += [f"automaps.maps.{a.name}" for a in node.names]
+            for name in names:
+                importers.setdefault(name, set()).add(path.relative_to(ROOT / "layers" / "automaps").as_posix())
+
+    assert importers.get("yaml", set()) == {"automaps/maps/loader.py"}
+    assert importers.get("automaps.maps.loader", set()) == set()
 
 
 def test_given_every_handlers_init_then_the_restore_hook_is_registered(after_every_handlers_init: dict):
