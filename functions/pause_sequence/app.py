@@ -7,9 +7,11 @@ runner handles idempotency, ``only_if``, the position fence and recording the ou
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from automaps import snapstart
 from automaps.journeys.steps import run_action
 
 logger = Logger()
+snapstart.prime("automaps.actions.pause_sequence")  # in the SnapStart snapshot
 
 
 @logger.inject_lambda_context

@@ -7,9 +7,11 @@ runner handles idempotency, ``only_if``, the missing-fields policy and recording
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from automaps import snapstart
 from automaps.journeys.steps import run_action
 
 logger = Logger()
+snapstart.prime("automaps.actions.remove_special_offer")  # in the SnapStart snapshot
 
 
 @logger.inject_lambda_context

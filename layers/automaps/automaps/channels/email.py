@@ -20,7 +20,6 @@ import html as html_lib
 import re
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import formatdate
 from typing import Any
 
@@ -52,8 +51,6 @@ _PERMANENT_REASONS = {
     "BadRequestException": "SES refused the request",
     "InvalidParameterValue": "SES refused an address or parameter",
 }
-# Generated headers fold at 78 characters; the ones set raw (unsubscribe) are left as they are.
-_WIRE = SMTP.clone(refold_source="none")
 _MAX_HEADER_LINE = 998  # RFC 5322
 _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 
@@ -102,6 +99,8 @@ def build_message(
     message_id: str | None = None,
 ) -> EmailMessage:
     """A multipart/alternative message (text first, HTML preferred), 7-bit clean."""
+    from email.policy import SMTP  # (here: email.policy's header registry is 2 ms of every importer's cold start)
+
     message = EmailMessage(policy=SMTP)
     message["From"] = sender
     message["To"] = to
@@ -213,7 +212,10 @@ def send(
     """Send one message with SES v2; returns the SES message id. ``tags`` (``EmailTags``) come back
     on the configuration set's events."""
     message = build_message(to=valid_address(to), subject=subject, html=html, text=text, sender=sender, headers=headers)
-    raw = message.as_bytes(policy=_WIRE)
+    from email.policy import SMTP
+
+    # generated headers fold at 78 characters; the ones set raw (unsubscribe) are left as they are
+    raw = message.as_bytes(policy=SMTP.clone(refold_source="none"))
     request: dict[str, Any] = {"FromEmailAddress": sender, "Content": {"Raw": {"Data": raw}}}
     if configuration_set:
         request["ConfigurationSetName"] = configuration_set
