@@ -25,7 +25,8 @@ restored environment.
 
 The hooks are registered with the runtime's SnapStart hook library, ``snapshot_restore_py``,
 which the Python managed runtimes include (it is not one of the layer's requirements); where it
-is missing (the local runtime) nothing is registered and the hooks are ordinary functions. Importing :mod:`automaps` imports this module, so every handler registers it.
+is missing (the local runtime) nothing is registered and the hooks are ordinary functions.
+Importing :mod:`automaps` imports this module, so every handler registers :func:`after_restore`.
 """
 
 from __future__ import annotations
@@ -50,10 +51,9 @@ def prime(*modules: str) -> bool:
     """Modules a handler imports lazily, on the paths that need them, which a snapshot should hold
     anyway: imported before Lambda takes the snapshot (a regular cold start still imports them
     only when a path needs them). False where the runtime's hook library is absent."""
-    hooks = _hooks()
-    if hooks is None:
+    if _runtime_hooks is None:
         return False
-    hooks.register_before_snapshot(import_all, *modules)
+    _runtime_hooks.register_before_snapshot(import_all, *modules)
     return True
 
 
@@ -71,11 +71,11 @@ def _hooks() -> Any | None:
 
 def _register(hook: Callable[[], None]) -> bool:
     """Register ``hook`` to run after a restore; False where the runtime's hook library is absent."""
-    hooks = _hooks()
-    if hooks is None:
+    if _runtime_hooks is None:
         return False
-    hooks.register_after_restore(hook)
+    _runtime_hooks.register_after_restore(hook)
     return True
 
 
+_runtime_hooks = _hooks()
 registered = _register(after_restore)
