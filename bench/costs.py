@@ -25,6 +25,10 @@ Request units, as DynamoDB on-demand bills them (approximations in brackets):
   least one step; a Scan of a whole table (one page) reads every stored item; otherwise the items
   returned, each sized as the stored item, [with items a filter dropped (ScannedCount - Count)
   taken at the returned items' average size, or 1 KB each when none was returned];
+* secondary indexes (the ContactsTable's LSI ``ByKind`` and GSI ``GSI1``, projection ALL): a
+  write of an item that carries an index's key before or after it costs that index 1 write unit
+  per KB of the item, 2 when the index key changed (``ddb_index_write_units``, priced as writes,
+  counted apart from the table's); a write that changed nothing costs the indexes nothing;
 * a conditional write whose condition failed and a cancelled transaction are billed like
   successes [DynamoDB bills a failed condition; a cancelled transaction is billed for what it
   prepared]; throttled and invalid requests are not billed.
@@ -121,20 +125,32 @@ class Store:
         return [k for k in (found.hash_key_attr, found.range_key_attr) if k]
 
     def size(self, table: str, key: dict[str, Any]) -> int:
-        """Read without writing: moto's own get_item inserts a missing hash key into the table's
-        defaultdict, which breaks another thread's transaction copying the table meanwhile."""
+        return item_size(self.item(table, key))
+
+    def item(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
+        """The stored item (wire form), read without writing: moto's own get_item inserts a missing
+        hash key into the table's defaultdict, which breaks another thread's transaction copying
+        the table meanwhile."""
         for _ in range(5):  # other threads write while we read (we hold none of moto's locks)
             try:
                 found = self.backend.get_table(table)
                 hash_key, range_key = self.backend.get_keys_value(found, key)
                 bucket = found.items.get(hash_key)
                 item = bucket.get(range_key) if found.range_key_attr and bucket is not None else bucket
-                return item_size(item.to_json()["Attributes"]) if item is not None else 0
+                return item.to_json()["Attributes"] if item is not None else None
             except RuntimeError:
                 continue
             except Exception:  # noqa: BLE001  (a missing table or a bad key: the request fails too)
-                return 0
-        return 0
+                return None
+        return None
+
+    def index_keys(self, table: str) -> list[list[str]]:
+        """The key attributes of each secondary index (local and global) of ``table``."""
+        try:
+            found = self.backend.get_table(table)
+        except Exception:  # noqa: BLE001
+            return []
+        return [list(index.schema_key_attrs) for index in (*found.indexes, *found.global_indexes)]
 
     def table_size(self, table: str) -> int:
         for _ in range(5):
@@ -188,7 +204,8 @@ class Meter:
     def _timed(self, function: Any, handler: Any) -> Any:
         def timed(event: Any, context: Any) -> Any:
             stack = self._stack()
-            frame = _Frame(origin(event), time.perf_counter())
+            label = origin(event)
+            frame = _Frame(f"({function.logical_id})" if label == "(other)" else label, time.perf_counter())
             stack.append(frame)
             try:
                 return handler(event, context)
@@ -219,7 +236,7 @@ class Meter:
     def _before_dynamodb(self, model: Any, params: Any, context: Any, **_: Any) -> None:
         request = json.loads(params.get("body") or b"{}")
         context["bench_request"] = request
-        context["bench_before"] = {ref: self.store.size(ref[0], json.loads(ref[1]))
+        context["bench_before"] = {ref: self.store.item(ref[0], json.loads(ref[1]))
                                    for ref in self._written(model.name, request)}
 
     def _after_dynamodb(self, http_response: Any, parsed: Any, model: Any, context: Any, **_: Any) -> None:
@@ -230,11 +247,31 @@ class Meter:
         if error:
             counts[f"ddb.error.{error}"] = 1
         if not error or error in BILLED_ERRORS:
-            counts["ddb_write_units"] = sum(
-                write_units(max(size, self.store.size(ref[0], json.loads(ref[1]))), ref[2])
-                for ref, size in before.items())
+            table_units = index_units = 0.0
+            for ref, earlier in before.items():
+                later = self.store.item(ref[0], json.loads(ref[1]))
+                table_units += write_units(max(item_size(earlier), item_size(later)), ref[2])
+                index_units += self._index_units(ref[0], earlier, later)
+            counts["ddb_write_units"] = table_units
+            counts["ddb_index_write_units"] = index_units
             counts["ddb_read_units"] = self._read_units(operation, request, parsed)
         self._add(self._label(), counts)
+
+    def _index_units(self, table: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> float:
+        """What one item's write costs in the table's secondary indexes (projection ALL taken): the
+        item's size in each index it is in before or after; twice when its index key changed (the
+        index deletes the old entry and puts the new one). Unchanged items (a failed condition)
+        cost nothing there."""
+        if before == after:
+            return 0.0
+        units = 0.0
+        for key in self.store.index_keys(table):
+            inside = [all(name in item for name in key) for item in (before, after) if item]
+            if not any(inside):
+                continue
+            moved = bool(before and after and all(inside) and any(before[n] != after[n] for n in key))
+            units += write_units(max(item_size(before), item_size(after))) * (2 if moved else 1)
+        return units
 
     def _written(self, operation: str, request: dict[str, Any]) -> list[tuple[str, str, bool]]:
         """(table, key as JSON, transactional) of every item the request writes."""
@@ -290,10 +327,10 @@ class Meter:
 
 
 def origin(event: Any) -> str:
-    """What a handler was invoked for: the map step (its step_id) or where the event came from."""
+    """What a handler was invoked for: the map step (``step:<map_id>#<step_id>``) or where the event came from."""
     if isinstance(event, dict):
         if "step_id" in event:
-            return f"step:{event['step_id']}"
+            return f"step:{event.get('map_id', '')}#{event['step_id']}"
         if event.get("Records") and event["Records"][0].get("eventSource") == "aws:sqs":
             return "(intake)"
         if "httpMethod" in event or "requestContext" in event:
@@ -325,6 +362,7 @@ def dollars_per_1000(per_journey: dict[str, float]) -> dict[str, float]:
         "lambda_requests": invocations * PRICES["lambda_request"],
         "lambda_duration": invocations * LAMBDA_SECONDS * LAMBDA_MEMORY_GB * PRICES["lambda_gb_second"],
         "dynamodb_writes": per_journey["ddb_write_units"] * PRICES["ddb_write_unit"],
+        "dynamodb_index_writes": per_journey.get("ddb_index_write_units", 0.0) * PRICES["ddb_write_unit"],
         "dynamodb_reads": per_journey["ddb_read_units"] * PRICES["ddb_read_unit"],
         "sqs": per_journey["sqs_requests"] * PRICES["sqs_request"],
     }

@@ -39,3 +39,14 @@ def idempotency_records() -> list[dict[str, Any]]:
     from automaps import config
 
     return aws_clients.client("dynamodb").scan(TableName=config.idempotency_table())["Items"]
+
+
+def retried_alike(again: dict[str, Any], first: dict[str, Any]) -> bool:
+    """THEN a retry of one visit answers as the first attempt did. A naturally idempotent action
+    (automaps.journeys.steps.NATURALLY_IDEMPOTENT) keeps no idempotency record: its retry finds the
+    visit's change made (the DONE# marker) and answers "done by an earlier attempt", or, when the
+    first attempt changed nothing, the first answer again."""
+    from automaps.journeys.once import EARLIER_ATTEMPT
+
+    same = (again["outcome"], again["step_id"]) == (first["outcome"], first["step_id"])
+    return same and (again == first or again["reason"] == EARLIER_ATTEMPT)

@@ -10,7 +10,7 @@ from automaps.journeys.steps import TransientError
 from functions.add_product import app as add
 from functions.remove_product import app as remove
 from tests.actions.commerce_givens import dynamodb_answers
-from tests.actions.conftest import event_for, idempotency_records, kinds
+from tests.actions.conftest import event_for, idempotency_records, kinds, retried_alike
 
 
 def test_given_a_contact_when_a_product_is_added_then_it_is_on_the_contact_and_recorded(store, contact,
@@ -48,7 +48,7 @@ def test_given_a_product_was_added_when_the_visit_is_retried_then_it_is_added_on
 
     again = add.lambda_handler(event, lambda_context)
 
-    assert again == first
+    assert retried_alike(again, first)
     assert kinds(store, contact).count("product.added") == 1
     assert kinds(store, contact).count("step.done") == 1
 
@@ -96,7 +96,7 @@ def test_given_a_removal_ran_when_the_visit_is_retried_then_one_removal_is_recor
 
     again = remove.lambda_handler(event, lambda_context)
 
-    assert again == first
+    assert retried_alike(again, first)
     assert kinds(store, contact).count("product.removed") == 1
 
 

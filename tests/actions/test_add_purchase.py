@@ -11,7 +11,7 @@ from automaps.store.commerce import CommerceStore
 from automaps.journeys.steps import TransientError
 from functions.add_purchase import app
 from tests.actions.commerce_givens import dynamodb_answers
-from tests.actions.conftest import MAP_ID, event_for, kinds
+from tests.actions.conftest import MAP_ID, event_for, kinds, retried_alike
 
 ORDER = {"type": "form_submitted", "form": "checkout", "fields": {"order_id": "ord_1001"}}
 
@@ -82,7 +82,7 @@ def test_given_a_purchase_was_added_when_the_visit_is_retried_then_the_event_fir
     event = purchase_event(buyer)
     first = app.lambda_handler(event, lambda_context)
 
-    assert app.lambda_handler(event, lambda_context) == first
+    assert retried_alike(app.lambda_handler(event, lambda_context), first)
     assert kinds(store, buyer).count("purchase.made") == 1
 
 

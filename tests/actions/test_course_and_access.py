@@ -12,7 +12,7 @@ from automaps.journeys.steps import TransientError
 from functions.add_course_subscription import app as subscribe
 from functions.update_membership_access import app as access
 from tests.actions.commerce_givens import dynamodb_answers
-from tests.actions.conftest import event_for, kinds
+from tests.actions.conftest import event_for, kinds, retried_alike
 
 
 # ------------------------------------------------------------------ add_course_subscription
@@ -49,7 +49,7 @@ def test_given_a_subscription_when_the_visit_is_retried_or_repeated_then_it_is_r
     event = event_for("add_course_subscription", contact)
     first = subscribe.lambda_handler(event, lambda_context)
 
-    assert subscribe.lambda_handler(event, lambda_context) == first
+    assert retried_alike(subscribe.lambda_handler(event, lambda_context), first)
     repeated = subscribe.lambda_handler({**event, "state_name": "again"}, lambda_context)
     assert repeated["reason"] == "the contact already has this subscription"
     assert kinds(store, contact).count("course.subscribed") == 1
@@ -113,7 +113,7 @@ def test_given_access_already_in_that_status_then_nothing_is_recorded(store, con
     event = event_for("update_membership_access", contact)
     first = access.lambda_handler(event, lambda_context)
 
-    assert access.lambda_handler(event, lambda_context) == first     # the retry of one visit
+    assert retried_alike(access.lambda_handler(event, lambda_context), first)  # the retry of one visit
     again = access.lambda_handler({**event, "state_name": "later"}, lambda_context)
     assert again["reason"] == "access is already enabled"
     assert kinds(store, contact).count("membership.access_changed") == 1

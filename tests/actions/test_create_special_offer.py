@@ -13,7 +13,7 @@ from automaps.journeys.steps import TransientError
 from functions.create_special_offer import app as create
 from functions.remove_special_offer import app as remove
 from tests.actions.commerce_givens import dynamodb_answers
-from tests.actions.conftest import event_for, kinds
+from tests.actions.conftest import event_for, kinds, retried_alike
 
 
 def test_given_a_contact_when_an_offer_is_created_then_it_has_a_stable_code_and_an_expiry(store, contact,
@@ -64,7 +64,7 @@ def test_given_an_offer_was_created_when_the_visit_is_retried_then_it_is_created
     event = event_for("create_special_offer", contact)
     first = create.lambda_handler(event, lambda_context)
 
-    assert create.lambda_handler(event, lambda_context) == first
+    assert retried_alike(create.lambda_handler(event, lambda_context), first)
     assert kinds(store, contact).count("offer.created") == 1
 
 
@@ -110,7 +110,7 @@ def test_given_an_offer_when_it_is_removed_then_it_is_gone_and_recorded_once(sto
     first = remove.lambda_handler(event, lambda_context)
     again = remove.lambda_handler(event, lambda_context)
 
-    assert first == again and first["outcome"] == "done" and first["detail"]["offer"] == "spring-sale"
+    assert retried_alike(again, first) and first["outcome"] == "done" and first["detail"]["offer"] == "spring-sale"
     assert CommerceStore().offers(contact.id) == []
     assert kinds(store, contact).count("offer.removed") == 1
 

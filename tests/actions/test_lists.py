@@ -15,6 +15,7 @@ from functions.remove_from_fulfillment import app as unfulfil_app
 from functions.remove_from_list import app as remove_app
 from functions.send_to_fulfillment import app as fulfil_app
 from tests.actions.sending import a_contact, history, task_event
+from tests.actions.conftest import retried_alike
 
 
 @pytest.fixture
@@ -65,7 +66,8 @@ def test_given_the_same_task_event_twice_then_one_membership(ready, lambda_conte
     jane = a_contact(first_name="Jane")
     event = task_event("add_to_list.json", jane)
 
-    assert add_app.lambda_handler(event, lambda_context) == add_app.lambda_handler(event, lambda_context)
+    first = add_app.lambda_handler(event, lambda_context)
+    assert retried_alike(add_app.lambda_handler(event, lambda_context), first)
     assert len(history(jane, "list.added")) == 1
 
 

@@ -7,12 +7,16 @@ Faults come from outside the code under test, as botocore hooks on the DynamoDB 
   (a read timeout in ``after-call``);
 - ``throttled``: DynamoDB throttled the action's transaction (``before-call``), nothing applied;
 - ``save throttled``: the effect is made and answered, then the idempotency record's save is
-  throttled, so the step leaves with a transient error after it took effect.
+  throttled, so the step leaves with a transient error after it took effect. A naturally
+  idempotent action (automaps.journeys.steps.NATURALLY_IDEMPOTENT) keeps no record: for it the
+  fault after the effect is ``exit throttled``, the exit folded into the map's last step
+  (``then_exit``) throttled after the step's effect and outcome are recorded.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +33,7 @@ from automaps.store.commerce import CommerceStore, Offer, Product, entry
 from automaps.store.contacts import Contact, ContactStore
 from automaps.store.content import ContentStore
 from automaps.store.lists import ListStore
-from automaps.journeys.steps import TransientError
+from automaps.journeys.steps import NATURALLY_IDEMPOTENT, TransientError
 from automaps.store.tasks import TaskStore
 from botocore.exceptions import ClientError, ReadTimeoutError
 
@@ -73,9 +77,15 @@ def fault(kind: str, operation: str = "TransactWriteItems", nth: int = 1) -> Ite
     def mark(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["fault_request"] = ours(params)
 
+    def exiting(**_: Any) -> None:
+        if kind == "exit throttled" and not injected and _inside_exit_map():
+            injected.append(kind)
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"},
+                               "ResponseMetadata": {"HTTPStatusCode": 400}}, "exit")
+
     events = aws_clients.client("dynamodb").meta.events
     hooks = [(f"before-call.dynamodb.{operation}", mark), (f"before-call.dynamodb.{operation}", before),
-             (f"after-call.dynamodb.{operation}", after)]
+             (f"after-call.dynamodb.{operation}", after), ("before-call.dynamodb", exiting)]
     for n, (name, hook) in enumerate(hooks):
         events.register(name, hook, unique_id=f"fault-{n}")
     try:
@@ -86,6 +96,17 @@ def fault(kind: str, operation: str = "TransactWriteItems", nth: int = 1) -> Ite
 
 
 FAULTS = {"answer lost": {}, "throttled": {}, "save throttled": {"operation": "UpdateItem"}}
+EXIT = {"step_id": "Completed", "reason": "completed", "position": {"kind": "step", "state": "Completed"}}
+
+
+def _inside_exit_map() -> bool:
+    """Whether the current call stack runs automaps.journeys.journey.exit_map."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "exit_map" and frame.f_code.co_filename.endswith("automaps/journeys/journey.py"):
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
 
 
 # ------------------------------------------------------------------ the actions and what counts as their effect
@@ -189,14 +210,17 @@ def test_given_a_fault_after_the_effect_when_the_visit_is_retried_then_it_took_e
     # GIVEN what the action acts on, and the fault between its effect and its answer
     case.given(jane)
     event = task_event(f"{case.action}.json", jane)
+    options = FAULTS[fault_kind]
+    if fault_kind == "save throttled" and case.action in NATURALLY_IDEMPOTENT:  # no record to save
+        fault_kind, event = "exit throttled", {**event, "then_exit": EXIT, "retry_count": 0}
 
     # WHEN the step runs into the fault, and the state's Retry runs the same visit again
-    with fault(fault_kind, **FAULTS[fault_kind]) as injected, pytest.raises(TransientError):
+    with fault(fault_kind, **options) as injected, pytest.raises(TransientError):
         handle(case.action, event)
     assert injected == [fault_kind]
     if fault_kind == "save throttled":
         in_progress_record_expired()
-    retried = handle(case.action, event)
+    retried = handle(case.action, {**event, "retry_count": 1} if "retry_count" in event else event)
 
     # THEN one effect, one history entry of it, and the step done
     assert retried["outcome"] == "done", retried
@@ -206,6 +230,8 @@ def test_given_a_fault_after_the_effect_when_the_visit_is_retried_then_it_took_e
     assert len(done) == 1
     assert all(entry.detail.get("reason") in (None, "done by an earlier attempt of this visit of the step")
                for entry in done), [entry.detail for entry in done]
+    if fault_kind == "exit throttled":  # and the contact left the map once, after the step
+        assert [entry.kind for entry in history(jane, "step.done", "map.exited")] == ["step.done", "map.exited"]
 
 
 @pytest.mark.parametrize("fault_kind", ["answer lost", "throttled"])

@@ -1,11 +1,12 @@
 """Waits fail safe (issue 8, point 5): a step after a wait never runs early.
 
 The webinar-reminder map (maps/webinar-reminder.yaml) confirms a registration at once and texts a
-reminder one hour before the webinar; the wait before the SMS is resolved at run time by the
-ResolveWaitFunction (resolve_wait), which reads the contact from DynamoDB. Faults are injected
-from outside on the DynamoDB client every function shares: a botocore hook throttles the requests
-made while the ResolveWaitFunction's handler runs (``functions/resolve_wait/app.py`` on the call
-stack), nothing else. Runs on the local runtime (moto, virtual clock).
+reminder one hour before the webinar; the wait before the SMS is resolved at run time
+(automaps.journeys.journey.resolve_wait, which reads the contact from DynamoDB): by the
+confirmation's own invocation (the compiler folds it into the action before, ``then_resolve``),
+or, when that cannot, by the ResolveWaitFunction. Faults are injected from outside on the DynamoDB
+client every function shares: a botocore hook throttles the requests made while resolve_wait runs
+(in either function), nothing else. Runs on the local runtime (moto, virtual clock).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from tests.e2e.conftest import START
 pytestmark = pytest.mark.slow
 
 MAP = "webinar-reminder"
-RESOLVE_WAIT = "functions/resolve_wait/app.py"
+RESOLVE_WAIT = ("automaps/journeys/journey.py", "resolve_wait")
 WEBINAR_AT = START + timedelta(days=3)           # the reminder is due at WEBINAR_AT - 1 hour
 THROTTLED = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate of requests exceeds"},
              "ResponseMetadata": {"HTTPStatusCode": 400}}
@@ -46,11 +47,12 @@ def runtime() -> Iterator[LocalRuntime]:
         yield running
 
 
-def _inside(path: str) -> bool:
-    """Whether the current call stack runs code from ``path`` (a function's handler)."""
+def _inside(code: tuple[str, str]) -> bool:
+    """Whether the current call stack runs ``code`` (a file and a function in it)."""
+    path, name = code
     frame = sys._getframe(1)
     while frame is not None:
-        if frame.f_code.co_filename.endswith(path):
+        if frame.f_code.co_filename.endswith(path) and frame.f_code.co_name == name:
             return True
         frame = frame.f_back  # type: ignore[assignment]
     return False
@@ -59,7 +61,7 @@ def _inside(path: str) -> bool:
 @pytest.fixture
 def throttle(runtime: LocalRuntime) -> Iterator[Callable[..., dict[str, int]]]:
     """``throttle(operation, when="before"|"after", times=None)``: DynamoDB ``operation`` requests
-    the ResolveWaitFunction makes fail with ProvisionedThroughputExceededException, before they
+    resolve_wait makes fail with ProvisionedThroughputExceededException, before they
     reach moto or after moto has done them (the answer is lost), ``times`` times (None: always).
     Returns the counter of throttled requests."""
     registered: list[tuple[str, Callable[..., Any]]] = []
@@ -121,13 +123,17 @@ def test_given_resolve_wait_failing_every_time_when_a_contact_registers_then_no_
     contact_id = register(runtime, "wes@example.com", WEBINAR_AT.isoformat())
     assert runtime.run_until_settled(timeout=60)
 
-    # THEN the confirmation went out, the wait was retried (1 call + 5 retries), and no SMS was sent:
-    # neither at registration (the wait was not skipped) nor later
+    # THEN the confirmation went out once; its invocation could not work the wait out (1 call + 4
+    # retries, each sending nothing again), its last attempt left the wait to the ResolveWaitFunction,
+    # which was retried too (1 call + 5 retries); no SMS was sent: neither at registration (the wait
+    # was not skipped) nor later
     outbox = runtime.outbox()
     assert len(outbox["emails"]) == 1
     assert outbox["sms"] == []
+    assert [e for f, e in invocations if f == "SendEmailFunction"] == ["TransientError"] * 5 + ["Unfolded"]
     assert [e for f, e in invocations if f == "ResolveWaitFunction"] == ["TransientError"] * 6
-    assert throttled["throttled"] == 6
+    assert throttled["throttled"] == 12
+    assert len(history(runtime, contact_id, "step.done")) == 1 and history(runtime, contact_id, "step.failed") == []
     assert not entered(runtime, "reminder-sms"), "the step after the wait never ran"
     # and the contact left the map with reason wait_failed, saying what failed
     exits = history(runtime, contact_id, "map.exited")
@@ -147,8 +153,11 @@ def test_given_resolve_wait_throttled_twice_when_a_contact_registers_then_the_re
     contact_id = register(runtime, "wes@example.com", WEBINAR_AT.isoformat())
     assert runtime.run_until_settled(timeout=60)
 
-    # THEN the Retry absorbed the throttling: exactly one SMS, one hour before the webinar
-    assert [e for f, e in invocations if f == "ResolveWaitFunction"] == ["TransientError", "TransientError", None]
+    # THEN the confirmation's Retry absorbed the throttling (the email went once, the wait was worked
+    # out on the third attempt, no resolve Task ran): exactly one SMS, one hour before the webinar
+    assert [e for f, e in invocations if f == "SendEmailFunction"] == ["TransientError", "TransientError", None]
+    assert [e for f, e in invocations if f == "ResolveWaitFunction"] == []
+    assert len(runtime.outbox()["emails"]) == 1
     sms = runtime.outbox()["sms"]
     assert len(sms) == 1
     assert sms[0]["at"] == (WEBINAR_AT - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -164,8 +173,10 @@ def test_given_a_late_registration_when_the_skip_is_recorded_and_its_answer_lost
     contact_id = register(runtime, "late@example.com", (START + timedelta(minutes=30)).isoformat())
     assert runtime.run_until_settled(timeout=60)
 
-    # THEN resolve_wait ran twice, but the skip is on the history once, and the contact left the map
-    assert [e for f, e in invocations if f == "ResolveWaitFunction"] == ["TransientError", None]
+    # THEN resolve_wait ran twice (in the confirmation's invocation and its retry), but the skip is on
+    # the history once, and the contact left the map
+    assert [e for f, e in invocations if f == "SendEmailFunction"] == ["TransientError", None]
+    assert len(runtime.outbox()["emails"]) == 1
     skipped = history(runtime, contact_id, "step.skipped")
     assert [(e["step_id"], e["detail"]["then"]) for e in skipped] == [("hour-before", "left the map")]
     assert [e["detail"]["reason"] for e in history(runtime, contact_id, "map.exited")] == ["wait_past"]

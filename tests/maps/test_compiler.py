@@ -42,9 +42,27 @@ def compile_steps(write_map):
 
     def compile_(steps_yaml: str, header: str = "") -> dict:
         path = write_map(steps_yaml) if not header else write_map(header + "steps:\n" + steps_yaml, full=True)
-        return compile_map(load_map(path))["States"]
+        return _without_versions(compile_map(load_map(path))["States"])
 
     return compile_
+
+
+def _without_versions(node):
+    """The shapes these specifications read, without the map version every position is stamped with
+    (``position.map_version``: automaps.maps.compiler._stamp_version, specified on its own)."""
+    if isinstance(node, dict):
+        cleaned = {key: _without_versions(value) for key, value in node.items()}
+        position = cleaned.get("position")
+        if isinstance(position, dict) and "map_version" in position:
+            rest = {key: value for key, value in position.items() if key != "map_version"}
+            if rest:
+                cleaned["position"] = rest
+            else:
+                del cleaned["position"]
+        return cleaned
+    if isinstance(node, list):
+        return [_without_versions(value) for value in node]
+    return node
 
 
 def payload(state: dict) -> dict:
@@ -65,20 +83,26 @@ def test_given_an_action_step_then_its_task_calls_the_action_function_with_the_c
 
     assert {**states["welcome-email"], "Catch": failure_catches(states["welcome-email"])} == {
         "Type": "Task",
-        "Comment": "send_email: template 'welcome'",
+        "Comment": "send_email: template 'welcome'; then the contact leaves the map (completed, as 'Completed' "
+                   "would record)",
         "Resource": "arn:aws:states:::lambda:invoke",
         "Parameters": {
             "FunctionName": "${SendEmailFunctionArn}",
             "Payload": {**IDS, "step_id": "welcome-email", "action": "send_email", "settings": {"template": "welcome"},
+                        # the last step records the exit itself (tests/maps/test_cost_folds.py)
+                        "then_exit": {"step_id": COMPLETED, "reason": "completed",
+                                      "position": {"kind": "step", "state": COMPLETED}},
                         "sending": {}, "deferral": "catch",  # a send can be held back (tests/channels/test_limits.py)
                         "missing_fields": "skip", "execution_id.$": "$$.Execution.Id",
-                        "state_name.$": "$$.State.Name", "state_entered_time.$": "$$.State.EnteredTime"},
+                        "state_name.$": "$$.State.Name", "state_entered_time.$": "$$.State.EnteredTime",
+                        "retry_count.$": "$$.State.RetryCount"},  # 0: the visit's first attempt
         },
         "ResultPath": None,
         "Retry": RETRY,
         "Catch": [{"ErrorEquals": ["Deferred"], "ResultPath": "$.deferral", "Next": "welcome-email deferred"},
+                  {"ErrorEquals": ["Unfolded"], "ResultPath": None, "Next": COMPLETED},
                   {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "welcome-email failed"}],
-        "Next": COMPLETED,
+        "End": True,
     }
 
 
@@ -393,8 +417,10 @@ def test_given_an_if_then_a_check_task_stores_the_result_and_a_choice_branches_o
                      "Next": "engaged.then.0 send_sms"}],
         "Default": "engaged.else.0 send_email",
     }
-    assert states["engaged.then.0 send_sms"]["Next"] == COMPLETED
-    assert states["engaged.else.0 send_email"]["Next"] == COMPLETED
+    # the last steps record the exit themselves and end the run; "Completed" exits the other ways in
+    assert states["engaged.then.0 send_sms"]["End"] is True
+    assert states["engaged.else.0 send_email"]["End"] is True
+    assert states["engaged check failed"]["Next"] == COMPLETED
 
 
 def test_given_an_if_without_else_then_the_choice_defaults_to_the_next_step(compile_steps):
@@ -911,7 +937,10 @@ def test_given_a_fixed_wait_a_go_to_reaches_then_it_keeps_its_resolve_task(compi
         """)
 
     assert "then_wait" not in states["welcome"]["Parameters"]["Payload"]
-    assert states["welcome"]["Next"] == "two-days resolve"
+    # the action works the wait out itself (then_resolve); the resolve Task stays for the go_to
+    assert states["welcome"]["Parameters"]["Payload"]["then_resolve"]["wait"] == {"days": 2.0}
+    assert states["welcome"]["Next"] == "two-days"
+    assert states["again.then.0 go_to limit"]["Default"] == "two-days resolve"
 
 
 def test_given_a_map_then_its_resolved_waits_say_after_how_long_they_are_handed_to_the_scheduler(compile_steps):

@@ -294,7 +294,7 @@ def _write_history(contact_id: str, marker: Marker, *, strict: bool = True) -> N
 
     if not marker.history or not marker.history.get("kind"):
         return
-    from automaps.store.contacts import HISTORY_PREFIX, HistoryEntry, _history_item, _sortable
+    from automaps.store.contacts import HistoryEntry, _history_item
 
     entry = HistoryEntry(
         at=marker.at,
@@ -303,9 +303,7 @@ def _write_history(contact_id: str, marker: Marker, *, strict: bool = True) -> N
         map_id=marker.map_id,
         step_id=marker.step_id,
     )
-    item = _history_item(contact_id, entry)
-    stamp = f"{_sortable(marker.at)}#{marker.stamp}"
-    item["sk"], item["ksk"] = {"S": f"{HISTORY_PREFIX}{stamp}"}, {"S": f"{entry.kind}#{stamp}"}
+    item = _history_item(contact_id, entry, stamp=marker.stamp)  # (indexed by kind if read by kind)
     try:
         _db().put_item(TableName=_table(), Item=item, ConditionExpression="attribute_not_exists(pk)")
     except ClientError as error:

@@ -65,6 +65,31 @@ from automaps.store.contacts import Contact, ContactStore, WriteConflict
 
 logger = Logger()
 
+NATURALLY_IDEMPOTENT = frozenset(
+    {
+        "add_course_subscription",
+        "add_note",
+        "add_product",
+        "add_purchase",
+        "add_to_list",
+        "assign_task",
+        "change_tags",
+        "create_special_offer",
+        "remove_from_fulfillment",
+        "remove_from_list",
+        "remove_product",
+        "remove_special_offer",
+        "send_to_fulfillment",
+        "update_contact",
+        "update_membership_access",
+    }
+)
+"""Actions that change only what we store, each change in one transaction with the visit's marker
+``DONE#<visit>`` (automaps.journeys.once), so a retry of the visit finds the change made and makes
+it no second time: they run without a Powertools idempotency record (two to three write units
+fewer per step). A retry (``retry_count`` not 0) reads whether the visit recorded its outcome
+before recording it. Actions that call the outside world (sends, webhooks, calls, charges, the
+other maps) keep the record: tests/journeys/test_natural_idempotency.py holds the list to that."""
 IDEMPOTENCY_KEY_PREFIX = "automaps.step"
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60  # far beyond the longest Retry schedule of a state (about a minute)
 DEFAULT_METRICS_NAMESPACE = "Automaps"
@@ -120,9 +145,19 @@ class TaskEvent(BaseModel):
     next_state: str | None = None
     """The state after this step, for an action that makes the contact wait there (add_to_automation
     with ``return: true``): where the return continues."""
+    then_resolve: dict[str, Any] | None = None
+    """The wait (or the next action's ``when``) right after this step, worked out in the same
+    invocation when the step is done: a resolve_wait request without the ids and the visit
+    (``step_id``, ``wait`` or ``when``, ``position``, ...); the answer is returned under ``wait``."""
+    then_exit: dict[str, Any] | None = None
+    """This is the map's last step: the contact leaves the map in the same invocation when it is done
+    (``step_id``, ``reason``, ``position``, ``stay``: an exit_map request without the ids and the visit)."""
     execution_id: str = Field(min_length=1)
     state_name: str = Field(min_length=1)
     state_entered_time: str = Field(min_length=1)
+    retry_count: int | None = None
+    """``$$.State.RetryCount``: 0 on a visit's first attempt (nothing of it recorded yet); None in
+    definitions compiled before it (every attempt is then taken as possibly a retry)."""
 
     @property
     def idempotency_key(self) -> str:
@@ -140,6 +175,8 @@ class Outcome(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
     check: dict[str, Any] | None = None
     """The answer to ``then_check`` (``{"result": bool}`` or ``{"case": index}``), when asked."""
+    wait: dict[str, Any] | None = None
+    """The answer to ``then_resolve`` (``{"at": "<UTC>Z", "skip": bool}``), when asked."""
 
 
 def outcome_kind(outcome: str) -> str:
@@ -265,12 +302,16 @@ def run_action(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         _count(task.action, outcome.outcome)
         if outcome.outcome == "deferred" and task.deferral == "catch":  # recorded; the Catch waits and returns
             raise Deferred(str(outcome.detail["deferred_until"]))
-        # ``check`` is there (an answer or null) exactly when the state asked for it
-        return outcome.model_dump(mode="json", exclude=None if task.then_check is not None else {"check"})
+        # ``check`` is there (an answer or null) exactly when the state asked for it; ``wait`` likewise
+        unasked = {name for name, asked in (("check", task.then_check), ("wait", task.then_resolve)) if asked is None}
+        return outcome.model_dump(mode="json", exclude=unasked or None)
 
 
 def _once(task: TaskEvent, context: Any) -> dict[str, Any]:
-    """``_execute`` under Powertools idempotency, keyed on ``task.idempotency_key``."""
+    """``_execute`` under Powertools idempotency, keyed on ``task.idempotency_key`` (an action of
+    :data:`NATURALLY_IDEMPOTENT`: without it)."""
+    if task.action in NATURALLY_IDEMPOTENT:
+        return _execute(task, {"key": task.idempotency_key})
     idempotency = IdempotencyConfig(
         event_key_jmespath="key",
         raise_on_no_idempotency_key=True,
@@ -319,6 +360,10 @@ def _execute(task: TaskEvent, visit: dict[str, str]) -> dict[str, Any]:
                 from automaps.journeys.journey import Check
 
                 gone.check = Check.model_validate(task.then_check).no_contact_answer()
+            if task.then_resolve is not None:  # nothing to wait for: the steps after it skip too
+                gone.wait = {"at": clock.iso(), "skip": False}
+            if task.then_exit is not None:
+                _then_exit(task)
             return gone.model_dump(mode="json")
         _enter(task, store)
         ctx = StepContext(event=task, contact=contact, store=store, now=clock.now())
@@ -342,9 +387,79 @@ def _execute(task: TaskEvent, visit: dict[str, str]) -> dict[str, Any]:
         )
     if task.then_check is not None:
         outcome.check = _then_check(ctx)
-    if task.then_wait is not None and outcome.outcome != "deferred":  # a deferred send stays at its step
-        _enter_wait(task)
+    if outcome.outcome != "deferred":  # a deferred send stays at its step
+        if task.then_wait is not None:
+            _enter_wait(task)
+        if task.then_resolve is not None:
+            outcome.wait = _then_resolve(task)
+        if task.then_exit is not None:
+            _then_exit(task)
     return outcome.model_dump(mode="json")
+
+
+RETRIES = 5
+"""The Retry's ``MaxAttempts`` of every Task (automaps.maps.compiler): the attempt with this
+``retry_count`` is a visit's last."""
+
+
+class Unfolded(Exception):  # (Step Functions matches the class name: automaps.maps.compiler.UNFOLDED)
+    """The step is done and recorded, but what the compiler folded into it (the next wait's moment,
+    the exit) could not be decided here: leaves the Lambda under this exact class name, which the
+    Task's Catch sends to the state that decides it on its own (the resolve Task, "Completed").
+    A transient failure is a :class:`TransientError` instead (the Retry runs the visit again, which
+    repeats nothing: its effects and entries are once per visit), until the visit's last attempt."""
+
+
+def _unfold(task: TaskEvent, what: str, error: Exception) -> Exception:
+    """What a folded task's failure leaves the Lambda as: TransientError while the Retry has
+    attempts left and the failure is transient, else Unfolded."""
+    transient = isinstance(error, TransientError) or (
+        isinstance(error, ClientError | BotoCoreError) and is_transient(error)
+    )
+    last = task.retry_count is None or task.retry_count >= RETRIES
+    if transient and not last:
+        return TransientError(f"{what} after {task.step_id!r}: {error}")
+    logger.warning(f"{what} is left to its own task", extra={"error": f"{type(error).__name__}: {error}"})
+    return Unfolded(f"{what} after {task.step_id!r} could not be decided here: {type(error).__name__}")
+
+
+def _folded(task: TaskEvent, request: dict[str, Any]) -> dict[str, Any]:
+    """A folded task's request: the step's ids and visit, then what the compiler put in it."""
+    visit = {"execution_id": task.execution_id, "state_name": task.state_name}
+    ids = {"contact_id": task.contact_id, "enrollment_id": task.enrollment_id, "map_id": task.map_id}
+    folded = ids | visit | {"state_entered_time": task.state_entered_time} | request
+    version = (task.position or {}).get("map_version")
+    if version is not None and isinstance(folded.get("position"), dict):  # the position of record names it too
+        folded["position"] = {"map_version": version, **folded["position"]}
+    return folded
+
+
+def _then_resolve(task: TaskEvent) -> dict[str, Any]:
+    """The moment of the wait after this step (automaps.journeys.journey.resolve_wait, for this
+    visit): ``{"at", "skip"}``. Superseded (a hand-off to the scheduler, a run that no longer holds
+    the contact) leaves as is; any other failure as :class:`Unfolded`."""
+    from automaps.journeys import journey
+
+    try:
+        return journey.resolve_wait(journey.WaitRequest.model_validate(_folded(task, task.then_resolve or {})))
+    except Superseded:
+        raise
+    except Exception as error:  # noqa: BLE001  (the resolve Task decides it, with its own retries)
+        raise _unfold(task, "the next wait", error) from None
+
+
+def _then_exit(task: TaskEvent) -> None:
+    """The contact leaves the map after its last step (automaps.journeys.journey.exit_map, once).
+    Superseded leaves as is; any other failure as :class:`Unfolded` ("Completed" exits them)."""
+    from automaps.journeys import journey
+
+    request = _folded(task, task.then_exit or {})  # its position: the exit's own state ("Completed", "4 end")
+    try:
+        journey.exit_map(journey.ExitRequest.model_validate(request))
+    except Superseded:
+        raise
+    except Exception as error:  # noqa: BLE001
+        raise _unfold(task, "the exit", error) from None
 
 
 def _enter(task: TaskEvent, store: ContactStore) -> None:
@@ -398,9 +513,30 @@ def _outcome_already_recorded(ctx: StepContext, outcome: Outcome) -> bool:
         markers = ctx.replayed
         if not markers and outcome.outcome == "unknown":
             markers = effects.markers_of_visit(ctx.event)
-        return bool(markers) and effects.outcome_recorded(ctx.store, ctx.contact.id, markers)
+        if markers:
+            return effects.outcome_recorded(ctx.store, ctx.contact.id, markers)
+        natural = ctx.event.action in NATURALLY_IDEMPOTENT  # (no idempotency record answers a retry)
+        if ctx.event.retry_count or (natural and ctx.event.retry_count is None):
+            return _recorded_by_earlier_attempt(ctx)  # a retry: the first attempt may have recorded it
+        return False
     except (ClientError, BotoCoreError):
         return False
+
+
+def _recorded_by_earlier_attempt(ctx: StepContext) -> bool:
+    """Whether an earlier attempt of this visit recorded its outcome (a ``step.*`` entry with the
+    visit's key since the state was entered): the few entries since then, read once per kind."""
+    from automaps.journeys import effects
+    from automaps.journeys.journey import CLOCK_SKEW
+
+    entered = datetime.fromisoformat(ctx.event.state_entered_time)
+    since = min(entered, ctx.now) - CLOCK_SKEW
+    key = ctx.event.idempotency_key
+    return any(
+        entry.detail.get("visit") == key
+        for kind in (*effects.STEP_KINDS, "step.deferred")
+        for entry in ctx.store.events(ctx.contact.id, kind, since=since)
+    )
 
 
 def _then_check(ctx: StepContext) -> dict[str, Any] | None:

@@ -28,6 +28,15 @@ action + if    an action directly followed by an if or switch decides it in the 
                invocation (``then_check`` in its payload; its answer goes to ``$.checks.<key>``)
                and goes straight to Choice "M"; Task "M check" stays for the paths that
                reach the if otherwise (the action failed, a go_to, a skipped ``when``)
+action + wait  a fixed delay after an action: the action records the position (``then_wait``),
+               the wait is a bare Wait; a wait resolved at run time (or the next action's
+               ``when``) after an action (outside forks): the action works it out
+               (``then_resolve``; ``$.timers.<key>`` from ``$.Payload.wait``) and goes straight
+               to [Choice "M past"] Wait "M"; Task "M resolve" stays for the other ways in, and
+               for an action that could not (Catch ``Unfolded``)
+action + exit  the map's last step, or an action before ``end`` (outside forks): the action
+               exits the contact (``then_exit``) and its Task ends the run (``End``); "Completed"
+               (or the end's Task) stays for the other ways in, and for Catch ``Unfolded``
 go_to          Pass "M" -> the target; a go_to backwards (a loop) counts its rounds in
                ``$.loops.<key>``; after :func:`loop_bound` rounds Choice "M limit" goes to
                Task "M continues" (exit_map with ``continue_at``: a new run at "M", this one ends)
@@ -96,6 +105,10 @@ SUPERSEDED = "Superseded"
 """The error a task raises when its run no longer holds the contact (automaps.errors.Superseded)."""
 DEFERRED = "Deferred"
 """The error a send raises when it is held back until a later moment (automaps.errors.Deferred)."""
+UNFOLDED = "Unfolded"
+"""The error an action raises when it has done its step but could not decide what the compiler
+folded into it (``then_resolve``: the next wait's moment; ``then_exit``: the exit): the Task's
+Catch goes to the state that decides it on its own (the resolve Task, "Completed")."""
 RETURNING_ACTIONS = frozenset({"add_to_automation", "add_to_sequence"})
 """Actions that can make the contact wait for the other map to end (``return: true``)."""
 RESUMABLE_TYPES = ("Task", "Wait", "Pass", "Parallel")
@@ -299,6 +312,13 @@ class _Compiler:
         self.then_wait: dict[Path, dict[str, Any]] = {}
         """Actions followed by a folded wait -> the ``then_wait`` of their payload."""
         self.then_wait_keys: dict[Path, str] = {}
+        self.then_resolve: dict[Path, tuple[dict[str, Any], str, str, str]] = {}
+        """Actions followed by a wait (or an action's ``when``) that must be resolved -> (the
+        ``then_resolve`` of their payload, its timer key, the state the action goes on to, the
+        resolve Task's name)."""
+        self.resolve_keys: dict[Path, str] = {}
+        self.then_end: dict[Path, StepRef] = {}
+        """Actions followed by an ``end`` step -> that step (the action records the exit)."""
 
     def build(self) -> dict[str, Any]:
         states: dict[str, Any] = {}
@@ -425,6 +445,46 @@ class _Compiler:
         )
         return isinstance(before, ActionStep) and not returns
 
+    def _folded_resolve(self, ref: StepRef) -> bool:
+        """A wait that must be resolved at run time (the contact's timezone or fields, a date, a
+        spread), or an action's ``when``, right after an action (outside forks): the action's own
+        invocation resolves it (``then_resolve``) and goes straight to its Wait (or its "past"
+        Choice), one Task and one invocation fewer. The resolve Task stays for the other ways in
+        (the action failed, a go_to, a resume) and for an action that could not resolve it."""
+        *list_path, index = ref.path
+        if ref.branch or not isinstance(index, int) or index == 0:
+            return False
+        step = ref.step
+        if isinstance(step, WaitStep):
+            if self._folded_wait(ref):
+                return False
+        elif not (isinstance(step, ActionStep) and step.when):
+            return False
+        before = self.refs[(*list_path, index - 1)].step
+        return isinstance(before, ActionStep) and not self._returns(before)
+
+    @staticmethod
+    def _returns(step: Any) -> bool:
+        return getattr(step, "action", "") in RETURNING_ACTIONS and bool(
+            getattr(getattr(step, "settings", None), "return_", False)
+        )
+
+    def _then_resolve(self, ref: StepRef) -> tuple[dict[str, Any], str, str, str]:
+        """What the action before a folded resolve asks its invocation to work out (a resolve_wait
+        request, less the ids and the visit), the timer key, where it goes on and the resolve Task."""
+        step = ref.step
+        key = self._key(ref.label)
+        self.resolve_keys[ref.path] = key
+        main = self._main(ref)
+        if isinstance(step, WaitStep):
+            spec: WaitSpec | When = step.wait
+            name, skip = main, spec.skips_if_past
+        else:
+            spec, name = step.when, f"{main} when"  # type: ignore[attr-defined]
+            skip = bool(spec.until_field or spec.skips_if_past)
+        request = {"step_id": ref.label, **self._resolve_request(spec, name, key)}
+        return request, key, f"{name} past" if skip else name, f"{name} resolve"
+
     def _list_first(self, list_path: Path) -> str:
         return self._first(self.refs[(*list_path, 0)])
 
@@ -446,6 +506,10 @@ class _Compiler:
             decides = refs[i + 1] if i + 1 < len(refs) and isinstance(refs[i + 1].step, (IfStep, SwitchStep)) else None
             if i + 1 < len(refs) and self._folded_wait(refs[i + 1]):
                 self.then_wait[ref.path] = self._then_wait(refs[i + 1])
+            elif i + 1 < len(refs) and self._folded_resolve(refs[i + 1]):
+                self.then_resolve[ref.path] = self._then_resolve(refs[i + 1])
+            elif i + 1 < len(refs) and isinstance(refs[i + 1].step, EndStep) and not refs[i + 1].branch:
+                self.then_end[ref.path] = refs[i + 1]
             self._step(states, ref, following, decides)
         return self._first(refs[0])
 
@@ -490,6 +554,12 @@ class _Compiler:
             payload["next_state"] = after
         if ref.path in self.then_wait:
             payload["then_wait"] = self.then_wait[ref.path]
+        resolves = self.then_resolve.get(ref.path)
+        if resolves is not None:
+            payload["then_resolve"] = resolves[0]
+        exits = self._then_exit(ref, after, returns)
+        if exits is not None:
+            payload["then_exit"] = exits
         limited = step.action in LIMITED_ACTIONS
         if limited:  # the map's sending limits and the channel's send rate: a deferred send comes back
             sending = self.map.sending
@@ -497,7 +567,7 @@ class _Compiler:
             payload["deferral"] = "catch"
             if self.map.fallback_timezone:
                 payload["fallback_timezone"] = self.map.fallback_timezone
-        payload |= {"missing_fields": self.map.missing_fields, **_visit()}
+        payload |= {"missing_fields": self.map.missing_fields, **_visit(), "retry_count.$": "$$.State.RetryCount"}
         comment = f"{step.action}: {_settings_words(settings)}"
         if step.only_if is not None:
             comment += f"; runs only if {describe_condition(step.only_if)}, else is skipped"
@@ -505,7 +575,30 @@ class _Compiler:
             self._returning(states, ref, comment, payload, after)
             return
         deferral = f"{main} deferred" if limited else None
-        if decides is None:
+        if resolves is not None:
+            _, key, goes_on, resolve_task = resolves
+            comment += f"; then works out the wait of '{goes_on}' (the moment goes to $.timers.{key})"
+            selector = {"at.$": "$.Payload.wait.at"} | (
+                {"skip.$": "$.Payload.wait.skip"} if goes_on.endswith(" past") else {}
+            )
+            self._task(
+                states,
+                main,
+                comment,
+                step.action,
+                payload,
+                goes_on,
+                after,
+                result_selector=selector,
+                result_path=f"$.timers.{key}",
+                deferral=deferral,
+                unfolded=resolve_task,
+            )
+        elif exits is not None:
+            exit_state = exits["position"]["state"]
+            comment += f"; then the contact leaves the map ({exits['reason']}, as '{exit_state}' would record)"
+            self._task(states, main, comment, step.action, payload, "", after, deferral=deferral, unfolded=exit_state)
+        elif decides is None:
             self._task(states, main, comment, step.action, payload, after, after, deferral=deferral)
         else:
             key, choice = self._check_key(decides), self._main(decides)
@@ -524,6 +617,22 @@ class _Compiler:
             )
         if limited:
             self._deferral(states, main)
+
+    def _then_exit(self, ref: StepRef, after: str, returns: bool) -> dict[str, Any] | None:
+        """The exit an action records in its own invocation (``then_exit``) when the contact leaves
+        the map right after it (outside forks): the map's last step ("Completed": reason
+        ``completed``, or ``stay`` for a sequence) or an ``end`` step next. Its Task then ends the
+        execution (``End``): no exit Task, no Succeed. The exit's own Task stays for the other
+        ways in (the action failed, a go_to, a resume) and for an action that could not exit."""
+        if returns or self.fork_after or ref.branch:
+            return None
+        end = self.then_end.get(ref.path)
+        if end is not None:
+            return {"step_id": end.label, "reason": "end", "position": self._position("step", self._main(end))}
+        if after != COMPLETED:
+            return None
+        stay = {"stay": True} if self.map.stays_after_last_step else {}
+        return {"step_id": COMPLETED, "reason": "completed", "position": self._position("step", COMPLETED)} | stay
 
     def _deferral(self, states: dict[str, Any], main: str) -> None:
         """A send held back (quiet hours, a cap, the channel's rate) raises ``Deferred`` with the
@@ -564,22 +673,10 @@ class _Compiler:
     ) -> None:
         """Task "<name> resolve" (resolve_wait: the moment, and whether to skip, to ``$.timers.<key>``)
         -> [Choice "<name> past": skip to ``skip``] -> Wait "<name>" (TimestampPath) -> ``then``."""
-        key, action = self._key(ref.label), isinstance(spec, When)
-        payload = {
-            **self._ids(ref.label),
-            "when" if action else "wait": spec.model_dump(mode="json", exclude_unset=True),
-        }
-        if self.map.fallback_timezone:
-            payload["fallback_timezone"] = self.map.fallback_timezone
+        action = isinstance(spec, When)
+        key = self.resolve_keys[ref.path] if ref.path in self.resolve_keys else self._key(ref.label)
+        payload = {**self._ids(ref.label), **self._resolve_request(spec, name, key), **_visit()}
         selector = {"at.$": "$.Payload.at"} | ({"skip.$": "$.Payload.skip"} if skip else {})
-        payload["position"] = self._position("wait", name, key)
-        if self._hand_off_after and not self.fork_after:
-            payload["hand_off_after"] = self._hand_off_after
-        if self.map.waits.spread is not None:  # the map's spread of synchronized moments (resolve_wait)
-            payload["spread"] = self.map.waits.spread.total_seconds
-        if self.map.sending is not None and self.map.sending.quiet_hours is not None:  # never spread into them
-            payload["sending"] = {"quiet_hours": self.map.sending.quiet_hours.model_dump(mode="json", by_alias=True)}
-        payload |= _visit()
         what = f"when '{then}' runs" if action else "when the wait ends"
         exits = self.map.on_error.wait == "exit"
         in_branch = bool(ref.branch)
@@ -621,6 +718,23 @@ class _Compiler:
             "TimestampPath": f"$.timers.{key}.at",
             "Next": self._to(then),
         }
+
+    def _resolve_request(self, spec: WaitSpec | When, name: str, key: str) -> dict[str, Any]:
+        """A resolve_wait request's settings (automaps.journeys.journey.WaitRequest) for the wait
+        "<name>" (timer ``key``): shared by its resolve Task and an action that resolves it."""
+        request: dict[str, Any] = {
+            "when" if isinstance(spec, When) else "wait": spec.model_dump(mode="json", exclude_unset=True)
+        }
+        if self.map.fallback_timezone:
+            request["fallback_timezone"] = self.map.fallback_timezone
+        request["position"] = self._position("wait", name, key)
+        if self._hand_off_after and not self.fork_after:
+            request["hand_off_after"] = self._hand_off_after
+        if self.map.waits.spread is not None:  # the map's spread of synchronized moments (resolve_wait)
+            request["spread"] = self.map.waits.spread.total_seconds
+        if self.map.sending is not None and self.map.sending.quiet_hours is not None:  # never spread into them
+            request["sending"] = {"quiet_hours": self.map.sending.quiet_hours.model_dump(mode="json", by_alias=True)}
+        return request
 
     def _wait(self, states: dict[str, Any], ref: StepRef, after: str) -> None:
         spec: WaitSpec = ref.step.wait  # type: ignore[attr-defined]
@@ -870,10 +984,12 @@ class _Compiler:
         result_path: str | None = None,
         catch_to: str | None = None,
         deferral: str | None = None,
+        unfolded: str | None = None,
     ) -> None:
         """A Lambda Task ``name`` and its "<name> failed" state, which goes on to ``on_failure``;
         with ``catch_to``, its Catch goes there instead (and no "<name> failed" is added); with
-        ``deferral``, ``Deferred`` is caught to that state (a held-back send)."""
+        ``deferral``, ``Deferred`` is caught to that state (a held-back send); with ``unfolded``,
+        :data:`UNFOLDED` is caught to that state. ``after`` "" ends the execution (``End``)."""
         if self.fork_after and "execution_id.$" in payload and "position" not in payload:
             payload = {**payload, "position": self._position("step", name)}
         task: dict[str, Any] = {
@@ -890,14 +1006,15 @@ class _Compiler:
             "Catch": [
                 {"ErrorEquals": [SUPERSEDED], "ResultPath": None, "Next": self._left_state()},
                 *([{"ErrorEquals": [DEFERRED], "ResultPath": "$.deferral", "Next": deferral}] if deferral else []),
+                *([{"ErrorEquals": [UNFOLDED], "ResultPath": None, "Next": self._to(unfolded)}] if unfolded else []),
                 {
                     "ErrorEquals": ["States.ALL"],
                     "ResultPath": "$.error",
                     "Next": self._to(catch_to or f"{name} failed"),
                 },
             ],
-            "Next": self._to(after),
         }
+        task |= {"Next": self._to(after)} if after else {"End": True}
         states[name] = task
         if catch_to is None:
             states[f"{name} failed"] = self._failure(name, on_failure, payload["step_id"])

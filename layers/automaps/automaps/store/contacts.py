@@ -35,6 +35,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from automaps import aws, clock, config
+from automaps.store import kinds
 from automaps.store.content import from_item, to_item
 
 PROFILE = "PROFILE"
@@ -249,15 +250,16 @@ def _profile_item(contact: Contact) -> dict[str, Any]:
     )
 
 
-def _history_item(contact_id: str, entry: HistoryEntry) -> dict[str, Any]:
-    """A history entry, also indexed by kind and time (``ksk``, the ByKind index) for conditions."""
-    stamp = f"{_sortable(entry.at)}#{_suffix()}"
+def _history_item(contact_id: str, entry: HistoryEntry, stamp: str | None = None) -> dict[str, Any]:
+    """A history entry (sort key ``H#<time>#<stamp>``), also indexed by kind and time (``ksk``, the
+    ByKind index) when its kind is read by kind (automaps.store.kinds.indexed)."""
+    stamp = f"{_sortable(entry.at)}#{stamp or _suffix()}"
     return to_item(
         _without_none(
             {
                 "pk": _pk(contact_id),
                 "sk": f"{HISTORY_PREFIX}{stamp}",
-                "ksk": f"{entry.kind}#{stamp}",
+                "ksk": f"{entry.kind}#{stamp}" if kinds.indexed(entry.kind) else None,
                 "at": clock.iso(entry.at),
                 "kind": entry.kind,
                 "detail": _plain(entry.detail),
@@ -658,8 +660,11 @@ class ContactStore:
         """History entries of one ``kind`` in ``[since, until]`` (either open), by time.
 
         One strongly consistent query of the ByKind index: reading "opened this email in the
-        last two days" costs the entries of that kind in that window, not the whole history.
+        last two days" costs the entries of that kind in that window, not the whole history. A
+        kind the index does not hold (automaps.store.kinds) is read from the history's time range.
         """
+        if not kinds.indexed(kind):
+            return self._events_in_range(contact_id, kind, since, until, newest_first, limit)
         low = f"{kind}#{_sortable(since)}" if since else f"{kind}#"
         high = f"{kind}#{_sortable(until)}#~" if until else f"{kind}#~"
         params: dict[str, Any] = {
@@ -672,6 +677,37 @@ class ContactStore:
         }
         if limit is not None:
             params["Limit"] = limit
+        entries: list[HistoryEntry] = []
+        for page in self._db.get_paginator("query").paginate(**params):
+            for item in page["Items"]:
+                entries.append(HistoryEntry.model_validate(from_item(item)))
+                if limit is not None and len(entries) >= limit:
+                    return entries
+        return entries
+
+    def _events_in_range(
+        self,
+        contact_id: str,
+        kind: str,
+        since: datetime | None,
+        until: datetime | None,
+        newest_first: bool,
+        limit: int | None,
+    ) -> list[HistoryEntry]:
+        """``events`` for a kind the ByKind index does not hold: one strongly consistent query of the
+        history's entries in ``[since, until]``, filtered to ``kind`` (the once-per-visit checks
+        read the few entries since a visit began)."""
+        low = f"{HISTORY_PREFIX}{_sortable(since)}" if since else HISTORY_PREFIX
+        high = f"{HISTORY_PREFIX}{_sortable(until)}#~" if until else f"{HISTORY_PREFIX}~"
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "ConsistentRead": True,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+            "FilterExpression": "#kind = :kind",
+            "ExpressionAttributeNames": {"#kind": "kind"},
+            "ExpressionAttributeValues": to_item({":pk": _pk(contact_id), ":low": low, ":high": high, ":kind": kind}),
+            "ScanIndexForward": not newest_first,
+        }
         entries: list[HistoryEntry] = []
         for page in self._db.get_paginator("query").paginate(**params):
             for item in page["Items"]:
@@ -979,11 +1015,7 @@ class ContactStore:
         entry = HistoryEntry(
             at=at, kind=kind, detail=detail or {}, map_id=map_id, step_id=step_id, enrollment_id=enrollment_id
         )
-        stamp = f"{_sortable(entry.at)}#{hashlib.sha256(event_key.encode()).hexdigest()[:24]}"
-        item = {
-            **_history_item(contact_id, entry),
-            **to_item({"sk": f"{HISTORY_PREFIX}{stamp}", "ksk": f"{kind}#{stamp}"}),
-        }
+        item = _history_item(contact_id, entry, stamp=hashlib.sha256(event_key.encode()).hexdigest()[:24])
         try:
             self._db.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
