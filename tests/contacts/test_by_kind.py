@@ -23,8 +23,21 @@ def in_index(contact_id: str) -> list[str]:
 
 def test_the_kinds_conditions_read_are_found_in_the_conditions_themselves():
     assert {"email.opened", "email.clicked", "page.visited", "purchase.made", "form.submitted",
-            "course.completed", "account.active"} <= kinds.condition_kinds()
-    assert {"email.sent", "sms.sent"} <= kinds.queried_kinds()  # what frequency caps count
+            "course.completed", "account.active"} <= (kinds.condition_kinds() or set())
+    assert {"email.sent", "sms.sent"} <= (kinds.queried_kinds() or set())  # what frequency caps count
+
+
+def test_given_the_conditions_source_cannot_be_read_then_every_kind_is_indexed(monkeypatch, tmp_path):
+    monkeypatch.setattr(kinds, "_EVALUATE", tmp_path / "missing.py")
+    kinds.condition_kinds.cache_clear()
+    kinds.queried_kinds.cache_clear()
+    try:
+        assert kinds.indexed("step.done") and kinds.indexed("email.opened")
+    finally:
+        monkeypatch.undo()
+        kinds.condition_kinds.cache_clear()
+        kinds.queried_kinds.cache_clear()
+    assert not kinds.indexed("step.done")
 
 
 def test_given_entries_of_every_sort_then_only_the_bookkeeping_stays_out_of_the_index(store):

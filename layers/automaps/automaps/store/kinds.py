@@ -32,9 +32,13 @@ _EVALUATE = Path(__file__).resolve().parent.parent / "conditions" / "evaluate.py
 
 
 @functools.cache
-def condition_kinds() -> frozenset[str]:
-    """The history kinds conditions read, from automaps.conditions.evaluate's source."""
-    tree = ast.parse(_EVALUATE.read_text(encoding="utf-8"))
+def condition_kinds() -> frozenset[str] | None:
+    """The history kinds conditions read, from automaps.conditions.evaluate's source (None when the
+    source cannot be read: then every kind is indexed, as before this rule)."""
+    try:
+        tree = ast.parse(_EVALUATE.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
     found = set()
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not node.args:
@@ -47,13 +51,17 @@ def condition_kinds() -> frozenset[str]:
 
 
 @functools.cache
-def queried_kinds() -> frozenset[str]:
-    """Every kind read by kind over a window: the conditions' and the frequency caps'."""
+def queried_kinds() -> frozenset[str] | None:
+    """Every kind read by kind over a window: the conditions' and the frequency caps' (None: unknown)."""
     from automaps.channels.limits import SENT_KIND
 
-    return condition_kinds() | frozenset(SENT_KIND.values())
+    found = condition_kinds()
+    return None if found is None else found | frozenset(SENT_KIND.values())
 
 
 def indexed(kind: str) -> bool:
     """Whether entries of ``kind`` are copied into the ByKind index."""
-    return kind.split(".", 1)[0] not in BOOKKEEPING or kind in queried_kinds()
+    if kind.split(".", 1)[0] not in BOOKKEEPING:
+        return True
+    queried = queried_kinds()
+    return queried is None or kind in queried
