@@ -677,13 +677,7 @@ class ContactStore:
         }
         if limit is not None:
             params["Limit"] = limit
-        entries: list[HistoryEntry] = []
-        for page in self._db.get_paginator("query").paginate(**params):
-            for item in page["Items"]:
-                entries.append(HistoryEntry.model_validate(from_item(item)))
-                if limit is not None and len(entries) >= limit:
-                    return entries
-        return entries
+        return self._entries(params, limit)
 
     def _events_in_range(
         self,
@@ -708,6 +702,10 @@ class ContactStore:
             "ExpressionAttributeValues": to_item({":pk": _pk(contact_id), ":low": low, ":high": high, ":kind": kind}),
             "ScanIndexForward": not newest_first,
         }
+        return self._entries(params, limit)
+
+    def _entries(self, params: dict[str, Any], limit: int | None) -> list[HistoryEntry]:
+        """The history entries a Query returns, page by page, up to ``limit``."""
         entries: list[HistoryEntry] = []
         for page in self._db.get_paginator("query").paginate(**params):
             for item in page["Items"]:
