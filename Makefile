@@ -19,8 +19,8 @@ setup: $(VENV)/.installed
 serve: setup compile    ## start the backend on localhost:3000 (moto, virtual clock)
 	$(VENV)/bin/automaps serve $(ARGS)
 
-test: lint              ## the whole test suite (lint and types, unit, end to end, lint of template and machines)
-	$(PY) -m pytest $(ARGS)
+test: lint              ## the whole test suite (lint and types, unit, end to end, lint of template and machines), on every core
+	$(PY) -m pytest -n auto $(ARGS)
 
 lint: setup             ## ruff (lint and format) and mypy over the layer, the handlers and the local runtime
 	$(VENV)/bin/ruff check
