@@ -50,6 +50,7 @@ class Published:
     previous_version_arn: str | None
     changed: bool
     migration: Any  # automaps.journeys.migrate.Migration
+    diff: Any = None  # automaps.maps.diff.MapDiff against the map the registry held (None: it held none)
 
     def lines(self) -> list[str]:
         number = self.version_arn.rsplit(":", 1)[1]
@@ -60,8 +61,20 @@ class Published:
             if self.changed
             else f"{self.map_id}: unchanged, alias {ALIAS} stays on version {number} (map version {self.map_version})"
         )
-        return [head, f"contacts: {self.migration.summary()}"] + [
-            f"  {move}: {count}" for move, count in sorted(self.migration.moves.items())
+        steps = []
+        if self.diff is not None:
+            for what, found in (
+                ("added", self.diff.added),
+                ("removed", self.diff.removed),
+                ("changed", self.diff.changed),
+            ):
+                if found:
+                    steps.append(f"{what} {', '.join(s.step for s in found)}")
+        return [
+            head,
+            *([f"steps: {'; '.join(steps)}"] if steps else []),
+            f"contacts: {self.migration.summary()}",
+            *(f"  {move}: {count}" for move, count in sorted(self.migration.moves.items())),
         ]
 
 
@@ -74,7 +87,9 @@ def publish(
     from automaps.journeys import migrate
     from automaps.journeys.enrollment import map_record as registered
     from automaps.maps.compiler import compile_map, to_json
+    from automaps.maps.diff import diff_maps
     from automaps.maps.loader import load_map
+    from automaps.maps.model import Map
     from automaps_local.push import _templates_used, load_templates, map_record, push_all
 
     if policy not in migrate.POLICIES:
@@ -104,11 +119,12 @@ def publish(
         version_arn = str(previous)
 
     old = registered(map_.id)
+    edit = diff_maps(Map.model_validate(old.source), map_) if old is not None and old.source else None
     record = map_record(map_, alias_arn, map_.content_hash())
     record = record.model_copy(update={"versions": {map_.content_hash(): version_arn}})
     push_all(root, lambda _: alias_arn, records=[record])
     report = migrate.migrate(old, asl, map_.content_hash(), policy, map_id=map_.id)
-    return Published(map_.id, map_.content_hash(), version_arn, previous, changed, report)
+    return Published(map_.id, map_.content_hash(), version_arn, previous, changed, report, edit)
 
 
 def _alias_version(sfn: Any, alias_arn: str) -> str | None:

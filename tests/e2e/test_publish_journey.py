@@ -72,6 +72,7 @@ def test_given_a_contact_on_a_wait_when_an_edit_is_published_with_keep_then_she_
     # THEN a version 2 runs new sign-ups, and ann stays on version 1 to its end: no v2 tag
     assert done.changed and done.version_arn.endswith(":2") and done.previous_version_arn.endswith(":1")
     assert (done.migration.kept, done.migration.moved) == (1, 0)
+    assert [s.step for s in done.diff.added] == ["tag-v2"] and "steps: added tag-v2" in done.lines()[1]
     bob = sign_up(runtime, "bob@example.com")
     runtime.run_until_settled(until=timedelta(days=4))
     assert "v2" not in runtime.contact(contact_id=ann)["tags"]
