@@ -15,6 +15,9 @@ with ``{"message_id": ..., "type": "Delivery" | "Open" | "Click" | "Bounce" | "C
 of an outbox email through EventBridge (``LocalRuntime.ses_event``). ``POST /_local/ingest/sign``
 answers the ``Automaps-Signature`` header for the posted body, signed with the stack's ingestion
 secret at virtual now (the 5-minute tolerance is checked against the virtual clock).
+``POST /_local/publish`` with ``{"map": "maps/<id>.yaml", "policy": "keep" | "move" | "remove"}``
+publishes an edited map on the running backend (``LocalRuntime.publish``), and ``GET
+/_local/census?map=<id>`` says where the contacts inside it stand.
 """
 
 from __future__ import annotations
@@ -101,6 +104,8 @@ class LocalApi:
             ("POST", "clock/advance"): lambda: self._advance(request),
             ("POST", "ses-events"): lambda: self._ses_event(request),
             ("POST", "ingest/sign"): lambda: self._sign_ingest(request),
+            ("POST", "publish"): lambda: self._publish(request),
+            ("GET", "census"): lambda: self._census(request),
         }
         handler = handlers.get((request.method, endpoint))
         if handler is None:
@@ -145,6 +150,45 @@ class LocalApi:
         except ValueError as error:
             return json_response({"message": str(error)}, 400)
         return json_response(published, 202)
+
+    def _publish(self, request: Request) -> Response:
+        """``automaps publish`` on this runtime: ``{"map": "maps/<id>.yaml", "policy": "keep"}`` (a
+        path relative to the project folder, or absolute), answered with what it did."""
+        from automaps.maps.loader import MapError
+        from automaps_local.publish import PublishError
+
+        try:
+            body = json.loads(request.get_data() or b"{}")
+            path = (self.runtime.root / str(body["map"])).resolve()
+            policy = str(body.get("policy", "keep"))
+        except (ValueError, KeyError, TypeError):
+            return json_response(
+                {"message": 'pass {"map": "maps/<id>.yaml", "policy": "keep" | "move" | "remove"}'}, 400
+            )
+        if not path.is_file():
+            return json_response({"message": f"no map file {body['map']!r} (relative to the project folder)"}, 404)
+        try:
+            done = self.runtime.publish(path, policy)
+        except (MapError, PublishError, ValueError) as error:
+            return json_response({"message": str(error)}, 400)
+        return json_response({"lines": done.lines(), "migration": done.migration.model_dump(mode="json")})
+
+    def _census(self, request: Request) -> Response:
+        """Where the live contacts of ``?map=<id>`` stand (automaps.journeys.census)."""
+        from automaps.journeys.census import census
+
+        map_id = request.args.get("map")
+        if not map_id:
+            return json_response({"message": "pass ?map=<map id>"}, 400)
+        counted = census(map_id)
+        return json_response(
+            {
+                "map_id": map_id,
+                "total": counted.total,
+                "by_step": counted.by_step(),
+                "counts": [c.model_dump(mode="json") for c in counted.counts],
+            }
+        )
 
     def _sign_ingest(self, request: Request) -> Response:
         """The Automaps-Signature header for the posted body, signed at virtual now (plain text, for curl)."""

@@ -203,7 +203,10 @@ class LocalRuntime:
         for arn in self.state_machines.values():
             for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING"):
                 for execution in page["executions"]:
-                    sfn.stop_execution(executionArn=execution["executionArn"], cause="local runtime closed")
+                    try:
+                        sfn.stop_execution(executionArn=execution["executionArn"], cause="local runtime closed")
+                    except Exception:  # one whose worker has not begun: moto cannot stop it (it ends with the mock)
+                        LOG.debug("could not stop %s at close", execution["executionArn"], exc_info=True)
 
     def _setenv(self, values: dict[str, str]) -> None:
         for key, value in values.items():

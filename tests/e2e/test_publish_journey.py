@@ -138,3 +138,23 @@ def test_given_contacts_on_the_old_version_when_published_with_remove_then_they_
     assert census("welcome-leads").total == 0
     runtime.run_until_settled(until=timedelta(days=3))
     assert "v2" not in runtime.contact(contact_id=ann)["tags"]
+
+
+def test_given_the_local_server_when_an_edit_is_posted_to_publish_then_it_moves_the_contacts_and_the_census_says_so(
+        runtime, tmp_path):
+    # GIVEN ann on the wait, and `automaps serve`'s HTTP front
+    sign_up(runtime, "ann@example.com")
+    api = Client(LocalApi(runtime))
+    assert api.get("/_local/census?map=welcome-leads").get_json()["by_step"] == {"two-days-later": 1}
+
+    # WHEN the edit is posted to /_local/publish with the move policy
+    response = api.post("/_local/publish", json={"map": str(edited(tmp_path, *WITH_TAG)), "policy": "move"})
+
+    # THEN it answers what it did, and the census has her on the new version
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["migration"]["moved"] == 1
+    counts = api.get("/_local/census?map=welcome-leads").get_json()["counts"]
+    assert [(c["step"], c["map_version"]) for c in counts] == [("two-days-later", load_map(tmp_path / "welcome-leads.yaml").content_hash())]
+    # AND a broken request is a clear 4xx
+    assert api.post("/_local/publish", json={"policy": "move"}).status_code == 400
+    assert api.post("/_local/publish", json={"map": "maps/nope.yaml"}).status_code == 404
