@@ -75,3 +75,29 @@ def test_given_the_previous_releases_machine_when_a_contact_goes_through_it_then
     kinds = [h["kind"] for h in history]
     assert "step.failed" not in kinds and "map.exited" in kinds
     assert kinds.count("step.done") >= 1
+
+
+def test_given_the_previous_releases_nurture_and_onboarding_when_a_lead_buys_then_the_goal_the_handoff_and_the_return_run(
+        runtime):
+    """lead-nurture and customer-onboarding as released before: a prospect enters through the list,
+    buys on day 2 (the goal jumps them out of the week's wait), onboarding runs and returns them."""
+    from automaps.store.contacts import ContactStore, Effect
+    from automaps.store.lists import ListStore
+
+    for map_id in ("lead-nurture", "customer-onboarding"):
+        run_release_version(runtime, map_id)
+    store = ContactStore()
+    contact, _ = store.upsert_by_email("lea@example.com", {"first_name": "Lea", "timezone": "America/New_York"},
+                                       tags=["lead"])
+    ListStore().add("list", "prospects", contact.id, effect=Effect(visit=f"import-{contact.id}", kind="list.added"))
+    runtime.run_until_settled(until=timedelta(days=2))
+    store.record(contact.id, "purchase.made", {"product": "course-101", "order_id": "A-1"})
+    runtime.run_until_settled(until=timedelta(days=10))
+
+    history = runtime.contact(contact_id=contact.id)["history"]
+    kinds = [(h["map_id"], h["kind"]) for h in history]
+    assert ("lead-nurture", "goal.achieved") in kinds and ("customer-onboarding", "map.exited") in kinds
+    assert not [h for h in history if h["kind"] == "step.failed"]
+    assert [h["step_id"] for h in history if h["kind"] == "email.sent" and h["map_id"] == "lead-nurture"][-1] == \
+        "review-request"
+    assert "customer" in runtime.contact(contact_id=contact.id)["tags"]
