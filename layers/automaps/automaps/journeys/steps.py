@@ -89,7 +89,7 @@ NATURALLY_IDEMPOTENT = frozenset(
 it no second time: they run without a Powertools idempotency record (two to three write units
 fewer per step). A retry (``retry_count`` not 0) reads whether the visit recorded its outcome
 before recording it. Actions that call the outside world (sends, webhooks, calls, charges, the
-other maps) keep the record: tests/journeys/test_natural_idempotency.py holds the list to that."""
+other maps) keep the record: tests/actions/test_folds.py holds the list to that."""
 IDEMPOTENCY_KEY_PREFIX = "automaps.step"
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60  # far beyond the longest Retry schedule of a state (about a minute)
 DEFAULT_METRICS_NAMESPACE = "Automaps"
