@@ -10,6 +10,7 @@ import json
 import pytest
 
 from automaps import aws as aws_clients
+from automaps import config
 from automaps.errors import Superseded
 from automaps.journeys import enrollment, moves, positions
 from automaps.store.contacts import ContactStore
@@ -87,3 +88,31 @@ def test_given_a_pause_twice_then_the_second_is_a_no_op(enrolled):
     assert moves.pause(current(contact, enrollment_id), "first")
     assert not moves.pause(current(contact, enrollment_id), "second")
     assert not moves.unpause(current(contact, enrollment_id).model_copy(update={"status": "active"}), "x")
+
+
+def test_given_a_position_the_current_version_lacks_when_unpaused_then_no_run_starts_from_the_top(enrolled):
+    # GIVEN the map re-registered: its current version resumes at 'welcome' and 'tips' only, and
+    # the contact paused at a state of a version the registry does not know
+    contact, enrollment_id, run = enrolled
+    record = enrollment.map_record("onboarding")
+    enrollment.register(record.model_copy(update={"resumable": ["welcome", "tips"]}))
+    assert moves.pause(current(contact, enrollment_id), "pause")
+    with pytest.raises(Superseded):
+        positions.enter(contact, "onboarding", enrollment_id, run, step("old-reminder"))
+    before = runs()
+
+    # WHEN unpaused, THEN the move is refused (a recorded no-op): no run would enter 'old-reminder',
+    # the map's first step would run instead; the contact stays paused there
+    assert not moves.unpause(current(contact, enrollment_id), "unpause")
+    held = current(contact, enrollment_id)
+    assert (held.status, held.position["step"]) == ("paused", "old-reminder")
+    assert runs() == before
+    # AND a state the current version has resumes as before
+    positions_item = {**held.position, "state": "tips", "step": "tips"}
+    aws_clients.client("dynamodb").update_item(
+        TableName=config.contacts_table(),
+        Key={"pk": {"S": f"CONTACT#{contact}"}, "sk": {"S": f"ENROLL#onboarding#{enrollment_id}"}},
+        UpdateExpression="SET #p.#s = :s, #p.step = :s", ExpressionAttributeNames={"#p": "position", "#s": "state"},
+        ExpressionAttributeValues={":s": {"S": positions_item["state"]}})
+    assert moves.unpause(current(contact, enrollment_id), "unpause again")
+    assert len(runs()) == len(before) + 1

@@ -78,6 +78,9 @@ class MapRecord(BaseModel):
     timezone: str | None = None
     """The map's fallback timezone (``Map.fallback_timezone``): for contacts whose own is unknown,
     and the default of its schedules (UTC when the map sets none)."""
+    resumable: list[str] = Field(default_factory=list)
+    """The states a run of the map's current version can be resumed at (its "Resume" Choice);
+    empty in records pushed before it (then nothing is checked)."""
     versions: dict[str, str] = Field(default_factory=dict)
     """Map version (its content hash, ``position.map_version``) -> the state machine version ARN
     that runs it: a contact resumed by a move (unpause, goal, a long wait's return) continues on

@@ -82,6 +82,11 @@ def move(
     if record is None:
         raise MoveRefused(f"the map {enrollment.map_id!r} is not deployed (anymore)")
     new_run = run_arn(record, enrollment.enrollment_id, cause) if status == "active" and to else ""
+    if new_run and to is not None and not _resumable(record, to):
+        raise MoveRefused(
+            f"the current version of {enrollment.map_id!r} has no state {to.state!r} to resume at (the position "
+            "is of a version the registry does not know): left as it is rather than started from the top"
+        )
     claimed = _claim(enrollment, None if keep_run else new_run, to, status, allowed, extra or {})
     if not claimed:
         current = ContactStore().get_enrollment(enrollment.contact_id, enrollment.map_id, enrollment.enrollment_id)
@@ -95,6 +100,15 @@ def move(
     if new_run and to is not None:
         _start(record, enrollment, new_run, to)
     return new_run or None
+
+
+def _resumable(record: enrollments.MapRecord, to: Position) -> bool:
+    """Whether a run started at ``to`` enters its state: a run on the version the position names
+    does; on the map's current version (the alias), only a state that version has (a state it lacks
+    would send the run to the map's first step: everything again)."""
+    if enrollments.run_on(record, to.map_version) != record.state_machine_arn or not record.resumable:
+        return True
+    return to.state in record.resumable
 
 
 def _claim(

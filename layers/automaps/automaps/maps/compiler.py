@@ -169,10 +169,10 @@ def _stamp_version(node: Any, version: str) -> Any:
 def journey_facts(map_: Map) -> dict[str, Any]:
     """What the map registry keeps for the router and the moves (enrollment.MapRecord): the map's
     kind, its goal steps (label, reading order, the state after it, what achieves it), its own
-    goals, whether it has goal or wait_until steps, each step's reading order and the map's
-    fallback timezone."""
+    goals, whether it has goal or wait_until steps, each step's reading order, the map's fallback
+    timezone and the states a resumed run can enter."""
     compiler = _Compiler(map_, loop_bound=1)
-    compiler.build()
+    built = compiler.build()
     refs = walk(map_)
     map_goals = []
     for goal in map_.goals:
@@ -200,6 +200,7 @@ def journey_facts(map_: Map) -> dict[str, Any]:
         or any(goal.condition is not None for goal in map_.goals),
         "order": {ref.label: ref.order for ref in refs},
         "timezone": map_.fallback_timezone,
+        "resumable": [c["StringEquals"] for c in built["States"][RESUME]["Choices"]],
     }
 
 
