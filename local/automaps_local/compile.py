@@ -58,18 +58,19 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     definitions = {name.removesuffix(SUFFIX): text for name, text in wanted.items()}
     template_path: Path = args.template or args.maps.parent / "template.yaml"
+    template = Template.load(template_path) if template_path.is_file() else None  # (no template: maps only)
     present = {path.name for path in out.glob(f"*{SUFFIX}")} if out.is_dir() else set()
     stale = sorted(name for name in wanted.keys() & present if (out / name).read_text(encoding="utf-8") != wanted[name])
     missing = sorted(wanted.keys() - present)
     extra = sorted(present - wanted.keys())
     if args.check:
-        wiring = _wiring_problems(template_path, definitions)
+        wiring = check(template, sorted(definitions), template.path.parent, definitions) if template else []
         for line in wiring:
             print(line, file=sys.stderr)
         return max(_report(out, stale, missing, extra), 1 if wiring else 0)
     try:
-        refused = _refused_removals(template_path, definitions, args)
-        text = _regenerated(template_path, definitions)
+        refused = _refused_removals(template, definitions, args) if template else []
+        text = _regenerated(template, definitions) if template else None
     except WiringError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -93,26 +94,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wiring_problems(template: Path, definitions: dict[str, str]) -> list[str]:
-    """What template.yaml's generated block lacks to deploy these maps (automaps_local.wiring)."""
-    if not template.is_file():
-        return []
-    return check(Template.load(template), sorted(definitions), template.parent, definitions)
-
-
-def _regenerated(template: Path, definitions: dict[str, str]) -> str | None:
-    """template.yaml's new text, or None when the block is as it should be (or no template)."""
-    if not template.is_file():
-        return None
+def _regenerated(template: Template, definitions: dict[str, str]) -> str | None:
+    """template.yaml's new text, or None when the generated block is as it should be."""
     now, wanted = generated(template, definitions)
     return None if now == wanted else wanted
 
 
-def _refused_removals(template: Path, definitions: dict[str, str], args: argparse.Namespace) -> list[str]:
+def _refused_removals(template: Template, definitions: dict[str, str], args: argparse.Namespace) -> list[str]:
     """Why maps removed from maps/ may not leave the template yet (empty: they may)."""
-    if not template.is_file():
-        return []
-    gone = removed_maps(Template.load(template), sorted(definitions))
+    gone = removed_maps(template, sorted(definitions))
     if not gone or args.force:
         return []
     if not args.stack_name:

@@ -297,10 +297,9 @@ class LocalStack:
         ``missing="skip"`` logs and skips a machine whose definition file does not exist yet
         (``automaps serve`` while maps are still being compiled); ``"error"`` raises.
         """
-        role = self._role("states.amazonaws.com")
         for logical, resource in self.template.of_type("AWS::Serverless::StateMachine").items():
             try:
-                machine = self._create_state_machine(logical, resource.get("Properties", {}), role)
+                machine = self._create_state_machine(logical, resource.get("Properties", {}))
             except FileNotFoundError as error:
                 if missing != "skip":
                     raise TemplateError(f"{logical}: {error}") from None
@@ -310,7 +309,7 @@ class LocalStack:
             self.state_machines[machine.map_id] = machine
         return self.state_machines
 
-    def _create_state_machine(self, logical: str, props: dict[str, Any], role: str) -> LocalStateMachine:
+    def _create_state_machine(self, logical: str, props: dict[str, Any]) -> LocalStateMachine:
         if "DefinitionUri" not in props:
             raise TemplateError(f"{logical}: only DefinitionUri state machines are supported locally")
         path = self.template.root / str(props["DefinitionUri"])

@@ -168,11 +168,11 @@ def split(text: str) -> tuple[str, str, str]:
     return text[:begin], text[begin : end + len(END) + 1], text[end + len(END) + 1 :]
 
 
-def generated(template_path: Path, definitions: dict[str, str]) -> tuple[str, str]:
+def generated(template: Template, definitions: dict[str, str]) -> tuple[str, str]:
     """(template.yaml's text now, its text with the block regenerated for ``definitions``)."""
-    text = template_path.read_text(encoding="utf-8")
+    text = template.path.read_text(encoding="utf-8")
     before, _, after = split(text)
-    return text, before + block(Template.load(template_path), definitions) + after
+    return text, before + block(template, definitions) + after
 
 
 def removed_maps(template: Template, map_ids: list[str]) -> list[str]:
@@ -189,7 +189,7 @@ def check(template: Template, map_ids: list[str], root: Path, definitions: dict[
             path = root / definition_path(map_id)
             definitions[map_id] = path.read_text(encoding="utf-8") if path.is_file() else ""
     try:
-        now, wanted = generated(template.path, definitions)
+        now, wanted = generated(template, definitions)
     except WiringError as error:
         return [str(error)]
     if now == wanted:
