@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from automaps_local.cli import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, table_resource
 
 WELCOME = (ROOT / "maps" / "welcome-leads.yaml").read_text()
 THREE_DAYS = WELCOME.replace("days: 2, at", "days: 3, at")
@@ -95,14 +95,6 @@ def test_given_against_a_file_then_diff_compares_with_that_file(tmp_path, capsys
 # ---------------------------------------------------------------- --stack-name
 
 
-def _table(name: str) -> dict:
-    return {"Type": "AWS::DynamoDB::Table", "Properties": {
-        "TableName": name, "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
-                                 {"AttributeName": "sk", "AttributeType": "S"}],
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]}}
-
-
 def _enrollment(contact: str, status: str, step: str | None, version: str | None = None, map_id="welcome-leads"):
     item = {"pk": f"CONTACT#{contact}", "sk": f"ENROLL#{map_id}#e-{contact}", "contact_id": contact,
             "map_id": map_id, "enrollment_id": f"e-{contact}", "status": status, "started_at": "2026-11-23T14:00:00Z"}
@@ -131,7 +123,7 @@ def stack(monkeypatch):
         aws_clients.reset()
         boto3.client("cloudformation", region_name="us-east-1").create_stack(
             StackName="shop", TemplateBody=json.dumps({"Resources": {
-                "ContactsTable": _table("shop-contacts"), "ContentTable": _table("shop-content")}}))
+                "ContactsTable": table_resource("shop-contacts"), "ContentTable": table_resource("shop-content")}}))
         record = map_record(load_map(ROOT / "maps" / "welcome-leads.yaml"),
                             "arn:aws:states:us-east-1:123456789012:stateMachine:welcome-leads", "v1")
         ContentStore("shop-content").put("MAP", "welcome-leads", record.model_dump(mode="json"))

@@ -9,20 +9,13 @@ import json
 import pytest
 
 from automaps_local.cli import main
+from tests.conftest import table_resource
 
 OUTPUTS = {
     "StartsScheduleGroupName": {"Value": "shop-starts"},
     "SchedulerRoleArn": {"Value": "arn:aws:iam::123456789012:role/shop-WaitsSchedulerRole"},
     "EnrollQueueArn": {"Value": "arn:aws:sqs:us-east-1:123456789012:shop-EnrollQueue"},
 }
-
-
-def _table(name: str) -> dict:
-    return {"Type": "AWS::DynamoDB::Table", "Properties": {
-        "TableName": name, "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
-                                 {"AttributeName": "sk", "AttributeType": "S"}],
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]}}
 
 
 @pytest.fixture
@@ -40,7 +33,7 @@ def shop(monkeypatch):
         aws_clients.reset()
         boto3.client("cloudformation", region_name="us-east-1").create_stack(
             StackName="shop", TemplateBody=json.dumps({
-                "Resources": {"ContactsTable": _table("shop-contacts"), "ContentTable": _table("shop-content")},
+                "Resources": {"ContactsTable": table_resource("shop-contacts"), "ContentTable": table_resource("shop-content")},
                 "Outputs": OUTPUTS}))
         boto3.client("scheduler", region_name="us-east-1").create_schedule_group(Name="shop-starts")
         yield boto3.client("cloudformation", region_name="us-east-1")

@@ -6,14 +6,7 @@ from __future__ import annotations
 import json
 
 from automaps_local.cli import main
-
-
-def _table(name: str) -> dict:
-    return {"Type": "AWS::DynamoDB::Table", "Properties": {
-        "TableName": name, "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
-                                 {"AttributeName": "sk", "AttributeType": "S"}],
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]}}
+from tests.conftest import table_resource
 
 
 def test_given_a_deployed_stack_with_a_segment_when_count_and_sample_run_with_its_name_then_they_read_its_tables(
@@ -35,7 +28,7 @@ def test_given_a_deployed_stack_with_a_segment_when_count_and_sample_run_with_it
         # GIVEN a deployed stack "shop" whose tables hold the segment "vip" with two members
         boto3.client("cloudformation", region_name="us-east-1").create_stack(
             StackName="shop", TemplateBody=json.dumps({"Resources": {
-                "ContactsTable": _table("shop-contacts"), "ContentTable": _table("shop-content")}}))
+                "ContactsTable": table_resource("shop-contacts"), "ContentTable": table_resource("shop-content")}}))
         ContentStore("shop-content").put("SEGMENT", "vip", VIP)
         contacts, segments = ContactStore("shop-contacts"), SegmentStore("shop-contacts")
         for email in ("ann@example.com", "bob@example.com"):
