@@ -55,9 +55,12 @@ class Outbox:
                 self._stamps.setdefault(message_id, at)
 
     def emails(self) -> list[dict[str, Any]]:
+        """Every email, with ``template`` (the content template it was rendered from, None for
+        one sent without: a test email with an inline body) and ``map_id``/``step_id``/
+        ``contact_id`` where the send carried them, read from the message tags SES kept."""
         self.stamp()
         return [
-            dict(_email(message), at=iso(self._stamps.get(_message_id(message))))
+            dict(_email(message), **_trace(_message_id(message)), at=iso(self._stamps.get(_message_id(message))))
             for message in list(self._ses().sent_messages)
         ]
 
@@ -70,6 +73,18 @@ class Outbox:
 
     def as_dict(self) -> dict[str, list[dict[str, Any]]]:
         return {"emails": self.emails(), "sms": self.sms()}
+
+
+_TRACE_TAGS = ("template", "map_id", "step_id", "contact_id")
+
+
+def _trace(message_id: str) -> dict[str, str | None]:
+    """What the send's SES message tags (automaps.channels.email.ses_tags) say about the email."""
+    from automaps.channels.email import read_tag_value
+    from automaps_local.moto_patches import ses_message
+
+    tags = (ses_message(message_id) or {}).get("tags", {})
+    return {name: read_tag_value(tags[name]) if tags.get(name) else None for name in _TRACE_TAGS}
 
 
 def _message_id(message: Any) -> str:
@@ -90,7 +105,6 @@ def _email(message: Any) -> dict[str, Any]:
         "text": None,
         "html": getattr(message, "body", None),
         "headers": {},
-        "template": getattr(message, "template", None),
     }
 
 
@@ -115,7 +129,6 @@ def _raw_email(message: Any) -> dict[str, Any]:
         "text": text,
         "html": html,
         "headers": {key: str(value) for key, value in parsed.items()},
-        "template": None,
     }
 
 

@@ -156,8 +156,9 @@ class Feed:
         for email in outbox["emails"]:
             if email["id"] not in self._messages:
                 self._messages.add(email["id"])
+                used = f"  [template {email['template']}]" if email.get("template") else ""
                 lines.append(
-                    (email["at"] or "", f"{email['at']}  email  to {', '.join(email['to'])}: {email['subject']}")
+                    (email["at"] or "", f"{email['at']}  email  to {', '.join(email['to'])}: {email['subject']}{used}")
                 )
         for sms in outbox["sms"]:
             if sms["id"] not in self._messages:
