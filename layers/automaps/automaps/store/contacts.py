@@ -10,6 +10,8 @@ Layout (docs/architecture.md), all under ``pk = CONTACT#<id>`` except the email 
     ENROLL#<map id>#<enrollment id>  enrollment: status, started_at, event, execution_arn, ...
     EMAIL#<lowercased email> / EMAIL the one contact that owns an address (attr contact_id)
     PHONE#<e164> / PHONE             the contact a phone number finds (contacts without email)
+    SUPPRESSED#<address> / SUPPRESSED          never email this address (reason, at, message_id)
+    SUPPRESSED#sha256:<hex> / SUPPRESSED       the same, kept by an erasure: suppression_hash(address)
 
 Profiles change by optimistic concurrency: every write is conditional on the ``version`` read
 and bumps it; a lost race re-reads and re-applies the change. An email address belongs to one
@@ -1023,13 +1025,22 @@ class ContactStore:
         return entry
 
     def suppress_email(
-        self, email: str, reason: Literal["bounced", "complained"], *, at: datetime, message_id: str | None = None
+        self,
+        email: str,
+        reason: SuppressionReason,
+        *,
+        at: datetime,
+        message_id: str | None = None,
+        hashed: bool = False,
     ) -> bool:
-        """Never email ``email`` again (a permanent bounce, a complaint). The mark belongs to the
-        address, not to a contact (``SUPPRESSED#<address>``); the first reason stays. False when
-        the address already was suppressed."""
+        """Never email ``email`` again (a permanent bounce, a complaint, an erased contact who asked).
+        The mark belongs to the address, not to a contact (``SUPPRESSED#<address>``, or with
+        ``hashed`` ``SUPPRESSED#sha256:<hex>``: :func:`suppression_hash`, what an erasure keeps);
+        the first reason stays. False when the address already was suppressed that way."""
         item = to_item(
-            _without_none({**_suppression_key(email), "reason": reason, "at": clock.iso(at), "message_id": message_id})
+            _without_none(
+                {**_suppression_key(email, hashed), "reason": reason, "at": clock.iso(at), "message_id": message_id}
+            )
         )
         try:
             self._db.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
@@ -1040,20 +1051,52 @@ class ContactStore:
         return True
 
     def email_suppression(self, email: str) -> Suppression | None:
-        """Why and since when ``email`` may not be emailed, or None if it may."""
-        found = self._db.get_item(TableName=self.table, Key=to_item(_suppression_key(email)), ConsistentRead=True).get(
-            "Item"
-        )
-        return Suppression.model_validate(from_item(found)) if found else None
+        """Why and since when ``email`` may not be emailed, or None if it may: the address's mark
+        or its hash's (an erased contact's), in one strongly consistent BatchGetItem."""
+        keys = [to_item(_suppression_key(email)), to_item(_suppression_key(email, hashed=True))]
+        request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
+        found: list[dict[str, Any]] = []
+        for _ in range(5):
+            answer = self._db.batch_get_item(RequestItems=request)
+            found += answer.get("Responses", {}).get(self.table, [])
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            _backoff(1)
+        if not found:
+            return None
+        plain = sorted((from_item(item) for item in found), key=lambda item: str(item["pk"]).startswith(HASHED))
+        return Suppression.model_validate(plain[0])
+
+    def unsuppress_plain(self, email: str) -> None:
+        """Delete the address's plain mark (an erasure, once the hashed mark is written)."""
+        self._db.delete_item(TableName=self.table, Key=to_item(_suppression_key(email)))
+
+
+SuppressionReason = Literal["bounced", "complained", "unsubscribed"]
+HASHED = "SUPPRESSED#sha256:"
 
 
 class Suppression(BaseModel):
-    """An address that bounced for good or complained: send_email skips it."""
+    """An address that bounced for good, complained, or whose erased owner had unsubscribed or
+    asked never to be emailed again: send_email skips it."""
 
-    reason: Literal["bounced", "complained"]
+    reason: SuppressionReason
     at: datetime
     message_id: str | None = None
 
 
-def _suppression_key(email: str) -> dict[str, str]:
+def suppression_hash(email: str) -> str:
+    """The unsalted SHA-256 (hex) of the address as markers key it (stripped, lowercased): what an
+    erasure keeps of an address that must never be emailed again. Unsalted so any sender of the
+    stack can check an address against it without a secret; it is pseudonymous, not anonymous
+    (anyone holding the address can confirm it), which is what a suppression list needs."""
+    import hashlib
+
+    return hashlib.sha256(normalise_email(email).encode()).hexdigest()
+
+
+def _suppression_key(email: str, hashed: bool = False) -> dict[str, str]:
+    if hashed:
+        return {"pk": f"{HASHED}{suppression_hash(email)}", "sk": "SUPPRESSED"}
     return {"pk": f"SUPPRESSED#{normalise_email(email)}", "sk": "SUPPRESSED"}
