@@ -1,5 +1,5 @@
 """Run the benchmarks and print the tables: `python -m bench [--only NAME] [--contacts N] [--repeat R]
-[--members N] [--million]` (`make bench` runs them all)."""
+[--members N] [--million] [--sizes 20,200,2000]` (`make bench` runs them all)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-NAMES = ("imports", "journeys", "moves", "enrollment", "open_executions", "dynamodb", "wakeup")
+NAMES = ("imports", "journeys", "moves", "enrollment", "open_executions", "dynamodb", "wakeup", "throughput")
 
 
 def main() -> None:
@@ -24,6 +24,8 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=100_000, help="enrollment: members to enroll (100,000)")
     parser.add_argument("--million", action="store_true", help="enrollment: also 1,000,000 (12 min, 11 GB)")
     parser.add_argument("--broadcast", type=int, default=2_000, help="dynamodb: members of the broadcast (2,000)")
+    parser.add_argument("--sizes", type=lambda text: tuple(int(n) for n in text.split(",")), default=None,
+                        help="throughput: contacts per run, comma-separated (default 20,200,2000)")
     args = parser.parse_args()
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     logging.disable(logging.WARNING)  # the throttled and deferred enrollments are expected, and many
@@ -42,6 +44,7 @@ def main() -> None:
         "open_executions": ("open_executions", lambda m: m.run(), "report"),
         "dynamodb": ("dynamodb", lambda m: m.run(broadcast=args.broadcast), "report"),
         "wakeup": ("wakeup", lambda m: m.run(), "report"),
+        "throughput": ("throughput", lambda m: m.run(args.sizes or m.SIZES), "report"),
     }
     for name in NAMES:
         if args.only not in (None, name):
