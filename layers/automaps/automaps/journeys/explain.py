@@ -198,7 +198,7 @@ def _parse(text: Any) -> datetime | None:
     if isinstance(text, datetime):
         return text if text.tzinfo else text.replace(tzinfo=UTC)
     try:
-        parsed = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(str(text))
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
@@ -608,7 +608,7 @@ class _Teller:
             to = f", to {detail['to']}" if detail.get("to") else ""
             return f"email sent (template {detail.get('template')}{to})"
         if action == "send_sms":
-            return f"SMS sent{f' to {detail["to"]}' if detail.get('to') else ''}"
+            return "SMS sent" + (f" to {detail['to']}" if detail.get("to") else "")
         if action == "change_tags":
             added, removed = ", ".join(detail.get("added") or []), ", ".join(detail.get("removed") or [])
             parts = [f"added {added}" if added else "", f"removed {removed}" if removed else ""]
@@ -658,7 +658,7 @@ class _Teller:
         if e.kind.startswith("automation."):
             return f"{step or ''}: {e.kind.split('.')[1]} {d.get('map') or d.get('by_map') or ''}".strip(": ")
         if e.kind in ("sequence.finished", "loop.continued"):
-            return f"{step}: {e.kind.replace('.', ' ')}{f' ({d.get("then")})' if d.get('then') else ''}"
+            return f"{step}: {e.kind.replace('.', ' ')}" + (f" ({d['then']})" if d.get("then") else "")
         if e.kind in _EFFECT_KINDS_SHOWN_BY_STEP:
             return f"{step or ''}: {e.kind}".strip(": ")
         return None
