@@ -24,7 +24,8 @@ What moto 5.2.5's CloudFormation does not do, and what the rehearsal does about 
   ones our template needs get a small model here (:data:`ADAPTED`), each creating the resource
   through moto's own backend: Secrets Manager secrets (with a generated value), Scheduler
   schedule groups, the SES configuration set and its event destination, SNS subscriptions,
-  CloudWatch alarms, Lambda aliases, state machine versions and aliases. The rest stay skipped
+  CloudWatch alarms, Lambda aliases, state machine versions and aliases, and the console's
+  Cognito user pool, its domain and app client (moto's cognito-idp issues their tokens). The rest stay skipped
   (:func:`unsupported`): ``AWS::ApiGateway::Stage``, ``AWS::SQS::QueuePolicy``,
   ``AWS::Scheduler::Schedule`` and whatever the template adds later: nothing the CLI reads.
 - ``AWS::ApiGateway::RestApi`` needs a ``Name`` (CloudFormation takes the body's title) and
@@ -430,6 +431,47 @@ def _adapters() -> dict[str, type]:
             )
             return cls(alias.arn, {"Arn": alias.arn})
 
+    class UserPool(_Adapted):
+        TYPE = "AWS::Cognito::UserPool"  # created through moto's cognito-idp backend
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> UserPool:
+            p = dict(cloudformation_json.get("Properties", {}))
+            name = p.pop("UserPoolName", None) or resource_name
+            pool = _backend("cognitoidp", account_id, region_name).create_user_pool(name, p)
+            provider = f"cognito-idp.{region_name}.amazonaws.com/{pool.id}"
+            return cls(
+                pool.id,
+                {"Arn": pool.arn, "UserPoolId": pool.id, "ProviderName": provider, "ProviderURL": f"https://{provider}"},
+            )
+
+    class UserPoolDomain(_Adapted):
+        TYPE = "AWS::Cognito::UserPoolDomain"
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> UserPoolDomain:
+            p = cloudformation_json["Properties"]
+            _backend("cognitoidp", account_id, region_name).create_user_pool_domain(
+                p["UserPoolId"], p["Domain"], p.get("CustomDomainConfig")
+            )
+            return cls(p["Domain"], {"CloudFrontDistribution": f"{p['Domain']}.cloudfront.net"})
+
+    class UserPoolClient(_Adapted):
+        TYPE = "AWS::Cognito::UserPoolClient"
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> UserPoolClient:
+            p = dict(cloudformation_json["Properties"])
+            pool_id, secret = p.pop("UserPoolId"), bool(p.pop("GenerateSecret", False))
+            client = _backend("cognitoidp", account_id, region_name).create_user_pool_client(pool_id, secret, p)
+            return cls(client.id, {"ClientId": client.id, "Name": p.get("ClientName", "")})
+
     return {
         model.TYPE: model
         for model in (
@@ -443,6 +485,9 @@ def _adapters() -> dict[str, type]:
             LambdaVersion,
             StateMachineVersion,
             StateMachineAlias,
+            UserPool,
+            UserPoolDomain,
+            UserPoolClient,
         )
     }
 
@@ -458,6 +503,9 @@ ADAPTED = (
     "AWS::StepFunctions::StateMachineVersion",
     "AWS::StepFunctions::StateMachineAlias",
     "AWS::Lambda::Version",
+    "AWS::Cognito::UserPool",
+    "AWS::Cognito::UserPoolDomain",
+    "AWS::Cognito::UserPoolClient",
 )
 REPLACED = ("AWS::Lambda::Version",)  # moto's own model lacks what the template needs
 
