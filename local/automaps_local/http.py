@@ -17,7 +17,9 @@ answers the ``Automaps-Signature`` header for the posted body, signed with the s
 secret at virtual now (the 5-minute tolerance is checked against the virtual clock).
 ``POST /_local/publish`` with ``{"map": "maps/<id>.yaml", "policy": "keep" | "move" | "remove"}``
 publishes an edited map on the running backend (``LocalRuntime.publish``), and ``GET
-/_local/census?map=<id>`` says where the contacts inside it stand.
+/_local/census?map=<id>`` says where the contacts inside it stand. ``GET
+/_local/explain?contact=<email|phone|id>[&why_not=<step>&map=<id>]`` tells a contact's journeys
+(``automaps explain``).
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ class LocalApi:
             ("POST", "ingest/sign"): lambda: self._sign_ingest(request),
             ("POST", "publish"): lambda: self._publish(request),
             ("GET", "census"): lambda: self._census(request),
+            ("GET", "explain"): lambda: self._explain(request),
         }
         handler = handlers.get((request.method, endpoint))
         if handler is None:
@@ -189,6 +192,22 @@ class LocalApi:
                 "counts": [c.model_dump(mode="json") for c in counted.counts],
             }
         )
+
+    def _explain(self, request: Request) -> Response:
+        """``automaps explain`` on this runtime: ``?contact=<email|phone|id>[&why_not=<step>&map=<id>]``
+        (automaps.journeys.explain), answered ``{"text", **to_dict()}``; unknown contact/map/step: 404."""
+        from automaps.journeys.explain import ExplainError, answer
+
+        who = request.args.get("contact", "").strip()
+        if not who:
+            return json_response({"message": "pass ?contact=<email, phone or contact id>"}, 400)
+        try:
+            found = answer(
+                who, why_not_step=request.args.get("why_not") or None, map_id=request.args.get("map") or None
+            )
+        except ExplainError as error:
+            return json_response({"message": str(error.args[0] if error.args else error)}, 404)
+        return json_response({"text": found.text(), **found.to_dict()})
 
     def _sign_ingest(self, request: Request) -> Response:
         """The Automaps-Signature header for the posted body, signed at virtual now (plain text, for curl)."""
