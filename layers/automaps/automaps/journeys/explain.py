@@ -1064,3 +1064,75 @@ def _address_notes(part: _Partition, ref: StepRef, times: _Times) -> list[str]:
         if "sms" in contact.unsubscribed:
             notes.append("they unsubscribed from SMS")
     return notes
+
+
+# ------------------------------------------------------------------ one entry point (CLI, local HTTP)
+
+
+def answer(
+    who: str, *, why_not_step: str | None = None, map_id: str | None = None, maps: dict[str, Map] | None = None
+) -> Explanation:
+    """``automaps explain <who> [--why-not <step>] [--map <id>]``: the contact named by an email,
+    a phone number or a contact id; with ``why_not_step``, why that step did not reach them (its
+    map: ``map_id``, else the one map holding a step of that id, the contact's maps first);
+    ``map_id`` alone narrows the story to that map. Raises ExplainError with what was not found."""
+    contact_id = find_contact(who)
+    if contact_id is None:
+        raise UnknownContact(f"no contact has the email, phone number or id {_masked(who)!r}")
+    if why_not_step:
+        chosen = map_id or _map_of_step(contact_id, why_not_step, maps)
+        return why_not(contact_id, chosen, why_not_step, maps=maps)
+    explanation = explain(contact_id, maps=maps)
+    if map_id:
+        explanation.maps = [story for story in explanation.maps if story.map_id == map_id]
+        if not explanation.maps:
+            explanation.maps = [MapStory(map_id=map_id, known=_has_map(map_id, maps))]
+            if not explanation.maps[0].known and (maps is not None or _record(map_id) is None):
+                raise UnknownMap(f"no map {map_id!r} is deployed (automaps push registers the maps)")
+    return explanation
+
+
+def _masked(who: str) -> str:
+    text = (who or "").strip()
+    if "@" in text:
+        return mask_email(text)
+    return mask_phone(text) if sum(ch.isdigit() for ch in text) >= 7 and not text.startswith("c_") else text
+
+
+def _record(map_id: str) -> Any:
+    from automaps.journeys.enrollment import map_record
+
+    return map_record(map_id)
+
+
+def _has_map(map_id: str, maps: dict[str, Map] | None) -> bool:
+    return map_id in maps if maps is not None else _record(map_id) is not None
+
+
+def _map_of_step(contact_id: str, step_id: str, maps: dict[str, Map] | None) -> str:
+    """The map holding a step labelled ``step_id``: among the maps the contact met, else all maps
+    (``maps``, or the registry: a Scan of its few MAP items). Ambiguous or unknown: UnknownStep."""
+    from pydantic import ValidationError
+
+    from automaps.maps.model import Map, walk
+
+    if maps is None:
+        from automaps.journeys.enrollment import registered_maps
+
+        known: dict[str, Map] = {}
+        for record in registered_maps():
+            if record.source:
+                try:
+                    known[record.id] = Map.model_validate(record.source)
+                except ValidationError:
+                    continue
+    else:
+        known = dict(maps)
+    holding = sorted(map_id for map_id, map_ in known.items() if any(ref.label == step_id for ref in walk(map_)))
+    met = {x.map_id for x in ContactStore().enrollments(contact_id)}
+    mine = [map_id for map_id in holding if map_id in met]
+    if len(mine) == 1 or (len(holding) == 1):
+        return (mine or holding)[0]
+    if not holding:
+        raise UnknownStep(f"no deployed map has a step {step_id!r} (a step is named by its id, e.g. nudge-email)")
+    raise UnknownStep(f"the step {step_id!r} is in several maps ({', '.join(holding)}): name one with --map")
