@@ -24,7 +24,7 @@ COMMANDS = {
     "admin": ("automaps_local.admin", "call the admin API (IAM auth) signed with SigV4: admin GET /tasks"),
     "publish": ("automaps_local.publish", "publish one edited map on a deployed stack (new version, alias, migration)"),
     "diff": ("automaps_local.diff", "compare an edited map with HEAD or a stack: steps changed, contacts on them"),
-    "explain": ("automaps_local.explain", "a contact's journeys from the history; --why-not <step>: why it did not reach them"),
+    "explain": ("automaps_local.explain", "a contact's journeys from its history; --why-not: why a step missed them"),
     "graph": ("automaps_local.graph", "draw a map as Mermaid text or an SVG, with each step's counts from a stack"),
     "schema": ("automaps_local.schema", "write the JSON Schema of the map format (and the action settings docs)"),
 }
