@@ -412,7 +412,10 @@ def _mermaid_text(text: str) -> str:
 def to_mermaid(map_: Map, counts: Counts | None = None) -> str:
     """The map as a Mermaid flowchart (top-down), e.g. for a ```` ```mermaid ```` block in Markdown."""
     drawn = graph(map_, counts)
-    out = ["---", f"title: {json.dumps(_xml_safe(drawn.name), ensure_ascii=False)}", "---", "flowchart TD"]
+    title = json.dumps(_xml_safe(drawn.name), ensure_ascii=False)  # YAML reads JSON's double-quoted strings
+    for char in "<>&`#":
+        title = title.replace(char, f"\\u{ord(char):04x}")
+    out = ["---", f"title: {title}", "---", "flowchart TD"]
     out.append(f"  %% map {drawn.map_id}: drawn by automaps graph from the map's YAML")
     for node in drawn.nodes:
         opening, closing = _MERMAID_SHAPES[node.kind]
@@ -599,15 +602,19 @@ def to_svg(map_: Map, counts: Counts | None = None) -> str:
     description = drawn.description or f"The automation map {drawn.map_id}."
     summary = f"{description} {len(steps)} steps: " + "; ".join(node.words for node in steps) + "."
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{_num(width)}" height="{_num(height)}" '
-        f'viewBox="0 0 {_num(width)} {_num(height)}" role="group" '
-        f'aria-labelledby="{prefix}-title" aria-describedby="{prefix}-desc" '
-        f'font-family="Helvetica, Arial, sans-serif" font-size="{FONT}" fill="#1a1a1a">',
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{_num(width)}" height="{_num(height)}" '
+            f'viewBox="0 0 {_num(width)} {_num(height)}" role="group" '
+            f'aria-labelledby="{prefix}-title" aria-describedby="{prefix}-desc" '
+            f'font-family="Helvetica, Arial, sans-serif" font-size="{FONT}" fill="#1a1a1a">'
+        ),
         f'<title id="{prefix}-title">{_esc(f"Map {drawn.map_id}: {drawn.name}")}</title>',
         f'<desc id="{prefix}-desc">{_esc(summary)}</desc>',
         "<defs>",
-        f'<marker id="{prefix}-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
-        'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#424242"/></marker>',
+        (
+            f'<marker id="{prefix}-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+            'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#424242"/></marker>'
+        ),
         "</defs>",
         f'<rect width="{_num(width)}" height="{_num(height)}" fill="#ffffff"/>',
         '<g class="edges">',
@@ -653,9 +660,7 @@ def to_svg(map_: Map, counts: Counts | None = None) -> str:
         fill, stroke = _FILLS[_CLASS_OF[node.kind]]
         step = f' data-step="{_esc(node.step)}"' if node.step is not None else ""
         classes = f"node {node.kind}" + (" step" if node.step is not None else "")
-        out.append(
-            f'<g class="{classes}" id="{prefix}-{node.key}"{step} role="img" aria-label="{_esc(node.words)}">'
-        )
+        out.append(f'<g class="{classes}" id="{prefix}-{node.key}"{step} role="img" aria-label="{_esc(node.words)}">')
         out.append(f"<title>{_esc(node.words)}</title>")
         out.append(_shape(box, fill, stroke))
         out += _text(box)
