@@ -20,6 +20,12 @@ publishes an edited map on the running backend (``LocalRuntime.publish``), and `
 /_local/census?map=<id>`` says where the contacts inside it stand. ``GET
 /_local/explain?contact=<email|phone|id>[&why_not=<step>&map=<id>]`` tells a contact's journeys
 (``automaps explain``).
+
+Routes behind a Cognito authorizer (the console's JSON, template.yaml ConsoleSignIn) are served
+without sign-in only while the server is bound to loopback (127.0.0.1, ::1, localhost) and the
+request's Host header names loopback too (so a page elsewhere cannot rebind a name to us); bound
+to any other address they answer API Gateway's ``401 {"message": "Unauthorized"}``: there is no
+user pool locally to sign in with.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from automaps_local.stack import ACCOUNT, Route
 LOG = logging.getLogger(__name__)
 LOCAL_PREFIX = "/_local/"
 API_ID = "local"
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 def _json_default(value: Any) -> Any:
@@ -58,10 +65,12 @@ def json_response(body: Any, status: int = 200) -> Response:
 class LocalApi:
     """The WSGI application: ``LocalApi(runtime)``; serve it with werkzeug or call it in tests."""
 
-    def __init__(self, runtime: LocalRuntime, stage: str | None = None) -> None:
+    def __init__(self, runtime: LocalRuntime, stage: str | None = None, host: str = "127.0.0.1") -> None:
         self.runtime = runtime
         self.stage = stage or str(runtime._stack.resolver.refs.get("StageName") or "v1")
         self.routes = [(route, route.pattern()) for route in runtime.routes()]
+        self.loopback = is_loopback(host)
+        self.signed_in = {(r.function, r.event) for r in runtime.routes() if sign_in_authorizer(runtime, r)}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
@@ -87,6 +96,8 @@ class LocalApi:
         if matched is None:
             return json_response({"message": "Missing Authentication Token"}, 403)
         route, parameters = matched
+        if (route.function, route.event) in self.signed_in and not self.sign_in_skipped(request):
+            return json_response({"message": "Unauthorized"}, 401)
         event = proxy_event(request, route, path, parameters, self.stage)
         try:
             result = self.runtime.invoke(route.function, event)
@@ -94,6 +105,10 @@ class LocalApi:
         except Exception:
             LOG.exception("%s %s: %s failed", request.method, path, route.function)
             return json_response({"message": "Internal server error"}, 502)
+
+    def sign_in_skipped(self, request: Request) -> bool:
+        """Sign-in is skipped on loopback only: bound there, and asked by a loopback name."""
+        return self.loopback and is_loopback(host_name(request.host or ""))
 
     # ------------------------------------------------------------------ local-only endpoints
     def _local(self, request: Request) -> Response:
@@ -227,6 +242,31 @@ class LocalApi:
             return json_response({"message": "pass ?seconds=N"}, 400)
         self.runtime.clock.advance(seconds)
         return json_response(self._clock())
+
+
+def is_loopback(host: str) -> bool:
+    return host.strip("[]").lower() in LOOPBACK
+
+
+def host_name(host: str) -> str:
+    """``127.0.0.1:3000`` -> ``127.0.0.1``, ``[::1]:3000`` -> ``::1``, ``localhost`` -> ``localhost``."""
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def sign_in_authorizer(runtime: LocalRuntime, route: Route) -> str | None:
+    """The Cognito authorizer (its name) in front of ``route``: the event's ``Auth.Authorizer``,
+    else its API's ``DefaultAuthorizer``, when the API declares it with a ``UserPoolArn``."""
+    template = runtime._stack.template
+    function = template.of_type("AWS::Serverless::Function").get(route.function, {})
+    props = (function.get("Properties", {}).get("Events") or {}).get(route.event, {}).get("Properties", {})
+    api_ref = props.get("RestApiId")
+    api_id = api_ref.get("Ref") if isinstance(api_ref, dict) else None
+    auth = template.of_type("AWS::Serverless::Api").get(api_id or "", {}).get("Properties", {}).get("Auth") or {}
+    name = (props.get("Auth") or {}).get("Authorizer") or auth.get("DefaultAuthorizer")
+    declared = (auth.get("Authorizers") or {}).get(name or "") or {}
+    return name if isinstance(declared, dict) and "UserPoolArn" in declared else None
 
 
 # ---------------------------------------------------------------------- event conversion
