@@ -108,7 +108,7 @@ def make_server(runtime: LocalRuntime, host: str, port: int) -> Any:
 
     from automaps_local.http import LocalApi
 
-    return werkzeug_server(host, port, LocalApi(runtime), threaded=True)
+    return werkzeug_server(host, port, LocalApi(runtime, host=host), threaded=True)
 
 
 def push_content(runtime: LocalRuntime) -> dict[str, int] | None:
@@ -134,6 +134,11 @@ def print_banner(runtime: LocalRuntime, url: str) -> None:
         print(f"  map {logical:<24} NOT DEPLOYED: {why}")
     for route in runtime.routes():
         print(f"  {route.method:<6} {url}{route.path}  -> {route.function}")
+    if any(route.path == "/console" for route in runtime.routes()):
+        from automaps_local.http import host_name, is_loopback
+
+        loopback = is_loopback(host_name(url.split("//", 1)[1]))
+        print(f"  console: {url}/console  ({'no sign-in on loopback' if loopback else 'sign-in required: 401'})")
     print(
         f"  local: {url}/_local/outbox  /_local/contacts?email=  /_local/executions  /_local/clock"
         "  POST /_local/clock/advance?seconds=N"
