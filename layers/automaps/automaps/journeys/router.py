@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from automaps.journeys import metrics
+from automaps.journeys import metrics, stats
 from automaps.store.contacts import HISTORY_PREFIX, HistoryEntry
 from automaps.store.content import from_item
 
@@ -26,28 +26,47 @@ logger = Logger(child=True)
 
 def handle(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     """The stream batch's records, each routed or reported failed (never the whole batch); the
-    routed entries of maps counted, by map and step, in one flush (automaps.journeys.metrics)."""
+    routed entries of maps counted, by map and step, in one flush (automaps.journeys.metrics), and
+    added to the map's and steps' counters once (automaps.journeys.stats: the records before the
+    first failed one; if the counters cannot be written, every record is reported failed, so the
+    stream delivers the batch again from its first record, which routes once and counts once)."""
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
     tally = metrics.Tally()
+    batch = stats.Batch.of(event)
     try:
-        return process_partial_response(
-            event=event, record_handler=lambda record: route_record(record, tally), processor=processor, context=context
+        response = process_partial_response(
+            event=event,
+            record_handler=lambda record: route_record(record, tally, batch),
+            processor=processor,
+            context=context,
         )
     finally:
         tally.flush()
+    failed = {str(item["itemIdentifier"]) for item in response.get("batchItemFailures", [])}
+    try:
+        batch.commit(failed)
+    except Exception:  # the batch comes again; its routes are keyed on the entries
+        logger.exception("stream batch not counted; reported failed from its first record")
+        return {"batchItemFailures": [{"itemIdentifier": batch.sequences[0]}]} if batch.sequences else response
+    return response
 
 
-def route_record(record: DynamoDBRecord, tally: metrics.Tally | None = None) -> None:
+def route_record(record: DynamoDBRecord, tally: metrics.Tally | None = None, batch: stats.Batch | None = None) -> None:
     # the raw image through from_item: numbers come back as ints and floats, not Decimals (which
     # would reach an enrollment's event, and its merge fields, as strings)
     image = from_item(record.raw_event.get("dynamodb", {}).get("NewImage") or {})
+    sequence = (record.raw_event.get("dynamodb") or {}).get("SequenceNumber")
     if not image or not str(image.get("sk", "")).startswith(HISTORY_PREFIX):
+        if batch is not None:
+            batch.add(sequence, "", None)  # nothing to count (the stream's filter keeps these out)
         return
     contact_id = str(image["pk"]).removeprefix("CONTACT#")
     entry = HistoryEntry.model_validate(image)
     route_entry(contact_id, str(image["sk"]), entry)
     if tally is not None:
         tally.count(entry)
+    if batch is not None:
+        batch.add(sequence, contact_id, entry)
 
 
 def route_entry(contact_id: str, sort_key: str, entry: HistoryEntry) -> None:
