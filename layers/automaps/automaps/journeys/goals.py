@@ -39,6 +39,8 @@ BOOKKEEPING = frozenset(
         "step.failed",
         "step.outcome_unknown",
         "step.deferred",
+        "step.waiting",
+        "step.waited",
         "condition.evaluated",
         "map.enrolled",
         "map.enroll_skipped",

@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 
 from automaps import aws, clock
 from automaps.journeys import enrollment as enrollments
+from automaps.journeys import positions
 from automaps.journeys.positions import LIVE, Position, enrollment_key, update_if
 from automaps.store.contacts import ContactStore, Enrollment
 
@@ -88,6 +89,10 @@ def move(
             "is of a version the registry does not know): left as it is rather than started from the top"
         )
     claimed = _claim(enrollment, None if keep_run else new_run, to, status, allowed, extra or {})
+    if claimed:  # the steps' waiting gauge (automaps.journeys.stats): left a wait, or entered one
+        positions.record_waiting(
+            enrollment.contact_id, enrollment.map_id, enrollment.enrollment_id, enrollment.position, to
+        )
     if not claimed:
         current = ContactStore().get_enrollment(enrollment.contact_id, enrollment.map_id, enrollment.enrollment_id)
         if current is None or not new_run or current.run != new_run:

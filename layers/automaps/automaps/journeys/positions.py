@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
+from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
@@ -26,6 +27,8 @@ from automaps import aws, clock, config
 from automaps.errors import Superseded
 from automaps.store.contacts import ENROLL_PREFIX
 from automaps.store.content import from_item, to_item
+
+logger = Logger(child=True)
 
 Kind = Literal["step", "wait", "goal", "wait_until", "return", "fork", "end"]
 LIVE = ("active", "paused", "waiting")
@@ -138,7 +141,41 @@ def enter(
             return None
         return _refused(from_item(found), position, execution_id, key, visit_took_effect, again)
     old = from_item(answer.get("Attributes") or {})
+    record_waiting(contact_id, map_id, enrollment_id, old.get("position"), position)
     return old.get("position")
+
+
+WAITING_KINDS = ("wait", "goal", "wait_until")
+"""Positions where a contact waits (a Wait state, a goal, a wait_until): the steps' ``waiting`` gauge."""
+
+
+def record_waiting(
+    contact_id: str, map_id: str, enrollment_id: str, before: dict[str, Any] | None, after: Position | None
+) -> None:
+    """The entries of the steps' ``waiting`` gauge (automaps.journeys.stats): ``step.waited`` when
+    the contact stops waiting at a step, ``step.waiting`` when they start (a position of a waiting
+    kind at another step). Written after the position changed, by the one write that changed it (a
+    retry finds the position its first attempt wrote and records nothing); never fails the task."""
+    from automaps.store.contacts import ContactStore
+
+    was = before.get("step") if before and before.get("kind") in WAITING_KINDS else None
+    now = after.step if after is not None and after.kind in WAITING_KINDS else None
+    if was == now:
+        return
+    try:
+        store = ContactStore()
+        ids = {"map_id": map_id, "enrollment_id": enrollment_id}
+        if was:
+            store.record(contact_id, "step.waited", {"enrollment_id": enrollment_id}, step_id=was, **ids)
+        if now and after is not None:
+            detail = {
+                "enrollment_id": enrollment_id,
+                "kind": after.kind,
+                **({"until": after.until} if after.until else {}),
+            }
+            store.record(contact_id, "step.waiting", detail, step_id=now, **ids)
+    except Exception:  # noqa: BLE001  (a count, never the journey: the history stays the record)
+        logger.warning("waiting gauge entry not recorded", extra={"map_id": map_id, "was": was, "now": now})
 
 
 def _refused(
@@ -157,6 +194,7 @@ def _refused(
             return enrollment.get("position")  # a pause takes effect after the fork / after this visit
         try:
             _set_paused_position(key, position, execution_id)
+            record_waiting(str(key["pk"]).removeprefix("CONTACT#"), *_ids(key), enrollment.get("position"), position)
         except Unpaused:  # unpaused (or moved) at this very moment: look once more
             if again:
                 return enter_again(enrollment, position, execution_id)
@@ -168,6 +206,12 @@ def _refused(
             return held  # a retry of the step that made the contact wait (add_to_automation with return)
         raise Superseded(f"the contact waits at step {held.get('step')!r}")
     raise Superseded(f"the contact has left the map ({enrollment.get('exit_reason') or status})")
+
+
+def _ids(key: dict[str, str]) -> tuple[str, str]:
+    """(map id, enrollment id) of an enrollment's key."""
+    map_id, enrollment_id = key["sk"].removeprefix(ENROLL_PREFIX).rsplit("#", 1)
+    return map_id, enrollment_id
 
 
 class Unpaused(Exception):
