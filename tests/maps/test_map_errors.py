@@ -65,7 +65,7 @@ def test_given_a_map_goal_without_condition_or_event_when_loaded_then_the_error_
 
 @pytest.mark.parametrize(("on_error", "says"), [
     ("{wait: skip}", "on_error.wait: input should be 'exit' or 'continue'; got 'skip'"),
-    ("{waits: exit}", "on_error: unknown key 'waits'; remove it or correct its spelling"),
+    ("{waits: exit}", "on_error: unknown key 'waits' (did you mean wait?); remove it or correct its spelling"),
 ])
 def test_given_an_unknown_on_error_policy_when_loaded_then_the_error_names_the_choices(write_map, on_error, says):
     path = write_map(HEADER + f"on_error: {on_error}\nsteps: [end]\n", full=True)
@@ -386,7 +386,7 @@ def test_given_several_mistakes_when_loaded_then_each_gets_its_own_line(write_ma
     assert error_of(path).splitlines() == [
         f"{path}: steps[0].send_email: give either 'template: <name>' (a stored template) or an inline "
         "'subject' with 'html' and/or 'text'",
-        f"{path}: steps[1].wait: unknown key 'dayz'; remove it or correct its spelling",
+        f"{path}: steps[1].wait: unknown key 'dayz' (did you mean days?); remove it or correct its spelling",
     ]
 
 
@@ -485,7 +485,7 @@ def test_given_mistakes_in_several_files_when_the_directory_is_loaded_then_all_a
         load_maps(first.parent)
 
     lines = str(caught.value).splitlines()
-    assert [line.split(":")[0] for line in lines] == [str(first), str(second)]
+    assert list(dict.fromkeys(line.split(":")[0] for line in lines)) == [str(first), str(second)]
 
 
 def test_given_no_such_directory_when_loaded_then_the_error_names_it(tmp_path):
