@@ -406,7 +406,11 @@ class _Model:
         step = ref.step
         if isinstance(step, m.ActionStep):
             settings = step.settings.model_dump(exclude_none=True, exclude_defaults=True, by_alias=True)
-            brief = ", ".join(f"{k} {v}" for k, v in settings.items() if isinstance(v, (str, int, float)))[:80]
+            brief = ", ".join(
+                f"{k} {v if len(str(v)) <= 40 else str(v)[:39] + '…'}"
+                for k, v in settings.items()
+                if k in _NAMING_SETTINGS and isinstance(v, (str, int, float))
+            )
             extra = f", only if {describe(step.only_if)}" if step.only_if is not None else ""
             return f"{ref.label} ({step.action}{f', {brief}' if brief else ''}{extra})"
         if isinstance(step, m.IfStep):
@@ -426,6 +430,10 @@ class _Model:
 
     def first(self, ref: StepRef, branch: str) -> StepRef | None:
         return self.by_path.get((*ref.path, branch, 0))
+
+
+_NAMING_SETTINGS = ("template", "subject", "map", "list", "name", "tag", "url", "product", "course", "offer")
+"""The settings that name what an action step does (the rest, e.g. a text, stays out of its words)."""
 
 
 def _wait_words(spec: Any) -> str:
@@ -599,7 +607,7 @@ class _Teller:
             return f"{step}: outcome unknown: {reason or 'the answer was lost'}"
         if e.kind == "step.deferred":
             why = str(reason or "held back").split(": deferred until")[0]
-            return f"{step}: held back ({why}) until {self.times.full(detail.get('deferred_until'))}"
+            return f"{step}: held back until {self.times.full(detail.get('deferred_until'))}: {why}"
         return f"{step}: {e.kind}"
 
     def _done(self, detail: dict[str, Any]) -> str:
@@ -783,7 +791,7 @@ def _journey(enrollment: Enrollment, entries: list[_Entry], model: _Model, times
             text = teller.other(e)
         if text is not None:
             events.append(Event(at=e.at, kind=e.kind, step=e.entry.step_id, text=text))
-    now, next_ = _where(enrollment, model, times)
+    now, next_ = _where(enrollment, model, times, entries)
     return Journey(
         enrollment_id=enrollment.enrollment_id,
         status=enrollment.status,
@@ -806,10 +814,17 @@ def _told_by_step(effect: _Entry, later: list[_Entry]) -> bool:
     return False
 
 
-def _where(enrollment: Enrollment, model: _Model, times: _Times) -> tuple[str, str | None]:
+def _where(
+    enrollment: Enrollment, model: _Model, times: _Times, entries: list[_Entry] | None = None
+) -> tuple[str, str | None]:
     """Where the contact stands in the enrollment, and what happens next (from the map)."""
     position = enrollment.position or {}
     step, kind, until = position.get("step"), position.get("kind", "step"), position.get("until")
+    held = _held_back(enrollment, entries or [], step)
+    if held is not None:
+        why = str(held.detail.get("reason") or "held back").split(": deferred until")[0]
+        until_text = times.full(held.detail.get("deferred_until"))
+        return f"held back at {step} until {until_text}: {why}", f"{model.words(model.ref(step))} is tried again then"
     if enrollment.status == "exited":
         when = times.full(enrollment.exited_at) if enrollment.exited_at else "(time not recorded)"
         return f"exited {when}: {exit_words(enrollment.exit_reason)}", None
@@ -843,6 +858,14 @@ def _where(enrollment: Enrollment, model: _Model, times: _Times) -> tuple[str, s
         return "finishing (the map's last step is done)", None
     since = times.full(position.get("since"))
     return f"at step {step} since {since} (running)", f"then {model.words(model.after(step or ''))}"
+
+
+def _held_back(enrollment: Enrollment, entries: list[_Entry], step: str | None) -> _Entry | None:
+    """The step.deferred that holds a live contact at their step now (no later outcome of it)."""
+    if enrollment.status not in ("active", "paused") or not step:
+        return None
+    of_step = [e for e in entries if e.entry.step_id == step and e.kind in _STEP_KINDS]
+    return of_step[-1] if of_step and of_step[-1].kind == "step.deferred" else None
 
 
 def _continue(model: _Model, position: dict[str, Any]) -> str:
@@ -969,7 +992,7 @@ def _in_enrollment(
             [f"{entered}; they are waiting at {ref.label} until {times.full(until)} (its when), then it runs"],
             None,
         )
-    now, next_ = _where(enrollment, model, times)
+    now, next_ = _where(enrollment, model, times, entries)
     if here is None or here.order < ref.order or position.get("kind") in ("goal", "wait_until", "return"):
         verdict = "waiting" if (until or enrollment.status in ("waiting", "paused")) else "not_yet"
         return verdict, [f"{entered}; not there yet: {now}" + (f"; next: {next_}" if next_ else "")], None
