@@ -207,9 +207,9 @@ def test_given_quiet_hours_in_tokyo_when_asked_why_not_the_welcome_then_it_is_he
 
     assert told.why_not is not None and told.why_not.verdict == "deferred"
     assert told.why_not.reasons == [
-        f"they entered 2026-11-23 23:00 Asia/Tokyo by the form 'newsletter'; at 2026-11-23 23:00 Asia/Tokyo "
-        "welcome: held back until 2026-11-24 08:00 Asia/Tokyo: quiet hours (21:00-08:00 in the contact's timezone "
-        "Asia/Tokyo)",
+        ("they entered 2026-11-23 23:00 Asia/Tokyo by the form 'newsletter'; at 2026-11-23 23:00 Asia/Tokyo "
+         "welcome: held back until 2026-11-24 08:00 Asia/Tokyo: quiet hours (21:00-08:00 in the contact's timezone "
+         "Asia/Tokyo)"),
         "it runs again at 2026-11-24 08:00 Asia/Tokyo"]
     [journey] = told.maps[0].journeys
     assert journey.now == ("held back at welcome until 2026-11-24 08:00 Asia/Tokyo: quiet hours (21:00-08:00 in the "
