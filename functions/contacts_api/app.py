@@ -59,7 +59,7 @@ def explain(contact_id: str) -> Response:
 
 @app.post("/contacts/<contact_id>/enrollments")
 def enroll(contact_id: str) -> Response:
-    key = app.current_event.get_header_value("Idempotency-Key")
+    key = app.current_event.headers.get("Idempotency-Key")
     return respond(contacts.enroll(contact_id, app.current_event.decoded_body, key, _caller()))
 
 

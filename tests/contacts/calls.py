@@ -46,7 +46,9 @@ def call(method: str, path: str, query: dict[str, str] | None = None, body: str 
              "requestContext": {**event["requestContext"], "httpMethod": method, "resourcePath": resource,
                                 "path": f"/v1{route}"}}
     response = app.lambda_handler(event, FakeLambdaContext())
-    return Answer(response["statusCode"], response.get("headers") or {}, response.get("body") or "")
+    headers = {**(response.get("headers") or {}),
+               **{k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items() if v}}
+    return Answer(response["statusCode"], headers, response.get("body") or "")
 
 
 ROUTES = ["/contacts/import", "/contacts/export", "/contacts/{contact_id}/enrollments/{map_id}",
