@@ -127,19 +127,13 @@ def _registry() -> dict[str, Any]:
     return {record.id: record for record in registered_maps()}
 
 
-def _stats(map_id: str) -> dict[str, Any] | None:
-    try:
-        from automaps.journeys import stats
-    except ImportError:  # the stats counters are not part of this layer yet
-        return None
-    found: dict[str, Any] = stats.read_map(map_id)
-    return found
-
-
 def maps() -> Reply:
+    from automaps.journeys import stats
+
+    counted = {numbers["map_id"]: numbers for numbers in stats.read_all()}
     listed = []
     for map_id, record in sorted(_registry().items()):
-        numbers = _stats(map_id) or {}
+        numbers = counted.get(map_id) or {}
         source = record.source or {}
         listed.append(
             {
@@ -154,33 +148,21 @@ def maps() -> Reply:
     return _reply(200, {"maps": listed})
 
 
-def _counts(numbers: dict[str, Any] | None) -> dict[str, dict[str, int]] | None:
-    if not numbers:
-        return None
-    return {
-        step: {key: int(value) for key, value in counted.items() if isinstance(value, int | float)}
-        for step, counted in (numbers.get("steps") or {}).items()
-    }
-
-
 def map_detail(map_id: str) -> Reply:
     if not MAP_ID.match(map_id):
         return _problem(400, "a map id is lower-case letters, digits and dashes")
     record = _registry().get(map_id)
     if record is None:
         return _problem(404, f"no map {map_id!r} in the registry (automaps push writes it)")
-    numbers = _stats(map_id)
+    from automaps.journeys import stats
+
+    numbers = stats.read_map(map_id)
     svg = None
-    if record.source is not None:
+    if record.source is not None:  # None in records pushed before the registry kept the map
+        from automaps.maps.graph import to_svg
         from automaps.maps.model import Map
 
-        map_ = Map.model_validate(record.source)
-        try:
-            from automaps.maps import graph
-        except ImportError:  # the graph drawing is not part of this layer yet
-            graph = None  # type: ignore[assignment]
-        if graph is not None:
-            svg = graph.to_svg(map_, _counts(numbers))
+        svg = to_svg(Map.model_validate(record.source), numbers.get("steps"))
     source = record.source or {}
     return _reply(
         200,
@@ -188,6 +170,7 @@ def map_detail(map_id: str) -> Reply:
             "map": {"id": map_id, "name": source.get("name") or map_id, "description": source.get("description")},
             "svg": svg,
             "stats": numbers,
+            "steps": list((numbers or {}).get("steps") or {}),  # reading order (the JSON's keys are sorted)
         },
     )
 
@@ -233,10 +216,13 @@ def contact(contact_id: str) -> Reply:
     if found.status != 200:
         return _passed(found)
     payload = json.loads(found.body)
-    from automaps.journeys.explain import explain
+    from automaps.journeys.explain import ExplainError, explain
 
-    explained = explain(contact_id)
-    payload["explain"] = explained.text()
+    contact_id = payload.get("contact", {}).get("id") or contact_id
+    try:
+        payload["explain"] = explain(contact_id).text()
+    except ExplainError as error:
+        payload["explain"] = f"No explanation: {error}"
     return _reply(200, payload)
 
 

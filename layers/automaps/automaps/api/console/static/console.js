@@ -150,7 +150,7 @@
   const SVG_NS = "http://www.w3.org/2000/svg";
   const ELEMENTS = new Set(["svg", "g", "rect", "circle", "ellipse", "line", "polyline", "polygon", "path", "text",
     "tspan", "title", "desc", "defs", "marker", "style"]);
-  const ATTRIBUTES = /^(viewBox|width|height|x|y|x1|x2|y1|y2|cx|cy|r|rx|ry|d|points|fill|stroke|stroke-width|stroke-dasharray|stroke-linecap|stroke-linejoin|font-size|font-family|font-weight|text-anchor|dominant-baseline|transform|class|id|marker-end|marker-start|markerWidth|markerHeight|refX|refY|orient|markerUnits|opacity|fill-opacity|preserveAspectRatio|role|aria-label|aria-labelledby|data-step|dx|dy|xml:space)$/;
+  const ATTRIBUTES = /^(viewBox|width|height|x|y|x1|x2|y1|y2|cx|cy|r|rx|ry|d|points|fill|stroke|stroke-width|stroke-dasharray|stroke-linecap|stroke-linejoin|font-size|font-family|font-weight|text-anchor|dominant-baseline|transform|class|id|marker-end|marker-start|markerWidth|markerHeight|refX|refY|orient|markerUnits|opacity|fill-opacity|preserveAspectRatio|role|aria-label|aria-labelledby|aria-describedby|aria-hidden|data-step|dx|dy|xml:space|version)$/;
 
   function copySvg(source) {
     if (source.nodeType === Node.TEXT_NODE) return document.createTextNode(source.nodeValue);
@@ -174,17 +174,16 @@
     if (!root || root.localName !== "svg" || parsed.getElementsByTagName("parsererror").length) return null;
     const svg = copySvg(root);
     if (!svg) return null;
-    svg.setAttribute("role", "img");
-    svg.setAttribute("focusable", "false");
-    let title = svg.querySelector("title");
-    if (!title || title.parentNode !== svg) {
+    if (!svg.getAttribute("role")) svg.setAttribute("role", "img");
+    let title = Array.from(svg.children).find((child) => child.localName === "title");
+    if (!title) {
       title = document.createElementNS(SVG_NS, "title");
+      title.textContent = label;
       svg.prepend(title);
     }
-    if (!title.textContent) title.textContent = label;
-    title.setAttribute("id", "map-drawing-title");
-    svg.setAttribute("aria-labelledby", "map-drawing-title");
-    svg.setAttribute("aria-label", label);
+    if (!title.id) title.id = "map-drawing-title";
+    if (!svg.getAttribute("aria-labelledby")) svg.setAttribute("aria-labelledby", title.id);
+    svg.setAttribute("aria-label", title.textContent || label);
     return svg;
   }
 
@@ -226,7 +225,9 @@
     const svg = found.svg ? drawing(found.svg, label) : null;
     $("map-drawing").append(svg || el("p", { text: "No drawing of this map is available." }));
     const body = $("steps-table").tBodies[0];
-    for (const [step, counted] of Object.entries(stats.steps || {})) {
+    const steps = stats.steps || {};
+    for (const step of found.steps && found.steps.length ? found.steps : Object.keys(steps)) {
+      const counted = steps[step] || {};
       const messages = MESSAGE_KEYS.filter((key) => counted[key] !== undefined)
         .map((key) => key + " " + counted[key] + (counted.rates && counted.rates[key] !== undefined ? " (" + Math.round(100 * counted.rates[key]) + "%)" : ""));
       body.append(el("tr", {}, [

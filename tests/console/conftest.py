@@ -1,0 +1,74 @@
+"""The console's tests: the local runtime with welcome-leads run for a few contacts, served over
+HTTP on a free loopback port as `automaps serve` serves it (LocalApi bound to 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from werkzeug.test import Client
+
+from automaps_local.clock import VirtualClock
+from automaps_local.http import LocalApi
+from automaps_local.runtime import LocalRuntime
+from automaps_local.serve import make_server, push_content
+from tests.conftest import ROOT, load_event
+
+START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # a Monday, 09:00 in New York
+PEOPLE = {"ann@example.com": "Ann", "bob@example.com": "Bob", "cid@example.com": "Cid"}
+
+
+@dataclass
+class Served:
+    runtime: LocalRuntime
+    url: str  # http://127.0.0.1:<port>
+
+    def contact_id(self, email: str) -> str:
+        found = self.runtime.contact(email=email)
+        assert found is not None, email
+        return str(found["profile"]["id"] if "profile" in found else found["id"])
+
+
+def sign_up(runtime: LocalRuntime, email: str, first_name: str) -> None:
+    body = {**json.loads(load_event("form_post_json.json")["body"]), "email": email, "first_name": first_name}
+    response = Client(LocalApi(runtime)).post(
+        "/forms/newsletter", data=json.dumps(body), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 202, response.get_data(as_text=True)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    """GIVEN the backend from template.yaml on moto, the content pushed, and three contacts signed
+    up through welcome-leads: ann opens the welcome email, bob's bounces, cid's is delivered; two
+    hours later all three wait two days. It is served on a free port of 127.0.0.1."""
+    clock = VirtualClock(START, auto_advance=False)
+    with LocalRuntime(
+        ROOT / "template.yaml",
+        clock=clock,
+        environment={"POWERTOOLS_METRICS_DISABLED": "true"},
+        schedule_events=False,
+    ) as runtime:
+        push_content(runtime)
+        for email, name in PEOPLE.items():
+            sign_up(runtime, email, name)
+        runtime.run_until_settled(until=timedelta(hours=1))
+        emails = {email["to"][0]: email for email in runtime.outbox()["emails"]}
+        runtime.ses_event(emails["ann@example.com"]["id"], "Delivery")
+        runtime.ses_event(emails["ann@example.com"]["id"], "Open")
+        runtime.ses_event(emails["bob@example.com"]["id"], "Bounce")
+        runtime.ses_event(emails["cid@example.com"]["id"], "Delivery")
+        runtime.run_until_settled(until=timedelta(hours=2))
+        server = make_server(runtime, "127.0.0.1", 0)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield Served(runtime, f"http://127.0.0.1:{server.server_port}")
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
