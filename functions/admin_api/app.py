@@ -1,11 +1,12 @@
-"""Admin API (IAM auth): team members' tasks (list, complete) and fulfillment list exports."""
+"""Admin API (IAM auth): team members' tasks (list, complete), fulfillment list exports and the
+numbers per map and step (GET /stats, GET /stats/{map_id})."""
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from automaps.api import admin
+from automaps.api import admin, stats
 from automaps.replies import respond
 
 logger = Logger()
@@ -31,6 +32,16 @@ def complete_task(task_id: str) -> Response:
 @app.get("/fulfillment/<name>")
 def export_fulfillment(name: str) -> Response:
     return respond(admin.export_fulfillment(name, app.current_event.query_string_parameters or {}))
+
+
+@app.get("/stats")
+def all_stats() -> Response:
+    return respond(stats.read_all())
+
+
+@app.get("/stats/<map_id>")
+def map_stats(map_id: str) -> Response:
+    return respond(stats.read(map_id))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
