@@ -17,7 +17,8 @@ answers the ``Automaps-Signature`` header for the posted body, signed with the s
 secret at virtual now (the 5-minute tolerance is checked against the virtual clock).
 ``POST /_local/publish`` with ``{"map": "maps/<id>.yaml", "policy": "keep" | "move" | "remove"}``
 publishes an edited map on the running backend (``LocalRuntime.publish``), and ``GET
-/_local/census?map=<id>`` says where the contacts inside it stand. ``GET
+/_local/census?map=<id>`` says where the contacts inside it stand, ``GET /_local/stats?map=<id>``
+gives its numbers per step (without ``map``: every map's, a list). ``GET
 /_local/explain?contact=<email|phone|id>[&why_not=<step>&map=<id>]`` tells a contact's journeys
 (``automaps explain``).
 
@@ -124,6 +125,7 @@ class LocalApi:
             ("POST", "publish"): lambda: self._publish(request),
             ("GET", "census"): lambda: self._census(request),
             ("GET", "explain"): lambda: self._explain(request),
+            ("GET", "stats"): lambda: self._stats(request),
         }
         handler = handlers.get((request.method, endpoint))
         if handler is None:
@@ -207,6 +209,15 @@ class LocalApi:
                 "counts": [c.model_dump(mode="json") for c in counted.counts],
             }
         )
+
+    def _stats(self, request: Request) -> Response:
+        """The numbers of ``?map=<id>`` (automaps.journeys.stats.read_map), or of every map without it."""
+        from automaps.api import stats
+
+        map_id = request.args.get("map")
+        reply = stats.read(map_id) if map_id is not None else stats.read_all()
+        payload = json.loads(reply.body)
+        return json_response(payload["maps"] if map_id is None and reply.status == 200 else payload, reply.status)
 
     def _explain(self, request: Request) -> Response:
         """``automaps explain`` on this runtime: ``?contact=<email|phone|id>[&why_not=<step>&map=<id>]``
