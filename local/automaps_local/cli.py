@@ -12,6 +12,7 @@ import sys
 
 COMMANDS = {
     "compile": ("automaps_local.compile", "compile maps/*.yaml to statemachines/*.asl.json"),
+    "validate": ("automaps_local.validate", "check the maps against content/ before deploy: every problem at once"),
     "serve": ("automaps_local.serve", "run the backend locally on moto (HTTP API on localhost:3000)"),
     "simulate": ("automaps_local.simulate", "run one contact through a map on the virtual clock"),
     "push": ("automaps_local.push", "upload templates, forms and the map registry to a deployed stack"),
