@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 
 from automaps.store import stats as store
 from automaps.store.contacts import HistoryEntry
@@ -55,6 +56,9 @@ SMS = {"sms.sent": "sent", "sms.delivered": "delivered", "sms.failed": "failed_d
 EMAIL_COUNTERS = ("sent", "delivered", "opened", "clicked", "bounced", "complained", "unsubscribed")
 SMS_COUNTERS = ("sent", "delivered", "clicked", "unsubscribed")
 STEP_COUNTERS = ("waiting", "done", "skipped", "failed")
+COMMIT_MARGIN_MS = 3000
+"""Time the count needs (one transaction, a few retries): with less left, the batch is retried
+rather than risking a timeout after the count was written (which Lambda would bisect and count again)."""
 RATE_OF = {
     "email": ("delivered", "opened", "clicked", "bounced", "complained", "unsubscribed"),
     "sms": ("delivered", "clicked", "unsubscribed"),
@@ -130,6 +134,27 @@ class Batch:
                 break
             out.append(sequence)
         return out
+
+    def counted(self, response: Any, context: Any = None) -> Any:
+        """The router's answer once the batch is counted (:meth:`commit`, the records before the
+        first one ``response`` reports failed). When DynamoDB refuses the write (throttled,
+        unreachable), or too little of the invocation's time is left for it, every record is reported failed instead:
+        the stream delivers the batch again from its first record (routes are keyed on the
+        entries; the marker was not moved), never as a function error, which Lambda would bisect."""
+        failed = {str(item["itemIdentifier"]) for item in response.get("batchItemFailures", [])}
+        retry_all = {"batchItemFailures": [{"itemIdentifier": self.sequences[0]}]} if self.sequences else response
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        if remaining is not None and remaining() < COMMIT_MARGIN_MS:
+            logger.warning("stream batch not counted: too little time left; reported failed from its first record")
+            return retry_all
+        try:
+            self.commit(failed)
+        except (ClientError, BotoCoreError, store.StatsConflict):  # throttled, unreachable: the batch comes again
+            logger.exception("stream batch not counted; reported failed from its first record")
+            return retry_all
+        except Exception:  # a fault of the counting itself never holds up routing: these counts are lost
+            logger.exception("stream batch not counted (a fault in the counting); routed as reported")
+        return response
 
     def commit(self, failed: set[str] | None = None, db: store.StatsStore | None = None) -> int:
         """Add the counted records' deltas to the counters, once; returns the records counted.
