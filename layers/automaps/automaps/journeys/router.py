@@ -42,13 +42,7 @@ def handle(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
         )
     finally:
         tally.flush()
-    failed = {str(item["itemIdentifier"]) for item in response.get("batchItemFailures", [])}
-    try:
-        batch.commit(failed)
-    except Exception:  # the batch comes again; its routes are keyed on the entries
-        logger.exception("stream batch not counted; reported failed from its first record")
-        return {"batchItemFailures": [{"itemIdentifier": batch.sequences[0]}]} if batch.sequences else response
-    return response
+    return batch.counted(response, context)
 
 
 def route_record(record: DynamoDBRecord, tally: metrics.Tally | None = None, batch: stats.Batch | None = None) -> None:
