@@ -4,7 +4,9 @@ resources that deploy them, in template.yaml's generated block (automaps_local.w
 Adding, changing or removing a YAML file in maps/ is all a user does; `sam deploy` then deploys
 it. With ``--check`` nothing is written: the command lists the definitions that are stale,
 missing or left over from a deleted map and a stale generated block, and exits 1 if there are any
-(for CI and `make check`). A map with errors prints them and exits 2.
+(for CI and `make check`). A map with errors prints them and exits 2: every problem `automaps
+validate` finds (automaps_local.validate.check_folder: the loader's checks and, with a content
+folder beside the maps, those against the content).
 
 Removing a map whose state machine is deployed is refused unless its contacts are counted and
 none is left (``--stack-name S``: contacts active, waiting or paused in it) or ``--force``: the
@@ -18,8 +20,8 @@ import sys
 from pathlib import Path
 
 from automaps.maps.compiler import compile_map, to_json
-from automaps.maps.loader import MapError, load_maps
 from automaps_local.template import Template
+from automaps_local.validate import check_folder
 from automaps_local.wiring import WiringError, check, generated, removed_maps
 
 SUFFIX = ".asl.json"
@@ -50,11 +52,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        wanted = {f"{map_.id}{SUFFIX}": to_json(compile_map(map_)) for map_ in load_maps(args.maps)}
-    except MapError as error:
-        print(error, file=sys.stderr)
+    if not args.maps.is_dir():
+        print(f"{args.maps}: no such directory of maps", file=sys.stderr)
         return 2
+    readings, problems = check_folder(args.maps)  # everything `automaps validate` checks
+    if problems:
+        for problem in problems:
+            print(problem.line(), file=sys.stderr)
+        return 2
+    wanted = {f"{map_.id}{SUFFIX}": to_json(compile_map(map_)) for map_ in readings.maps.values()}
     out: Path = args.out
     definitions = {name.removesuffix(SUFFIX): text for name, text in wanted.items()}
     template_path: Path = args.template or args.maps.parent / "template.yaml"

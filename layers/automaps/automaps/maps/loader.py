@@ -398,38 +398,43 @@ _STAND_IN_EVENT = "automaps.stand-in"
 
 
 def _validated(file: FilePath, data: Any, odd: dict[Path, OddScalar]) -> tuple[Map | None, list[Finding], list[Path]]:
-    """The map (or None) and pydantic's problems, all of them: after each round, unknown keys are
-    taken out and refused steps and triggers stood in for, and the map is validated again, until
-    it validates or nothing more can be stood in for. Later rounds' problems at or under a path
-    taken out are dropped (they follow from the stand-in)."""
+    """The map (or None), pydantic's problems, all of them, and the paths stood in for: after each
+    round, unknown keys are taken out and refused steps and triggers stood in for, and the map is
+    validated again, until it validates or nothing more can be stood in for. Later rounds'
+    problems at or under a path changed are dropped (they follow from the change: a send_email
+    whose misspelt 'subjcet' was taken out has no subject)."""
     findings: list[Finding] = []
-    dropped: list[Path] = []
+    changed: list[Path] = []
+    stand_ins: list[Path] = []
     current = data
     for _ in range(_RETRIES):
         try:
-            return Map.model_validate(current), findings, dropped
+            return Map.model_validate(current), findings, stand_ins
         except ValidationError as error:
             items = error.errors(include_url=False)
-            findings += [f for f in _validation_findings(file, current, items, odd) if not _under(f.path, dropped)]
+            findings += [f for f in _validation_findings(file, current, items, odd) if not _under(f.path, changed)]
             retry = _retry_data(current, items)
             if retry is None:
-                return None, findings, dropped
-            current, more = retry
-            dropped += more
-    return None, findings, dropped
+                return None, findings, stand_ins
+            current, stripped, stood_in = retry
+            changed += stripped + stood_in
+            stand_ins += stood_in
+    return None, findings, stand_ins
 
 
-def _retry_data(data: Any, items: list[ErrorDetails]) -> tuple[Any, list[Path]] | None:
-    """``data`` without the unknown keys, with a stand-in for each step and trigger refused (a
-    send_email step with the step's id; a generic event trigger); None when a problem lies
-    elsewhere (the map's own keys), where nothing stands in."""
+def _retry_data(data: Any, items: list[ErrorDetails]) -> tuple[Any, list[Path], list[Path]] | None:
+    """``data`` without the unknown keys (and the paths of the mappings they were taken from),
+    with a stand-in for each step and trigger refused (a send_email step with the step's id; a
+    generic event trigger; and their paths); None when a problem lies elsewhere (the map's own
+    keys), where nothing stands in."""
     new = copy.deepcopy(data)
-    drops: list[Path] = []
+    stripped: list[Path] = []
+    stood_in: list[Path] = []
     for item in items:
         location = _Location(item["loc"], data)
         if item["type"] == "extra_forbidden" and location.path:
             _delete(new, location.path)
-            drops.append(location.path[:-1])
+            stripped.append(location.path[:-1])
         elif location.step_path:
             old = _get(data, location.step_path)
             step_id = old.get("id") if isinstance(old, dict) else None
@@ -437,13 +442,13 @@ def _retry_data(data: Any, items: list[ErrorDetails]) -> tuple[Any, list[Path]] 
             if isinstance(step_id, str) and STEP_ID.fullmatch(step_id):
                 stand_in["id"] = step_id
             _set(new, location.step_path, stand_in)
-            drops.append(location.step_path)
+            stood_in.append(location.step_path)
         elif len(location.path) >= 2 and location.path[0] == "triggers" and isinstance(location.path[1], int):
             _set(new, location.path[:2], {"event": {"kind": _STAND_IN_EVENT}})
-            drops.append(location.path[:2])
+            stood_in.append(location.path[:2])
         else:
             return None
-    return new, drops
+    return new, stripped, stood_in
 
 
 def _has(data: Any, part: str | int) -> bool:
