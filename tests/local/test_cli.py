@@ -1,4 +1,4 @@
-"""`automaps simulate` and `automaps serve` on the fixture stack."""
+"""`automaps serve` on the fixture stack (`automaps simulate`: tests/local/test_simulate.py)."""
 
 from __future__ import annotations
 
@@ -14,43 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from automaps_local.cli import main
 from tests.local.conftest import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def simulate(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    code = main(["simulate", *args, "--template", str(FIXTURES / "template.yaml"),
-                 "--start", "2026-11-23T09:00:00Z"])
-    return code, capsys.readouterr().out
-
-
-def test_given_a_map_without_a_form_trigger_when_simulated_then_it_prints_the_timeline_and_succeeds(capsys):
-    code, out = simulate(capsys, str(FIXTURES / "demo-map.yaml"), "--contact", str(FIXTURES / "contact.json"))
-
-    assert code == 0, out
-    assert "started demo-sim-" in out
-    assert "2026-11-23T09:00:00Z  welcome" in out and "2026-11-25T09:00:00Z  goodbye" in out
-    assert "2026-11-25T09:00:00Z  email    jane@example.com  Two days later" in out
-    assert "2026-11-25T09:00:00Z  sms      +14155550134      Reminder for Jane" in out
-    assert ": SUCCEEDED" in out
-
-
-def test_given_a_form_that_starts_nothing_when_simulated_then_it_says_so_and_fails(capsys):
-    code, out = simulate(capsys, str(FIXTURES / "demo-map.yaml"), "--contact", str(FIXTURES / "contact.json"),
-                         "--form", "newsletter")
-
-    assert code == 1
-    assert "POST /forms/newsletter -> 200" in out and "the contact did not enter demo" in out
-
-
-def test_given_a_map_the_template_does_not_deploy_when_simulated_then_it_exits_2(capsys, tmp_path):
-    (tmp_path / "other.yaml").write_text("id: other\n")
-
-    code, out = simulate(capsys, str(tmp_path / "other.yaml"), "--contact", str(FIXTURES / "contact.json"))
-
-    assert code == 2 and "map 'other' is not deployed" in out
 
 
 def _free_port() -> int:

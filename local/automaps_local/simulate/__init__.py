@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import logging
 import sys
 from collections.abc import Iterator
@@ -55,6 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="something that happens to every contact, e.g. 'after 1 day: opened welcome-email' (repeatable)",
     )
     parser.add_argument("--form", help="the form to submit (default: the map's form_submitted trigger)")
+    parser.add_argument(
+        "--enter",
+        choices=["form", "start", "events"],
+        help="how contacts enter: form (post the form; the default when the map has a form trigger), start "
+        "(StartExecution directly; the default otherwise) or events (only create the contact: the --event "
+        "entries, e.g. 'after 0 minutes: tag vip', enroll it through the map's triggers)",
+    )
     parser.add_argument(
         "--start",
         type=parse_time,
@@ -120,7 +126,9 @@ def simulate(args: argparse.Namespace, template: Path, map_: Any, maps: list[Any
         ) as runtime,
     ):
         deploy.deploy(runtime, maps)
-        run_ = Run(runtime, map_, args.form or _form_trigger(map_), progress=not args.no_progress and len(plans) > 1)
+        form = args.form or _form_trigger(map_)
+        enter = args.enter or ("form" if form else "start")
+        run_ = Run(runtime, map_, form, enter, progress=not args.no_progress and len(plans) > 1)
         notes = run_.go(plans, horizon=timedelta(days=args.until_days))
         executions = runtime.executions(map_.id)
         results = [report.outcome(map_.id, p.email, executions, notes.get(p.email)) for p, _ in plans]
@@ -136,12 +144,12 @@ def simulate(args: argparse.Namespace, template: Path, map_: Any, maps: list[Any
 class Run:
     """Enter the contacts at the start, then move the clock from event to event to the horizon."""
 
-    def __init__(self, runtime: Any, map_: Any, form: str | None, progress: bool = False) -> None:
+    def __init__(self, runtime: Any, map_: Any, form: str | None, enter: str, progress: bool = False) -> None:
         from werkzeug.test import Client
 
         from automaps_local.http import LocalApi
 
-        self.runtime, self.map, self.form = runtime, map_, form
+        self.runtime, self.map, self.form, self.how = runtime, map_, form, enter
         self.local = LocalApi(runtime)
         self.api = Client(self.local)
         self.progress = progress
@@ -183,13 +191,13 @@ class Run:
                 note = inject(self.runtime, self.api, person.fields, event)
             if note:
                 notes.setdefault(person.email, []).append(note)
-        self.settled = self.advance(end)
+        self.settled = self.advance(end, final=True)
         if self.bar is not None:
             self._tick()
             self.bar.close()
         return notes
 
-    def advance(self, at: datetime) -> bool:
+    def advance(self, at: datetime, final: bool = False) -> bool:
         """Run to ``at`` (virtual), a day at a time for the progress bar; True if nothing is left running."""
         clock = self.runtime.clock
         settled = False
@@ -201,7 +209,7 @@ class Run:
             self._tick()
             if settled:
                 break
-        if clock.now() < at:  # everything ended before: time still passes until the event
+        if clock.now() < at and not final:  # everything ended before: time still passes until the event
             clock.advance((at - clock.now()).total_seconds())
         return settled or not clock.stats()["participants"]
 
@@ -211,7 +219,7 @@ class Run:
             from automaps.store.contacts import ContactStore
 
             ContactStore().upsert_by_email(person.email, {}, tags=person.tags)
-        if self.form and self.local.match("POST", f"/forms/{self.form}"):
+        if self.how == "form" and self.form and self.local.match("POST", f"/forms/{self.form}"):
             response = self.api.post(f"/forms/{self.form}", json=person.fields, headers={"Accept": "application/json"})
             if not quiet:
                 print(f"POST /forms/{self.form} -> {response.status_code} {response.get_data(as_text=True)[:200]}")
@@ -219,18 +227,18 @@ class Run:
         from automaps.store.contacts import ContactStore
 
         contact, _ = ContactStore().upsert_by_email(person.email, person.fields)
-        map_id = self.map.id
-        key = hashlib.sha256(f"{map_id}|{contact.id}".encode()).hexdigest()[:16]
-        name = f"{map_id}-sim-{key}"
-        payload = {"contact_id": contact.id, "enrollment_id": f"e_sim_{key}", "map_id": map_id}
-        self.runtime.start_execution(map_id, payload, name)
+        if self.how == "events":
+            return None
+        from automaps.journeys import enrollment
+
+        record = enrollment.map_record(self.map.id)
+        assert record is not None  # deploy registered it
+        event = {"type": "simulate", "at": clock_iso()}
+        result = enrollment.enroll(record, contact.id, event, cause_id=f"simulate-{contact.id}")
         if not quiet:
-            print(
-                f"started {name} directly (no form route for {self.form!r})"
-                if self.form
-                else f"started {name} directly"
-            )
-        return None
+            why = f" (no form route for {self.form!r})" if self.how == "form" else ""
+            print(f"enrolled directly{why}: {result.outcome} {result.enrollment_id} {result.reason or ''}".rstrip())
+        return None if result.outcome == "enrolled" else f"not enrolled: {result.reason}"
 
     def _tick(self) -> None:
         """The bar: journeys ended so far (every contact's run that is no longer a participant of the clock)."""
@@ -245,6 +253,12 @@ def _bar(what: str, total: int) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, desc=what, unit="contact", file=sys.stderr, leave=False)
+
+
+def clock_iso() -> str:
+    from automaps import clock
+
+    return clock.iso()
 
 
 def _form_trigger(map_: Any) -> str | None:

@@ -158,7 +158,7 @@ def _check_email(text: str, name: str, map_: Map | None) -> None:
 def _ingest(text: str, after: timedelta, kind: str, positional: list[str], values: dict[str, Any]) -> Event:
     from automaps.intake import ingest
 
-    known = ", ".join(["opened", "clicked", "delivered", "bounced", "complained", "form", "tag", "untag"])
+    known = ", ".join([*SES_EVENTS, "form", "tag", "untag"])
     if not re.fullmatch(ingest.CUSTOM_TYPE, kind):
         raise EventError(
             f"event {text!r}: {kind!r} is not something that can happen; use one of {known}, an event type "
