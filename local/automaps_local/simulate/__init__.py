@@ -250,7 +250,7 @@ class Run:
 
 
 def _bar(what: str, total: int) -> Any:
-    from tqdm import tqdm
+    from tqdm import tqdm  # type: ignore[import-untyped]  # (no stubs installed: types-tqdm)
 
     return tqdm(total=total, desc=what, unit="contact", file=sys.stderr, leave=False)
 
