@@ -365,7 +365,7 @@ class _Model:
             if isinstance(ref.step, GoToStep):
                 return self.ref(ref.step.go_to)
             *list_path, index = ref.path
-            following = self.by_path.get((*list_path, index + 1))
+            following = self.by_path.get((*list_path, int(index) + 1))
             if following is not None:
                 return following
             ref = self._parent(tuple(list_path))
