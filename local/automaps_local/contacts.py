@@ -23,6 +23,7 @@ API refused (its message on standard error), 2 a usage or connection error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -294,15 +295,38 @@ def _remove(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
-def chunks(text: str, size: int) -> tuple[list[str], list[list[str]]]:
-    """The CSV's header and its data rows, cut into chunks of ``size`` records (cells with line
-    breaks stay in their record)."""
+def chunks(
+    text: str, size: int, region: str | None = None
+) -> tuple[list[str], list[list[list[str]]], list[dict[str, Any]]]:
+    """The CSV's header (with the ``_row`` column first), its data rows numbered by their row in
+    the file (the header is row 1) cut into chunks of ``size``, and the rows that repeat an
+    earlier row's email (any case) or, without one, its phone: left out here, so the file is
+    deduplicated as a whole, not only within a chunk."""
+    from automaps.store.contacts import normalise_phone
+
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     header = next(reader, None)
     if not header:
         raise ValueError("the file is empty: a CSV with a header row (email and/or phone, fields, tags) is needed")
-    rows = list(reader)
-    return header, [rows[start : start + size] for start in range(0, len(rows), size)]
+    names = [name.strip().lower() for name in header]
+    seen: dict[str, int] = {}
+    rows, repeated = [], []
+    for number, cells in enumerate(reader, start=2):
+        values = dict(zip(names, (cell.strip() for cell in cells), strict=False))
+        identity = None
+        if values.get("email"):
+            identity = "email:" + values["email"].lower()
+        elif values.get("phone"):
+            with contextlib.suppress(ValueError):  # (not a number: the API names the row's error)
+                identity = "phone:" + normalise_phone(values["phone"], region)
+        if identity in seen:
+            kind = identity.split(":")[0] if identity else ""
+            repeated.append({"row": number, "of_row": seen[identity], "reason": f"same {kind} as row {seen[identity]}"})
+            continue
+        if identity:
+            seen[identity] = number
+        rows.append([str(number), *cells])
+    return ["_row", *header], [rows[start : start + size] for start in range(0, len(rows), size)], repeated
 
 
 def _csv(header: list[str], rows: list[list[str]]) -> bytes:
@@ -318,22 +342,26 @@ def _import(client: Client, args: argparse.Namespace) -> int:
 
     if not 1 <= args.chunk <= 1000:
         raise ValueError("--chunk must be from 1 to 1000 rows")
-    header, parts = chunks(args.file.read_text(encoding="utf-8-sig"), args.chunk)
+    header, parts, repeated = chunks(args.file.read_text(encoding="utf-8-sig"), args.chunk, args.phone_region)
     total: dict[str, Any] = {
-        "rows": 0,
+        "rows": len(repeated),
         "created": 0,
         "updated": 0,
         "unchanged": 0,
-        "skipped": 0,
+        "skipped": len(repeated),
         "errors": [],
-        "duplicates": [],
+        "duplicates": list(repeated),
     }
-    first_row = 2
     with tqdm(
-        total=sum(len(p) for p in parts), unit="row", file=sys.stderr, disable=args.no_progress, desc=args.file.name
+        total=sum(len(p) for p in parts) + len(repeated),
+        initial=len(repeated),
+        unit="row",
+        file=sys.stderr,
+        disable=args.no_progress,
+        desc=args.file.name,
     ) as bar:
         for part in parts:
-            query = {"first_row": str(first_row)}
+            query: dict[str, str] = {}
             if args.phone_region:
                 query["region"] = args.phone_region
             if args.dry_run:
@@ -343,8 +371,9 @@ def _import(client: Client, args: argparse.Namespace) -> int:
             for key, value in report.items():
                 if key in total and isinstance(value, (list, int)) and not isinstance(value, bool):
                     total[key] += value
-            first_row += len(part)
             bar.update(len(part))
+    for key in ("errors", "duplicates"):
+        total[key].sort(key=lambda found: found["row"])
     if args.dry_run:
         total["dry_run"] = True
     text = json.dumps(total, indent=2, sort_keys=True)

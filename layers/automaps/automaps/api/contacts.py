@@ -59,6 +59,8 @@ IGNORED_COLUMNS = frozenset({"id", "created_at", "updated_at", "unsubscribed"})
 """Columns of an export that an import reads past (contacts are matched by email or phone)."""
 EXPORT_COLUMNS = ("id", "email", "phone", "tags", "unsubscribed", "created_at", "updated_at", "fields")
 NEXT_HEADER = "Automaps-Next"
+ROW_COLUMN = "_row"
+"""An optional import column: the record's row number in the whole file (what errors name)."""
 
 
 def _problem(status: int, message: str, **more: Any) -> Reply:
@@ -320,6 +322,9 @@ def import_contacts(body: str | None, query: dict[str, str]) -> Reply:
         rows = list(reader)
     except csv.Error as error:
         return _problem(400, f"not CSV: {error}")
+    numbered = header.index(ROW_COLUMN) if ROW_COLUMN in header else None
+    if numbered is not None:  # (the CLI's: each record's row in the whole file, after its own dedupe)
+        header.pop(numbered)
     bad = [
         name
         for name in header
@@ -348,6 +353,11 @@ def import_contacts(body: str | None, query: dict[str, str]) -> Reply:
     parsed: list[_Row] = []
     for offset, cells in enumerate(rows):
         number = first_row + offset
+        if numbered is not None:
+            given = cells.pop(numbered) if numbered < len(cells) else ""
+            if not given.isdigit():
+                return _problem(400, f"row {number}: the {ROW_COLUMN} column must hold the row's number in the file")
+            number = int(given)
         if not any(cell.strip() for cell in cells):
             continue
         report["rows"] += 1
@@ -391,7 +401,7 @@ def _parse_row(number: int, header: list[str], cells: list[str], region: str | N
     if len(cells) > len(header):
         error("-", f"{len(cells)} cells for {len(header)} columns")
         return None
-    values = dict(zip(header, (cell.strip() for cell in cells), strict=False))
+    values = dict(zip(header, (_unquoted(cell.strip()) for cell in cells), strict=False))
     email, phone = values.pop("email", "") or None, values.pop("phone", "") or None
     tags = {t.strip() for t in (values.pop("tags", "") or "").split(";") if t.strip()}
     extra = values.pop("fields", "") or ""
@@ -433,6 +443,11 @@ def _parse_row(number: int, header: list[str], cells: list[str], region: str | N
             failed = True
             break
     return None if failed else _Row(number, email, phone, fields, tags)
+
+
+def _unquoted(cell: str) -> str:
+    """A cell as an export wrote it for spreadsheets (``'+1415...``: lists.safe_cell) read back."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in ("=", "+", "-", "@") else cell
 
 
 def _upsert(row: _Row) -> str:
