@@ -24,8 +24,12 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=100_000, help="enrollment: members to enroll (100,000)")
     parser.add_argument("--million", action="store_true", help="enrollment: also 1,000,000 (12 min, 11 GB)")
     parser.add_argument("--broadcast", type=int, default=2_000, help="dynamodb: members of the broadcast (2,000)")
-    parser.add_argument("--sizes", type=lambda text: tuple(int(n) for n in text.split(",")), default=None,
-                        help="throughput: contacts per run, comma-separated (default 20,200,2000)")
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: tuple(int(n) for n in text.split(",")),
+        default=None,
+        help="throughput: contacts per run, comma-separated (default 20,200,2000)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     logging.disable(logging.WARNING)  # the throttled and deferred enrollments are expected, and many

@@ -29,8 +29,13 @@ SIZES = (20, 200, 2_000)
 FLAT_WITHIN = 0.10
 """The target: every size's journeys/s within 10% of the smallest size's."""
 MAP, FORM = "welcome-leads", "newsletter"
-BODY = {"email": "lead{n}@example.com", "first_name": "Lee", "age": 50, "phone": "+14155550134",
-        "timezone": "Europe/Paris"}
+BODY = {
+    "email": "lead{n}@example.com",
+    "first_name": "Lee",
+    "age": 50,
+    "phone": "+14155550134",
+    "timezone": "Europe/Paris",
+}
 BASELINE = ROOT / "bench" / "baselines" / "throughput-before-issue12.json"
 
 

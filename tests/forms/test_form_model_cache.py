@@ -7,9 +7,9 @@ import json
 
 import pytest
 import yaml
+
 from automaps.intake import forms
 from automaps.store.content import ContentStore
-
 from functions.public_api import app
 from tests.conftest import ROOT, load_event
 
@@ -57,10 +57,12 @@ def test_given_a_form_edited_after_a_post_then_the_next_post_is_validated_by_the
 @pytest.mark.parametrize("field_type", ["number", "checkbox"])
 def test_given_two_forms_whose_field_differs_in_type_then_each_validates_with_its_own_model(field_type):
     # GIVEN two definitions of one form id whose "extra" field differs only in type
-    text = forms.FormDefinition.model_validate({**newsletter(), "fields": [{"name": "email", "type": "email"},
-                                                                           {"name": "extra", "type": "text"}]})
-    typed = forms.FormDefinition.model_validate({**newsletter(), "fields": [{"name": "email", "type": "email"},
-                                                                            {"name": "extra", "type": field_type}]})
+    text = forms.FormDefinition.model_validate(
+        {**newsletter(), "fields": [{"name": "email", "type": "email"}, {"name": "extra", "type": "text"}]}
+    )
+    typed = forms.FormDefinition.model_validate(
+        {**newsletter(), "fields": [{"name": "email", "type": "email"}, {"name": "extra", "type": field_type}]}
+    )
 
     # THEN the same value is text for one and refused as not a number / not a checkbox for the other
     assert forms.validate(text, {"email": "ada@example.com", "extra": "maybe"})["extra"] == "maybe"
