@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(found, indent=2, sort_keys=True))
+        print(json.dumps(found, indent=2))  # (steps in reading order)
         return 0
     maps = [found] if isinstance(found, dict) else found
     if not maps:

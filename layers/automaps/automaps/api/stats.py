@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -20,7 +22,9 @@ THROTTLED = frozenset({"ThrottlingException", "ProvisionedThroughputExceededExce
 def _unavailable(error: ClientError) -> Reply:
     code = error.response.get("Error", {}).get("Code", "")
     if code in THROTTLED:
-        return Reply(429, '{"message": "DynamoDB is throttling; try again in a few seconds"}', headers={"Retry-After": "5"})
+        return Reply(
+            429, '{"message": "DynamoDB is throttling; try again in a few seconds"}', headers={"Retry-After": "5"}
+        )
     raise error
 
 
@@ -28,7 +32,7 @@ def read_all() -> Reply:
     from automaps.journeys import stats
 
     try:
-        return json_reply(200, {"maps": stats.read_all()})
+        return _in_order({"maps": stats.read_all()})
     except ClientError as error:
         return _unavailable(error)
 
@@ -44,4 +48,9 @@ def read(map_id: str) -> Reply:
             return json_reply(404, {"message": f"no map {map_id!r} is registered or counted"})
     except ClientError as error:
         return _unavailable(error)
-    return json_reply(200, numbers)
+    return _in_order(numbers)
+
+
+def _in_order(payload: dict[str, Any]) -> Reply:
+    """JSON keeping the steps in the map's reading order (json_reply sorts keys)."""
+    return Reply(200, json.dumps(payload))
