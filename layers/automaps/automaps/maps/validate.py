@@ -210,31 +210,46 @@ def _chain(node: nodes.Node) -> tuple[str, tuple[str, ...]] | None:
             return None
 
 
-def _visit(node: nodes.Node, guarded: bool, undeclared: set[str], found: list[Reference]) -> None:
+def _visit(
+    node: nodes.Node, guarded: bool, undeclared: set[str], found: list[Reference], tested: frozenset[str] = frozenset()
+) -> None:
+    """Collect the merge fields under ``node``. ``guarded``: a missing value is handled here (a
+    default's value, a test, an ``if``'s condition); ``tested``: the fields an enclosing ``if``
+    tested, which its body may use as they are (``{% if contact.company %}{{ contact.company }}``)."""
     if isinstance(node, (nodes.Getattr, nodes.Getitem, nodes.Name)):
         chain = _chain(node)
         if chain is not None:
             root, names = chain
             if root in undeclared:
-                found.append(Reference(root, names, node.lineno, guarded))
+                dotted = ".".join((root, *names))
+                safe = guarded or any(dotted == t or dotted.startswith(f"{t}.") for t in tested)
+                found.append(Reference(root, names, node.lineno, safe))
             if isinstance(node, nodes.Getitem):
-                _visit(node.arg, guarded, undeclared, found)
+                _visit(node.arg, guarded, undeclared, found, tested)
             return
-    if isinstance(node, nodes.Filter) and node.name in ("default", "d"):
-        parts: list[tuple[Any, bool]] = [(node.node, True), *((arg, guarded) for arg in node.args)]
-    elif isinstance(node, nodes.Test):
-        parts = [(node.node, True), *((arg, guarded) for arg in node.args)]
-    elif isinstance(node, nodes.If):
-        parts = [(node.test, True), *((n, guarded) for n in (*node.body, *node.elif_, *node.else_))]
-    elif isinstance(node, nodes.CondExpr):
-        parts = [(node.test, True), (node.expr1, guarded), (node.expr2, guarded)]
+    parts: list[tuple[Any, bool, frozenset[str]]]
+    if isinstance(node, nodes.Test) or (isinstance(node, nodes.Filter) and node.name in ("default", "d")):
+        parts = [(node.node, True, tested), *((arg, guarded, tested) for arg in node.args)]
+    elif isinstance(node, (nodes.If, nodes.CondExpr)):
+        inner = tested | _tested(node.test, undeclared)
+        body = [*node.body, *node.elif_] if isinstance(node, nodes.If) else [node.expr1]
+        rest = list(node.else_) if isinstance(node, nodes.If) else [node.expr2]
+        parts = [(node.test, True, tested), *((n, guarded, inner) for n in body), *((n, guarded, tested) for n in rest)]
     elif isinstance(node, (nodes.Or, nodes.And)):
-        parts = [(node.left, True), (node.right, guarded)]
+        right = tested | _tested(node.left, undeclared) if isinstance(node, nodes.And) else tested
+        parts = [(node.left, True, tested), (node.right, guarded, right)]
     else:
-        parts = [(child, guarded) for child in node.iter_child_nodes()]
-    for child, child_guarded in parts:
+        parts = [(child, guarded, tested) for child in node.iter_child_nodes()]
+    for child, child_guarded, child_tested in parts:
         if child is not None:
-            _visit(child, child_guarded, undeclared, found)
+            _visit(child, child_guarded, undeclared, found, child_tested)
+
+
+def _tested(test: nodes.Node, undeclared: set[str]) -> frozenset[str]:
+    """The fields a condition reads (``contact.company`` in ``{% if contact.company %}``)."""
+    found: list[Reference] = []
+    _visit(test, True, undeclared, found)
+    return frozenset(reference.dotted for reference in found)
 
 
 # ---------------------------------------------------------------- the checks
@@ -256,7 +271,7 @@ def _quoted_options(name: str, options: list[str], what: str, where: str) -> str
     close = suggest(name, options)
     if close:
         return f"; did you mean {close.removeprefix(' (did you mean ').removesuffix('?)')!r}?"
-    return f"; {what} in {where}: {', '.join(options)}" if options else f"; there are none in {where}"
+    return f"; the {what} there: {', '.join(options)}" if options else f"; there are no {what} there yet"
 
 
 def _condition_leaves(condition: Any, path: Path) -> Iterator[tuple[Path, BaseModel]]:
