@@ -58,7 +58,7 @@ def from_local(base_url: str, map_id: str | None) -> Any:
             return json.loads(response.read())
     except urllib.error.HTTPError as error:
         message = _message(error.read()) or f"HTTP {error.code}"
-        raise StatsError(message, 1 if error.code == 404 else 2) from None
+        raise StatsError(message, 1 if error.code in (400, 404) else 2) from None
     except (urllib.error.URLError, OSError) as error:
         raise StatsError(f"cannot reach {base_url} ({error}); is `automaps serve` running?") from None
 
