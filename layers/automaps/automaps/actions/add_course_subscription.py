@@ -47,7 +47,7 @@ class Start(BaseModel):
 
 
 class Settings(BaseModel):
-    model_config = _STRICT
+    model_config = ConfigDict(**_STRICT, json_schema_extra={"examples": [{"course": "python-101", "plan": "monthly"}]})
 
     course: CourseId = Field(description="the course's id")
     plan: str = Field(default="standard", description="e.g. monthly, yearly, lifetime")

@@ -11,9 +11,15 @@ if TYPE_CHECKING:
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [{"text": "Asked for a demo: {{ event.fields.message | default('no message') }}"}]
+        },
+    )
 
-    text: str = Field(min_length=1, max_length=10000)
+    text: str = Field(min_length=1, max_length=10000, description="the note; merge fields allowed")
 
 
 def run(ctx: StepContext, settings: Settings) -> Outcome:

@@ -14,10 +14,10 @@ if TYPE_CHECKING:
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [{"product": "free-guide"}]})
 
     product: ProductId = Field(description="the product's id")
-    quantity: int = Field(default=1, ge=1, le=10000)
+    quantity: int = Field(default=1, ge=1, le=10000, description="how many (1 to 10,000)")
 
 
 def run(ctx: StepContext, settings: Settings) -> Outcome:

@@ -31,10 +31,18 @@ def check_currency(value: str) -> str:
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {"product": "course-101", "price": 49.0, "currency": "USD", "order_id": "{{ event.fields.order_id }}"}
+            ]
+        },
+    )
 
     product: ProductId = Field(description="the product's id")
-    quantity: int = Field(default=1, ge=1, le=10000)
+    quantity: int = Field(default=1, ge=1, le=10000, description="how many (1 to 10,000)")
     price: Decimal = Field(ge=0, max_digits=12, decimal_places=2, description="unit price, e.g. 49.00")
     currency: str = Field(description="ISO 4217 code, e.g. USD")
     order_id: str | None = Field(

@@ -29,7 +29,7 @@ Contact id: {{ contact.id }}
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [{"router": "sales-team"}]})
 
     router: str = Field(min_length=1, description="name of a lead router (content/routers/<name>.yaml)")
     reassign: bool = Field(default=False, description="route a contact that already has an owner again")

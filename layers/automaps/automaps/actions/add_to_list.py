@@ -11,7 +11,7 @@ from automaps.store import lists
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [{"list": "vip-customers"}]})
 
     list: str = Field(description=f"the broadcast list: {lists.NAME_RULE}")
 

@@ -13,11 +13,20 @@ if TYPE_CHECKING:
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        json_schema_extra={"examples": [{"sequence": "onboarding-tips", "return": False}]},
+    )
 
     sequence: str = Field(pattern=f"^{MAP_ID_PATTERN}$", description="the id of the sequence")
-    return_: bool = Field(default=True, alias="return")
-    """Wait for the contact to come back (the other map's end or exit) before the next step."""
+    return_: bool = Field(
+        default=True,
+        alias="return",
+        description="wait for the contact to come back (after the sequence's last step, or when removed) "
+        "before the next step; false: go on at once",
+    )
 
 
 def run(ctx: StepContext, settings: Settings) -> Any:

@@ -64,7 +64,20 @@ _MODEL_ID = re.compile(
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_id": "anthropic.claude-3-haiku-20240307-v1:0",
+                    "prompt": "Write one friendly sentence welcoming {{ contact.first_name | default('a new reader') }}.",
+                    "save_to": "welcome_line",
+                    "max_chars": 300,
+                }
+            ]
+        },
+    )
 
     model_id: str = Field(description="Bedrock model id, inference profile id or ARN")
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS, description="the request; merge fields allowed")
@@ -73,8 +86,8 @@ class Settings(BaseModel):
         max_length=MAX_PROMPT_CHARS,
         description="instructions for the model (tone, format); merge fields allowed",
     )
-    max_tokens: int = Field(default=512, ge=1, le=MAX_OUTPUT_TOKENS)
-    temperature: float = Field(default=0.5, ge=0, le=1)
+    max_tokens: int = Field(default=512, ge=1, le=MAX_OUTPUT_TOKENS, description="the longest answer, in tokens")
+    temperature: float = Field(default=0.5, ge=0, le=1, description="0 (focused) to 1 (varied)")
     save_to: str | None = Field(default=None, description="contact field the text is saved to")
     max_chars: int | None = Field(
         default=None, ge=1, le=MAX_SAVED_CHARS, description="cut the saved text to this many characters"

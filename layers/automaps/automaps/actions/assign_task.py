@@ -31,7 +31,21 @@ class DueAt(BaseModel):
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "assignee": "sam@example.com",
+                    "title": "Call {{ contact.first_name | default('the lead') }}",
+                    "description": "Ask how the first days went.",
+                    "due": {"in": {"days": 1}},
+                    "priority": "high",
+                }
+            ]
+        },
+    )
 
     assignee: str = Field(
         min_length=1,
@@ -40,8 +54,8 @@ class Settings(BaseModel):
     )
     title: str = Field(min_length=1, max_length=200, description="merge fields allowed")
     description: str = Field(default="", max_length=5000, description="merge fields allowed")
-    due: DueIn | DueAt
-    priority: Literal["low", "normal", "high"] = "normal"
+    due: DueIn | DueAt = Field(description="when it is due: {in: {days: 2}} after the step runs, or {at: <date-time>}")
+    priority: Literal["low", "normal", "high"] = Field(default="normal", description="low, normal or high")
 
     @field_validator("assignee")
     @classmethod

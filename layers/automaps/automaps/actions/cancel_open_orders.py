@@ -19,7 +19,11 @@ EFFECT = "cancel:"
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"examples": [{"connection": "stripe", "products": ["price_monthly"]}]},
+    )
 
     connection: str = Field(min_length=1, description="a payment connection (content/connections/<name>.yaml)")
     products: tuple[str, ...] | None = Field(

@@ -11,10 +11,14 @@ if TYPE_CHECKING:
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_extra={"examples": [{"add": ["customer"], "remove": ["lead"]}]}
+    )
 
-    add: list[str] = Field(default_factory=list)
-    remove: list[str] = Field(default_factory=list)
+    add: list[str] = Field(
+        default_factory=list, description="tags to add (at least one tag in add or remove; none in both)"
+    )
+    remove: list[str] = Field(default_factory=list, description="tags to take off")
 
     @model_validator(mode="after")
     def _something_to_do(self) -> Settings:

@@ -82,11 +82,25 @@ class Expiry(BaseModel):
 
 
 class Settings(BaseModel):
-    model_config = _STRICT
+    model_config = ConfigDict(
+        **_STRICT,
+        json_schema_extra={
+            "examples": [
+                {
+                    "offer": "welcome-10",
+                    "products": ["course-101"],
+                    "discount": {"percent": 10},
+                    "expires": {"in": {"days": 7}},
+                }
+            ]
+        },
+    )
 
     offer: OfferId = Field(description="the offer's id; creating it again updates it")
-    products: list[ProductId] = Field(min_length=1, max_length=100)
-    discount: DiscountSettings
+    products: list[ProductId] = Field(
+        min_length=1, max_length=100, description="the ids of the products the discount applies to"
+    )
+    discount: DiscountSettings = Field(description="{percent: 10}, or {amount: 5, currency: USD}")
     expires: Expiry | None = Field(default=None, description="no expiry when absent")
     code: str | None = Field(default=None, description="generated (stable per contact and offer) when absent")
 

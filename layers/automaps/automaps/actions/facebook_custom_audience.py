@@ -54,9 +54,15 @@ class FacebookConnection(BaseModel):
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"examples": [{"operation": "add", "audience_id": "23851234567890123"}]},
+    )
 
-    operation: Literal["add", "remove"] = "add"
+    operation: Literal["add", "remove"] = Field(
+        default="add", description="add the contact to the audience, or remove them"
+    )
     audience_id: str = Field(pattern=r"^\d+$", description="the custom audience's numeric id")
     connection: str = Field(default="facebook", min_length=1, description="a 'facebook' connection")
 

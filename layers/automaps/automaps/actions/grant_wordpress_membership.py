@@ -12,7 +12,9 @@ from automaps.providers import wordpress
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_extra={"examples": [{"connection": "members-site", "role": "member"}]}
+    )
 
     connection: str = Field(min_length=1, description="a wordpress connection (content/connections/<name>.yaml)")
     role: str = Field(description="the membership role's slug, e.g. 'member'")

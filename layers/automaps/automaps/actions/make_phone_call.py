@@ -51,9 +51,29 @@ CallStep = Say | Pause | Connect | Literal["hang_up"]
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "from": "+18885550100",
+                    "script": [
+                        {"say": "Hi {{ contact.first_name }}, your order has shipped."},
+                        {"pause": 1},
+                        "hang_up",
+                    ],
+                }
+            ]
+        },
+    )
 
-    script: list[CallStep] = Field(min_length=1, max_length=50)
+    script: list[CallStep] = Field(
+        min_length=1,
+        max_length=50,
+        description="what the call does, in order (1 to 50 steps): {say: text}, {pause: seconds}, {connect: number}, hang_up",
+    )
     from_: str | None = Field(
         default=None,
         alias="from",
@@ -67,8 +87,10 @@ class Settings(BaseModel):
     connection: str | None = Field(
         default=None, min_length=1, description="a connect connection; needed to connect or record"
     )
-    name: str | None = Field(default=None, max_length=512)
-    description: str | None = Field(default=None, max_length=4096)
+    name: str | None = Field(default=None, max_length=512, description="Amazon Connect: the contact's name in Connect")
+    description: str | None = Field(
+        default=None, max_length=4096, description="Amazon Connect: the contact's description in Connect"
+    )
 
     @field_validator("script", mode="before")
     @classmethod

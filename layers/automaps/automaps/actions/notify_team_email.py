@@ -17,7 +17,20 @@ from automaps.store.contacts import mask_email
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "to": ["sales@example.com", {"address": "sam@example.com", "name": "Sam"}],
+                    "subject": "New lead: {{ contact.email }}",
+                    "text": "{{ contact.first_name | default('Someone') }} asked for a demo.",
+                    "reply_to": "{{ contact.email }}",
+                }
+            ]
+        },
+    )
 
     to: list[Recipient] = Field(
         min_length=1, max_length=team.MAX_RECIPIENTS, description="addresses, each a string or {address, name}"

@@ -16,7 +16,15 @@ from automaps.store.contacts import mask_phone
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {"to": ["+14155550199"], "text": "New wholesale lead: {{ contact.first_name | default('a contact') }}"}
+            ]
+        },
+    )
 
     to: list[Recipient] = Field(
         min_length=1,
@@ -24,7 +32,9 @@ class Settings(BaseModel):
         description="numbers in international format (+CC...), each a string or {address, name}",
     )
     text: str = Field(min_length=1, max_length=1600, description="merge fields allowed")
-    sender_id: str | None = Field(default=None, max_length=11)
+    sender_id: str | None = Field(
+        default=None, max_length=11, description="the alphanumeric sender ID (at most 11 characters)"
+    )
 
     _recipients = field_validator("to", mode="before")(team.as_recipients)
 

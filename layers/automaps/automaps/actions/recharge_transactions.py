@@ -18,7 +18,7 @@ EFFECT = "pay:"
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [{"connection": "stripe"}]})
 
     connection: str = Field(min_length=1, description="a payment connection (content/connections/<name>.yaml)")
 

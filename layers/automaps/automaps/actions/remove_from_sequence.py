@@ -13,7 +13,12 @@ if TYPE_CHECKING:
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        json_schema_extra={"examples": [{"sequence": "onboarding-tips"}]},
+    )
 
     sequence: str = Field(pattern=f"^{MAP_ID_PATTERN}$", description="the id of the sequence")
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [{"product": "free-guide"}]})
 
     product: ProductId = Field(description="the product's id")
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [{"offer": "welcome-10"}]})
 
     offer: OfferId = Field(description="the id create_special_offer gave it")
 

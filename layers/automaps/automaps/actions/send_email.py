@@ -38,7 +38,20 @@ _WAYS = "give either 'template: <name>' (a stored template) or an inline 'subjec
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {"template": "welcome"},
+                {
+                    "subject": "Your order {{ event.order_id }}",
+                    "text": "Thanks, {{ contact.first_name | default('there') }}! Your order is on its way.",
+                    "marketing": False,
+                },
+            ]
+        },
+    )
 
     template: str | None = Field(
         default=None, min_length=1, description="name of an email template in the content store"

@@ -22,9 +22,16 @@ from automaps.store.contacts import mask_phone
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        json_schema_extra={"examples": [{"text": "See you at {{ contact.webinar_at }}! Reply STOP to opt out."}]},
+    )
 
-    text: str = Field(min_length=1, max_length=1600)
+    text: str = Field(
+        min_length=1, max_length=1600, description="the message (at most 1,600 characters); merge fields allowed"
+    )
     to: str | None = Field(default=None, description="merge expression; defaults to the contact's phone")
     provider: Literal["sns", "end_user_messaging"] = Field(
         default="sns", description="sns (Amazon SNS) or end_user_messaging (AWS End User Messaging SMS)"

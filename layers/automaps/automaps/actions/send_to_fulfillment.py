@@ -14,7 +14,13 @@ from automaps.store import lists
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [{"list": "welcome-packs", "fields": ["first_name", "last_name", "address", "city"]}]
+        },
+    )
 
     list: str = Field(description=f"the fulfillment list: {lists.NAME_RULE}")
     fields: FieldNames = Field(

@@ -72,10 +72,22 @@ class WebhookConnection(BaseModel):
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://crm.example.com/hooks/lead",
+                    "json": {"email": "{{ contact.email }}", "source": "automaps"},
+                    "save": {"crm_id": "id"},
+                }
+            ]
+        },
+    )
 
     url: str = Field(min_length=1, description="http(s) URL; merge fields allowed")
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = Field(default="POST", description="the HTTP method")
     headers: dict[str, str] = Field(default_factory=dict, description="values may use merge fields")
     json_body: dict[str, Any] | list[Any] | None = Field(
         default=None, alias="json", description="a JSON template: its strings are rendered"
@@ -83,7 +95,9 @@ class Settings(BaseModel):
     form: dict[str, str] | None = Field(default=None, description="urlencoded fields; values rendered")
     connection: str | None = Field(default=None, description="a 'webhook' connection (signing secret, headers)")
     secret_arn: str | None = Field(default=None, description="Secrets Manager secret to sign with")
-    timeout_seconds: float = Field(default=10, gt=0, le=MAX_TIMEOUT_SECONDS)
+    timeout_seconds: float = Field(
+        default=10, gt=0, le=MAX_TIMEOUT_SECONDS, description="how long to wait for the answer, in seconds"
+    )
     save: dict[str, str] = Field(
         default_factory=dict, description="contact field -> JMESPath expression into the JSON answer"
     )

@@ -42,10 +42,25 @@ FieldValue = RelativeDate | str | int | float | bool | list[str] | None
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "set": {"status": "client", "client_since": {"now": True}, "renew_on": {"from_now": {"days": 365}}},
+                    "clear": ["trial_ends"],
+                }
+            ]
+        },
+    )
 
-    set: dict[str, FieldValue] = Field(default_factory=dict)
-    clear: list[str] = Field(default_factory=list)
+    set: dict[str, FieldValue] = Field(
+        default_factory=dict,
+        description="field -> value: text (merge fields allowed), a number, true/false, a list of texts, or a "
+        "relative date {now: true}, {from_now: {days: 30}}, {ago: {hours: 2}}",
+    )
+    clear: list[str] = Field(default_factory=list, description="fields to clear (not email)")
 
     @model_validator(mode="after")
     def _something_to_do(self) -> Settings:

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_extra={"examples": [{"site": "members", "status": "suspended"}]}
+    )
 
     site: SiteId = Field(description="the membership site")
     status: AccessStatus = Field(description="enabled, suspended or disabled")
