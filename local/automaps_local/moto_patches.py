@@ -630,7 +630,100 @@ def _thread_safety_patches() -> list[tuple[object, str, Any]]:
                 _hand_over_stream_records()
 
     call_action.hands_over_stream_records = True  # type: ignore[attr-defined]
-    return [(DynamoHandler, "call_action", call_action), *_transaction_backup_patches()]
+    return [(DynamoHandler, "call_action", call_action), *_transaction_backup_patches(), *_partition_query_patches()]
+
+
+# ---------------------------------------------------------------------- queries read their partition only
+_partition = threading.local()  # .only: (table, its items of one partition) while that table is queried
+
+
+def _partition_query_patches() -> list[tuple[object, str, Any]]:
+    """moto's ``Table.query`` finds its candidates in ``Table.all_items()``: every item of the table,
+    sorted, for each Query, of the table or of an index: O(table log table) where DynamoDB reads
+    one partition. A Query of the table, or of a local secondary index (``ByKind``: its HASH key is
+    the table's), can only return items of the partition its key condition names; while it runs,
+    ``all_items`` of that table answers those items (in moto's order) and moto does the rest as
+    before: key and range conditions, sort order, ``ScanIndexForward``, ``Limit``, pages
+    (``ExclusiveStartKey``), filters, projections, counts. Global secondary indexes (another HASH
+    key) and scans read every item as before. Per thread, so concurrent requests cannot see it."""
+    original_query = dynamodb_table.Table.query
+    original_all_items = dynamodb_table.Table.all_items
+
+    def all_items(self: dynamodb_table.Table) -> list[Any]:
+        only = getattr(_partition, "only", None)
+        if only is not None and only[0] is self:
+            return list(only[1])
+        return original_all_items(self)
+
+    def query(
+        self: dynamodb_table.Table,
+        hash_key: Any,
+        range_comparison: Any,
+        range_objs: Any,
+        limit: Any,
+        exclusive_start_key: Any,
+        scan_index_forward: Any,
+        projection_expressions: Any,
+        index_name: str | None = None,
+        consistent_read: bool = False,
+        filter_expression: Any = None,
+        hash_key_conditions: Any = None,
+        range_key_conditions: Any = None,
+        **filter_kwargs: Any,
+    ) -> Any:
+        def run() -> Any:
+            return original_query(
+                self,
+                hash_key,
+                range_comparison,
+                range_objs,
+                limit,
+                exclusive_start_key,
+                scan_index_forward,
+                projection_expressions,
+                index_name,
+                consistent_read,
+                filter_expression,
+                hash_key_conditions=hash_key_conditions,
+                range_key_conditions=range_key_conditions,
+                **filter_kwargs,
+            )
+
+        value = _queried_partition(self, hash_key, index_name, hash_key_conditions)
+        if value is None or getattr(_partition, "only", None) is not None:
+            return run()
+        stored = self.items.get(value)  # never self.items[value]: it inserts into the defaultdict
+        if stored is None:
+            rows: list[Any] = []
+        elif self.range_key_attr:
+            rows = sorted(stored.values(), key=lambda item: item.range_key)
+        else:
+            rows = [stored]
+        _partition.only = (self, rows)
+        try:
+            return run()
+        finally:
+            _partition.only = None
+
+    return [(dynamodb_table.Table, "query", query), (dynamodb_table.Table, "all_items", all_items)]
+
+
+def _queried_partition(
+    table: dynamodb_table.Table, hash_key: Any, index_name: str | None, hash_key_conditions: Any
+) -> Any:
+    """The table's partition key value a Query can only read from; None when it may read any
+    (a global secondary index, or a call moto's backend does not make)."""
+    if index_name is None:
+        return hash_key if isinstance(hash_key, DynamoType) else None
+    local = next((index for index in table.indexes or [] if index.name == index_name), None)
+    if local is None:
+        return None
+    hashes = [key["AttributeName"] for key in local.schema if key["KeyType"] == "HASH"]
+    conditions = hash_key_conditions or []
+    if hashes != [table.hash_key_attr] or len(conditions) != 1 or conditions[0][0] != table.hash_key_attr:
+        return None
+    value = conditions[0][1]
+    return value if isinstance(value, DynamoType) else None
 
 
 # ---------------------------------------------------------------------- transactions back up their items only

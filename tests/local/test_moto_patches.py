@@ -433,3 +433,139 @@ def test_given_a_cancelled_transaction_then_exactly_the_items_it_touched_are_as_
     ])
     assert db.get_item(TableName="t", Key={"pk": {"S": "a"}, "sk": {"S": "1"}})["Item"]["n"] == {"N": "2"}
     assert db.scan(TableName="t", Select="COUNT")["Count"] == 3
+
+
+# ---------------------------------------------------------------------- queries read their partition only
+def _history_table(db: Any) -> None:
+    """A table shaped like the contacts table: pk/sk, the ByKind LSI (pk, ksk) and a GSI, with
+    three partitions of items, some without ksk (not in the index)."""
+    string = [{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "ksk", "g")]
+    db.create_table(
+        TableName="h", BillingMode="PAY_PER_REQUEST", AttributeDefinitions=string,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        LocalSecondaryIndexes=[{"IndexName": "ByKind", "Projection": {"ProjectionType": "ALL"},
+                                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                                              {"AttributeName": "ksk", "KeyType": "RANGE"}]}],
+        GlobalSecondaryIndexes=[{"IndexName": "GSI1", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}])
+    for contact in ("c1", "c2", "c3"):
+        for n in range(12):
+            kind = ("email.opened", "email.sent", "tag.added")[n % 3]
+            item = {"pk": {"S": f"CONTACT#{contact}"}, "sk": {"S": f"H#2026-11-{10 + n:02d}#{n}"},
+                    "n": {"N": str(n)}, "g": {"S": f"G{n % 2}"}}
+            if n % 4:
+                item["ksk"] = {"S": f"{kind}#2026-11-{10 + n:02d}#{n}"}
+            db.put_item(TableName="h", Item=item)
+
+
+QUERIES: list[dict[str, Any]] = [
+    {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "CONTACT#c2"}}},
+    {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "CONTACT#absent"}}},
+    {"KeyConditionExpression": "pk = :p AND begins_with(sk, :h)", "ScanIndexForward": False, "Limit": 5,
+     "ExpressionAttributeValues": {":p": {"S": "CONTACT#c2"}, ":h": {"S": "H#2026-11-1"}}},
+    {"KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b", "FilterExpression": "n > :three",
+     "ExpressionAttributeValues": {":p": {"S": "CONTACT#c3"}, ":a": {"S": "H#2026-11-12"},
+                                   ":b": {"S": "H#2026-11-20"}, ":three": {"N": "3"}}},
+    {"KeyConditionExpression": "pk = :p", "Select": "COUNT", "ConsistentRead": True,
+     "ExpressionAttributeValues": {":p": {"S": "CONTACT#c1"}}},
+    {"IndexName": "ByKind", "KeyConditionExpression": "pk = :p", "ConsistentRead": True,
+     "ExpressionAttributeValues": {":p": {"S": "CONTACT#c2"}}},
+    {"IndexName": "ByKind", "KeyConditionExpression": "pk = :p AND begins_with(ksk, :k)", "ScanIndexForward": False,
+     "ExpressionAttributeValues": {":p": {"S": "CONTACT#c2"}, ":k": {"S": "email.opened#"}}},
+    {"IndexName": "ByKind", "KeyConditionExpression": "pk = :p AND ksk BETWEEN :a AND :b", "Limit": 2,
+     "ProjectionExpression": "sk, n",
+     "ExpressionAttributeValues": {":p": {"S": "CONTACT#c1"}, ":a": {"S": "email.sent#2026-11-11"},
+                                   ":b": {"S": "email.sent#2026-11-30"}}},
+    {"IndexName": "ByKind", "KeyConditionExpression": "pk = :p AND ksk > :k", "Select": "COUNT",
+     "ExpressionAttributeValues": {":p": {"S": "CONTACT#c3"}, ":k": {"S": "email.sent#"}}},
+    {"IndexName": "GSI1", "KeyConditionExpression": "g = :g", "ExpressionAttributeValues": {":g": {"S": "G1"}}},
+]
+
+
+def _answers(db: Any) -> list[list[dict[str, Any]]]:
+    """Every page of every query in QUERIES (Limit pages through LastEvaluatedKey)."""
+    answers = []
+    for query in QUERIES:
+        pages, start = [], None
+        while True:
+            page = db.query(TableName="h", **query, **({"ExclusiveStartKey": start} if start else {}))
+            page.pop("ResponseMetadata")
+            pages.append(page)
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+        answers.append(pages)
+    return answers
+
+
+def test_given_moto_5_2_5_then_its_query_finds_candidates_where_the_partition_patch_expects():
+    from moto.dynamodb.models import table as dynamodb_table
+
+    assert _params(dynamodb_table.Table.query) == [
+        "self", "hash_key", "range_comparison", "range_objs", "limit", "exclusive_start_key", "scan_index_forward",
+        "projection_expressions", "index_name", "consistent_read", "filter_expression", "hash_key_conditions",
+        "range_key_conditions", "filter_kwargs"]
+    source = inspect.getsource(dynamodb_table.Table.query)
+    assert source.count("self.all_items()") == 2, "moto's Query finds its candidates elsewhere now"
+    assert "table.query(" in inspect.getsource(DynamoDBBackend.query)
+    assert _params(dynamodb_table.Table.all_items) == ["self"]
+
+
+def test_given_table_and_index_queries_then_reading_only_the_partition_answers_exactly_as_moto(monkeypatch):
+    # GIVEN three contacts' items, the ByKind LSI and a GSI; every table Query and every LSI Query
+    # counted when it reads the whole table (moto's all_items)
+    from moto.dynamodb.models import table as dynamodb_table
+
+    whole_table_reads = []
+    original = dynamodb_table.Table.all_items
+
+    def counted(self: Any) -> Any:
+        whole_table_reads.append(self.name)
+        return original(self)
+
+    monkeypatch.setattr(dynamodb_table.Table, "all_items", counted)
+    with mock_aws(config=MOTO_CONFIG):
+        db = boto3.client("dynamodb", region_name="us-east-1")
+        _history_table(db)
+        # WHEN the queries run on moto as it is, then with the partition patch
+        expected = _answers(db)
+        reads_by_moto = len(whole_table_reads)
+        whole_table_reads.clear()
+        with moto_patches._patched(moto_patches._partition_query_patches()):
+            answered = _answers(db)
+
+    # THEN every page is the same: items, order, Count, ScannedCount, LastEvaluatedKey
+    assert answered == expected
+    assert [len(pages) for pages in answered][2] > 1 and answered[7][0]["Count"] == 2  # paged for real
+    # AND only the GSI query read the whole table (once per page), where moto read it for every page
+    gsi_pages = len(answered[-1])
+    assert whole_table_reads == ["h"] * gsi_pages
+    assert reads_by_moto == sum(len(pages) for pages in expected)
+
+
+def test_given_a_large_table_then_a_contacts_by_kind_query_reads_only_its_items(account_with):
+    # GIVEN the runtime's patches and a table of 3 contacts' items plus 3,000 other partitions
+    account_with()
+    db = boto3.client("dynamodb")
+    _history_table(db)
+    for n in range(3000):
+        db.put_item(TableName="h", Item={"pk": {"S": f"CONTACT#x{n}"}, "sk": {"S": "PROFILE"},
+                                         "ksk": {"S": "email.opened#2026-11-11#0"}})
+    from moto.dynamodb.models import table as dynamodb_table
+
+    seen: list[int] = []
+    original_sorted = dynamodb_table.Table.sorted_items
+
+    def sorted_items(self: Any, hash_attrs: Any, range_attrs: Any, items: Any) -> Any:
+        seen.append(len(items))
+        return original_sorted(self, hash_attrs, range_attrs, items)
+
+    # WHEN a contact's opened emails are queried on ByKind
+    with moto_patches._patched([(dynamodb_table.Table, "sorted_items", sorted_items)]):
+        page = db.query(TableName="h", IndexName="ByKind", ConsistentRead=True,
+                        KeyConditionExpression="pk = :p AND begins_with(ksk, :k)",
+                        ExpressionAttributeValues={":p": {"S": "CONTACT#c1"}, ":k": {"S": "email.opened#"}})
+
+    # THEN the candidates were the contact's indexed items only (9 of 12 have ksk), not the table
+    assert seen == [9]
+    assert [item["sk"]["S"] for item in page["Items"]] == ["H#2026-11-13#3", "H#2026-11-16#6", "H#2026-11-19#9"]
