@@ -304,7 +304,7 @@ def _read_yaml(path: FilePath) -> tuple[Any, dict[Path, OddScalar]]:
         raise MapError(f"{path}: {_yaml_problem(error)}") from None
     finally:
         loader.dispose()
-    if not isinstance(data, dict):
+    if node is None or not isinstance(data, dict):
         found = "nothing" if data is None else f"a {type(data).__name__}"
         raise MapError(f"{path}: a map file holds one mapping with id, name, triggers and steps; found {found}")
     return data, odd_scalars(node, data)
@@ -331,7 +331,10 @@ class OddScalar:
     """A problem wherever it stands (9:30 as 570, 012 as 10: nobody means those)."""
 
     def hint(self) -> str:
-        return f"YAML reads the unquoted {self.text} as {self.reads}; write it in quotes: '{self.text}'"
+        also = (
+            f" (or {self.reads.split()[-1]}, if you mean the boolean)" if self.reads.startswith("the boolean") else ""
+        )
+        return f"YAML reads the unquoted {self.text} as {self.reads}; write it in quotes: '{self.text}'{also}"
 
 
 _INT = "tag:yaml.org,2002:int"
@@ -374,6 +377,8 @@ def _odd(tag: str, text: str, value: Any) -> OddScalar | None:
 _FREE = ("set", "eq", "ne", "where", "body", "headers", "fields")
 """Settings whose values may be anything: a boolean or date YAML made of a word there is kept as
 it is (update_contact set: {answer: no} stores false), so it is reported."""
+_FLAGS = ("exists", "is_set", "is_empty")
+"""Keys under those whose value is a boolean (``where: {cart_id: {exists: yes}}`` means true)."""
 
 
 def _odd_findings(file: FilePath, data: Any, odd: dict[Path, OddScalar], findings: list[Finding]) -> list[Finding]:
@@ -384,7 +389,8 @@ def _odd_findings(file: FilePath, data: Any, odd: dict[Path, OddScalar], finding
     for path, scalar in odd.items():
         if path in explained or path[:-1] in explained:
             continue
-        if scalar.always or any(part in _FREE for part in path if isinstance(part, str)):
+        free = any(part in _FREE for part in path if isinstance(part, str)) and path[-1] not in _FLAGS
+        if scalar.always or free:
             location = _Location(path, data, tagged_loc=False)
             found.append(Finding(str(file), path, location.step_id, scalar.hint()))
     return found
