@@ -1,5 +1,7 @@
 """The console's tests: the local runtime with welcome-leads run for a few contacts, served over
-HTTP on a free loopback port as `automaps serve` serves it (LocalApi bound to 127.0.0.1)."""
+HTTP on a free loopback port as `automaps serve` serves it (LocalApi bound to 127.0.0.1), and
+Debian's Chromium driven by Playwright (launched from /usr/bin/chromium with an empty profile;
+never `playwright install`). Screenshots go to docs/screenshots/console-*.png."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from werkzeug.test import Client
@@ -72,3 +76,57 @@ def served() -> Iterator[Served]:
             server.shutdown()
             server.server_close()
             thread.join(timeout=5)
+
+
+# ---------------------------------------------------------------- the browser
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / "docs" / "screenshots"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """GIVEN Chromium with an empty profile (nothing of the machine's), a desktop-sized window."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=ARGS,
+            viewport={"width": 1200, "height": 900},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh tab whose script errors and CSP violations are collected (there must be none)."""
+    tab = browser.new_page()
+    tab.problems = []
+    tab.on("pageerror", lambda error: tab.problems.append(f"page error: {error}"))
+    tab.on("console", lambda msg: tab.problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    yield tab
+    problems = list(tab.problems)
+    tab.close()
+    assert problems == []
+
+
+def shot(page: Any, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"console-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+    return path

@@ -80,8 +80,7 @@
     sessionStorage.removeItem(PKCE);
     window.history.replaceState(null, "", pagePath() + "#/maps");
     if (!saved.state || saved.state !== query.get("state")) {
-      message("Sign-in did not complete (its state did not match). Sign in again.");
-      return;
+      return "Sign-in did not complete (its state did not match). Sign in again.";
     }
     const body = new URLSearchParams({
       grant_type: "authorization_code", client_id: signIn.client_id, code: query.get("code"),
@@ -91,13 +90,13 @@
       method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body,
     });
     if (!response.ok) {
-      message("Sign-in did not complete (the token exchange answered " + response.status + "). Sign in again.");
-      return;
+      return "Sign-in did not complete (the token exchange answered " + response.status + "). Sign in again.";
     }
     const tokens = await response.json();
     sessionStorage.setItem(TOKEN, JSON.stringify({
       id_token: tokens.id_token, expires_at: Date.now() + 1000 * (tokens.expires_in || 3600),
     }));
+    return null;
   }
 
   function token() {
@@ -342,11 +341,12 @@
       signIn = null;
     }
     const query = new URLSearchParams(window.location.search);
-    if (signIn && query.get("code")) await finishSignIn(query).catch((error) => message(error.message));
+    let problem = null;
+    if (signIn && query.get("code")) problem = await finishSignIn(query).catch((error) => error.message);
     showSession();
     if (signIn && !token()) {
       show(null);
-      message("Sign in to see the console.");
+      message(problem || "Sign in to see the console.");
       return;
     }
     await route();
