@@ -57,6 +57,18 @@ def test_given_no_event_when_simulated_then_the_contact_takes_the_other_branch(c
     assert "email  jane@example.com  nudge  Jane, did you see this?" in out
 
 
+def test_given_a_horizon_before_the_wait_ends_when_simulated_then_it_says_where_the_contact_waits(capsys):
+    """Given a horizon of one day (welcome-leads waits two days, to 09:00 in Jane's timezone),
+    when simulated,
+    then the contact is shown waiting at the wait until its end; still in the map is no failure: exit 0."""
+    code, out, _ = simulate(capsys, str(WELCOME), "--contact", str(JANE), "--until-days", "1")
+
+    assert code == 0, out
+    assert "path: tag-lead -> welcome-email\n" in out
+    assert "ended: waiting at two-days-later until 2026-11-25T14:00:00Z" in out
+    assert "horizon reached at 2026-11-24T09:00:00Z with contacts still in the map" in out
+
+
 def test_given_a_purchase_a_tag_and_a_custom_event_when_simulated_then_each_arrives_at_its_moment(capsys):
     """Given a map that looks, four days after entry, at a purchase of course-101 and the tag vip,
     when simulated with the purchase after 3 days (through /ingest/events), the tag after 2 days
@@ -207,6 +219,26 @@ def test_given_a_map_with_a_mistake_when_simulated_then_the_loader_lines_are_pri
 
     assert code == 2
     assert f"{broken}: step 'engaged'" in err and "opened_emal" in err
+
+
+def test_given_a_map_naming_content_that_does_not_exist_when_simulated_then_each_is_named_and_it_exits_2(
+    capsys, tmp_path
+):
+    """Given a map whose trigger names a form and whose email names a template content/ lacks,
+    when simulated, then both are named with the map's file, as `automaps validate` names them,
+    before anything runs: exit 2."""
+    draft = tmp_path / "draft.yaml"
+    draft.write_text(
+        "id: sim-draft\nname: Draft\ntriggers: [{form_submitted: {form: no-such-form}}]\n"
+        "steps:\n  - id: hello\n    send_email: {template: welcom}\n"
+    )
+
+    code, _, err = simulate(capsys, str(draft), "--contact", str(JANE))
+
+    assert code == 2
+    assert f"{draft}: triggers[0].form_submitted.form: no form 'no-such-form' in" in err
+    assert f"{draft}: step 'hello' (steps[0].send_email.template): no email template 'welcom'" in err
+    assert "did you mean 'welcome'?" in err
 
 
 @pytest.mark.parametrize(

@@ -108,10 +108,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def simulate(args: argparse.Namespace, template: Path, map_: Any, maps: list[Any], plans: list[Any]) -> int:
-    from automaps_local.clock import VirtualClock
+    from automaps_local.clock import ClockTimeout, VirtualClock
+    from automaps_local.push import ContentError
     from automaps_local.runtime import LocalRuntime
     from automaps_local.serve import QUIET
     from automaps_local.simulate import deploy, report
+    from automaps_local.template import TemplateError
+    from automaps_local.wiring import WiringError
 
     clock = VirtualClock(start=args.start, auto_advance=False)  # time moves only when the simulation says
     with (
@@ -125,11 +128,19 @@ def simulate(args: argparse.Namespace, template: Path, map_: Any, maps: list[Any
             schedule_events=False,  # the hourly segment sweep has nothing to do here
         ) as runtime,
     ):
-        deploy.deploy(runtime, maps)
+        try:
+            deploy.deploy(runtime, maps)
+        except (ContentError, WiringError, TemplateError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         form = args.form or _form_trigger(map_)
         enter = args.enter or ("form" if form else "start")
         run_ = Run(runtime, map_, form, enter, progress=not args.no_progress and len(plans) > 1)
-        notes = run_.go(plans, horizon=timedelta(days=args.until_days))
+        try:
+            notes = run_.go(plans, horizon=timedelta(days=args.until_days))
+        except ClockTimeout as error:
+            print(f"error: the simulation did not settle: {error}", file=sys.stderr)
+            return 1
         executions = runtime.executions(map_.id)
         results = [report.outcome(map_.id, p.email, executions, notes.get(p.email)) for p, _ in plans]
         if len(plans) == 1:
@@ -198,16 +209,16 @@ class Run:
         return notes
 
     def advance(self, at: datetime, final: bool = False) -> bool:
-        """Run to ``at`` (virtual), a day at a time for the progress bar; True if nothing is left running."""
+        """Run to ``at`` (virtual), a day at a time for the progress bar, and until everything due by
+        then is done (so an event at the very moment of entry or of a wait's end comes after it);
+        True if nothing is left running."""
         clock = self.runtime.clock
-        settled = False
-        while clock.now() < at:
+        while True:
             pending = clock.stats()["next_deadline"]
-            step = clock.now() + timedelta(days=1)
-            target = min(at, max(step, pending or at))
+            target = min(at, max(clock.now() + timedelta(days=1), pending or at))
             settled = self.runtime.run_until_settled(until=target, timeout=600)
             self._tick()
-            if settled:
+            if settled or clock.now() >= at:
                 break
         if clock.now() < at and not final:  # everything ended before: time still passes until the event
             clock.advance((at - clock.now()).total_seconds())

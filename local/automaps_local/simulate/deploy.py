@@ -26,31 +26,32 @@ LOG = logging.getLogger(__name__)
 
 
 def load(path: Path, root: Path) -> tuple[Map, list[Map]]:
-    """The map of ``path`` and every map to deploy with it (it included); MapError with the
-    loader's lines when the map, or a step of it that names another map, is wrong. Another map of
-    maps/ that does not load is left out (with a warning) unless the map names it."""
-    from automaps.maps.loader import MapError, cross_map_problems, load_map
+    """The map of ``path`` and every map to deploy with it (it included). MapError with one line
+    per problem of the file: the loader's, then those `automaps validate` and `compile` find
+    against content/ (templates, forms, segments, merge fields, ...) and the other maps (the
+    steps that name them). Another map of maps/ that does not load is left out (with a warning)."""
+    from automaps.maps.loader import MapError, load_map, map_files
+    from automaps_local.validate import check
 
     map_ = load_map(path)
     chosen = path.resolve()
     others: dict[Path, Map] = {}
-    broken: list[str] = []
     folder = root / "maps"
-    for file in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []:
+    for file in map_files(folder) if folder.is_dir() else []:
         if file.resolve() == chosen:
             continue
         try:
             other = load_map(file)
         except MapError as error:
-            broken.append(str(error).splitlines()[0])
+            LOG.warning("not deployed in the simulation: %s", str(error).splitlines()[0])
             continue
-        if other.id != map_.id:
+        if other.id != map_.id:  # the file given takes the place of the map with its id
             others[file] = other
-    problems = [line for line in cross_map_problems({path: map_, **others}) if line.startswith(str(path))]
-    if problems:
-        raise MapError("\n".join(problems + [f"(left out, it does not load: {line})" for line in broken]))
-    for line in broken:
-        LOG.warning("not deployed in the simulation: %s", line)
+    content = root / "content"
+    _, findings = check([path, *others], content if content.is_dir() else None)
+    mine = [f for f in findings if f.file == str(path) or Path(f.file).is_relative_to(content)]
+    if mine:
+        raise MapError("\n".join(dict.fromkeys(f.line() for f in mine)))
     return map_, [map_, *others.values()]
 
 
