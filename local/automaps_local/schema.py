@@ -259,6 +259,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     path: Path = args.output or (DOCS_FILE if args.docs else SCHEMA_FILE)
+    current: str | None
     if args.docs:
         if str(path) == "-":
             sys.stdout.write(action_docs() + "\n")
