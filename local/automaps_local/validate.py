@@ -102,41 +102,90 @@ def _unique(findings: list[Finding]) -> list[Finding]:
 
 
 def read_content(folder: Path) -> tuple[Content, list[Finding]]:
-    """What ``folder`` (the repository's content/) holds, by name, and the files that cannot be
-    read (automaps push validates them fully; this reads what the maps' checks need)."""
+    """What ``folder`` (the repository's content/) holds, by name, and every problem of its files,
+    validated by the models ``automaps push`` uploads them with (so push refuses none of them)."""
     problems: list[Finding] = []
     templates: dict[str, Template] = {}
-    for path, body in _bodies(folder / "templates", problems):
-        texts = {key: body.get(key) for key in ("subject", "html", "text")}
-        wrong = [key for key, value in texts.items() if value is not None and not isinstance(value, str)]
-        if wrong:
-            problems.append(Finding(str(path), (wrong[0],), None, f"{wrong[0]} must be text; write it in quotes"))
-            continue
-        templates[path.stem] = Template(texts["subject"] or "", texts["html"], texts["text"])
+    for path, body in _valid(folder / "templates", _template_model(), problems):
+        templates[path.stem] = Template(body.get("subject") or "", body.get("html"), body.get("text"))
     forms: dict[str, dict[str, str]] = {}
-    for path, body in _bodies(folder / "forms", problems):
-        fields = body.get("fields")
-        if not isinstance(fields, list):
-            problems.append(Finding(str(path), ("fields",), None, "a form needs fields: a list of {name, type}"))
-            continue
+    for path, body in _valid(folder / "forms", _form_model(), problems, named_by_id=True):
+        fields = body.get("fields") if isinstance(body.get("fields"), list) else []
         forms[path.stem] = {
             str(item["name"]): str(item.get("type", "text"))
             for item in fields
             if isinstance(item, dict) and "name" in item
         }
-    connections = {path.stem: str(body.get("type", "")) for path, body in _bodies(folder / "connections", problems)}
+    segments = _valid(folder / "segments", _segment_model(), problems, named_by_id=True)
+    connections = _valid(folder / "connections", _connection_model(), problems)
+    routers = _valid(folder / "routers", _router_model(), problems)
     return (
         Content(
             folder=str(folder),
             templates=templates,
             forms=forms,
-            segments=frozenset(path.stem for path, _ in _bodies(folder / "segments", problems)),
-            connections=connections,
-            routers=frozenset(path.stem for path, _ in _bodies(folder / "routers", problems)),
+            segments=frozenset(path.stem for path, _ in segments),
+            connections={path.stem: str(body.get("type", "")) for path, body in connections},
+            routers=frozenset(path.stem for path, _ in routers),
             lists=frozenset(path.stem for path in _files(folder / "lists")),
         ),
         problems,
     )
+
+
+def _template_model() -> Any:
+    from automaps.rendering import EmailTemplate
+
+    return EmailTemplate.model_validate
+
+
+def _form_model() -> Any:
+    from automaps.intake.forms import FormDefinition
+
+    return FormDefinition.model_validate
+
+
+def _segment_model() -> Any:
+    from automaps.store.segments import validate
+
+    return validate
+
+
+def _connection_model() -> Any:
+    from automaps.store.connections import validate
+
+    return validate
+
+
+def _router_model() -> Any:
+    from automaps.store.routing import validate
+
+    return validate
+
+
+def _valid(
+    folder: Path, validate: Any, problems: list[Finding], *, named_by_id: bool = False
+) -> list[tuple[Path, dict[str, Any]]]:
+    """The files of ``folder`` with their bodies, and a problem for each field ``validate``
+    refuses (a file with problems still names its item: the maps that name it are not also
+    wrong); ``named_by_id``: the ``id`` inside must be the file's name."""
+    from pydantic import ValidationError
+
+    found = []
+    for path, body in _bodies(folder, problems):
+        try:
+            validate(body)
+        except ValidationError as error:
+            for item in error.errors(include_url=False):
+                message = item["msg"].removeprefix("Value error, ")
+                problems.append(Finding(str(path), tuple(item["loc"]), None, message[:1].lower() + message[1:]))
+        except (ValueError, LookupError) as error:
+            problems.append(Finding(str(path), (), None, str(error)))
+        if named_by_id and body.get("id") != path.stem:
+            message = f"id {body.get('id')!r} differs from the file name; rename one"
+            problems.append(Finding(str(path), ("id",), None, message))
+        found.append((path, body))
+    return found
 
 
 def _files(folder: Path) -> list[Path]:

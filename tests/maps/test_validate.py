@@ -318,3 +318,22 @@ def test_given_a_sound_project_when_compiled_then_it_compiles(project, capsys):
     code = main(["compile", "--maps", "maps", "--out", "statemachines"])
 
     assert code == 0 and (project / "statemachines" / "good.asl.json").is_file()
+
+
+def test_given_content_files_push_would_refuse_when_validated_then_each_field_is_named_and_maps_naming_them_are_not(
+        project, capsys):
+    """A form without an identity field or with another id, a router with an unknown strategy and
+    no reps: named on their files, field by field; the map naming them is not wrong for it."""
+    (project / "content" / "forms" / "signup.yaml").write_text(
+        "id: sign-up\nfields: [{name: first_name}, {name: age, type: number}]\n")
+    (project / "content" / "routers" / "sales.yaml").write_text("strategy: random\nreps: []\n")
+
+    code, out = validate(capsys)
+
+    assert (code, out) == (2, [
+        "content/forms/signup.yaml: form 'sign-up': an 'email' or a 'phone' field is required (it identifies the "
+        "contact)",
+        "content/forms/signup.yaml: id: id 'sign-up' differs from the file name; rename one",
+        "content/routers/sales.yaml: strategy: input should be 'round_robin', 'weighted' or 'first_available'",
+        "content/routers/sales.yaml: reps: list should have at least 1 item after validation, not 0",
+    ])
