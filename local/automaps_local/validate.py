@@ -85,7 +85,26 @@ def check(files: list[Path], content_dir: Path | None) -> tuple[Readings, list[F
     if content_dir is not None:
         content, content_findings = read_content(content_dir)
         findings += content_findings + check_content(readings.maps, content, readings.dropped)
-    return readings, _unique(findings)
+    return readings, _in_reading_order(_unique(findings), files, readings)
+
+
+def _in_reading_order(findings: list[Finding], files: list[Path], readings: Readings) -> list[Finding]:
+    """Each file's problems together (the content's files first, then the maps in the order
+    given), and within a map file in the order of its steps (the map's own keys and triggers
+    first): a step's problems, whichever check found them, come one after the other."""
+    from automaps.maps.model import walk
+
+    given = {str(file): i for i, file in enumerate(files)}
+    named = {file: i for i, file in enumerate(dict.fromkeys(finding.file for finding in findings))}
+    orders = {str(file): {ref.path: ref.order for ref in walk(map_)} for file, map_ in readings.maps.items()}
+
+    def key(item: tuple[int, Finding]) -> tuple[int, int, int, int]:
+        index, finding = item
+        steps = orders.get(finding.file, {})
+        step = max((order for path, order in steps.items() if finding.path[: len(path)] == path), default=-1)
+        return given.get(finding.file, -1), named[finding.file], step, index
+
+    return [finding for _, finding in sorted(enumerate(findings), key=key)]
 
 
 def check_folder(maps_dir: Path) -> tuple[Readings, list[Finding]]:

@@ -247,15 +247,15 @@ def test_given_times_and_words_yaml_reads_oddly_when_validated_then_each_says_to
         "at: \"09:30\" (YAML reads an unquoted 9:30 as a number)",
         "maps/yaml-reads-oddly.yaml: step 'time-text' (steps[1].send_sms.text): input should be a valid string; "
         "got 630; YAML reads the unquoted 10:30 as the number 630 (base 60); write it in quotes: '10:30'",
+        "maps/yaml-reads-oddly.yaml: step 'answer' (steps[2].update_contact.set.answer): YAML reads the unquoted "
+        "no as the boolean false; write it in quotes: 'no' (or false, if you mean the boolean)",
+        "maps/yaml-reads-oddly.yaml: step 'answer' (steps[2].update_contact.set.code): YAML reads the unquoted "
+        "012 as the octal number 10; write it in quotes: '012'",
         "maps/yaml-reads-oddly.yaml: step 'dated' (steps[3].add_note.text): input should be a valid string; "
         "YAML reads the unquoted 2026-12-25 as a date; write it in quotes: '2026-12-25'",
         "maps/yaml-reads-oddly.yaml: step 'tagged' (steps[4].change_tags.add[0]): input should be a valid string; "
         "got True; YAML reads the unquoted yes as the boolean true; write it in quotes: 'yes' (or true, if you "
         "mean the boolean)",
-        "maps/yaml-reads-oddly.yaml: step 'answer' (steps[2].update_contact.set.answer): YAML reads the unquoted "
-        "no as the boolean false; write it in quotes: 'no' (or false, if you mean the boolean)",
-        "maps/yaml-reads-oddly.yaml: step 'answer' (steps[2].update_contact.set.code): YAML reads the unquoted "
-        "012 as the octal number 10; write it in quotes: '012'",
     ]
 
 
