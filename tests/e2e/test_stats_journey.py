@@ -108,3 +108,29 @@ def test_given_the_journeys_run_to_their_end_then_the_numbers_agree_with_the_his
     assert numbers["steps"]["two-days-later"]["waiting"] == 0
     # AND read_all has the map among the registered ones
     assert "welcome-leads" in {found["map_id"] for found in stats.read_all()}
+
+
+def test_given_a_send_deferred_by_quiet_hours_then_the_contact_waits_at_that_step_until_it_goes(
+    runtime: LocalRuntime,
+) -> None:
+    from automaps.store.contacts import ContactStore
+    from tests.conftest import ROOT
+
+    # GIVEN the sending-limits map (quiet hours 21:00-08:00 in the contact's timezone) and Aiko in
+    # Tokyo, where it is 23:00
+    map_id = runtime.stack.deploy_map(ROOT / "tests/e2e/maps/sending-limits-journey.yaml").map_id
+    aiko, _ = ContactStore().upsert_by_email("aiko@example.com", {"first_name": "Aiko", "timezone": "Asia/Tokyo"})
+    ContactStore().create_enrollment(aiko.id, map_id, "e_aiko", {"type": "form_submitted", "form": "newsletter"})
+    runtime.start_execution(map_id, {"contact_id": aiko.id, "enrollment_id": "e_aiko", "map_id": map_id}, "stats-aiko")
+
+    # WHEN the run reaches the welcome email
+    runtime.run_until_settled(until=timedelta(minutes=30))
+    # THEN it is deferred, and she waits at that step
+    welcome = stats.read_map(map_id)["steps"]["welcome"]
+    assert (welcome["deferred"], welcome["waiting"], welcome["done"]) == (1, 1, 0)
+
+    # WHEN 08:00 in Tokyo comes
+    runtime.run_until_settled(until=timedelta(hours=10))
+    # THEN the email went and nobody waits there any more
+    welcome = stats.read_map(map_id)["steps"]["welcome"]
+    assert (welcome["deferred"], welcome["waiting"], welcome["done"], welcome["sent"]) == (1, 0, 1, 1)

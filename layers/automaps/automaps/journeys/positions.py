@@ -146,7 +146,36 @@ def enter(
 
 
 WAITING_KINDS = ("wait", "goal", "wait_until")
-"""Positions where a contact waits (a Wait state, a goal, a wait_until): the steps' ``waiting`` gauge."""
+"""Positions where a contact waits (a Wait state, a goal, a wait_until): the steps' ``waiting``
+gauge; so does a position with ``until`` (an action waiting for its ``when``, a deferred send)."""
+
+
+def defer(contact_id: str, map_id: str, enrollment_id: str, execution_id: str | None, step: str, until: str) -> None:
+    """A send deferred by the map's sending limits waits at its step until ``until`` (the position
+    keeps its kind; ``until`` marks the wait for the steps' ``waiting`` gauge). Only while this run
+    holds the contact at that step; a count, so it never fails the step."""
+    if not execution_id:
+        return
+    key = enrollment_key(contact_id, map_id, enrollment_id)
+    try:
+        answer = aws.client("dynamodb").update_item(
+            TableName=config.contacts_table(),
+            Key=to_item(key),
+            UpdateExpression="SET #position.#until = :until",
+            ConditionExpression="(attribute_not_exists(run) OR run = :run) AND #status = :active AND #position.#step = :step",
+            ExpressionAttributeNames={"#position": "position", "#status": "status", "#until": "until", "#step": "step"},
+            ExpressionAttributeValues=to_item(
+                {":until": until, ":run": execution_id, ":active": "active", ":step": step}
+            ),
+            ReturnValues="ALL_OLD",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            logger.warning("deferred position not recorded", extra={"map_id": map_id, "step": step})
+        return
+    before = from_item(answer.get("Attributes") or {}).get("position") or {}
+    after = Position.model_validate({**before, "until": until}) if before.get("since") else None
+    record_waiting(contact_id, map_id, enrollment_id, before, after)
 
 
 def record_waiting(
@@ -158,8 +187,8 @@ def record_waiting(
     retry finds the position its first attempt wrote and records nothing); never fails the task."""
     from automaps.store.contacts import ContactStore
 
-    was = before.get("step") if before and before.get("kind") in WAITING_KINDS else None
-    now = after.step if after is not None and after.kind in WAITING_KINDS else None
+    was = before.get("step") if before and (before.get("kind") in WAITING_KINDS or before.get("until")) else None
+    now = after.step if after is not None and (after.kind in WAITING_KINDS or after.until) else None
     if was == now:
         return
     try:

@@ -387,6 +387,11 @@ def _execute(task: TaskEvent, visit: dict[str, str]) -> dict[str, Any]:
         )
     if task.then_check is not None:
         outcome.check = _then_check(ctx)
+    if outcome.outcome == "deferred" and task.enrollment_id:  # it waits at its step (the waiting gauge)
+        from automaps.journeys import positions
+
+        until = str(outcome.detail.get("deferred_until") or "")
+        positions.defer(task.contact_id, task.map_id, task.enrollment_id, task.execution_id, task.step_id, until)
     if outcome.outcome != "deferred":  # a deferred send stays at its step
         if task.then_wait is not None:
             _enter_wait(task)
