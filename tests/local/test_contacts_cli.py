@@ -55,7 +55,7 @@ def imported(served, tmp_path_factory) -> dict:
     """GIVEN tests/contacts/fixtures/contacts.csv imported in chunks of 3 rows."""
     _, url = served
     report = tmp_path_factory.mktemp("import") / "report.json"
-    code, out, err = cli(url, "import", str(FIXTURES / "contacts.csv"), "--chunk", "3", "--report", str(report))
+    code, _, err = cli(url, "import", str(FIXTURES / "contacts.csv"), "--chunk", "3", "--report", str(report))
     return {"code": code, "err": err, "report": json.loads(report.read_text())}
 
 
