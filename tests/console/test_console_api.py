@@ -208,3 +208,16 @@ def test_given_request_paths_then_the_console_base_is_the_stage_path_or_the_defa
     assert console.base_of("/console", "/console") == "/console/"
     assert console.base_of('/v1"><script>/console', "/console") == "/console/"
     assert re.fullmatch(r"/(v1/)?console/", console.base_of("/v1/console/", "/console/"))
+
+
+def test_given_automaps_serve_then_its_banner_names_the_console_and_whether_it_needs_sign_in(served: Served, capsys) -> None:
+    from automaps_local.serve import print_banner
+
+    print_banner(served.runtime, "http://127.0.0.1:3000")
+    print_banner(served.runtime, "http://0.0.0.0:3000")
+
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("console:")]
+    assert lines == [
+        "console: http://127.0.0.1:3000/console  (no sign-in on loopback)",
+        "console: http://0.0.0.0:3000/console  (sign-in required: 401)",
+    ]
