@@ -594,9 +594,16 @@ def to_svg(map_: Map, counts: Counts | None = None) -> str:
     drawn = graph(map_, counts)
     boxes, paths = _layout(drawn)
     prefix = f"automaps-{drawn.map_id}"
-    right = max(box.x + box.w / 2 for box in boxes.values())
+    middle = (min(box.x - box.w / 2 for box in boxes.values()) + max(box.x + box.w / 2 for box in boxes.values())) / 2
     back = [i for i, edge in enumerate(drawn.edges) if edge.style == "back"]
-    width = right + MARGIN + LANE * len(back) + (LANE if back else 0)
+    left_side = {i for i in back if boxes[drawn.edges[i].source].x < middle}  # the margin nearer the go_to
+    shift = LANE * (len(left_side) + 1) + 20 if left_side else 0.0  # (room for the lanes and their labels)
+    for box in boxes.values():
+        box.x += shift
+    paths = {i: [(x + shift, y) for x, y in points] for i, points in paths.items()}
+    right = max(box.x + box.w / 2 for box in boxes.values())
+    right_lanes = len(back) - len(left_side)
+    width = right + MARGIN + LANE * right_lanes + (LANE if right_lanes else 0)
     height = max(box.y + box.h / 2 for box in boxes.values()) + MARGIN
     steps = [node for node in drawn.nodes if node.step is not None]
     description = drawn.description or f"The automation map {drawn.map_id}."
@@ -620,7 +627,7 @@ def to_svg(map_: Map, counts: Counts | None = None) -> str:
         '<g class="edges">',
     ]
     labels: list[str] = []
-    lane = right + LANE
+    lanes = {"right": right + LANE, "left": shift - LANE}
     for i, edge in enumerate(drawn.edges):
         source, target = boxes[edge.source], boxes[edge.target]
         dashed = ' stroke-dasharray="5 4"' if edge.style != "flow" else ""
@@ -636,11 +643,13 @@ def to_svg(map_: Map, counts: Counts | None = None) -> str:
             y0, y1 = source.y - source.h / 2, target.y + target.h / 2
             d = f"M{_num(x0)},{_num(y0)} L{_num(x1)},{_num(y1)}"
             at = (x0 + (x1 - x0) / 4 + shift, y0 + (y1 - y0) / 4)
-        else:  # back along the right margin, each in its own lane
-            x0, x1 = source.x + source.w / 2, target.x + target.w / 2
+        else:  # back along the margin nearer the go_to, each in its own lane
+            side = "left" if i in left_side else "right"
+            lane, sign = lanes[side], (-1 if side == "left" else 1)
+            x0, x1 = source.x + sign * source.w / 2, target.x + sign * target.w / 2
             d = f"M{_num(x0)},{_num(source.y)} H{_num(lane)} V{_num(target.y)} H{_num(x1)}"
             at = (lane, (source.y + target.y) / 2)
-            lane += LANE
+            lanes[side] += sign * LANE
         words = f"from {source.node.title} to {target.node.title}" + (f": {edge.label}" if edge.label else "")
         out.append(
             f'<path class="edge {edge.style}" d="{d}" fill="none" stroke="#424242" stroke-width="1.3"{dashed} '
