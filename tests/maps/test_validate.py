@@ -337,3 +337,22 @@ def test_given_content_files_push_would_refuse_when_validated_then_each_field_is
         "content/routers/sales.yaml: strategy: input should be 'round_robin', 'weighted' or 'first_available'",
         "content/routers/sales.yaml: reps: list should have at least 1 item after validation, not 0",
     ])
+
+
+def test_given_keys_in_the_wrong_place_and_a_mistake_in_the_maps_own_keys_when_validated_then_all_are_named(
+        project, capsys):
+    with_mistake(project, "misplaced-keys.yaml")
+
+    code, out = validate(capsys)
+
+    assert code == 2
+    assert out == [
+        "maps/misplaced-keys.yaml: entry.reenter: input should be 'never', 'after_exit' or 'always'; got "
+        "'sometimes'",
+        "maps/misplaced-keys.yaml: step 'hello' (steps[0].send_sms): 'when' belongs to the step, not to its "
+        "send_sms settings: write it one level out, beside send_sms:",
+        "maps/misplaced-keys.yaml: step 'vip' (steps[1]): a key YAML reads as the boolean true: an unquoted on, "
+        "off, yes or no is one; write the key in quotes (e.g. 'on': ...), or correct its spelling",
+        "maps/misplaced-keys.yaml: steps[2]: go_to 'helo': no step has this id (did you mean hello?); step ids in "
+        "this map: hello, vip",
+    ]

@@ -176,6 +176,10 @@ def read_maps(files: list[FilePath]) -> Readings:
         if reading.map is None:
             failed = True
             continue
+        if reading.map.id == _MAP_STAND_INS["id"]:  # (its own id was refused: no other map can name it)
+            dropped[file] = reading.dropped
+            maps[file] = reading.map
+            continue
         if reading.map.id in seen:
             message = f"map id {reading.map.id!r} is already used by {seen[reading.map.id]}; give each map its own id"
             findings.append(Finding(str(file), ("id",), None, message))
@@ -438,7 +442,7 @@ def _retry_data(data: Any, items: list[ErrorDetails]) -> tuple[Any, list[Path], 
     stood_in: list[Path] = []
     for item in items:
         location = _Location(item["loc"], data)
-        if item["type"] == "extra_forbidden" and location.path:
+        if item["type"] in ("extra_forbidden", "invalid_key") and location.path:
             _delete(new, location.path)
             stripped.append(location.path[:-1])
         elif location.step_path:
@@ -452,9 +456,32 @@ def _retry_data(data: Any, items: list[ErrorDetails]) -> tuple[Any, list[Path], 
         elif len(location.path) >= 2 and location.path[0] == "triggers" and isinstance(location.path[1], int):
             _set(new, location.path[:2], {"event": {"kind": _STAND_IN_EVENT}})
             stood_in.append(location.path[:2])
+        elif location.path[:1] and location.path[0] in _MAP_STAND_INS and isinstance(new, dict):
+            key = str(location.path[0])
+            if _MAP_STAND_INS[key] is None:
+                new.pop(key, None)
+            else:
+                new[key] = _MAP_STAND_INS[key]
+            stood_in.append((key,))
         else:
             return None
     return new, stripped, stood_in
+
+
+_MAP_STAND_INS: dict[str, Any] = {
+    "id": "automaps-stand-in",
+    "name": "stand-in",
+    "description": None,
+    "entry": None,
+    "waits": None,
+    "missing_fields": None,
+    "on_error": None,
+    "sending": None,
+    "goals": None,
+}
+"""The map's own keys a refused value of which is stood in for (None: taken out, the default
+applies). ``timezone`` is not: the checks of times of day depend on it (a refused one is the
+only problem reported for it)."""
 
 
 def _has(data: Any, part: str | int) -> bool:
@@ -657,6 +684,13 @@ def _explain(item: ErrorDetails, location: _Location) -> tuple[Path, str]:
         return path[:-1], f"missing required key {last!r}"
     if kind == "extra_forbidden":
         return path[:-1], _unknown_key(last, location)
+    if kind == "invalid_key":
+        if isinstance(value, bool):
+            return path[:-1], (
+                f"a key YAML reads as the boolean {str(value).lower()}: an unquoted on, off, yes or no is one; write "
+                "the key in quotes (e.g. 'on': ...), or correct its spelling"
+            )
+        return path[:-1], f"keys are text; got {value!r}: write the key in quotes"
     if kind == "unknown_condition":
         return path, _unknown_condition(value)
     if kind == "value_error":
