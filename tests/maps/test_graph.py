@@ -176,3 +176,15 @@ def test_given_the_committed_graphs_then_they_are_what_automaps_graph_draws_now(
     (regenerate: automaps graph maps/welcome-leads.yaml -o docs/graphs/welcome-leads.svg, and .mmd)."""
     for suffix in (".svg", ".mmd"):
         assert main(["graph", str(WELCOME), "-o", str(GRAPHS / f"welcome-leads{suffix}"), "--check"]) == 0
+
+
+def test_given_counts_of_steps_the_map_no_longer_has_or_odd_values_then_they_are_left_out():
+    """GIVEN counts for a removed step, a step whose numbers are not a mapping, and values that
+    are not numbers WHEN drawn THEN the map draws, showing only the numbers it can."""
+    counts = {"removed-step": {"done": 3}, "tag-lead": None, "welcome-email": {"done": 2, "sent": "2", "x": True}}
+
+    groups = _step_groups(to_svg(load_map(WELCOME), counts))  # type: ignore[arg-type]
+
+    assert groups["welcome-email"].get("aria-label").endswith("(done 2)")
+    assert not groups["tag-lead"].get("aria-label").endswith(")")
+    assert "removed-step" not in groups

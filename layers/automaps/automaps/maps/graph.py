@@ -339,9 +339,9 @@ def _timing_words(spec: Timing, map_: Map) -> str:
     return ", ".join(words)
 
 
-def _count_lines(numbers: dict[str, Any] | None) -> tuple[str, ...]:
+def _count_lines(numbers: Any) -> tuple[str, ...]:
     """``{"done": 10, "opened": 4, "rates": {"opened": 0.4}}`` -> ``("done 10 · opened 4 (40%)",)``."""
-    if not numbers:
+    if not isinstance(numbers, dict) or not numbers:
         return ()
     rates = numbers.get("rates") if isinstance(numbers.get("rates"), dict) else {}
     names = [name for name in COUNT_ORDER if name in numbers]
