@@ -264,3 +264,33 @@ def test_given_a_contacts_file_with_a_bad_line_when_simulated_then_the_line_is_n
     code, _, err = simulate(capsys, str(WELCOME), "--contacts", str(leads))
 
     assert code == 2 and f"{leads}:2: the contact has no email" in err
+
+
+# ---------------------------------------------------------------------- the outbox
+def test_given_an_email_sent_by_a_step_when_the_outbox_is_read_then_it_names_the_template_it_used():
+    """Given welcome-leads deployed from its YAML on the local runtime and a newsletter sign-up,
+    when GET /_local/outbox is read after the welcome email went out,
+    then the email carries the template it was rendered from, and the map and step that sent it."""
+    from werkzeug.test import Client
+
+    from automaps.maps.loader import load_map
+    from automaps_local.clock import VirtualClock
+    from automaps_local.http import LocalApi
+    from automaps_local.runtime import LocalRuntime
+    from automaps_local.serve import add_repository_to_path
+    from automaps_local.simulate import deploy
+
+    add_repository_to_path(ROOT)
+    clock = VirtualClock(start=None, auto_advance=False)
+    with LocalRuntime(ROOT / "template.yaml", clock=clock, missing_definitions="skip", schedule_events=False) as rt:
+        deploy.deploy(rt, [load_map(WELCOME)])
+        api = Client(LocalApi(rt))
+        with clock.hold():
+            api.post("/forms/newsletter", json={"email": "jane@example.com", "first_name": "Jane"})
+        rt.run_until_settled(until=clock.now(), timeout=120)
+
+        [email] = api.get("/_local/outbox").get_json()["emails"]
+
+    assert email["to"] == ["jane@example.com"]
+    assert (email["template"], email["map_id"], email["step_id"]) == ("welcome", "welcome-leads", "welcome-email")
+    assert email["contact_id"].startswith("c_")
