@@ -90,3 +90,29 @@ def test_given_a_name_without_its_root_when_checked_then_it_says_merge_fields_st
     assert problems(map_of([{"tag_added": "vip"}], "{{ first_name }}")) == [
         "unknown merge field {{ first_name }}; merge fields start with contact., event. or offer. "
         "(e.g. {{ contact.first_name }})"]
+
+
+@pytest.mark.parametrize(("test", "wrong"), [
+    ({"name": "age", "gt": 40}, False),
+    ({"name": "age", "gt": "40.5"}, False),
+    ({"name": "age", "gt": "forty"}, True),
+    ({"name": "age", "eq": "forty"}, True),
+    ({"name": "joined", "gt": "2026-01-31"}, False),
+    ({"name": "plan", "eq": "gold"}, False),
+    ({"name": "plan", "lt": "gold"}, True),
+])
+def test_given_a_field_test_when_checked_then_only_non_numbers_where_numbers_are_compared_are_refused(test, wrong):
+    """age is a number on the signup form; joined and plan are on no form."""
+    map_ = Map.model_validate({"id": "m", "name": "M", "triggers": [{"tag_added": "vip"}],
+                               "steps": [{"id": "check", "if": {"field": test}, "then": ["end"]}]})
+
+    assert bool(problems(map_)) == wrong
+
+
+def test_given_an_unquoted_date_compared_when_checked_then_it_is_accepted_as_the_iso_date():
+    import yaml
+
+    map_ = Map.model_validate({"id": "m", "name": "M", "triggers": [{"tag_added": "vip"}], "steps": [
+        {"id": "check", "if": {"field": yaml.safe_load("{name: joined, gt: 2026-01-31}")}, "then": ["end"]}]})
+
+    assert problems(map_) == []

@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path as FilePath
 from typing import Any
 
@@ -79,7 +80,7 @@ EVENT_KEYS: dict[str, frozenset[str]] = {
     "course.step_completed": frozenset({"course", "step"}),
     "account.created": frozenset({"platform"}),
     "automation.added": frozenset({"map", "by_map", "by_step", "waiting"}),
-    "automation.removed": frozenset({"map", "by_map", "by_step"}),
+    "automation.removed": frozenset({"map", "by_map", "by_step", "enrollment"}),
     "automation.paused": frozenset({"map", "by_map", "by_step"}),
     "automation.unpaused": frozenset({"map", "by_map", "by_step"}),
     "segment.entered": frozenset({"segment", "fill"}),
@@ -555,7 +556,7 @@ class _Checker:
         if op not in (*_ORDERED, "eq", "ne"):
             return
         numeric_in = sorted(form for form, type_ in self.form_fields.get(name, {}).items() if type_ == "number")
-        is_number = isinstance(operand, int | float) and not isinstance(operand, bool)
+        is_number = isinstance(operand, int | float | date) and not isinstance(operand, bool)  # (a date: as ISO)
         text_number = isinstance(operand, str) and bool(_NUMBER.fullmatch(operand.strip()))
         if is_number or text_number:
             return
