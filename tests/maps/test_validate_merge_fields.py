@@ -116,3 +116,17 @@ def test_given_an_unquoted_date_compared_when_checked_then_it_is_accepted_as_the
         {"id": "check", "if": {"field": yaml.safe_load("{name: joined, gt: 2026-01-31}")}, "then": ["end"]}]})
 
     assert problems(map_) == []
+
+
+def test_given_an_email_of_another_map_that_it_does_not_send_when_checked_then_its_email_steps_are_listed():
+    sender = Map.model_validate({"id": "sender", "name": "S", "triggers": [{"tag_added": "vip"}],
+                                 "steps": [{"id": "welcome-email", "send_email": {"template": "welcome"}}]})
+    reader = Map.model_validate({"id": "reader", "name": "R",
+                                 "triggers": [{"email_opened": {"map": "sender", "step": "welcome-emial"}}],
+                                 "steps": [{"id": "engaged", "if": {"opened_email": {"email": "welcome-email",
+                                                                                     "map": "sender"}},
+                                            "then": ["end"]}]})
+
+    assert problems(sender, reader) == [
+        "map 'sender' has no send_email step 'welcome-emial' (did you mean welcome-email?); its send_email steps "
+        "with an id: welcome-email"]

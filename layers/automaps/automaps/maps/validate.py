@@ -326,6 +326,15 @@ class _Checker:
             for name, type_ in fields.items():
                 self.form_fields.setdefault(name, {})[form_id] = type_
         self.used_templates: set[str] = set()
+        self.emails: dict[str, list[str]] = {  # map id -> the ids of its send_email steps
+            map_.id: sorted(
+                ref.step.id
+                for ref in walk(map_)
+                if isinstance(ref.step, ActionStep) and ref.step.action == "send_email"
+                if ref.step.id
+            )
+            for map_ in maps.values()
+        }
 
     # ------------------------------------------------------------ per map
 
@@ -365,6 +374,9 @@ class _Checker:
         value = getattr(body, "list", None)
         if isinstance(value, str) and trigger.kind not in ("added_to_fulfillment", "removed_from_fulfillment"):
             self._list(path + ("list",), None, value, add)
+        other, step = getattr(body, "map", None), getattr(body, "step", None)
+        if trigger.kind in ("email_sent", "email_opened", "link_clicked") and other and step:
+            self._email_of(path + ("step",), None, other, step, add)
         if trigger.only_if is not None:
             self._condition(map_, ("triggers", i, "only_if"), trigger.only_if, None, add)
         value_test = getattr(body, "value", None)
@@ -386,6 +398,14 @@ class _Checker:
         where = f"{self.content.folder}/{folder}/"
         add(path, step_id, f"no {what} {name!r} in {where}{_quoted_options(name, known, folder, where)}")
         return False
+
+    def _email_of(self, path: Path, step_id: str | None, map_id: str, email: str, add: Any) -> None:
+        """``email`` must be a send_email step (with that id) of the map ``map_id``, when that map is here."""
+        emails = self.emails.get(map_id)
+        if emails is None or email in emails:
+            return  # (a map not among those read: the loader's checks of maps naming maps are elsewhere)
+        options = f"; its send_email steps with an id: {', '.join(emails)}" if emails else "; it has none with an id"
+        add(path, step_id, f"map {map_id!r} has no send_email step {email!r}{suggest(email, emails)}{options}")
 
     def _list(self, path: Path, step_id: str | None, name: str, add: Any) -> None:
         if name in self.filled_lists:
@@ -539,6 +559,8 @@ class _Checker:
                 ref = leaf.opened_email if isinstance(leaf, conditions.OpenedEmail) else leaf.clicked_link
                 if ref.template:
                     self._named((*leaf_path, "template"), step_id, ref.template, "template", add)
+                if ref.map not in (None, map_.id) and ref.email:
+                    self._email_of((*leaf_path, "email"), step_id, ref.map, ref.email, add)
             elif isinstance(leaf, conditions.LastFormSubmitDate) and leaf.last_form_submit_date.form:
                 form = leaf.last_form_submit_date.form
                 self._name((*leaf_path, "form"), step_id, form, "form", sorted(self.content.forms), "forms", add)
