@@ -126,10 +126,12 @@ def read_content(folder: Path) -> tuple[Content, list[Finding]]:
     problems: list[Finding] = []
     templates: dict[str, Template] = {}
     for path, body in _valid(folder / "templates", _template_model(), problems):
-        templates[path.stem] = Template(body.get("subject") or "", body.get("html"), body.get("text"))
+        texts = {key: value if isinstance(value := body.get(key), str) else None for key in ("subject", "html", "text")}
+        templates[path.stem] = Template(texts["subject"] or "", texts["html"], texts["text"])
     forms: dict[str, dict[str, str]] = {}
     for path, body in _valid(folder / "forms", _form_model(), problems, named_by_id=True):
-        fields = body.get("fields") if isinstance(body.get("fields"), list) else []
+        listed = body.get("fields")
+        fields: list[Any] = listed if isinstance(listed, list) else []
         forms[path.stem] = {
             str(item["name"]): str(item.get("type", "text"))
             for item in fields
