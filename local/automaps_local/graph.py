@@ -2,8 +2,9 @@
 as an SVG (automaps.maps.graph), optionally with each step's counts.
 
 The format is ``--format mermaid|svg``, else what ``-o FILE`` ends in (``.svg``: SVG), else
-Mermaid. Counts come from a deployed stack (``--stack-name S [--region R]``:
-``automaps.journeys.stats.read_map`` on the stack's tables) or from ``automaps serve``
+Mermaid (in a ```` ```mermaid ```` block when ``FILE`` ends in ``.md``). Counts come from a
+deployed stack (``--stack-name S [--region R]``: ``automaps.journeys.stats.read_map`` on the
+stack's tables) or from ``automaps serve``
 (``--local http://localhost:3000``: ``GET /_local/stats?map=<id>``). ``--check`` writes nothing
 and exits 1 when ``-o FILE`` is not what the map draws now (docs/graphs/ in CI).
 
@@ -60,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     svg = args.format == "svg" or (args.format is None and args.output is not None and args.output.suffix == ".svg")
     text = to_svg(map_, counts) if svg else to_mermaid(map_, counts)
+    if not svg and args.output is not None and args.output.suffix == ".md":  # a Markdown file: a fenced block
+        text = f"```mermaid\n{text}```\n"
     if args.output is None:
         sys.stdout.write(text)
         return 0

@@ -169,6 +169,8 @@ def test_given_the_cli_when_drawing_to_a_file_then_the_suffix_picks_the_format_a
     out.write_text(out.read_text().replace("welcome-email", "welcome"))
     assert main(["graph", str(WELCOME), "-o", str(out), "--check"]) == 1
     assert main(["graph", str(tmp_path / "missing.yaml")]) == 2
+    assert main(["graph", str(WELCOME), "-o", str(tmp_path / "welcome.md")]) == 0
+    assert (tmp_path / "welcome.md").read_text().startswith("```mermaid\n---\ntitle: ")
 
 
 def test_given_the_committed_graphs_then_they_are_what_automaps_graph_draws_now():
