@@ -229,3 +229,22 @@ def operations(call) -> tuple[Any, list[str]]:
     finally:
         client.meta.events.unregister("before-call.dynamodb", count)
     return result, seen
+
+
+def test_given_a_purchase_during_the_week_when_asked_why_not_the_pitch_then_the_goal_jump_is_the_reason(monday):
+    pushed(GOALS)
+    contact, _ = ContactStore().upsert_by_email("buyer@example.com", {})
+    run = "arn:aws:states:us-east-1:123456789012:execution:automaps-goal-journey:goal-journey-e_1"
+    ContactStore().create_enrollment(contact.id, "goal-journey", "e_1", FORM, run=run)
+    week = positions.Position(step="week", state="week", kind="wait", since=app_clock.iso(), until="2026-11-30T14:00:00Z")
+    positions.enter(contact.id, "goal-journey", "e_1", run, week)
+    monday.advance(days=1)
+    held = ContactStore().get_enrollment(contact.id, "goal-journey", "e_1")
+    moves.record_once(held, "entry\nH#x", "goal.achieved", {"entry": "H#x", "by": "purchase.made", "goal": "bought",
+                                                              "from_step": "week"})
+
+    answer = explaining.why_not(contact.id, "goal-journey", "pitch", maps=MAPS).why_not
+
+    assert answer is not None and answer.verdict == "goal_jump"
+    assert answer.reasons[0].endswith("at 2026-11-24 14:00 UTC the goal bought was achieved (by purchase.made) while "
+                                      "they were at week: they jumped to it, past pitch")

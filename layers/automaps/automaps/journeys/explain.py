@@ -108,7 +108,8 @@ class WhyNot(BaseModel):
     map_id: str
     step_id: str
     verdict: str
-    """reached | skipped | failed | unknown | deferred | waiting | not_yet | branch | exited | refused | not_enrolled"""
+    """reached | skipped | failed | unknown | deferred | waiting | not_yet | branch | goal_jump | exited | refused |
+    not_enrolled"""
     reasons: list[str]
     reached_at: str | None = None
 
@@ -145,7 +146,7 @@ class Explanation(BaseModel):
             lines += ["", f"Why not {answer.map_id} / {answer.step_id}? ({answer.verdict})"]
             lines += [f"  - {reason}" for reason in answer.reasons]
         for event in self.contact_events:
-            lines.append(f"  {when.short(event.at)}  {event.text}")
+            lines.append(f"  {when.short(event.at).ljust(16)}  {event.text}")
         for story in self.maps:
             lines += ["", f"Map {story.map_id}{f' ({story.name})' if story.name else ''}"]
             if not story.known:
@@ -154,7 +155,7 @@ class Explanation(BaseModel):
                 lines.append(
                     f"  Entered {when.full(journey.entered_at)} {journey.entered_by} [{journey.enrollment_id}]"
                 )
-                lines += [f"    {when.short(e.at)}  {e.text}" for e in journey.events]
+                lines += [f"    {when.short(e.at).ljust(16)}  {e.text}" for e in journey.events]
                 lines.append(f"  Now: {journey.now}")
                 if journey.next:
                     lines.append(f"  Next: {journey.next}")
@@ -549,6 +550,10 @@ _EFFECT_KINDS_SHOWN_BY_STEP = {
     "team.notified",
     "webhook.sent",
     "call.placed",
+    "automation.added",
+    "automation.removed",
+    "automation.paused",
+    "automation.unpaused",
 }
 _ENGAGEMENT = {"email.delivered", "email.opened", "email.clicked", "email.bounced", "email.complained"}
 _STEP_KINDS = {"step.done", "step.skipped", "step.failed", "step.outcome_unknown", "step.deferred"}
@@ -556,7 +561,7 @@ _STEP_KINDS = {"step.done", "step.skipped", "step.failed", "step.outcome_unknown
 
 def _trigger_words(event: dict[str, Any]) -> str:
     kind = str(event.get("type") or event.get("kind") or "")
-    if kind == "form_submitted":
+    if kind == "form_submitted" and event.get("form"):
         submission = f", submission {event['submission_id']}" if event.get("submission_id") else ""
         return f"by the form {event.get('form')!r}{submission}"
     if event.get("return_to") or kind == "added_to_automation":
@@ -622,6 +627,9 @@ class _Teller:
             parts = [f"added {added}" if added else "", f"removed {removed}" if removed else ""]
             return "tags " + ("; ".join(p for p in parts if p) or "already as requested")
         reason = detail.get("reason")
+        if detail.get("map") and str(action).endswith(("automation", "sequence", "follow_up")):
+            waits = "; waits for the return" if detail.get("waiting") else ""
+            return f"done ({action} {detail['map']}{waits})"
         return f"done ({action}){f': {reason}' if reason else ''}"
 
     def condition(self, e: _Entry) -> str:
@@ -663,6 +671,9 @@ class _Teller:
             return f"{step}: {e.kind.replace('.', ' ').replace('_', ' ')}"
         if e.kind == "map.migrated":
             return f"moved by a live edit ({d.get('policy')}): {d.get('from_step')} -> {d.get('to_step')}"
+        if e.kind == "automation.returned":
+            why = f" ({exit_words(d.get('reason'))})" if d.get("reason") else ""
+            return f"{step}: back from {d.get('from_map')}{why}: the map goes on"
         if e.kind.startswith("automation."):
             return f"{step or ''}: {e.kind.split('.')[1]} {d.get('map') or d.get('by_map') or ''}".strip(": ")
         if e.kind in ("sequence.finished", "loop.continued"):
@@ -777,6 +788,7 @@ def _journey(enrollment: Enrollment, entries: list[_Entry], model: _Model, times
         if e.kind == "email.sent" and e.entry.step_id:
             teller.sent_at.setdefault(e.entry.step_id, e.at)
     events: list[Event] = []
+    entries = _ordered(entries, model)
     for i, e in enumerate(entries):
         text: str | None
         if e.kind == "map.enrolled":
@@ -804,6 +816,42 @@ def _journey(enrollment: Enrollment, entries: list[_Entry], model: _Model, times
         exit_reason=enrollment.exit_reason,
         exited_at=clock.iso(enrollment.exited_at) if enrollment.exited_at else None,
     )
+
+
+_MOVED_ON = ("goal.achieved", "wait.met", "goal.timed_out", "wait.timed_out")
+
+
+def _ordered(entries: list[_Entry], model: _Model) -> list[_Entry]:
+    """The entries in the order things happened. Within one instant the sort key orders what one
+    process wrote, but entries recorded once by a digest of their cause (``record_once``: goals,
+    waits met, returns, exits by a move) sort by that digest. So, within an instant: the
+    enrollment first; a goal or wait met just before the first entry of a step after it in the
+    map (a map goal: before the exit); a return right after the entries of the step it returns
+    to; the exit last."""
+    rank = {"map.enrolled": -1, "map.exited": 2}
+    ranked = sorted(
+        (e for e in entries if e.kind not in _MOVED_ON and e.kind != "automation.returned"),
+        key=lambda e: (e.entry.at, rank.get(e.kind, 1)),
+    )
+    for moved in sorted((e for e in entries if e.kind in _MOVED_ON), key=lambda e: e.entry.at):
+        anchor = model.ref(str(moved.detail.get("goal") or moved.entry.step_id or ""))
+        same = [i for i, e in enumerate(ranked) if e.entry.at == moved.entry.at]
+        later = [
+            i
+            for i in same
+            if anchor is not None
+            and (ref := model.ref(ranked[i].entry.step_id)) is not None
+            and ref.order > anchor.order
+        ]
+        exits = [i for i in same if ranked[i].kind == "map.exited"]
+        before = [e for e in ranked if e.entry.at <= moved.entry.at]
+        ranked.insert((later or exits or [len(before)])[0], moved)
+    for returned in sorted((e for e in entries if e.kind == "automation.returned"), key=lambda e: e.entry.at):
+        same = [i for i, e in enumerate(ranked) if e.entry.at == returned.entry.at]
+        own = [i for i in same if ranked[i].entry.step_id == returned.entry.step_id and ranked[i].kind != "map.exited"]
+        before = [e for e in ranked if e.entry.at < returned.entry.at]
+        ranked.insert(own[-1] + 1 if own else (same[0] if same else len(before)), returned)
+    return ranked
 
 
 def _told_by_step(effect: _Entry, later: list[_Entry]) -> bool:
@@ -841,7 +889,8 @@ def _where(
     if kind == "return":
         return f"waiting at {step} for the map they were added to", f"when it ends: {_continue(model, position)}"
     if kind == "end" or enrollment.status == "waiting" and kind != "wait":
-        return f"waiting at {step} (stays subscribed until removed)", None
+        where = "the end of the sequence" if step in (None, "Completed") else step
+        return f"waiting at {where} (stays subscribed until removed)", None
     if kind == "wait" and until:
         parked = " (handed to EventBridge Scheduler)" if enrollment.status == "waiting" else ""
         late = " (now past: about to go on)" if _parse(until) and _parse(until) < clock.now() else ""  # type: ignore[operator]
@@ -975,6 +1024,15 @@ def _in_enrollment(
                 [f"{entered}; at {times.full(checks[-1].at)} {_branch_words(teller, checks[-1], branch)}"],
                 None,
             )
+    for jump in (e for e in entries if e.kind == "goal.achieved" and e.detail.get("from_step")):
+        start, goal = model.ref(str(jump.detail.get("from_step"))), model.ref(str(jump.detail.get("goal")))
+        if start is not None and goal is not None and start.order < ref.order < goal.order:
+            jumped = (
+                f"{entered}; at {times.full(jump.at)} the goal {goal.label} was achieved (by "
+                f"{jump.detail.get('by') or 'an event'}) while they were at {start.label}: they jumped to it, "
+                f"past {ref.label}"
+            )
+            return "goal_jump", [jumped], None
     position = enrollment.position or {}
     here = model.ref(position.get("step"))
     until = position.get("until")
