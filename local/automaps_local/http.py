@@ -35,6 +35,7 @@ import base64
 import binascii
 import json
 import logging
+import threading
 import uuid
 from datetime import datetime
 from typing import Any
@@ -72,6 +73,9 @@ class LocalApi:
         self.routes = [(route, route.pattern()) for route in runtime.routes()]
         self.loopback = is_loopback(host)
         self.signed_in = {(r.function, r.event) for r in runtime.routes() if sign_in_authorizer(runtime, r)}
+        # like a Lambda instance, a function takes one request at a time: Powertools' resolver keeps
+        # the current request on the handler module's app (concurrent requests would mix them up)
+        self._busy = {route.function: threading.Lock() for route, _ in self.routes}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
@@ -101,7 +105,8 @@ class LocalApi:
             return json_response({"message": "Unauthorized"}, 401)
         event = proxy_event(request, route, path, parameters, self.stage)
         try:
-            result = self.runtime.invoke(route.function, event)
+            with self._busy[route.function]:
+                result = self.runtime.invoke(route.function, event)
             return proxy_response(result)
         except Exception:
             LOG.exception("%s %s: %s failed", request.method, path, route.function)
