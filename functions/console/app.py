@@ -45,7 +45,7 @@ def search() -> Response:
 
 @app.get("/api/contacts/<contact_id>")
 def contact(contact_id: str) -> Response:
-    return respond(console.contact(contact_id))
+    return respond(console.contact(contact_id, app.current_event.query_string_parameters or {}))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

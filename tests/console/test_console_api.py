@@ -221,3 +221,22 @@ def test_given_automaps_serve_then_its_banner_names_the_console_and_whether_it_n
         "console: http://127.0.0.1:3000/console  (no sign-in on loopback)",
         "console: http://0.0.0.0:3000/console  (sign-in required: 401)",
     ]
+
+
+def test_given_a_long_timeline_then_it_comes_in_pages_newest_first_with_the_account_on_the_first(
+    served: Served,
+) -> None:
+    contact_id = served.contact_id("ann@example.com")
+
+    # WHEN the timeline is read three entries at a time
+    status, first = get_json(served, f"/console/api/contacts/{contact_id}?limit=3")
+    status_older, older = get_json(
+        served, f"/console/api/contacts/{contact_id}?limit=3&next=" + urllib.request.quote(first["next"])
+    )
+
+    # THEN each page holds three entries, the older after the newer, and only the first has the account
+    assert (status, status_older) == (200, 200)
+    assert len(first["timeline"]) == len(older["timeline"]) == 3
+    assert first["timeline"][-1]["at"] >= older["timeline"][0]["at"]
+    assert first["explain"].startswith("Contact") and "explain" not in older
+    assert get_json(served, f"/console/api/contacts/{contact_id}?limit=0")[0] == 400

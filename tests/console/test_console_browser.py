@@ -157,3 +157,28 @@ def test_given_a_contact_whose_name_is_markup_then_the_page_shows_it_as_text(ser
     assert page.evaluate("window.pwned === undefined")
     assert evil.id in page.locator("#profile").inner_text()
 
+
+def test_given_a_long_timeline_then_older_entries_come_on_request(served: Served, page: Any) -> None:
+    from datetime import timedelta
+
+    from automaps.store.contacts import ContactStore
+
+    # GIVEN a contact with 60 entries more in their history than one page of 50 shows
+    store = ContactStore()
+    kim, _ = store.upsert_by_email("kim@example.com", {"first_name": "Kim"})
+    start = served.runtime.clock.now() - timedelta(days=30)
+    for day in range(60):
+        store.record(kim.id, "note.added", {"text": f"call {day}"}, at=start + timedelta(hours=day))
+    page.goto(f"{served.url}/console#/contacts/{kim.id}")
+    older = page.get_by_role("button", name="Show older entries")
+    older.wait_for()
+    assert page.locator("#timeline li").count() == 50
+
+    # WHEN the older entries are asked for (by keyboard)
+    older.focus()
+    page.keyboard.press("Enter")
+
+    # THEN the rest follow, and the button goes
+    page.locator("#timeline li").nth(50).wait_for()
+    assert page.locator("#timeline li").count() > 60 and older.is_hidden()
+

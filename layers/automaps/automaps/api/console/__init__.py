@@ -9,7 +9,8 @@
 * ``GET /console/api/maps``: every map in the registry with its contacts entered, active, exited
 * ``GET /console/api/maps/{map_id}``: the map drawn as SVG with its numbers per step, and the numbers
 * ``GET /console/api/contacts?q=<email|phone|tag>``: the contacts found
-* ``GET /console/api/contacts/{contact_id}``: profile, enrollments, timeline and the ``explain`` text
+* ``GET /console/api/contacts/{contact_id}[?limit=&next=]``: profile, enrollments, a page of the
+  timeline (newest first; ``next`` names the older page) and, on the first page, the ``explain`` text
 
 The ``/console/api/`` routes are authorised by the Cognito user pool (template.yaml:
 ConsoleSignIn); the page keeps the ID token in sessionStorage and sends it as the
@@ -207,15 +208,18 @@ def search(query: dict[str, str]) -> Reply:
     return _passed(found)
 
 
-def contact(contact_id: str) -> Reply:
+def contact(contact_id: str, query: dict[str, str] | None = None) -> Reply:
     if not CONTACT_ID.match(contact_id):
         return _problem(400, "a contact id is letters, digits, _ and -")
     from automaps.api import contacts
 
-    found = contacts.read(contact_id)
+    paging = {key: value for key, value in (query or {}).items() if key in ("limit", "next") and value}
+    found = contacts.read(contact_id, paging)
     if found.status != 200:
         return _passed(found)
     payload = json.loads(found.body)
+    if "next" in paging:  # an older page of the timeline: the account in words came with the first
+        return _reply(200, payload)
     from automaps.journeys.explain import ExplainError, explain
 
     contact_id = payload.get("contact", {}).get("id") or contact_id

@@ -296,7 +296,11 @@
       ]));
     }
     if (!(found.enrollments || []).length) $("enrollments").append(el("li", { text: "In no map." }));
-    for (const entry of found.timeline || found.history || []) {
+    timeline(contactId, found);
+  }
+
+  function timeline(contactId, found) {
+    for (const entry of found.timeline || []) {
       const where = [entry.map_id, entry.step_id].filter(Boolean).join(" / ");
       $("timeline").append(el("li", {}, [
         el("time", { datetime: entry.at, text: when(entry.at) }),
@@ -304,6 +308,16 @@
         where ? " " + where : "",
       ]));
     }
+    const older = $("older");
+    older.hidden = !found.next;
+    older.onclick = found.next ? async () => {
+      older.hidden = true;
+      try {
+        timeline(contactId, await api("contacts/" + encodeURIComponent(contactId) + "?next=" + encodeURIComponent(found.next)));
+      } catch (error) {
+        message(error.message || String(error));
+      }
+    } : null;
   }
 
   // ------------------------------------------------------------------ routing
