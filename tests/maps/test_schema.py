@@ -31,13 +31,13 @@ EditorLoader.yaml_implicit_resolvers = {
 
 
 @pytest.fixture(scope="module")
-def validator() -> jsonschema.Draft202012Validator:
+def validator() -> jsonschema.Draft7Validator:
     schema = json.loads(SCHEMA_FILE.read_text())
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema)
 
 
-def _errors(validator: jsonschema.Draft202012Validator, text: str) -> list[str]:
+def _errors(validator: jsonschema.Draft7Validator, text: str) -> list[str]:
     return [error.message for error in validator.iter_errors(yaml.load(text, Loader=EditorLoader))]
 
 
@@ -79,8 +79,8 @@ def test_given_the_schema_then_every_action_type_is_a_described_step_with_settin
     """GIVEN the schema THEN each action type is a step of the step union, described, whose
     settings carry descriptions and at least one example."""
     schema = map_schema()
-    defs = schema["$defs"]
     union = {ref["$ref"].split("/")[-1] for ref in schema["properties"]["steps"]["items"]["anyOf"][0]["oneOf"]}
+    defs = schema["definitions"]
 
     for name in ACTION_TYPES:
         step = defs[f"{camel(name)}Step"]
