@@ -190,3 +190,21 @@ def test_given_counts_of_steps_the_map_no_longer_has_or_odd_values_then_they_are
     assert groups["welcome-email"].get("aria-label").endswith("(done 2)")
     assert not groups["tag-lead"].get("aria-label").endswith(")")
     assert "removed-step" not in groups
+
+
+def test_given_every_kind_of_step_when_drawn_then_each_says_what_it_does_in_words():
+    """GIVEN the every-step fixture WHEN drawn as Mermaid THEN dates, offsets, windows, weekdays and
+    timezones of waits and `when`, switch cases, fork branches, goals, wait_until and the map's goal
+    are all in words."""
+    mermaid = to_mermaid(load_map(FIXTURES / "every-step.yaml")).replace("<br/>", " ")
+
+    assert "first waits until 2026-12-24T09:00:00+01:00" in mermaid
+    assert "first waits until 1 hour before the contact's field webinar_at, skipped if already past" in mermaid
+    assert "within 09:00-17:00 on mon, tue, wed, thu, fri in the contact's timezone (else Europe/Paris)" in mermaid
+    assert "wait 1 day 12 hours" in mermaid and "wait until 2027-01-04T08:00:00Z" in mermaid
+    assert '-->|"has tag \'vip\'"|' in mermaid and '-->|"otherwise"|' in mermaid
+    assert '-->|"branch 1"|' in mermaid and '-->|"branch 2"|' in mermaid
+    assert "goal: has tag 'customer'; at most 3 days, then go on" in mermaid
+    assert "wait until event purchase.made, cart_id = #quot;{{ event.cart_id }}#quot;; at most 2 hours, then leave the map" in mermaid
+    assert "anywhere in the map: event purchase.refunded, then leave the map" in mermaid
+    assert "end: leaves the map" in mermaid
