@@ -121,6 +121,10 @@ class Explanation(BaseModel):
     timezone_source: str
     """``contact`` (their own), ``map`` (a map's fallback timezone) or ``utc``."""
     as_of: str
+    virtual_clock: bool = False
+    """Whether ``as_of`` and the times recorded are a virtual clock's (the local runtime, tests):
+    then ``real_time`` is the wall clock's."""
+    real_time: str | None = None
     contact_events: list[Event] = Field(default_factory=list)
     """What concerns the contact rather than one map: unsubscribes, suppression."""
     maps: list[MapStory] = Field(default_factory=list)
@@ -139,7 +143,8 @@ class Explanation(BaseModel):
         }[self.timezone_source]
         lines = [
             f"Contact {self.contact_id}{f' ({who})' if who else ''}",
-            f"Times in {self.timezone} ({zone}); as of {when.full(self.as_of)}.",
+            f"Times in {self.timezone} ({zone}); as of {when.full(self.as_of)}"
+            + (" on the virtual clock." if self.virtual_clock else "."),
         ]
         if self.why_not is not None:
             answer = self.why_not
@@ -731,6 +736,8 @@ def _explanation(part: _Partition, only: str | None = None) -> Explanation:
         timezone=zone,
         timezone_source=source,
         as_of=clock.iso(),
+        virtual_clock=not isinstance(clock.get_clock(), clock.SystemClock),
+        real_time=None if isinstance(clock.get_clock(), clock.SystemClock) else clock.iso(datetime.now(UTC)),
         contact_events=[
             Event(at=e.at, kind=e.kind, text=f"unsubscribed from {e.detail.get('channel')}")
             for e in part.entries
