@@ -47,8 +47,9 @@ def test_given_an_example_map_when_drawn_then_mermaid_and_an_svg_with_one_labell
     assert all(f"<b>{label}</b>" in mermaid for label in labels)
     groups = _step_groups(svg)
     assert sorted(groups) == sorted(labels)
-    assert all(group.get("role") == "img" and group.get("aria-label", "").startswith(label)
-               for label, group in groups.items())
+    assert all(
+        group.get("role") == "img" and group.get("aria-label", "").startswith(label) for label, group in groups.items()
+    )
     root = ET.fromstring(svg)
     assert root.find(f"{SVG}title").text.startswith(f"Map {map_.id}: ")
     assert root.find(f"{SVG}desc").text
@@ -61,7 +62,7 @@ def test_given_the_welcome_map_when_drawn_then_its_condition_and_its_wait_are_in
 
     assert "if opened email 'welcome-email' or<br/>clicked link 'welcome-email'" in mermaid
     assert "wait 2 days, then the next 09:00 in<br/>the contact's timezone (else<br/>America/New_York)" in mermaid
-    assert "first waits 4 hours<br/>only if field age #gt; 45" in mermaid
+    assert "runs after 4 hours<br/>only if field age #gt; 45" in mermaid
     assert "form submitted: newsletter" in mermaid
     assert 's3 -->|"yes"| s4' in mermaid and 's3 -->|"no"| s5' in mermaid
 
@@ -125,7 +126,7 @@ def test_given_labels_with_markup_characters_when_drawn_then_they_are_text_not_m
 
     root = ET.fromstring(svg)
     assert not [element for element in root.iter() if element.tag.endswith("script")]
-    assert root.find(f"{SVG}title").text == "Map hostile: Tom & Jerry's <script>alert(1)</script> \"map\""
+    assert root.find(f"{SVG}title").text == 'Map hostile: Tom & Jerry\'s <script>alert(1)</script> "map"'
     check = _step_groups(svg)["check"]
     assert check.get("aria-label") == "check: if has tag 'a<b&c\"d'e'"
     assert "a<b&c\"d'e" in "".join(check.itertext())
@@ -198,13 +199,18 @@ def test_given_every_kind_of_step_when_drawn_then_each_says_what_it_does_in_word
     are all in words."""
     mermaid = to_mermaid(load_map(FIXTURES / "every-step.yaml")).replace("<br/>", " ")
 
-    assert "first waits until 2026-12-24T09:00:00+01:00" in mermaid
-    assert "first waits until 1 hour before the contact's field webinar_at, skipped if already past" in mermaid
-    assert "within 09:00-17:00 on mon, tue, wed, thu, fri in the contact's timezone (else Europe/Paris)" in mermaid
+    assert "runs at 2026-12-24T09:00:00+01:00" in mermaid
+    assert "runs 1 hour before the contact's field webinar_at, skipped if already past" in mermaid
+    assert "runs inside 09:00-17:00 on mon, tue, wed, thu, fri in the contact's timezone (else Europe/Paris)" in mermaid
     assert "wait 1 day 12 hours" in mermaid and "wait until 2027-01-04T08:00:00Z" in mermaid
-    assert '-->|"has tag \'vip\'"|' in mermaid and '-->|"otherwise"|' in mermaid
+    assert "-->|\"has tag 'vip'\"|" in mermaid and '-->|"otherwise"|' in mermaid
     assert '-->|"branch 1"|' in mermaid and '-->|"branch 2"|' in mermaid
     assert "goal: has tag 'customer'; at most 3 days, then go on" in mermaid
-    assert "wait until event purchase.made, cart_id = #quot;{{ event.cart_id }}#quot;; at most 2 hours, then leave the map" in mermaid
+    assert (
+        "wait until event purchase.made, cart_id = #quot;{{ event.cart_id }}#quot;; at most 2 hours, then leave the map"
+        in mermaid
+    )
     assert "anywhere in the map: event purchase.refunded, then leave the map" in mermaid
+    assert "wait until the next 09:30 on mon, tue, wed, thu, fri in the contact's timezone" in mermaid
+    assert "wait until 1 week before the contact's field renews_at, skipped if already past" in mermaid
     assert "end: leaves the map" in mermaid

@@ -172,12 +172,12 @@ class _Builder:
         if isinstance(step, ActionStep):
             words = [f"{step.action.replace('_', ' ')}{_settings_words(step.settings)}"]
             if step.when is not None:
-                words.append(f"first waits {_timing_words(step.when, self.map)}")
+                words.append(_timing_words(step.when, self.map, action=True))
             if step.only_if is not None:
                 words.append(f"only if {describe(step.only_if)}")
             return words
         if isinstance(step, WaitStep):
-            return [f"wait {_timing_words(step.wait, self.map)}"]
+            return [_timing_words(step.wait, self.map)]
         if isinstance(step, IfStep):
             return [f"if {describe(step.if_)}"]
         if isinstance(step, SwitchStep):
@@ -308,30 +308,30 @@ def _awaited_words(awaited: Awaited) -> str:
     return f"{what}; at most {duration_words(awaited.timeout.total_seconds)}, then {then}"
 
 
-def _timing_words(spec: Timing, map_: Map) -> str:
-    """A wait (or an action's ``when``) in words: ``2 days, then the next 09:00 in ...``."""
+def _timing_words(spec: Timing, map_: Map, *, action: bool = False) -> str:
+    """A wait in words (``wait 2 days, then the next 09:00 in ...``), or with ``action`` an action's
+    ``when`` (``runs after 4 hours``, ``runs inside 09:00-17:00 on mon, ...``)."""
     words = []
     if spec.delay_seconds:
-        words.append(duration_words(spec.delay_seconds))
+        words.append(f"{'runs after' if action else 'wait'} {duration_words(spec.delay_seconds)}")
     if spec.until:
-        words.append(f"until {spec.until.isoformat().replace('+00:00', 'Z')}")
+        words.append(f"{'runs at' if action else 'wait until'} {spec.until.isoformat().replace('+00:00', 'Z')}")
     if spec.until_field:
         offset = spec.offset.total_seconds if spec.offset else 0
         shift = f"{duration_words(abs(offset))} {'before' if offset < 0 else 'after'} " if offset else ""
         yearly = "the next anniversary of " if spec.yearly else ""
-        words.append(f"until {shift}{yearly}the contact's field {spec.until_field}")
+        lead = ("runs " if shift else "runs at ") if action else "wait until "
+        words.append(f"{lead}{shift}{yearly}the contact's field {spec.until_field}")
     if spec.local_slot:
-        slot = (
-            f"the next {spec.at}"
-            if spec.at
-            else f"within {spec.between[0]}-{spec.between[1]}"
-            if spec.between
-            else "the next allowed day"
-        )
+        if spec.between:
+            slot, lead = f"inside {spec.between[0]}-{spec.between[1]}", "runs " if action else "wait until "
+        else:
+            slot = f"the next {spec.at}" if spec.at else "the next allowed day"
+            lead = "runs at " if action else "wait until "
         days = f" on {', '.join(spec.weekdays)}" if spec.weekdays else ""
         zone = spec.timezone or "contact"
         where = f"the contact's timezone (else {map_.timezone})" if zone == "contact" else zone
-        words.append(f"{'then ' if words else ''}{slot}{days} in {where}")
+        words.append(f"{'then ' if words else lead}{slot}{days} in {where}")
     if spec.skips_if_past:
         words.append("skipped if already past")
     if spec.spread is not None:
