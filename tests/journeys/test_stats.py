@@ -275,3 +275,21 @@ def test_given_the_admin_api_then_a_map_s_numbers_are_answered_and_bad_ids_are_r
     assert body == counted
     every = {**event, "path": "/stats", "resource": "/stats", "pathParameters": None}
     assert json.loads(app.lambda_handler(every, FakeLambdaContext())["body"]) == {"maps": []}   # none registered
+
+
+def test_given_an_unsubscribe_link_of_a_step_s_email_when_it_is_used_then_that_step_counts_it(store: Any) -> None:
+    from automaps.api import web
+    from automaps.channels import tracking
+
+    # GIVEN Jane, and the unsubscribe link of the email spring-promo's promo-email sent her
+    jane, _ = store.upsert_by_email("jane@example.com", {"first_name": "Jane"})
+    token = tracking.unsubscribe_token(jane.id, "email", map_id=MAP, step_id="promo-email")
+    # WHEN she unsubscribes (the entry reaches the router through the table's stream)
+    assert web.unsubscribe(token).status == 200
+    # THEN the entry names the step, and the step counts one unsubscribe
+    [entry] = [e for e in store.history(jane.id) if e.kind == "unsubscribed"]
+    assert (entry.map_id, entry.step_id) == (MAP, "promo-email")
+    email = numbers()["steps"]["promo-email"]
+    assert (email["unsubscribed"], email["channel"]) == (1, "email")
+    # AND a link of before (no map, no step) still unsubscribes, counted nowhere
+    assert tracking.read_unsubscribe(tracking.unsubscribe_token(jane.id)).map_id is None

@@ -122,7 +122,13 @@ class Email:
 
 
 def run(ctx: StepContext, settings: Settings) -> dict[str, Any] | Outcome:
-    message = compose(settings, ctx.contact, ctx.trigger_event, where_to=f"the 'to' of step {ctx.event.step_id!r}")
+    message = compose(
+        settings,
+        ctx.contact,
+        ctx.trigger_event,
+        where_to=f"the 'to' of step {ctx.event.step_id!r}",
+        sent_by=(ctx.event.map_id, ctx.event.step_id),
+    )
     suppression = ctx.store.email_suppression(email.valid_address(message.to))
     if suppression is not None:  # a permanent bounce or a complaint (automaps.intake.engagement)
         from automaps.intake.engagement import suppression_reason
@@ -171,14 +177,15 @@ def compose(
     to: str | None = None,
     where_to: str = "the 'to'",
     honour_unsubscribe: bool = True,
+    sent_by: tuple[str, str] | None = None,
 ) -> Email:
     """Render the email for ``contact``. ``trigger`` gives the enrollment's event (called only if
     the email uses ``event`` or ``offer``); ``to`` overrides the recipient (test emails).
     Raises Skip (no address, unsubscribed), PermanentError (unknown template) or rendering's
-    MissingField / TemplateProblem."""
+    MissingField / TemplateProblem. ``sent_by`` (map, step): the unsubscribe link names them."""
     source = load_source(settings)
     marketing = settings.marketing and source.marketing
-    context = _merge_context(contact, trigger, settings, source, marketing)
+    context = _merge_context(contact, trigger, settings, source, marketing, sent_by)
     if to is None:
         to = _recipient(contact, settings, context, where_to)
     if honour_unsubscribe and marketing and "email" in contact.unsubscribed:
@@ -222,7 +229,12 @@ def _text_as_html(text: str) -> str:
 
 
 def _merge_context(
-    contact: Contact, trigger: Callable[[], dict[str, Any]], settings: Settings, source: Source, marketing: bool
+    contact: Contact,
+    trigger: Callable[[], dict[str, Any]],
+    settings: Settings,
+    source: Source,
+    marketing: bool,
+    sent_by: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """The merge fields, fetching the enrollment's event only when the email uses it."""
     used = rendering.referenced_variables(source.subject, source.html, source.text, settings.to)
@@ -230,7 +242,8 @@ def _merge_context(
     offer = event.get("offer")
     context = rendering.merge_context(contact, event, offer if isinstance(offer, dict) else None)
     if marketing or "unsubscribe_url" in used:
-        context["unsubscribe_url"] = tracking.unsubscribe_url(contact.id, "email")
+        map_id, step_id = sent_by or (None, None)
+        context["unsubscribe_url"] = tracking.unsubscribe_url(contact.id, "email", map_id=map_id, step_id=step_id)
     return context
 
 

@@ -107,7 +107,13 @@ def unsubscribe(token: str) -> Reply:
         request = read_unsubscribe(token)
         store = ContactStore()
         if store.set_unsubscribed(request.contact_id, request.channel):
-            store.record(request.contact_id, "unsubscribed", {"channel": request.channel})
+            store.record(  # on the sending step, when the link names it (its unsubscribed count)
+                request.contact_id,
+                "unsubscribed",
+                {"channel": request.channel},
+                map_id=request.map_id,
+                step_id=request.step_id,
+            )
     except (BadToken, ContactNotFound):
         return _page(400, "Link not valid", "<p>This unsubscribe link is not valid.</p>")
     return _page(200, "Unsubscribed", f"<p>You will not receive {html.escape(request.channel)} from us any more.</p>")

@@ -100,15 +100,25 @@ def _decode(payload: str) -> dict[str, Any]:
 class UnsubscribeRequest:
     contact_id: str
     channel: str
+    map_id: str | None = None
+    """The map and step whose message carried the link (the step's ``unsubscribed`` count)."""
+    step_id: str | None = None
 
 
-def unsubscribe_token(contact_id: str, channel: str = "email") -> str:
-    return sign(UNSUBSCRIBE, {"contact_id": contact_id, "channel": channel})
+def unsubscribe_token(
+    contact_id: str, channel: str = "email", *, map_id: str | None = None, step_id: str | None = None
+) -> str:
+    sent_by = {"map": map_id, "step": step_id} if map_id and step_id else {}
+    return sign(UNSUBSCRIBE, {"contact_id": contact_id, "channel": channel, **sent_by})
 
 
-def unsubscribe_url(contact_id: str, channel: str = "email") -> str:
-    """``{PUBLIC_API_URL}/unsubscribe?t=<token>``: GET shows the page, POST is RFC 8058 one-click."""
-    return f"{config.public_api_url()}/unsubscribe?t={unsubscribe_token(contact_id, channel)}"
+def unsubscribe_url(
+    contact_id: str, channel: str = "email", *, map_id: str | None = None, step_id: str | None = None
+) -> str:
+    """``{PUBLIC_API_URL}/unsubscribe?t=<token>``: GET shows the page, POST is RFC 8058 one-click.
+    The token names the map and step that sent the message, when given."""
+    token = unsubscribe_token(contact_id, channel, map_id=map_id, step_id=step_id)
+    return f"{config.public_api_url()}/unsubscribe?t={token}"
 
 
 def read_unsubscribe(token: str) -> UnsubscribeRequest:
@@ -117,7 +127,10 @@ def read_unsubscribe(token: str) -> UnsubscribeRequest:
     contact_id, channel = data.get("contact_id"), data.get("channel")
     if not isinstance(contact_id, str) or not isinstance(channel, str):
         raise BadToken("unsubscribe token does not name a contact and channel")
-    return UnsubscribeRequest(contact_id=contact_id, channel=channel)
+    map_id, step_id = data.get("map"), data.get("step")
+    if not (isinstance(map_id, str) and isinstance(step_id, str)):
+        map_id = step_id = None
+    return UnsubscribeRequest(contact_id=contact_id, channel=channel, map_id=map_id, step_id=step_id)
 
 
 # ------------------------------------------------------------------ visitor identity (page tracking)

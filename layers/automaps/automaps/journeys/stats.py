@@ -92,7 +92,12 @@ def deltas(entry: HistoryEntry) -> list[tuple[str | None, str, int]]:
     return []
 
 
-def channel_of(kind: str) -> str | None:
+def channel_of(entry: HistoryEntry) -> str | None:
+    """The channel of a message step an entry shows (an unsubscribe says which channel it left)."""
+    if entry.kind == "unsubscribed":
+        channel = entry.detail.get("channel")
+        return channel if channel in ("email", "sms") else None
+    kind = entry.kind
     return "email" if kind.startswith("email.") else "sms" if kind.startswith("sms.") else None
 
 
@@ -214,8 +219,8 @@ class Batch:
                 continue
             for step, name, amount in deltas(entry):
                 sums[(str(entry.map_id), step)][name] += amount
-                if step and channel_of(entry.kind):
-                    channels[(str(entry.map_id), step)] = str(channel_of(entry.kind))
+                if step and channel_of(entry):
+                    channels[(str(entry.map_id), step)] = str(channel_of(entry))
             message = entry.detail.get("message_id")
             unique = entry.kind in UNIQUE and entry.map_id and entry.step_id and message
             if unique and db.first_time(counted.contact_id, entry.kind, str(message), sequence):
