@@ -193,16 +193,22 @@ def record_waiting(
         return
     try:
         store = ContactStore()
-        ids = {"map_id": map_id, "enrollment_id": enrollment_id}
         if was:
-            store.record(contact_id, "step.waited", {"enrollment_id": enrollment_id}, step_id=was, **ids)
+            store.record(
+                contact_id,
+                "step.waited",
+                {"enrollment_id": enrollment_id},
+                map_id=map_id,
+                step_id=was,
+                enrollment_id=enrollment_id,
+            )
         if now and after is not None:
             detail = {
                 "enrollment_id": enrollment_id,
                 "kind": after.kind,
                 **({"until": after.until} if after.until else {}),
             }
-            store.record(contact_id, "step.waiting", detail, step_id=now, **ids)
+            store.record(contact_id, "step.waiting", detail, map_id=map_id, step_id=now, enrollment_id=enrollment_id)
     except Exception:  # noqa: BLE001  (a count, never the journey: the history stays the record)
         logger.warning("waiting gauge entry not recorded", extra={"map_id": map_id, "was": was, "now": now})
 

@@ -278,7 +278,7 @@ def read_map(map_id: str) -> dict[str, Any]:
     }
     steps: dict[str, dict[str, Any]] = {}
     for step in _reading_order(map_id):
-        steps[step] = found.pop(step, None) or _step({})
+        steps[step] = found.pop(step) if step in found else _step({})
     steps |= dict(sorted(found.items()))
     return {
         "map_id": map_id,
