@@ -294,3 +294,14 @@ def test_given_an_email_sent_by_a_step_when_the_outbox_is_read_then_it_names_the
     assert email["to"] == ["jane@example.com"]
     assert (email["template"], email["map_id"], email["step_id"]) == ("welcome", "welcome-leads", "welcome-email")
     assert email["contact_id"].startswith("c_")
+
+
+def test_given_a_contact_whose_own_event_is_wrong_when_simulated_then_the_contact_and_event_are_named(capsys, tmp_path):
+    """Given a JSONL contact whose _events holds a text that is no delay, when simulated, then the
+    error names the file and line and quotes the event: exit 2."""
+    leads = tmp_path / "leads.jsonl"
+    leads.write_text('{"email": "ann@example.com", "_events": ["after a while: tag vip"]}\n')
+
+    code, _, err = simulate(capsys, str(WELCOME), "--contacts", str(leads))
+
+    assert code == 2 and f"{leads}:1: event 'after a while: tag vip': 'a while' is not a delay" in err

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import logging
 import sys
 from collections.abc import Iterator
@@ -31,7 +32,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from automaps_local.simulate.events import Event, EventError
+from automaps_local.simulate.events import Event, EventError, inject
 from automaps_local.simulate.population import Person, PopulationError
 
 DEFAULT_START = "2026-11-23T09:00:00+00:00"
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             people = population.many(args.contacts)
         else:
             people = population.segment(args.segment, args.stack_name, args.region, args.limit)
-        own = [[events.parse(text, map_) for text in person.events] for person in people]
+        own = [_own_events(person, map_) for person in people]
     except (EventError, PopulationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -105,6 +106,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     plans = [(person, [*shared, *mine]) for person, mine in zip(people, own)]
     return simulate(args, template, map_, maps, plans)
+
+
+def _own_events(person: Person, map_: Any) -> list[Event]:
+    """A contact's own ``_events``; an error names the contact (file and line) too."""
+    from automaps_local.simulate import events
+
+    try:
+        return [events.parse(text, map_) for text in person.events]
+    except EventError as error:
+        raise EventError(f"{person.where}: {error}") from None
 
 
 def simulate(args: argparse.Namespace, template: Path, map_: Any, maps: list[Any], plans: list[Any]) -> int:
@@ -191,17 +202,18 @@ class Run:
             key=lambda item: (item[0], item[1]),
         )
         end = start + horizon
-        for at, _, person, event in schedule:
+        for at, group in itertools.groupby(schedule, key=lambda item: item[0]):
+            due = list(group)
             if at > end:
-                notes.setdefault(person.email, []).append(f"{event}: after the horizon, not played")
+                for _, _, person, event in due:
+                    notes.setdefault(person.email, []).append(f"{event}: after the horizon, not played")
                 continue
             self.advance(at)
-            with clock.hold():
-                from automaps_local.simulate.events import inject
-
-                note = inject(self.runtime, self.api, person.fields, event)
-            if note:
-                notes.setdefault(person.email, []).append(note)
+            with clock.hold():  # everything due at this moment happens before the clock moves on
+                for _, _, person, event in due:
+                    note = inject(self.runtime, self.api, person.fields, event)
+                    if note:
+                        notes.setdefault(person.email, []).append(note)
         self.settled = self.advance(end, final=True)
         if self.bar is not None:
             self._tick()

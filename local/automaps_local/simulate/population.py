@@ -49,12 +49,16 @@ def one(text: str) -> list[Person]:
 
 
 def many(path: Path) -> list[Person]:
-    """``--contacts``: a JSONL file (one object a line) or a CSV file (a header line of field names)."""
+    """``--contacts``: a JSONL file (one object a line; or a JSON array), or a CSV file (a header
+    line of field names)."""
     if not path.is_file():
         raise PopulationError(f"--contacts {path}: no such file")
     text = path.read_text(encoding="utf-8-sig")
     if path.suffix.lower() == ".csv":
         people = _csv(path, text)
+    elif text.lstrip().startswith("["):  # a JSON array of contacts
+        items = _json(text, str(path))
+        people = [_person(item, f"{path}[{index}]") for index, item in enumerate(items)]
     elif path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         people = [
             _person(_json(line, f"{path}:{number}"), f"{path}:{number}")
