@@ -248,3 +248,14 @@ def test_given_a_purchase_during_the_week_when_asked_why_not_the_pitch_then_the_
     assert answer is not None and answer.verdict == "goal_jump"
     assert answer.reasons[0].endswith("at 2026-11-24 14:00 UTC the goal bought was achieved (by purchase.made) while "
                                       "they were at week: they jumped to it, past pitch")
+
+
+def test_given_a_step_a_live_edit_removed_when_asked_about_it_then_its_history_answers_and_says_it_is_gone(jane):
+    ContactStore().record(jane, "step.done", {"action": "add_note", "enrollment_id": ENROLLMENT},
+                          map_id="welcome-leads", step_id="old-tip", enrollment_id=ENROLLMENT)
+
+    answer = explaining.why_not(jane, "welcome-leads", "old-tip", maps=MAPS).why_not
+
+    assert answer is not None and answer.verdict == "reached"
+    assert answer.reasons[0] == "it did reach them at 2026-11-25 09:00 America/New_York: old-tip: done (add_note)"
+    assert answer.reasons[1] == "the map as pushed now has no step 'old-tip': a live edit removed it"

@@ -358,15 +358,24 @@ class _Model:
         self.refs: list[StepRef] = walk(map_) if map_ is not None else []
         self.by_label = {ref.label: ref for ref in self.refs}
         self.by_path = {ref.path: ref for ref in self.refs}
+        self.removed: set[str] = set()
 
     def ref(self, label: str | None) -> StepRef | None:
         return self.by_label.get(label or "")
+
+    def remember_removed(self, label: str) -> None:
+        """A step the history names that the map (as pushed now) no longer has: a live edit removed
+        it. Known by its label only, after every step in reading order, in no branch."""
+        from automaps.maps.model import StepBase, StepRef
+
+        self.removed.add(label)
+        self.by_label[label] = StepRef(StepBase(), ("removed",), label, len(self.refs) + 1000, ())
 
     def after(self, label: str) -> StepRef | None:
         """The step that runs after ``label`` is done (None: the map ends there)."""
         from automaps.maps.model import GoToStep
 
-        ref = self.ref(label)
+        ref = None if label in self.removed else self.ref(label)
         while ref is not None:
             if isinstance(ref.step, GoToStep):
                 return self.ref(ref.step.go_to)
@@ -712,9 +721,12 @@ def why_not(contact_id: str, map_id: str, step_id: str, maps: dict[str, Map] | N
             raise UnknownMap(f"no map {map_id!r} among {', '.join(sorted(maps)) or 'no maps'}")
         raise UnknownMap(f"the registry holds map {map_id!r} without its definition: run automaps push once")
     model = _Model(map_)
+    recorded = any(e.entry.map_id == map_id and e.entry.step_id == step_id for e in part.entries)
     if model.ref(step_id) is None:
-        known = ", ".join(ref.label for ref in model.refs)
-        raise UnknownStep(f"map {map_id!r} has no step {step_id!r}; its steps: {known}")
+        if not recorded:
+            known = ", ".join(ref.label for ref in model.refs)
+            raise UnknownStep(f"map {map_id!r} has no step {step_id!r}; its steps: {known}")
+        model.remember_removed(step_id)
     explanation = _explanation(part, only=map_id)
     explanation.why_not = _why_not(part, map_id, step_id, model, _Times(explanation.timezone))
     return explanation
@@ -953,6 +965,8 @@ def _why_not(part: _Partition, map_id: str, step_id: str, model: _Model, times: 
     grouped = _attribute(part, map_id)
     enrollments = sorted((x for x in part.enrollments if x.map_id == map_id), key=lambda x: x.started_at)
     notes = _address_notes(part, ref, times)
+    if step_id in model.removed:
+        notes.insert(0, f"the map as pushed now has no step {step_id!r}: a live edit removed it")
 
     def answer(verdict: str, reasons: list[str], reached: str | None = None) -> WhyNot:
         return WhyNot(map_id=map_id, step_id=step_id, verdict=verdict, reasons=reasons + notes, reached_at=reached)
