@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     shown = {str(file) for file in wanted}
     findings = [f for f in findings if f.file in shown or Path(f.file).is_relative_to(content_dir)]
     if args.format == "json":
-        print(json.dumps({"ok": not findings, "maps": len(wanted), "problems": [f.to_dict() for f in findings]}))
+        answer = {"ok": not findings, "maps": len(wanted), "content_checked": content_dir.is_dir()}
+        print(json.dumps({**answer, "problems": [f.to_dict() for f in findings]}))
         return 2 if findings else 0
     for finding in findings:
         print(finding.line(), file=sys.stdout)
