@@ -61,6 +61,10 @@ COUNT_ORDER = (
     "complained",
     "unsubscribed",
 )
+ALWAYS_SHOWN = frozenset({"waiting", "done", "skipped", "failed", "sent", "opened", "clicked"})
+"""Counts shown even at 0 (a step's outcomes, a message's sends and opens); the others only when not 0."""
+NOT_SHOWN = frozenset({"opens", "clicks", "rates"})
+"""Raw totals behind the unique ``opened``/``clicked`` (and the rates, shown beside their counts)."""
 
 MOVES = {
     "add_to_automation": ("map", "adds to"),
@@ -340,21 +344,25 @@ def _timing_words(spec: Timing, map_: Map, *, action: bool = False) -> str:
 
 
 def _count_lines(numbers: Any) -> tuple[str, ...]:
-    """``{"done": 10, "opened": 4, "rates": {"opened": 0.4}}`` -> ``("done 10 · opened 4 (40%)",)``."""
+    """``{"waiting": 0, "done": 10, "sent": 10, "opened": 4, "rates": {"opened": 0.4}}`` ->
+    ``("waiting 0 · done 10", "sent 10 · opened 4 (40%)")``: a step's outcomes on the first line,
+    its messages after; counts other than :data:`ALWAYS_SHOWN` only when not 0."""
     if not isinstance(numbers, dict) or not numbers:
         return ()
     rates = numbers.get("rates") if isinstance(numbers.get("rates"), dict) else {}
     names = [name for name in COUNT_ORDER if name in numbers]
-    names += sorted(name for name in numbers if name not in COUNT_ORDER and name != "rates")
-    parts = []
+    names += sorted(name for name in numbers if name not in COUNT_ORDER and name not in NOT_SHOWN)
+    outcomes: list[str] = []
+    messages: list[str] = []
     for name in names:
         value = numbers[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (not value and name not in ALWAYS_SHOWN):
             continue
         rate = rates.get(name) if isinstance(rates, dict) else None
         share = f" ({rate * 100:.0f}%)" if isinstance(rate, (int, float)) and not isinstance(rate, bool) else ""
-        parts.append(f"{name} {value:g}{share}" if isinstance(value, float) else f"{name} {value}{share}")
-    return tuple(" · ".join(parts[i : i + 4]) for i in range(0, len(parts), 4))
+        text = f"{name} {value:g}{share}" if isinstance(value, float) else f"{name} {value}{share}"
+        (outcomes if name in COUNT_ORDER[:4] else messages).append(text)
+    return tuple(" · ".join(part[i : i + 4]) for part in (outcomes, messages) for i in range(0, len(part), 4))
 
 
 # ---------------------------------------------------------------- Mermaid
