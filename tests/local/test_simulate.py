@@ -160,12 +160,15 @@ def test_given_a_form_that_starts_nothing_when_simulated_then_it_says_the_contac
 
 
 # ---------------------------------------------------------------------- many contacts
-def test_given_many_contacts_when_simulated_then_it_counts_each_path_and_ending(capsys):
+def test_given_many_contacts_when_simulated_then_it_counts_each_path_and_ending(capsys, tmp_path):
     """Given four leads (JSONL), two of whom engage with the welcome email (their own _events),
     one under 45,
-    when welcome-leads is simulated for all of them,
-    then two took the engaged branch, one got the nudge, one skipped it; all four exited."""
-    code, out, _ = simulate(capsys, str(WELCOME), "--contacts", str(FIXTURES / "leads.jsonl"))
+    when welcome-leads is simulated for all of them (and drawn, --graph),
+    then two took the engaged branch, one got the nudge, one skipped it; all four exited; the
+    drawing carries the counts per step."""
+    graph = tmp_path / "welcome.mmd"
+
+    code, out, _ = simulate(capsys, str(WELCOME), "--contacts", str(FIXTURES / "leads.jsonl"), "--graph", str(graph))
 
     assert code == 0, out
     assert "welcome-leads: 4 contacts, 4 entered, 0 failed" in out
@@ -173,6 +176,9 @@ def test_given_many_contacts_when_simulated_then_it_counts_each_path_and_ending(
     assert "  1  tag-lead -> welcome-email -> engaged: no -> nudge-email\n" in out
     assert "  1  tag-lead -> welcome-email -> engaged: no -> nudge-email skipped" in out
     assert "  4  exited: completed" in out
+    drawn = graph.read_text()
+    assert "<b>tag-lead</b>" in drawn and "<i>done 4</i>" in drawn
+    assert "<i>no 2 · yes 2</i>" in drawn and "<i>done 1 · skipped 1</i>" in drawn
 
 
 def test_given_the_same_contacts_as_csv_when_read_then_they_are_the_jsonl_contacts():

@@ -72,6 +72,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="with --segment: at most this many members")
     parser.add_argument("--template", type=Path, default=Path("template.yaml"))
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument(
+        "--graph",
+        type=Path,
+        help="also draw the map with what the simulated contacts did at each step: FILE.svg, or Mermaid text",
+    )
     add_stack_arguments(parser)
 
 
@@ -106,6 +111,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     plans = [(person, [*shared, *mine]) for person, mine in zip(people, own)]
     return simulate(args, template, map_, maps, plans)
+
+
+def write_graph(path: Path, map_: Any, counts: dict[str, dict[str, int]]) -> None:
+    """The map drawn (automaps.maps.graph) with the simulation's counts per step."""
+    from automaps.maps.graph import to_mermaid, to_svg
+
+    path.write_text(to_svg(map_, counts) if path.suffix.lower() == ".svg" else to_mermaid(map_, counts))
+    print(f"graph with the simulated counts: {path}")
 
 
 def _own_events(person: Person, map_: Any) -> list[Event]:
@@ -158,6 +171,8 @@ def simulate(args: argparse.Namespace, template: Path, map_: Any, maps: list[Any
             report.print_one(runtime, results[0], plans[0][0].fields)
         else:
             report.print_many(map_.id, results)
+        if args.graph is not None:
+            write_graph(args.graph, map_, report.counts(results))
         if not run_.settled:
             print(f"horizon reached at {clock.now():%Y-%m-%dT%H:%M:%SZ} with contacts still in the map")
     return 0 if all(r.ok for r in results) else 1

@@ -20,6 +20,7 @@ FAILED_KINDS = {"step.failed": "FAILED", "step.outcome_unknown": "OUTCOME UNKNOW
 STEP_KINDS = {"step.done": "", "step.skipped": " skipped", **{k: f" {v}" for k, v in FAILED_KINDS.items()}}
 FAILED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
 ARROW = " -> "
+COUNTED = {"step.done": "done", "step.skipped": "skipped", "step.failed": "failed", "step.outcome_unknown": "unknown"}
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Outcome:
     ended: str
     failed: list[str]  # why the run counts as failed: failed steps, failed executions
     notes: list[str] = field(default_factory=list)  # events that could not happen
+    steps: list[tuple[str, str]] = field(default_factory=list)  # (step id, done|skipped|failed|unknown|yes|no|...)
 
     @property
     def entered(self) -> bool:
@@ -49,14 +51,16 @@ def outcome(map_id: str, email: str, executions: list[dict[str, Any]], notes: li
     contact = observe.contact(contact_id) if contact_id else None
     mine = [e for e in executions if contact_id and (e["input"] or {}).get("contact_id") == contact_id]
     history = [e for e in (contact or {}).get("history", []) if e.get("map_id") == map_id]
-    path, failed = [], []
+    path, failed, steps = [], [], []
     for entry in history:
         kind, step = entry["kind"], entry.get("step_id") or "?"
         if kind in STEP_KINDS:
             path.append(f"{step}{STEP_KINDS[kind]}")
+            steps.append((step, COUNTED[kind]))
         elif kind == "condition.evaluated":
             result = (entry.get("detail") or {}).get("result")
             path.append(f"{step}: {_answer(result)}")
+            steps.append((step, _answer(result)))
         if kind in FAILED_KINDS:
             failed.append(f"step {step} {FAILED_KINDS[kind].lower()}: {describe(entry)}")
     for execution in mine:
@@ -65,7 +69,17 @@ def outcome(map_id: str, email: str, executions: list[dict[str, Any]], notes: li
                 f"execution {execution['name']} {execution['status']}: "
                 f"{execution['error'] or ''} {(execution['cause'] or '')[:300]}".rstrip()
             )
-    return Outcome(email, contact, mine, path, _ended(map_id, contact, history, mine), failed, notes or [])
+    ended = _ended(map_id, contact, history, mine)
+    return Outcome(email, contact, mine, path, ended, failed, notes or [], steps)
+
+
+def counts(results: list[Outcome]) -> dict[str, dict[str, int]]:
+    """Per step id, how many contacts' runs did what there (``automaps.maps.graph``'s counts)."""
+    found: dict[str, Counter[str]] = {}
+    for result in results:
+        for step, what in result.steps:
+            found.setdefault(step, Counter())[what] += 1
+    return {step: dict(counter) for step, counter in found.items()}
 
 
 def _answer(result: Any) -> str:
