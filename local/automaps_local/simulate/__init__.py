@@ -94,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         shared = [events.parse(text, map_) for text in args.event]
+        if args.until_days <= 0:
+            raise PopulationError(f"--until-days {args.until_days:g}: the horizon must be after the start")
+        if args.limit is not None and (args.limit < 1 or not args.segment):
+            raise PopulationError("--limit takes a number of at least 1, with --segment")
         if args.segment and not args.stack_name:
             raise PopulationError("--segment needs --stack-name (the stack whose segment it is)")
         if args.contact is not None:
