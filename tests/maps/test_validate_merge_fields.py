@@ -130,3 +130,11 @@ def test_given_an_email_of_another_map_that_it_does_not_send_when_checked_then_i
     assert problems(sender, reader) == [
         "map 'sender' has no send_email step 'welcome-emial' (did you mean welcome-email?); its send_email steps "
         "with an id: welcome-email"]
+
+
+def test_given_a_field_a_date_trigger_reads_when_checked_then_it_is_provided():
+    """A birthday map says the contacts have a birthday (imported: no form asks for it)."""
+    map_ = map_of([{"date_matches": {"field": "birthday", "timezone": "Europe/Paris"}}],
+                  "Happy birthday ({{ contact.birthday }}), {{ contact.nickname }}")
+
+    assert [message.split(":")[0] for message in problems(map_)] == ["{{ contact.nickname }}"]

@@ -17,8 +17,9 @@ AWS), and returns one :class:`~automaps.maps.loader.Finding` per problem:
 * the Jinja syntax of every text a step renders (any setting holding ``{{``, ``{%`` or ``{#``,
   an awaited event's ``where``, and the subject, html and text of each template a step sends);
 * merge fields nothing provides (:func:`_merge_problem`): ``{{ contact.<field> }}`` is provided
-  by a standard field (:data:`STANDARD_FIELDS`), a field of a form in ``content/forms/``, or a
-  field an ``update_contact`` step of any map sets; ``{{ event.<key> }}`` by one of the map's
+  by a standard field (:data:`STANDARD_FIELDS`), a field of a form in ``content/forms/``, a
+  field an ``update_contact`` step of any map sets, or one a map's ``date_matches``,
+  ``date_relative`` or ``field_updated`` trigger reads (imported fields: the trigger says so); ``{{ event.<key> }}`` by one of the map's
   triggers (:data:`EVENT_KEYS`; an ``event:`` trigger on a custom kind may carry anything);
   ``{{ offer.<key> }}`` only by a trigger that may carry anything. A use guarded by
   ``| default(...)``, an ``if`` or a test (``is defined``) is always fine;
@@ -314,7 +315,11 @@ class _Checker:
         self.maps, self.content = maps, content
         self.set_fields: dict[str, str] = {}  # field -> the map that sets it
         self.filled_lists: set[str] = set(content.lists)
+        self.trigger_fields: set[str] = set()  # fields a date or field_updated trigger reads: they exist by design
         for map_ in maps.values():
+            for trigger in map_.triggers:
+                if trigger.kind in ("date_matches", "date_relative", "field_updated"):
+                    self.trigger_fields.add(trigger.body.field)
             for ref in walk(map_):
                 if isinstance(ref.step, ActionStep) and ref.step.action == "update_contact":
                     for name in getattr(ref.step.settings, "set", {}):
@@ -491,7 +496,12 @@ class _Checker:
 
     def _contact_problem(self, reference: Reference) -> str | None:
         name = reference.names[0]
-        if name in STANDARD_FIELDS or name in self.form_fields or name in self.set_fields:
+        if (
+            name in STANDARD_FIELDS
+            or name in self.form_fields
+            or name in self.set_fields
+            or name in self.trigger_fields
+        ):
             return None
         known = sorted(STANDARD_FIELDS | set(self.form_fields) | set(self.set_fields))
         return (
