@@ -76,6 +76,7 @@ def told() -> dict[str, Any]:
         said["lea"] = explaining.explain(explaining.find_contact("lea@example.com") or "")
         said["lea_http"] = api.get("/_local/explain?contact=lea@example.com&why_not=nudge-email")
         said["http_unknown"] = api.get("/_local/explain?contact=nobody@example.com")
+        said["http_no_contact"] = api.get("/_local/explain")
         server = make_server("127.0.0.1", 0, LocalApi(runtime), threaded=True)
         serving = threading.Thread(target=server.serve_forever, daemon=True)
         serving.start()
@@ -215,3 +216,12 @@ def test_given_quiet_hours_in_tokyo_when_asked_why_not_the_welcome_then_it_is_he
     assert journey.now == ("held back at welcome until 2026-11-24 08:00 Asia/Tokyo: quiet hours (21:00-08:00 in the "
                            "contact's timezone Asia/Tokyo)")
     assert journey.next == "welcome (send_email, subject Welcome, {{ contact.first_name }}) is tried again then"
+
+
+def test_given_bad_invocations_then_each_is_a_clear_message_and_no_traceback(told):
+    assert told["http_no_contact"].status_code == 400
+    assert told["http_no_contact"].get_json() == {"message": "pass ?contact=<email, phone or contact id>"}
+    assert cli("jane@example.com", "--local", "http://127.0.0.1:1", "--stack-name", "shop") == (
+        2, "", "error: give either --stack-name or --local, not both\n")
+    code, out, err = cli("jane@example.com", "--local", "http://127.0.0.1:9")   # nothing listens there
+    assert (code, out) == (1, "") and err.startswith("error: cannot reach automaps serve at http://127.0.0.1:9")
