@@ -48,14 +48,28 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.local:
         return _print(*_ask_local(args.local, args.contact, args.why_not, args.map), as_json=args.json)
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from automaps.config import ConfigError
     from automaps.journeys.explain import ExplainError, answer
 
-    use_stack(args.stack_name, args.region)
     try:
+        use_stack(args.stack_name, args.region)
         found = answer(args.contact, why_not_step=args.why_not, map_id=args.map)
     except ExplainError as error:
         print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2
+    except ConfigError:
+        print(
+            "error: no tables to read: give --stack-name <stack> (a deployed stack), --local <url> (automaps "
+            "serve), or set CONTACTS_TABLE and CONTENT_TABLE",
+            file=sys.stderr,
+        )
+        return 2
+    except (ClientError, BotoCoreError) as error:
+        where = f"stack {args.stack_name}" if args.stack_name else "the tables of the environment"
+        print(f"error: reading {where} failed: {error}", file=sys.stderr)
+        return 1
     return _print(found.text(), found.to_dict(), 0, as_json=args.json)
 
 

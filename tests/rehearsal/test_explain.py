@@ -87,3 +87,10 @@ def test_given_the_stack_when_asked_why_not_the_sms_then_it_is_still_waiting_and
     assert "not there yet: waiting at two-days-later until 2026-11-25 09:00 America/New_York" in out
     assert main(["explain", "someone@example.com", "--stack-name", rehearsal.name]) == 2
     assert "no contact has the email, phone number or id 's***@example.com'" in capsys.readouterr().err
+
+
+def test_given_no_tables_or_an_unknown_stack_then_explain_says_what_to_give_without_a_traceback(rehearsal, capsys):
+    assert main(["explain", "jane@example.com"]) == 2
+    assert "error: no tables to read: give --stack-name <stack>" in capsys.readouterr().err
+    assert main(["explain", "jane@example.com", "--stack-name", "no-such-stack"]) == 1
+    assert "error: reading stack no-such-stack failed:" in capsys.readouterr().err
