@@ -338,7 +338,7 @@ def _csv(header: list[str], rows: list[list[str]]) -> bytes:
 
 
 def _import(client: Client, args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from tqdm import tqdm  # type: ignore[import-untyped]  # (no stubs installed: types-tqdm)
 
     if not 1 <= args.chunk <= 1000:
         raise ValueError("--chunk must be from 1 to 1000 rows")

@@ -209,3 +209,11 @@ def test_given_a_contact_when_explained_then_text_and_the_structured_answer(read
 
     assert answer.status == 200 and isinstance(answer.json["text"], str) and answer.json["text"]
     assert (refused.status, refused.json["message"]) == (400, "?why_not=<step> needs ?map=<map id>")
+
+
+def test_given_an_unknown_map_or_step_when_asked_why_not_then_404_or_400_not_a_failure(ready):
+    contact = jane()
+
+    unknown_map = call("GET", f"/contacts/{contact.id}/explain", query={"why_not": "x", "map": "nowhere"})
+
+    assert unknown_map.status in (400, 404) and unknown_map.json["message"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 import yaml
@@ -25,6 +26,7 @@ from functions.public_api import app as public_api
 from tests.admin.givens import assigned
 from tests.conftest import ROOT, FakeLambdaContext, load_event
 from tests.contacts.calls import CALLER, call
+from tests.e2e.conftest import START, runtime  # noqa: F401 (the local runtime fixture)
 from tests.triggers.routing import a_map
 
 EMAIL, PHONE = "jane.doe@example.com", "+14155550134"  # what events/form_post_json.json posts
@@ -174,3 +176,25 @@ def test_given_a_contact_found_by_address_when_erased_by_it_then_the_same_erasur
 
     assert answer.status == 200 and answer.json["audit"]["contact_id"] == contact_id
     assert ContactStore().get(contact_id) is None and ContactStore().find_by_email(EMAIL) is None
+
+
+@pytest.mark.slow
+def test_given_a_contact_handed_to_a_long_wait_schedule_when_erased_then_the_schedule_is_deleted_too(runtime):
+    from tests.e2e.test_moves_journey import deploy, enroll, until
+
+    # GIVEN a contact sitting in a 30-day wait handed to EventBridge Scheduler (no execution holds them)
+    deploy(runtime, "long-wait-journey")
+    contact_id = enroll("long-wait-journey", "month@example.com")
+    until(runtime, START + timedelta(hours=1))
+    scheduler = aws_clients.client("scheduler")
+    assert len(scheduler.list_schedules()["Schedules"]) == 1
+
+    # WHEN they are erased
+    answer = call("DELETE", f"/contacts/{contact_id}")
+
+    # THEN the schedule is gone, and the month passing brings nothing of them back
+    assert answer.json["audit"]["schedules_deleted"] == 1
+    assert scheduler.list_schedules()["Schedules"] == []
+    assert runtime.run_until_settled(until=START + timedelta(days=40))
+    assert [i for i in table() if contact_id in json.dumps(i, default=str)] == [
+        {"pk": f"ERASED#{contact_id}", "sk": "ERASED", **answer.json["audit"]}]

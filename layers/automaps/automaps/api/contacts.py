@@ -202,11 +202,14 @@ def explain(contact_id: str, query: dict[str, str]) -> Reply:
     why_not, map_id = query.get("why_not"), query.get("map")
     if why_not and not map_id:
         return _problem(400, "?why_not=<step> needs ?map=<map id>")
+    from automaps.journeys import explain as explaining
+
     try:
-        from automaps.journeys import explain as explaining  # type: ignore[attr-defined]
-    except ImportError:
-        return _problem(501, "explain is not available in this deployment")
-    answer = explaining.why_not(resolved, map_id, why_not) if why_not else explaining.explain(resolved)
+        answer = explaining.why_not(resolved, map_id or "", why_not) if why_not else explaining.explain(resolved)
+    except explaining.UnknownStep as error:
+        return _problem(400, str(error))
+    except explaining.ExplainError as error:  # (an unknown map; the contact was found above)
+        return _problem(404, str(error))
     return json_reply(200, {"text": answer.text(), **answer.to_dict()})
 
 
@@ -620,7 +623,8 @@ def _stop_runs(items: list[dict[str, Any]]) -> tuple[int, int]:
 
 def _delete_wait_schedule(enrollment_id: str, run: str) -> int:
     """The schedule a long wait was handed to (automaps.journeys.handoff): named after the
-    enrollment and the visit of the resolve Task, the parked run's last Task state entered."""
+    enrollment and the visit of the Task that handed it off, the parked run's last Task (its
+    payload names the visit: execution id, state name, state entered time)."""
     from automaps.journeys import handoff
 
     target = config.waits_scheduler()
@@ -628,14 +632,14 @@ def _delete_wait_schedule(enrollment_id: str, run: str) -> int:
         return 0
     try:
         events = aws.client("stepfunctions").get_execution_history(executionArn=run, reverseOrder=True, maxResults=100)
-        entered = next(e for e in events["events"] if e["type"] == "TaskStateEntered")
-        at = entered["timestamp"]
-        stamp = at.astimezone(clock.now().tzinfo).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
-        visit = hashlib.sha256(f"{run}|{entered['stateEnteredEventDetails']['name']}|{stamp}".encode()).hexdigest()
-        aws.client("scheduler").delete_schedule(
-            Name=handoff.schedule_name(enrollment_id, visit[:24]), GroupName=target[0]
-        )
-    except (ClientError, StopIteration, KeyError) as error:  # (its resume finds no enrollment: it does nothing)
+        scheduled = max(
+            (e for e in events["events"] if e["type"] == "TaskScheduled"), key=lambda e: e["id"]
+        )  # (the newest: what reverseOrder gives first on AWS)
+        payload = json.loads(scheduled["taskScheduledEventDetails"]["parameters"])["Payload"]
+        visit = f"{payload['execution_id']}|{payload['state_name']}|{payload['state_entered_time']}"
+        name = handoff.schedule_name(enrollment_id, hashlib.sha256(visit.encode()).hexdigest()[:24])
+        aws.client("scheduler").delete_schedule(Name=name, GroupName=target[0])
+    except (ClientError, ValueError, KeyError, TypeError) as error:  # (its resume finds no enrollment: nothing)
         logger.info("no long-wait schedule deleted", extra={"reason": type(error).__name__})
         return 0
     return 1
