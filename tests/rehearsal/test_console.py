@@ -144,3 +144,18 @@ def test_given_the_stack_then_the_page_tells_the_browser_its_sign_in_and_allows_
     policy = header(page, "Content-Security-Policy")
     assert f"connect-src 'self' {domain};" in policy and "default-src 'self'" in policy
     assert 'data-base="/v1/console/"' in page["body"]
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS::")
+def test_given_a_custom_domain_callback_then_sign_in_returns_to_both_urls():
+    from automaps_local.rehearsal import rehearsed
+    from tests.rehearsal.conftest import PARAMETERS
+
+    custom = "https://admin.example.com/console"
+    # GIVEN the stack deployed with ConsoleCallbackUrl (the admin API behind a custom domain)
+    with rehearsed("automaps", ROOT, PARAMETERS | {"ConsoleCallbackUrl": custom}) as stack:
+        client = boto3.client("cognito-idp").describe_user_pool_client(
+            UserPoolId=stack.physical["ConsoleUserPool"], ClientId=stack.physical["ConsoleUserPoolClient"])
+        urls = client["UserPoolClient"]
+    # THEN the client returns to and signs out at the execute-api URL and the custom one
+    assert urls["CallbackURLs"] == urls["LogoutURLs"] == [stack.outputs["ConsoleUrl"], custom]
