@@ -182,13 +182,14 @@ def test_given_many_contacts_when_simulated_then_it_counts_each_path_and_ending(
 
 
 def test_given_the_same_contacts_as_csv_when_read_then_they_are_the_jsonl_contacts():
-    """Given leads.csv, the same four leads as leads.jsonl (events in a ;-separated cell),
+    """Given leads.csv, the same four leads as leads.jsonl (events and tags in ;-separated cells),
     when both are read,
     then they are the same contacts with the same events (CSV cells are text, as a form posts them)."""
     from_csv = population.many(FIXTURES / "leads.csv")
     from_jsonl = population.many(FIXTURES / "leads.jsonl")
 
     assert [p.events for p in from_csv] == [p.events for p in from_jsonl]
+    assert [p.tags for p in from_csv] == [p.tags for p in from_jsonl] == [[], ["cold", "newsletter"], [], []]
     assert [{k: str(v) for k, v in p.fields.items()} for p in from_jsonl] == [p.fields for p in from_csv]
 
 
