@@ -122,6 +122,16 @@ def test_given_a_team_member_when_signed_in_then_their_id_token_is_accepted_and_
     listed = {m["id"] for m in json.loads(answer["body"])["maps"]}
     assert {"welcome-leads", "lead-nurture"} <= listed
     assert header(answer, "X-Frame-Options") == "DENY"
+    # AND a contact in the stack's table is found by email
+    from automaps.store.contacts import ContactStore
+
+    ann, _ = ContactStore().upsert_by_email("ann@example.com", {"first_name": "Ann"})
+    search = load_event("console_api_contacts.json")
+    search["headers"]["Authorization"] = search["multiValueHeaders"]["Authorization"][0] = token
+    search["requestContext"]["authorizer"] = {"claims": claims}
+    found = app.lambda_handler(search, lambda_context)
+    assert found["statusCode"] == 200, found["body"]
+    assert [c["id"] for c in json.loads(found["body"])["contacts"]] == [ann.id]
 
 
 def test_given_the_stack_then_the_page_tells_the_browser_its_sign_in_and_allows_only_its_token_endpoint(
