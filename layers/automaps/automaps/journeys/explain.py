@@ -582,8 +582,8 @@ def _trigger_words(event: dict[str, Any]) -> str:
         by = event.get("by_map") or (event.get("return_to") or {}).get("map") or event.get("map_id")
         back = " (the caller waits for the return)" if event.get("return_to") else ""
         return f"from the map {by!r} (added_to_automation){back}" if by else "added by another map"
-    if kind in ("manual", "admin", "by_hand") or event.get("by") == "admin":
-        return "by hand (admin)"
+    if kind == "added_by_admin":  # automaps.api.contacts.enroll: by hand, through the admin API
+        return f"by hand (admin API, by {event.get('by') or 'unknown'})"
     if kind in ("schedule", "date_matches", "date_relative", "date_is"):
         return f"by the {kind} trigger" + (f" of {event['at']}" if event.get("at") else "")
     if not kind:
@@ -684,7 +684,10 @@ class _Teller:
         if e.kind in ("goal.timed_out", "wait.timed_out"):
             return f"{step}: {e.kind.replace('.', ' ').replace('_', ' ')}"
         if e.kind == "map.migrated":
-            return f"moved by a live edit ({d.get('policy')}): {d.get('from_step')} -> {d.get('to_step')}"
+            return (
+                f"a live edit (publish, policy {d.get('policy')}) moved them from {d.get('from_step') or 'their step'} "
+                f"to {d.get('to_step') or 'out of the map'} (map version {d.get('to_version')})"
+            )
         if e.kind == "automation.returned":
             why = f" ({exit_words(d.get('reason'))})" if d.get("reason") else ""
             return f"{step}: back from {d.get('from_map')}{why}: the map goes on"
