@@ -63,12 +63,17 @@ class VirtualClock:
         *,
         auto_advance: bool = True,
         poll_seconds: float = 0.25,
+        owned_poll_seconds: float = 5.0,
     ) -> None:
         if time_scale is not None and time_scale <= 0:
             raise ValueError("time_scale must be positive (or None for discrete-event mode)")
         self.time_scale = time_scale
         self.auto_advance = auto_advance
         self.poll_seconds = poll_seconds
+        self.owned_poll_seconds = owned_poll_seconds
+        """Discrete mode: how often the sleep of a participant (an execution's Wait or Retry) looks
+        at ``interrupted`` by itself; :meth:`interrupt` (StopExecution) wakes it at once. Polling
+        every ``poll_seconds`` made 2,000 waiting executions wake 8,000 times a real second."""
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._given_start = _aware(start) if start else None
@@ -182,11 +187,24 @@ class VirtualClock:
                 self._leave_locked(sleeper)
         return reached
 
+    def interrupt(self, owner: Hashable) -> None:
+        """The participant's sleeps look at their ``interrupted`` now (its execution was stopped)."""
+        with self._lock:
+            for sleeper in self._sleepers:
+                if sleeper.owner == owner and not (sleeper.woken or sleeper.cancelled):
+                    sleeper.event.set()
+
     def _wait(self, sleeper: _Sleeper, interrupted: Callable[[], bool] | None) -> bool:
         while True:
             if self.discrete:
-                if sleeper.event.wait(self.poll_seconds) and sleeper.woken:
+                poll = self.poll_seconds if sleeper.temporary else self.owned_poll_seconds
+                signalled = sleeper.event.wait(poll)
+                if sleeper.woken:
                     return True
+                if signalled:  # interrupt() (woken is set before the event, under the lock)
+                    sleeper.event.clear()
+                    if sleeper.woken:
+                        return True
             else:
                 remaining = (sleeper.deadline - self.now()).total_seconds()
                 if remaining <= 0:

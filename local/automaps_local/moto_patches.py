@@ -62,6 +62,10 @@ idempotent. ``tests/local/test_moto_patches.py`` fails loudly when moto moves an
   ``cron(...)`` (``pyawscron``, on the wall clock of ``ScheduleExpressionTimezone``) and
   ``rate(...)`` ones as the clock passes them (``run_until_settled(until=...)`` and ``advance``
   stop at each occurrence), with Scheduler's ``<aws.scheduler.*>`` placeholders filled in.
+* Stopping: ``ExecutionWorker.stop`` (StopExecution) tells the clock (``VirtualClock.interrupt``),
+  so the execution's sleeping Wait or Retry ends at once: sleeps of executions look at whether
+  they were stopped only every ``owned_poll_seconds`` (5 s) by themselves, as thousands of
+  waiting executions polling four times a second made a local run slower with every contact.
 * Execution accounting: ``ExecutionWorker.start`` makes the execution (keyed by its ARN) a
   participant of the clock from its creation, in the StartExecution caller's thread, and
   ``_execution_logic`` releases it however it ends. Each Wait/Retry sleep names its execution
@@ -526,7 +530,18 @@ def _execution_patches(clock: VirtualClock) -> list[tuple[object, str, Any]]:
             if counted is not None:  # released however the execution ended
                 counted[0].end(counted[1])
 
-    return [(ExecutionWorker, "start", start), (ExecutionWorker, "_execution_logic", execution_logic)]
+    original_stop = ExecutionWorker.stop
+
+    def stop(self: ExecutionWorker, stop_date: Any, error: Any, cause: Any) -> None:
+        # a sleeping Wait or Retry of the execution looks at once (its sleep polls only every few seconds)
+        original_stop(self, stop_date, error, cause)
+        clock.interrupt(self._evaluation_details.execution_details.arn)
+
+    return [
+        (ExecutionWorker, "start", start),
+        (ExecutionWorker, "_execution_logic", execution_logic),
+        (ExecutionWorker, "stop", stop),
+    ]
 
 
 # ---------------------------------------------------------------------- versions and aliases

@@ -174,6 +174,38 @@ def test_given_an_interrupted_sleep_then_it_returns_false_and_the_clock_stays():
     assert results == [False] and clock.now() == START and clock.stats()["participants"] == 0
 
 
+def test_given_an_executions_sleep_when_interrupted_then_it_looks_at_once_not_at_its_next_poll():
+    # GIVEN an execution asleep for an hour; its sleep looks at "stopped" only every 60 s by itself
+    clock = VirtualClock(START, auto_advance=False, owned_poll_seconds=60)
+    stopped, results = threading.Event(), []
+    clock.begin("run")
+    thread = threading.Thread(target=lambda: results.append(clock.sleep(3600, interrupted=stopped.is_set, owner="run")))
+    thread.start()
+    assert clock.wait_idle(timeout=5)
+
+    # WHEN it is stopped and the clock told (as StopExecution does), and another execution is not
+    stopped.set()
+    clock.interrupt("another run")
+    thread.join(0.5)
+    assert thread.is_alive()  # nobody told it: it still sleeps
+    clock.interrupt("run")
+    thread.join(2)
+
+    # THEN the sleep returned False at once, and the clock stayed where it was
+    assert results == [False] and clock.now() == START
+
+
+def test_given_an_interrupted_sleep_that_was_not_stopped_then_it_sleeps_on_until_its_deadline():
+    clock = VirtualClock(START, owned_poll_seconds=60)
+    execution = Execution(clock, "a", lambda e: e.sleep(3600))
+    execution.start()
+    assert clock.wait_idle(timeout=5)
+
+    clock.interrupt("a")  # looked, not stopped: it goes back to sleep and the clock jumps as before
+
+    assert clock.run_until_settled(timeout=5) and offsets(execution) == [3600]
+
+
 def test_given_a_closed_clock_then_every_sleeper_is_released():
     clock = VirtualClock(START, auto_advance=False)
     Execution(clock, "a", lambda e: e.sleep(3600)).start()

@@ -65,6 +65,8 @@ def test_given_moto_5_2_5_then_every_patched_attribute_exists_with_the_expected_
     assert isinstance(EventManager.__dict__["_get_current_timestamp"], staticmethod)
     assert _params(ExecutionWorker.start) == ["self"] and _params(ExecutionWorker._execution_logic) == ["self"]
     assert "_execution_logic" in inspect.getsource(ExecutionWorker.start), "the worker thread target moved"
+    assert _params(ExecutionWorker.stop) == ["self", "stop_date", "error", "cause"]
+    assert "self.env.set_stop(" in inspect.getsource(ExecutionWorker.stop), "StopExecution no longer stops the env"
     assert "start" in SyncExecutionWorker.__dict__, "sync executions bypass ExecutionWorker.start"
     assert _params(Environment.is_frame) == ["self"] and _params(Environment.is_running) == ["self"]
     assert "call_action" in DynamoHandler.__dict__ and _params(DynamoHandler.call_action) == ["self"]
@@ -110,7 +112,7 @@ def test_given_installed_patches_when_uninstalled_then_the_originals_are_back_an
         (LambdaSimpleBackend, "invoke"), (LambdaFunction, "invoke"), (WaitFunction, "_wait_interval"),
         (Timestamp, "_get_wait_seconds"), (RetrierDecl, "_eval_body"), (retrier_decl, "time"),
         (EventManager, "_get_current_timestamp"), (ExecutionWorker, "start"), (ExecutionWorker, "_execution_logic"),
-        (ExecutionWorker, "_get_evaluation_entrypoint"), (lambda_eval_utils, "boto_client_for"), (json_path, "parse"),
+        (ExecutionWorker, "stop"), (ExecutionWorker, "_get_evaluation_entrypoint"), (lambda_eval_utils, "boto_client_for"), (json_path, "parse"),
         (DynamoHandler, "call_action"), (events_models.Rule, "send_to_targets"), (SESV2Response, "send_email")]}
     clock = VirtualClock(START)
     moto_patches.install(clock, lambda name, event: event)
@@ -350,7 +352,7 @@ def test_given_a_waiting_execution_when_stopped_then_the_wait_is_interrupted(acc
 
     account.sfn.stop_execution(executionArn=arn)
 
-    assert account.clock.wait_finished(timeout=5)
+    assert account.clock.wait_finished(timeout=2)  # at once: the sleep itself looks only every 5 s
     assert account.describe(arn)["status"] == "ABORTED"
     assert account.calls == [] and account.clock.now() == START
 
