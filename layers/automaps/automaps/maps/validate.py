@@ -319,7 +319,7 @@ class _Checker:
         for map_ in maps.values():
             for trigger in map_.triggers:
                 if trigger.kind in ("date_matches", "date_relative", "field_updated"):
-                    self.trigger_fields.add(trigger.body.field)
+                    self.trigger_fields.add(str(getattr(trigger.body, "field", "")))
             for ref in walk(map_):
                 if isinstance(ref.step, ActionStep) and ref.step.action == "update_contact":
                     for name in getattr(ref.step.settings, "set", {}):
