@@ -5,14 +5,16 @@ file, step and field) and the project's other maps (``maps/*.yaml`` next to the 
 given file taking the place of the map with its id, and checks the steps that name other maps
 against them. :func:`deploy` compiles each and puts it on the local runtime's stack as
 `automaps publish` would: a state machine the template deploys gets the new definition as a new
-version with its alias ``live`` moved to it; a map the template does not deploy yet (not in its
-generated block) gets its state machine created, named as the stack names them. Then the content
+version with its alias ``live`` moved to it (unless the compiled file held just that: then nothing
+is done, since moto parses every definition it is given, about a second each); a map the template
+does not deploy yet (not in its generated block) gets its state machine created, named as the stack names them. Then the content
 is pushed and the maps registered from these same models (their triggers, goals and versions), so
 a stale ``statemachines/<id>.asl.json`` plays no part.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -104,6 +106,10 @@ def _put_machine(runtime: LocalRuntime, map_id: str, logical: str, definition: s
             logical, name, map_id, created["stateMachineArn"], definition, alias
         )
         return alias, version
+    if json.loads(machine.definition) == json.loads(definition):  # the compiled file was up to date
+        from automaps_local.push import deployed_versions
+
+        return machine.start_arn, next(iter(deployed_versions(machine.start_arn).values()), None)
     if not machine.alias_arn:  # a template state machine without AutoPublishAlias
         sfn.update_state_machine(stateMachineArn=machine.arn, definition=definition)
         stack.state_machines[map_id] = replace(machine, definition=definition)
