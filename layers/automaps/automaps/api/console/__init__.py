@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import os
 import re
 from pathlib import Path
@@ -36,6 +37,7 @@ MAP_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 CONTACT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_QUERY = 320
 SETTINGS_PARAMETER = "CONSOLE_SETTINGS_PARAMETER"
+LOG = logging.getLogger(__name__)
 _settings: dict[str, Any] = {}
 
 
@@ -108,8 +110,11 @@ def sign_in_settings() -> dict[str, str] | None:
 
         try:
             value = aws.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
-        except ClientError:
-            return None  # not created yet (the stack is still deploying): try again next time
+        except ClientError as error:  # none (automaps serve), not yet (the stack is deploying), not readable
+            code = error.response.get("Error", {}).get("Code")
+            if code != "ParameterNotFound":
+                LOG.warning("console sign-in settings %s unreadable: %s", name, code)
+            return None
         _settings[name] = json.loads(value)
     found = _settings[name]
     return {key: str(found[key]) for key in ("domain", "client_id", "region") if key in found}

@@ -135,7 +135,7 @@
     const current = token();
     if (current) headers.Authorization = current;
     const response = await fetch(BASE + "api/" + path, { headers, credentials: "omit" });
-    if (response.status === 401 || response.status === 403) {
+    if (response.status === 401) { // API Gateway's Cognito authorizer: no token, or not one it accepts
       sessionStorage.removeItem(TOKEN);
       showSession();
       throw new SignInNeeded(signIn ? "Sign in to see the console." : "This console needs sign-in, and none is set up here.");
