@@ -240,3 +240,25 @@ def test_given_a_long_timeline_then_it_comes_in_pages_newest_first_with_the_acco
     assert first["timeline"][-1]["at"] >= older["timeline"][0]["at"]
     assert first["explain"].startswith("Contact") and "explain" not in older
     assert get_json(served, f"/console/api/contacts/{contact_id}?limit=0")[0] == 400
+
+
+def test_given_a_registry_record_without_a_readable_map_then_the_map_answers_its_numbers_and_why_no_drawing(
+    served: Served,
+) -> None:
+    from automaps.store.content import ContentStore
+
+    # GIVEN the registry's records of two maps: one pushed before records kept the map, one whose copy is not a map
+    content = ContentStore()
+    record = content.get("MAP", "welcome-leads")
+    assert record is not None
+    content.put("MAP", "old-map", {**record, "id": "old-map", "source": None})
+    content.put("MAP", "odd-map", {**record, "id": "odd-map", "source": {"id": "odd-map", "steps": "none"}})
+
+    # WHEN they are read through the console
+    old = get_json(served, "/console/api/maps/old-map")
+    odd = get_json(served, "/console/api/maps/odd-map")
+
+    # THEN each answers 200 without a drawing, saying why
+    assert old[0] == odd[0] == 200 and old[1]["svg"] is None and odd[1]["svg"] is None
+    assert old[1]["drawing_problem"].startswith("pushed before the registry kept the map")
+    assert odd[1]["drawing_problem"].startswith("the registry's copy of the map does not load here")

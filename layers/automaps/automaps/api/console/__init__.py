@@ -163,18 +163,26 @@ def map_detail(map_id: str) -> Reply:
     from automaps.journeys import stats
 
     numbers = stats.read_map(map_id)
-    svg = None
-    if record.source is not None:  # None in records pushed before the registry kept the map
+    svg, drawing = None, "pushed before the registry kept the map: push it again to draw it"
+    if record.source is not None:
+        from pydantic import ValidationError
+
         from automaps.maps.graph import to_svg
         from automaps.maps.model import Map
 
-        svg = to_svg(Map.model_validate(record.source), numbers.get("steps"))
+        try:
+            svg, drawing = to_svg(Map.model_validate(record.source), numbers.get("steps")), None
+        except ValidationError as error:  # pushed by an older release whose map format this one does not read
+            drawing = (
+                f"the registry's copy of the map does not load here ({error.error_count()} problems): push it again"
+            )
     source = record.source or {}
     return _reply(
         200,
         {
             "map": {"id": map_id, "name": source.get("name") or map_id, "description": source.get("description")},
             "svg": svg,
+            "drawing_problem": drawing,
             "stats": numbers,
             "steps": list((numbers or {}).get("steps") or {}),  # reading order (the JSON's keys are sorted)
         },

@@ -222,7 +222,7 @@
       : "No numbers recorded for this map yet.";
     const label = "Map " + found.map.id + " drawn with its steps" + (found.stats ? " and their numbers" : "");
     const svg = found.svg ? drawing(found.svg, label) : null;
-    $("map-drawing").append(svg || el("p", { text: "No drawing of this map is available." }));
+    $("map-drawing").append(svg || el("p", { text: "No drawing of this map: " + (found.drawing_problem || "it could not be read") + "." }));
     const body = $("steps-table").tBodies[0];
     const steps = stats.steps || {};
     for (const step of found.steps && found.steps.length ? found.steps : Object.keys(steps)) {
