@@ -113,11 +113,21 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    """A fresh tab whose script errors and CSP violations are collected (there must be none)."""
+    """A fresh tab whose script errors, CSP violations and requests to anywhere but this machine
+    are collected (there must be none: the console loads nothing from elsewhere)."""
+    from urllib.parse import urlsplit
+
     tab = browser.new_page()
     tab.problems = []
     tab.on("pageerror", lambda error: tab.problems.append(f"page error: {error}"))
     tab.on("console", lambda msg: tab.problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+
+    def outside(request: Any) -> None:
+        url = urlsplit(request.url)
+        if url.scheme not in ("data", "about") and url.hostname != "127.0.0.1":
+            tab.problems.append(f"request outside: {request.url}")
+
+    tab.on("request", outside)
     yield tab
     problems = list(tab.problems)
     tab.close()
