@@ -93,19 +93,23 @@ class Node:
     """The step's kind (``send_email`` is ``action``), or trigger, map, map_goal, exit."""
     title: str
     """The first line: the step's label, "trigger", the other map's id ..."""
-    lines: tuple[str, ...] = ()
-    """What it does, in words (already wrapped)."""
+    parts: tuple[str, ...] = ()
+    """What it does, in words: one phrase each (the action, its ``when``, its ``only_if``)."""
     counts: tuple[str, ...] = ()
     """Its numbers, e.g. ``("waiting 3 · done 10",)``."""
     step: str | None = None
     """The step's label (``step_id``), for step nodes."""
 
     @property
+    def lines(self) -> tuple[str, ...]:
+        """The phrases wrapped at :data:`WRAP` characters (the SVG's lines)."""
+        return _wrap(*self.parts)
+
+    @property
     def words(self) -> str:
         """Everything the node says, on one line (an aria-label)."""
-        parts = [self.title, *self.lines]
-        text = ": ".join([parts[0], " ".join(parts[1:])]) if len(parts) > 1 else parts[0]
-        return text + (f" ({' '.join(self.counts)})" if self.counts else "")
+        text = f"{self.title}: {'; '.join(self.parts)}" if self.parts else self.title
+        return text + (f" ({' · '.join(self.counts)})" if self.counts else "")
 
 
 @dataclass(frozen=True)
@@ -149,11 +153,11 @@ class _Builder:
         nodes, edges = self.result.nodes, self.result.edges
         triggers = self.map.entered_by()
         for i, trigger in enumerate(triggers):
-            nodes.append(Node(f"t{i}", "trigger", "trigger", _wrap(_trigger_words(trigger))))
+            nodes.append(Node(f"t{i}", "trigger", "trigger", (_trigger_words(trigger),)))
         for i, goal in enumerate(self.map.goals):
             what = describe(goal.condition) if goal.condition is not None else _event_words(goal.event)
             nodes.append(
-                Node(f"g{i}", "map_goal", f"goal {goal.id}", _wrap(f"anywhere in the map: {what}, then leave the map"))
+                Node(f"g{i}", "map_goal", f"goal {goal.id}", (f"anywhere in the map: {what}, then leave the map",))
             )
         for ref in self.refs:
             nodes.append(self._step_node(ref.step, ref.label))
@@ -170,7 +174,7 @@ class _Builder:
         key = self.keys[id(step)]
         counts = _count_lines(self.counts.get(label))
         kind = "action" if isinstance(step, ActionStep) else step.kind
-        return Node(key, kind, label, _wrap(*self._step_words(step)), counts, label)
+        return Node(key, kind, label, tuple(self._step_words(step)), counts, label)
 
     def _step_words(self, step: StepBase) -> list[str]:
         if isinstance(step, ActionStep):
@@ -427,7 +431,7 @@ def to_mermaid(map_: Map, counts: Counts | None = None) -> str:
     out.append(f"  %% map {drawn.map_id}: drawn by automaps graph from the map's YAML")
     for node in drawn.nodes:
         opening, closing = _MERMAID_SHAPES[node.kind]
-        lines = [f"<b>{_mermaid_text(node.title)}</b>"] + [_mermaid_text(line) for line in node.lines]
+        lines = [f"<b>{_mermaid_text(node.title)}</b>"] + [_mermaid_text(part) for part in node.parts]
         lines += [f"<i>{_mermaid_text(line)}</i>" for line in node.counts]
         out.append(f"  {node.key}{opening}{'<br/>'.join(lines)}{closing}")
     for edge in drawn.edges:
