@@ -444,7 +444,12 @@ def _adapters() -> dict[str, type]:
             provider = f"cognito-idp.{region_name}.amazonaws.com/{pool.id}"
             return cls(
                 pool.id,
-                {"Arn": pool.arn, "UserPoolId": pool.id, "ProviderName": provider, "ProviderURL": f"https://{provider}"},
+                {
+                    "Arn": pool.arn,
+                    "UserPoolId": pool.id,
+                    "ProviderName": provider,
+                    "ProviderURL": f"https://{provider}",
+                },
             )
 
     class UserPoolDomain(_Adapted):
