@@ -163,7 +163,8 @@ def map_detail(map_id: str) -> Reply:
     from automaps.journeys import stats
 
     numbers = stats.read_map(map_id)
-    svg, drawing = None, "pushed before the registry kept the map: push it again to draw it"
+    svg: str | None = None
+    drawing: str | None = "pushed before the registry kept the map: push it again to draw it"
     if record.source is not None:
         from pydantic import ValidationError
 
