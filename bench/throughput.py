@@ -6,7 +6,9 @@ instant and run through maps/welcome-leads.yaml to its end (the welcome email, t
 the engaged check, the nudge email four hours later). Timed on the wall clock, from the first
 post to the last execution finished: journeys/s = N / seconds; also split into the posts (the
 intake: form, consumer, router, StartExecution) and the run after them. The warm-up journey is
-not counted. Every execution must have SUCCEEDED, or the bench fails.
+not counted. Every execution must have SUCCEEDED, or the bench fails. Also given: the process's
+CPU seconds (journeys per CPU second do not depend on what else the machine runs) and the
+1-minute load average at the end.
 
 The target (issue 12): throughput stays flat, every size within 10% of the smallest one's
 journeys/s. Costs that grow with the table would break it: a moto transaction deep-copying whole
@@ -18,6 +20,7 @@ numbers measured before those were fixed.
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,11 +62,12 @@ def journeys(contacts: int) -> dict[str, Any]:
         api = Client(LocalApi(rt))
         _submit(rt, api, ["warmup"])  # imports and first-use costs are not in the timing
         rt.run_until_settled(timeout=600)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         _submit(rt, api, [str(n) for n in range(contacts)])
         posted = time.perf_counter()
         settled = rt.run_until_settled(timeout=3600)
-        ended = time.perf_counter()
+        ended, cpu = time.perf_counter(), time.process_time() - cpu
+        load = os.getloadavg()[0]
         statuses: dict[str, int] = {}
         for execution in rt.executions(MAP):
             statuses[execution["status"]] = statuses.get(execution["status"], 0) + 1
@@ -77,6 +81,9 @@ def journeys(contacts: int) -> dict[str, Any]:
         "run_seconds": ended - posted,
         "journeys_per_second": contacts / seconds,
         "posts_per_second": contacts / (posted - began),
+        "cpu_seconds": cpu,
+        "journeys_per_cpu_second": contacts / cpu,
+        "load_average": load,
     }
 
 
@@ -100,7 +107,7 @@ def report(result: dict[str, Any]) -> str:
     before = json.loads(BASELINE.read_text())["sizes"] if BASELINE.exists() else {}
     lines = [
         "\nThroughput: welcome-leads journeys per second on the local runtime, by contacts in the table",
-        f"  {'contacts':>8}  {'seconds':>8}  {'posts/s':>8}  {'journeys/s':>10}  {'before':>8}",
+        f"  {'contacts':>8}  {'seconds':>8}  {'posts/s':>8}  {'journeys/s':>10}  {'before':>8}  {'per CPU s':>9}  {'load':>5}",
     ]
     for key, size in sorted(result["sizes"].items(), key=lambda kv: int(kv[0])):
         earlier = before.get(key, {}).get("journeys_per_second")
@@ -108,6 +115,7 @@ def report(result: dict[str, Any]) -> str:
         lines.append(
             f"  {size['contacts']:>8,}  {size['seconds']:8.1f}  {size['posts_per_second']:8.2f}"
             f"  {size['journeys_per_second']:10.2f}  {was}"
+            f"  {size.get('journeys_per_cpu_second', 0):9.2f}  {size.get('load_average', 0):5.1f}"
         )
     ok, worst = flat(result)
     verdict = "met" if ok else "NOT met"
