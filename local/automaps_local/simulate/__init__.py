@@ -86,6 +86,12 @@ def run(args: argparse.Namespace) -> int:
     from automaps_local.simulate import deploy, events, population
 
     template = args.template.resolve()
+    if not template.is_file():
+        print(f"error: no {template} (the stack the simulation runs on; --template)", file=sys.stderr)
+        return 2
+    if args.graph is not None and not args.graph.parent.is_dir():
+        print(f"error: --graph {args.graph}: no folder {args.graph.parent}", file=sys.stderr)
+        return 2
     add_repository_to_path(template.parent)
     try:
         map_, maps = deploy.load(args.map, template.parent)
@@ -109,9 +115,6 @@ def run(args: argparse.Namespace) -> int:
         own = [_own_events(person, map_) for person in people]
     except (EventError, PopulationError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    if not template.is_file():
-        print(f"error: no {template} (the stack the simulation runs on)", file=sys.stderr)
         return 2
     plans = [(person, [*shared, *mine]) for person, mine in zip(people, own)]
     return simulate(args, template, map_, maps, plans)

@@ -118,22 +118,27 @@ def _person(data: Any, where: str) -> Person:
 def segment(name: str, stack_name: str, region: str | None, limit: int | None = None) -> list[Person]:
     """The members of segment ``name`` on the deployed stack (their fields and tags), read before
     the local runtime starts; the simulation then runs them locally."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from automaps.store.contacts import ContactStore
     from automaps.store.content import ContentStore
     from automaps.store.segments import CONTENT_KIND, SegmentStore
     from automaps_local.observe import plain
     from automaps_local.test_email import use_stack
 
-    use_stack(stack_name, region)
-    if ContentStore().get(CONTENT_KIND, name) is None:
-        raise PopulationError(f"--segment {name!r}: stack {stack_name} has no such segment pushed")
-    contacts, people = ContactStore(), []
-    for member in SegmentStore().members(name, limit=limit):
-        contact = contacts.get(member["contact_id"])
-        if contact is None or not contact.email:  # erased since, or reachable by phone only
-            continue
-        fields = json.loads(json.dumps(plain(contact.fields), default=str))  # Decimal, dates: as a form posts them
-        people.append(Person(fields, [], sorted(contact.tags), f"segment {name}: {member['contact_id']}"))
+    try:
+        use_stack(stack_name, region)
+        if ContentStore().get(CONTENT_KIND, name) is None:
+            raise PopulationError(f"--segment {name!r}: stack {stack_name} has no such segment pushed")
+        contacts, people = ContactStore(), []
+        for member in SegmentStore().members(name, limit=limit):
+            contact = contacts.get(member["contact_id"])
+            if contact is None or not contact.email:  # erased since, or reachable by phone only
+                continue
+            fields = json.loads(json.dumps(plain(contact.fields), default=str))  # Decimal, dates: as a form posts
+            people.append(Person(fields, [], sorted(contact.tags), f"segment {name}: {member['contact_id']}"))
+    except (BotoCoreError, ClientError) as error:
+        raise PopulationError(f"--segment {name!r} of stack {stack_name}: {error}") from None
     if not people:
         raise PopulationError(f"--segment {name!r}: no member of it on stack {stack_name} has an email")
     return people
