@@ -262,3 +262,13 @@ def test_given_a_registry_record_without_a_readable_map_then_the_map_answers_its
     assert old[0] == odd[0] == 200 and old[1]["svg"] is None and odd[1]["svg"] is None
     assert old[1]["drawing_problem"].startswith("pushed before the registry kept the map")
     assert odd[1]["drawing_problem"].startswith("the registry's copy of the map does not load here")
+
+
+def test_given_a_tag_search_then_it_goes_on_where_the_last_page_of_the_table_ended(served: Served) -> None:
+    # WHEN a tag search is sent on with a cursor that is not one the search gave
+    status, answer = get_json(served, "/console/api/contacts?q=lead&next=not-a-cursor")
+    # THEN the cursor reached the contacts API, which says what is wrong with it
+    assert status == 400 and "cursor" in answer["message"]
+    # AND without one the search answers from the table's first page (here the whole table: no next)
+    status, first = get_json(served, "/console/api/contacts?q=lead")
+    assert status == 200 and "next" not in first and first["scanned_items"] == 1000

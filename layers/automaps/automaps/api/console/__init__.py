@@ -8,7 +8,8 @@
   is none, as on ``automaps serve``): public, they hold no data
 * ``GET /console/api/maps``: every map in the registry with its contacts entered, active, exited
 * ``GET /console/api/maps/{map_id}``: the map drawn as SVG with its numbers per step, and the numbers
-* ``GET /console/api/contacts?q=<email|phone|tag>``: the contacts found
+* ``GET /console/api/contacts?q=<email|phone|tag>[&next=]``: the contacts found (a tag is looked for a
+  page of the table at a time: ``next`` goes on where the page ended)
 * ``GET /console/api/contacts/{contact_id}[?limit=&next=]``: profile, enrollments, a page of the
   timeline (newest first; ``next`` names the older page) and, on the first page, the ``explain`` text
 
@@ -36,6 +37,7 @@ BASE = re.compile(r"^(/[A-Za-z0-9._~-]+)*/console/$")
 MAP_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 CONTACT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_QUERY = 320
+SEARCHES = ("q", "email", "phone", "tag")
 SETTINGS_PARAMETER = "CONSOLE_SETTINGS_PARAMETER"
 LOG = logging.getLogger(__name__)
 _settings: dict[str, Any] = {}
@@ -196,20 +198,16 @@ def map_detail(map_id: str) -> Reply:
 def search_query(query: dict[str, str]) -> dict[str, str] | str:
     """The contacts search ``?q=`` means: an email (has an @), a phone (digits, spaces, + - ( )),
     else a tag; ``?email=``, ``?phone=``, ``?tag=`` say it outright. A problem is a str."""
-    given = {key: (query.get(key) or "").strip() for key in ("q", "email", "phone", "tag")}
+    given = {key: (query.get(key) or "").strip() for key in SEARCHES}
     given = {key: value for key, value in given.items() if value}
     if len(given) != 1:
         return "pass one of ?q=, ?email=, ?phone=, ?tag="
     ((key, text),) = given.items()
     if len(text) > MAX_QUERY:
         return f"a search is at most {MAX_QUERY} characters"
-    if key != "q":
-        return {key: text}
-    if "@" in text:
-        return {"email": text}
-    if re.fullmatch(r"\+?[0-9 ()./-]{6,}", text):
-        return {"phone": text}
-    return {"tag": text}
+    if key == "q":
+        key = "email" if "@" in text else "phone" if re.fullmatch(r"\+?[0-9 ()./-]{6,}", text) else "tag"
+    return {key: text} | ({"next": query["next"]} if query.get("next") else {})
 
 
 def search(query: dict[str, str]) -> Reply:

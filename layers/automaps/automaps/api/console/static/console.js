@@ -253,17 +253,29 @@
     clear(results);
     if (query === null) { $("search-status").textContent = ""; return; }
     input.value = query;
+    $("more-results").hidden = true;
     $("search-status").textContent = "Searching…";
-    const found = await api("contacts?q=" + encodeURIComponent(query));
-    const contacts = found.contacts || [];
-    for (const contact of contacts) {
+    await resultsPage(query, null);
+  }
+
+  async function resultsPage(query, next) {
+    const found = await api("contacts?q=" + encodeURIComponent(query) + (next ? "&next=" + encodeURIComponent(next) : ""));
+    for (const contact of found.contacts || []) {
       const tags = (contact.tags || []).join(", ");
-      results.append(el("li", {}, [
+      $("results").append(el("li", {}, [
         el("a", { href: "#/contacts/" + encodeURIComponent(contact.id), text: describeContact(contact) }),
         tags ? el("span", { class: "tags", text: " tags: " + tags }) : "",
       ]));
     }
-    $("search-status").textContent = contacts.length === 1 ? "1 contact found." : contacts.length + " contacts found.";
+    const count = $("results").children.length;
+    const counted = count === 1 ? "1 contact found" : count + " contacts found";
+    $("search-status").textContent = found.next ? counted + " so far; more contacts to look through." : counted + ".";
+    const more = $("more-results");
+    more.hidden = !found.next;
+    more.onclick = found.next ? () => {
+      more.hidden = true;
+      resultsPage(query, found.next).catch((error) => message(error.message || String(error)));
+    } : null;
   }
 
   function when(at) { return at ? String(at).replace("T", " ").replace(/\.\d+/, "").replace("+00:00", "Z") : ""; }
