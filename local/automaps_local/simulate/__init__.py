@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--enter",
         choices=["form", "start", "events"],
         help="how contacts enter: form (post the form; the default when the map has a form trigger), start "
-        "(StartExecution directly; the default otherwise) or events (only create the contact: the --event "
+        "(enrolled directly, the map's entry rule applied; the default otherwise) or events (only create the contact: the --event "
         "entries, e.g. 'after 0 minutes: tag vip', enroll it through the map's triggers)",
     )
     parser.add_argument(
@@ -70,7 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--until-days", type=float, default=400.0, help="virtual horizon in days (default 400)")
     parser.add_argument("--limit", type=int, help="with --segment: at most this many members")
-    parser.add_argument("--template", type=Path, default=Path("template.yaml"))
+    parser.add_argument(
+        "--template", type=Path, default=Path("template.yaml"), help="the stack to run on (default template.yaml)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument(
         "--graph",
