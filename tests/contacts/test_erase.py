@@ -198,3 +198,14 @@ def test_given_a_contact_handed_to_a_long_wait_schedule_when_erased_then_the_sch
     assert runtime.run_until_settled(until=START + timedelta(days=40))
     assert [i for i in table() if contact_id in json.dumps(i, default=str)] == [
         {"pk": f"ERASED#{contact_id}", "sk": "ERASED", **answer.json["audit"]}]
+
+
+def test_given_a_contact_known_only_by_phone_when_erased_then_its_phone_marker_goes_and_the_phone_finds_nobody(ready):
+    created = ContactStore().create_contact({"first_name": "Ana"}, phone="+1 415 555 0199")
+    assert created is not None
+
+    answer = call("DELETE", "/contacts/+14155550199")
+
+    assert answer.status == 200 and answer.json["audit"]["counts"]["PHONE_MARKER"] == 1
+    assert ContactStore().find_by_phone("+14155550199") is None
+    assert [i["pk"] for i in table()] == [f"ERASED#{created.id}"]

@@ -123,3 +123,12 @@ def test_given_2000_rows_in_chunks_of_500_when_imported_then_2000_contacts_and_a
     body = "\n".join([header, *lines[500:1000]]) + "\n"
     assert call("POST", "/contacts/import", query={"first_row": "502"}, body=body).json["replayed"] is True
     assert len(profiles()) == 2000
+
+
+def test_given_more_rows_than_one_request_takes_then_413_and_nothing_is_written(ready):
+    body = "email\n" + "".join(f"x{i}@example.com\n" for i in range(1001))
+
+    answer = call("POST", "/contacts/import", body=body)
+
+    assert answer.status == 413 and "at most 1000 rows per request" in answer.json["message"]
+    assert profiles() == []
