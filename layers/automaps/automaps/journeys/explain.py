@@ -684,10 +684,10 @@ class _Teller:
         if e.kind in ("goal.timed_out", "wait.timed_out"):
             return f"{step}: {e.kind.replace('.', ' ').replace('_', ' ')}"
         if e.kind == "map.migrated":
-            return (
-                f"a live edit (publish, policy {d.get('policy')}) moved them from {d.get('from_step') or 'their step'} "
-                f"to {d.get('to_step') or 'out of the map'} (map version {d.get('to_version')})"
-            )
+            edit, version = f"a live edit (publish, policy {d.get('policy')})", f"map version {d.get('to_version')}"
+            if d.get("to_step") and d.get("to_step") == d.get("from_step"):
+                return f"{edit} moved them onto {version}, at the same step {d['to_step']}"
+            return f"{edit} moved them from {d.get('from_step') or 'their step'} to {d.get('to_step') or 'out of the map'} ({version})"
         if e.kind == "automation.returned":
             why = f" ({exit_words(d.get('reason'))})" if d.get("reason") else ""
             return f"{step}: back from {d.get('from_map')}{why}: the map goes on"
@@ -840,7 +840,7 @@ def _journey(enrollment: Enrollment, entries: list[_Entry], model: _Model, times
     )
 
 
-_MOVED_ON = ("goal.achieved", "wait.met", "goal.timed_out", "wait.timed_out")
+_MOVED_ON = ("goal.achieved", "wait.met", "goal.timed_out", "wait.timed_out", "map.migrated")
 
 
 def _ordered(entries: list[_Entry], model: _Model) -> list[_Entry]:
@@ -856,14 +856,15 @@ def _ordered(entries: list[_Entry], model: _Model) -> list[_Entry]:
         key=lambda e: (e.entry.at, rank.get(e.kind, 1)),
     )
     for moved in sorted((e for e in entries if e.kind in _MOVED_ON), key=lambda e: e.entry.at):
-        anchor = model.ref(str(moved.detail.get("goal") or moved.entry.step_id or ""))
+        migrated = moved.kind == "map.migrated"  # a live edit's move: before the entries of the step it moved to
+        anchor = model.ref(str(moved.detail.get("to_step" if migrated else "goal") or moved.entry.step_id or ""))
         same = [i for i, e in enumerate(ranked) if e.entry.at == moved.entry.at]
         later = [
             i
             for i in same
             if anchor is not None
             and (ref := model.ref(ranked[i].entry.step_id)) is not None
-            and ref.order > anchor.order
+            and (ref.order >= anchor.order if migrated else ref.order > anchor.order)
         ]
         exits = [i for i in same if ranked[i].kind == "map.exited"]
         before = [e for e in ranked if e.entry.at <= moved.entry.at]
