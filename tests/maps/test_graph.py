@@ -52,7 +52,8 @@ def test_given_an_example_map_when_drawn_then_mermaid_and_an_svg_with_one_labell
     )
     root = ET.fromstring(svg)
     assert root.find(f"{SVG}title").text.startswith(f"Map {map_.id}: ")
-    assert root.find(f"{SVG}desc").text
+    desc = root.find(f"{SVG}desc").text
+    assert f"{len(labels)} steps. " in desc and "Contacts enter on: " in desc
 
 
 def test_given_the_welcome_map_when_drawn_then_its_condition_and_its_wait_are_in_words():

@@ -619,7 +619,9 @@ def to_svg(map_: Map, counts: Counts | None = None) -> str:
     height = max(box.y + box.h / 2 for box in boxes.values()) + MARGIN
     steps = [node for node in drawn.nodes if node.step is not None]
     description = drawn.description or f"The automation map {drawn.map_id}."
-    summary = f"{description} {len(steps)} steps: " + "; ".join(node.words for node in steps) + "."
+    entries = "; ".join(part for node in drawn.nodes if node.kind == "trigger" for part in node.parts)
+    summary = f"{description} Contacts enter on: {entries}. {len(steps)} steps. "
+    summary += ". ".join(node.words for node in steps) + "."
     out = [
         (
             f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{_num(width)}" height="{_num(height)}" '
