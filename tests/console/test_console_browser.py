@@ -46,8 +46,10 @@ def test_given_a_map_when_opened_then_its_drawing_shows_the_numbers_per_step(ser
     drawing = page.locator("#map-drawing svg")
     drawing.wait_for()
 
-    # THEN the heading names it, the drawing is labelled by its title, and its steps carry their numbers
+    # THEN the heading names it and has the focus (a screen reader announces the new view)
     assert page.get_by_role("heading", level=1).inner_text() == "Welcome new leads (welcome-leads)"
+    assert page.evaluate("document.activeElement.id") == "map-heading"
+    # AND the drawing is labelled by its title, and its steps carry their numbers
     labelled_by = drawing.get_attribute("aria-labelledby")
     assert labelled_by and (page.locator(f"svg title[id='{labelled_by}']").text_content() or "").startswith(
         "Map welcome-leads"

@@ -36,11 +36,20 @@
 
   function number(value) { return value === null || value === undefined ? "–" : String(value); }
 
+  let shown = null; // the view on screen: moving to another one moves the focus to its heading
+
   function show(view) {
+    const moved = shown !== null && view !== null && view !== shown;
+    shown = view;
     for (const id of ["view-maps", "view-map", "view-contacts", "view-contact"]) $(id).hidden = id !== view;
     for (const [link, views] of [["nav-maps", ["view-maps", "view-map"]], ["nav-contacts", ["view-contacts", "view-contact"]]]) {
       if (views.includes(view)) $(link).setAttribute("aria-current", "page");
       else $(link).removeAttribute("aria-current");
+    }
+    if (moved) {
+      const heading = $(view).querySelector("h1");
+      heading.setAttribute("tabindex", "-1");
+      heading.focus({ preventScroll: false });
     }
   }
 
