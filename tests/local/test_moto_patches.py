@@ -414,7 +414,7 @@ def test_given_a_cancelled_transaction_then_exactly_the_items_it_touched_are_as_
     before = sorted(json.dumps(i, sort_keys=True) for i in db.scan(TableName="t")["Items"])
 
     # WHEN the transaction is cancelled by its last condition
-    with pytest.raises(db.exceptions.TransactionCanceledException):
+    with pytest.raises(db.exceptions.TransactionCanceledException) as cancelled:
         db.transact_write_items(TransactItems=[
             {"Put": {"TableName": "t", "Item": {"pk": {"S": "new"}, "sk": {"S": "1"}}}},
             {"Update": {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"S": "1"}},
@@ -424,7 +424,10 @@ def test_given_a_cancelled_transaction_then_exactly_the_items_it_touched_are_as_
                                 "ConditionExpression": "attribute_exists(pk)"}},
         ])
 
-    # THEN the table is as it was: no new item, the update undone, the deleted item back
+    # THEN moto names the reason per item, as DynamoDB does
+    reasons = [reason["Code"] for reason in cancelled.value.response["CancellationReasons"]]
+    assert reasons == ["None", "None", "None", "ConditionalCheckFailed"]
+    # AND the table is as it was: no new item, the update undone, the deleted item back
     after = sorted(json.dumps(i, sort_keys=True) for i in db.scan(TableName="t")["Items"])
     assert after == before
     # AND a transaction that succeeds still writes everything
