@@ -217,3 +217,27 @@ def test_given_an_unknown_map_or_step_when_asked_why_not_then_404_or_400_not_a_f
     unknown_map = call("GET", f"/contacts/{contact.id}/explain", query={"why_not": "x", "map": "nowhere"})
 
     assert unknown_map.status in (400, 404) and unknown_map.json["message"]
+
+
+@pytest.mark.parametrize(("method", "path", "query", "body", "headers"), [
+    ("GET", "/contacts", {"segment": "x", "next": "eyJhIjogMX0"}, None, None),  # base64 JSON, not a cursor
+    ("GET", "/contacts", {"tag": "vip", "next": "%%%"}, None, None),
+    ("GET", "/contacts/export", {"list": "x", "limit": "abc"}, None, None),
+    ("GET", "/contacts/export", {"tag": "a", "list": "b"}, None, None),
+    ("GET", "/contacts/jane.doe@example.com", {"limit": "-1"}, None, None),
+    ("POST", "/contacts/import", None, "\x00\x01,\x02\n\x03", None),
+    ("POST", "/contacts/import", {"first_row": "two"}, "email\na@example.com\n", None),
+    ("POST", "/contacts/import", None, "_row,email\nx,a@example.com\n", None),
+    ("POST", "/contacts/jane.doe@example.com/enrollments", None, '{"map": "welcome-leads"}',
+     {"Idempotency-Key": "k" * 300}),
+    ("DELETE", "/contacts/jane.doe@example.com", {"suppress": "1"}, None, None),
+])
+def test_given_odd_input_on_any_route_then_a_4xx_naming_it_never_a_5xx_and_nothing_changes(
+        ready, method, path, query, body, headers):
+    contact = jane()
+
+    answer = call(method, path, query=query, body=body, headers=headers)
+
+    assert 400 <= answer.status < 500 and answer.json["message"], answer.text
+    assert ContactStore().require(contact.id).version == contact.version
+    assert ContactStore().enrollments(contact.id) == []
