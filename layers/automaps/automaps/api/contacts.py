@@ -123,11 +123,13 @@ def search(query: dict[str, str]) -> Reply:
     value = query[by].strip()
     try:
         limit = _limit(query)
-        if by in ("email", "phone"):
+        if by in ("email", "phone"):  # one GetItem of the marker, one of the profile
+            store = ContactStore()
             if by == "email":
                 normalise_email(value)
-            contact_id = find(value if by == "email" else normalise_phone(value, query.get("region")))
-            contact = ContactStore().get(contact_id) if contact_id else None
+                contact = store.find_by_email(value)
+            else:
+                contact = store.find_by_phone(normalise_phone(value, query.get("region")))
             return json_reply(200, {"by": by, "contacts": [summary(contact)] if contact else []})
         if by == "tag":
             found, cursor = directory.Directory().scan_profiles(value, query.get("next"))
