@@ -259,3 +259,15 @@ def test_given_a_step_a_live_edit_removed_when_asked_about_it_then_its_history_a
     assert answer is not None and answer.verdict == "reached"
     assert answer.reasons[0] == "it did reach them at 2026-11-25 09:00 America/New_York: old-tip: done (add_note)"
     assert answer.reasons[1] == "the map as pushed now has no step 'old-tip': a live edit removed it"
+
+
+def test_given_a_map_no_longer_in_the_registry_then_its_story_is_told_from_the_history_alone(jane):
+    told = explaining.explain(jane)   # nothing pushed: the registry has no welcome-leads
+
+    [story] = told.maps
+    assert (story.map_id, story.known, story.name) == ("welcome-leads", False, None)
+    assert story.journeys[0].next is None
+    assert "(its definition is not in the registry: steps are told from the history alone)" in told.text()
+    assert "engaged: if opened email 'welcome-email' or clicked link 'welcome-email' -> no" in told.text()
+    with pytest.raises(explaining.UnknownMap, match="no map 'welcome-leads' in the registry"):
+        explaining.why_not(jane, "welcome-leads", "nudge-email")

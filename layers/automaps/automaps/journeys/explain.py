@@ -719,7 +719,8 @@ def why_not(contact_id: str, map_id: str, step_id: str, maps: dict[str, Map] | N
     map_ = part.maps.get(map_id)
     if map_ is None:
         if maps is None and part.records.get(map_id) is None:
-            raise UnknownMap(f"no map {map_id!r} in the registry (automaps push registers the maps)")
+            hint = "; without --why-not its history is still told" if map_id in wanted else ""
+            raise UnknownMap(f"no map {map_id!r} in the registry (automaps push registers the maps){hint}")
         if maps is not None:
             raise UnknownMap(f"no map {map_id!r} among {', '.join(sorted(maps)) or 'no maps'}")
         raise UnknownMap(f"the registry holds map {map_id!r} without its definition: run automaps push once")
@@ -826,6 +827,8 @@ def _journey(enrollment: Enrollment, entries: list[_Entry], model: _Model, times
         if text is not None:
             events.append(Event(at=e.at, kind=e.kind, step=e.entry.step_id, text=text))
     now, next_ = _where(enrollment, model, times, entries)
+    if model.map is None:  # the map's definition is unknown: nothing can be said of what comes next
+        next_ = None
     return Journey(
         enrollment_id=enrollment.enrollment_id,
         status=enrollment.status,
