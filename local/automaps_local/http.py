@@ -8,7 +8,8 @@ that is not a proxy response is ``502 {"message": "Internal server error"}``. Pa
 without the stage prefix (``/forms/x`` and ``/v1/forms/x``).
 
 Local-only endpoints live under ``/_local/`` and exist nowhere in AWS:
-``GET /_local/outbox``, ``GET /_local/contacts?email=`` (or ``?id=``), ``GET /_local/executions``,
+``GET /_local/outbox`` (each email with the ``template`` it was rendered from and the ``map_id``,
+``step_id`` and ``contact_id`` of its send), ``GET /_local/contacts?email=`` (or ``?id=``), ``GET /_local/executions``,
 ``GET /_local/clock``, ``POST /_local/clock/advance?seconds=N``, and ``POST /_local/ses-events``
 with ``{"message_id": ..., "type": "Delivery" | "Open" | "Click" | "Bounce" | "Complaint",
 "link": ..., "bounce_type": "Permanent" | "Transient"}``, which plays SES publishing that event
