@@ -14,6 +14,7 @@ import pytest
 from automaps.store.contacts import ContactStore
 from automaps.store.lists import ListStore
 from automaps.store.segments import SegmentStore
+from tests.admin.givens import assigned
 from tests.contacts.calls import CALLER, call
 from tests.triggers.routing import a_map
 
@@ -87,6 +88,7 @@ def test_given_a_contact_with_a_history_when_read_then_profile_memberships_enrol
         clock.advance(minutes=1)
         store.record(contact.id, "page.visited", {"url": f"https://example.com/{n}"})
     ListStore().add("list", "newsletter", contact.id)
+    assigned(contact)
     call("POST", f"/contacts/{contact.id}/enrollments", body=json.dumps({"map": "welcome-leads"}))
 
     answer = call("GET", f"/contacts/{contact.id}", query={"limit": "3"})
@@ -94,6 +96,7 @@ def test_given_a_contact_with_a_history_when_read_then_profile_memberships_enrol
     assert answer.status == 200
     body = answer.json
     assert body["contact"]["email"] == "jane.doe@example.com" and body["lists"] == ["newsletter"]
+    assert [t["title"] for t in body["tasks"]] == ["Call Jane"]
     [enrolled] = body["enrollments"]
     assert (enrolled["map_id"], enrolled["status"]) == ("welcome-leads", "active")
     times = [e["at"] for e in body["timeline"]]

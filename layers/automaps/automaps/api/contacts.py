@@ -5,7 +5,7 @@ import, export, erase and a contact's data export. ``functions/contacts_api/app.
   GetItem of their marker; list/segment a Query of their member items; tag a paginated filtered
   Scan (automaps.store.directory: its cost). Exactly one criterion.
 * ``GET /contacts/{id}?limit=&next=``: profile, tags, lists, segments, enrollments (status,
-  position), notes and one page of the timeline (history entries, newest first).
+  position), notes, tasks and one page of the timeline (history entries, newest first).
 * ``GET /contacts/{id}/explain?why_not=<step>&map=<id>``: ``{"text", **Explanation.to_dict()}``.
 * ``POST /contacts/{id}/enrollments {"map": "<id>"}``: queued on the EnrollQueue (the durable intake
   path), idempotent by ``Idempotency-Key`` or, without one, by the contact's entries into the map.
@@ -36,7 +36,7 @@ from botocore.exceptions import ClientError
 
 from automaps import aws, clock, config
 from automaps.replies import Reply, json_reply
-from automaps.store import directory
+from automaps.store import directory, tasks
 from automaps.store.contacts import (
     Contact,
     ContactStore,
@@ -178,6 +178,7 @@ def read(contact_id: str, query: dict[str, str] | None = None) -> Reply:
         **memberships,
         "enrollments": [_enrollment(e) for e in store.enrollments(resolved)],
         "notes": store.notes(resolved),
+        "tasks": [task.public() for task in tasks.TaskStore().of_contact(resolved)],
         "timeline": [_entry(item) for item in entries],
     }
     if cursor:
