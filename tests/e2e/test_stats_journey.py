@@ -102,7 +102,7 @@ def test_given_the_journeys_run_to_their_end_then_the_numbers_agree_with_the_his
         for name, kind in kinds.items():
             kind = kind or ("email.sent" if step.get("channel") == "email" else "sms.sent")
             assert step.get(name, 0) == history[(step_id, kind)], (step_id, name)
-        assert step["waiting"] == history[(step_id, "step.waiting")] - history[(step_id, "step.waited")]
+        assert step["waiting"] == history[(step_id, "wait.entered")] - history[(step_id, "wait.left")]
     assert numbers["steps"]["thank-you-sms"]["sent"] == 1   # ann, who opened
     assert numbers["steps"]["thank-you-sms"]["channel"] == "sms"
     assert numbers["steps"]["two-days-later"]["waiting"] == 0

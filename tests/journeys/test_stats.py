@@ -42,12 +42,12 @@ JOURNEY = [
     entry("step.done", "tag-lead"),
     entry("email.sent", message_id="m-1"),
     entry("step.done"),
-    entry("step.waiting", "two-days"),
+    entry("wait.entered", "two-days"),
     entry("email.delivered", message_id="m-1"),
     entry("email.opened", message_id="m-1"),
     entry("email.opened", message_id="m-1"),   # a second open of the same message
     entry("email.clicked", message_id="m-1", url="https://example.com/a"),
-    entry("step.waited", "two-days"),
+    entry("wait.left", "two-days"),
     entry("map.exited", "Completed", reason="end"),
 ]
 
@@ -250,6 +250,10 @@ def test_given_the_counter_items_then_their_keys_never_reach_the_router() -> Non
     keys = [stats_store.counter_key(MAP, None), stats_store.counter_key(MAP, "s"), stats_store.batch_key(STREAM, "1")]
     assert not any(key["sk"].startswith("H#") for key in keys)
     assert not stats_store.UNIQUE_PREFIX.startswith("H#")
+    # and the waiting gauge's entries are bookkeeping: not copied into the ByKind index
+    from automaps.store import kinds
+
+    assert not kinds.indexed("wait.entered") and not kinds.indexed("wait.left") and kinds.indexed("wait.met")
 
 
 def test_given_counts_then_rates_are_per_email_sent_and_zero_without_sends() -> None:

@@ -44,7 +44,7 @@ def test_given_the_rehearsal_stack_with_welcome_leads_counted_when_stats_runs_th
     written = [("ann", "map.enrolled", None, {}), ("bob", "map.enrolled", None, {}),
                ("ann", "email.sent", "welcome-email", {"message_id": "m-a"}),
                ("bob", "email.sent", "welcome-email", {"message_id": "m-b"}),
-               ("ann", "step.waiting", "two-days-later", {}), ("bob", "step.waiting", "two-days-later", {}),
+               ("ann", "wait.entered", "two-days-later", {}), ("bob", "wait.entered", "two-days-later", {}),
                ("ann", "email.opened", "welcome-email", {"message_id": "m-a"})]
     records = []
     for n, (contact, kind, step, detail) in enumerate(written):

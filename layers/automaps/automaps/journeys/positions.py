@@ -181,8 +181,8 @@ def defer(contact_id: str, map_id: str, enrollment_id: str, execution_id: str | 
 def record_waiting(
     contact_id: str, map_id: str, enrollment_id: str, before: dict[str, Any] | None, after: Position | None
 ) -> None:
-    """The entries of the steps' ``waiting`` gauge (automaps.journeys.stats): ``step.waited`` when
-    the contact stops waiting at a step, ``step.waiting`` when they start (a position of a waiting
+    """The entries of the steps' ``waiting`` gauge (automaps.journeys.stats): ``wait.left`` when
+    the contact stops waiting at a step, ``wait.entered`` when they start (a position of a waiting
     kind at another step). Written after the position changed, by the one write that changed it (a
     retry finds the position its first attempt wrote and records nothing); never fails the task."""
     from automaps.store.contacts import ContactStore
@@ -196,7 +196,7 @@ def record_waiting(
         if was:
             store.record(
                 contact_id,
-                "step.waited",
+                "wait.left",
                 {"enrollment_id": enrollment_id},
                 map_id=map_id,
                 step_id=was,
@@ -208,7 +208,7 @@ def record_waiting(
                 "kind": after.kind,
                 **({"until": after.until} if after.until else {}),
             }
-            store.record(contact_id, "step.waiting", detail, map_id=map_id, step_id=now, enrollment_id=enrollment_id)
+            store.record(contact_id, "wait.entered", detail, map_id=map_id, step_id=now, enrollment_id=enrollment_id)
     except Exception:  # noqa: BLE001  (a count, never the journey: the history stays the record)
         logger.warning("waiting gauge entry not recorded", extra={"map_id": map_id, "was": was, "now": now})
 

@@ -3,7 +3,7 @@
 The router (``automaps.journeys.router``) sees every history entry once per delivery; each entry a
 map wrote (it names the map) moves counters: ``map.enrolled`` entered, ``map.exited`` exited (and
 ``exited:<reason>``), ``step.done``/``skipped``/``failed``/``outcome_unknown``/``deferred`` the step's
-outcomes, ``step.waiting``/``step.waited`` the step's ``waiting`` gauge (+1 when a contact starts
+outcomes, ``wait.entered``/``wait.left`` the step's ``waiting`` gauge (+1 when a contact starts
 waiting there: a wait, a goal, a wait_until, a deferred send; -1 when they leave it), ``email.*``
 and ``sms.sent`` the sending step's messages (engagement entries carry the sending step).
 
@@ -40,8 +40,9 @@ STEP_OUTCOMES = {
     "step.outcome_unknown": "unknown",
     "step.deferred": "deferred",
 }
-WAITING = {"step.waiting": 1, "step.waited": -1}
-"""The gauge's entries (written by automaps.journeys.positions when a contact starts or stops waiting)."""
+WAITING = {"wait.entered": 1, "wait.left": -1, "step.waiting": 1, "step.waited": -1}
+"""The gauge's entries (written by automaps.journeys.positions when a contact starts or stops
+waiting; ``step.waiting``/``step.waited``: their first names, read too)."""
 EMAIL = {
     "email.sent": "sent",
     "email.delivered": "delivered",

@@ -25,6 +25,13 @@ BOOKKEEPING_READ: frozenset[str] = frozenset()
 """Bookkeeping kinds a condition reads by kind over a window (none today)."""
 
 
+BOOKKEEPING_KINDS = frozenset({"wait.entered", "wait.left"})
+"""Bookkeeping kinds outside those namespaces: the steps' waiting gauge (automaps.journeys.positions),
+read by no condition (``wait.met``/``wait.timed_out`` stay indexed)."""
+
+
 def indexed(kind: str) -> bool:
     """Whether entries of ``kind`` are copied into the ByKind index."""
+    if kind in BOOKKEEPING_KINDS:
+        return False
     return kind.split(".", 1)[0] not in BOOKKEEPING or kind in BOOKKEEPING_READ
