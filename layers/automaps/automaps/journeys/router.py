@@ -28,8 +28,9 @@ def handle(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     """The stream batch's records, each routed or reported failed (never the whole batch); the
     routed entries of maps counted, by map and step, in one flush (automaps.journeys.metrics), and
     added to the map's and steps' counters once (automaps.journeys.stats: the records before the
-    first failed one; if the counters cannot be written, every record is reported failed, so the
-    stream delivers the batch again from its first record, which routes once and counts once)."""
+    first failed one; when DynamoDB refuses the counters' write, or too little time is left for
+    it, every record is reported failed, so the stream delivers the batch again from its first
+    record, which routes once and counts once)."""
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
     tally = metrics.Tally()
     batch = stats.Batch.of(event)
