@@ -184,3 +184,42 @@ def test_given_a_long_timeline_then_older_entries_come_on_request(served: Served
     page.locator("#timeline li").nth(50).wait_for()
     assert page.locator("#timeline li").count() > 60 and older.is_hidden()
 
+
+
+def test_given_a_drawing_with_script_then_only_the_allowed_svg_reaches_the_page(served: Served, page: Any) -> None:
+    import json
+
+    # GIVEN the map's answer carried a drawing with a script, event attributes, a link and foreign HTML
+    hostile = (
+        '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" viewBox="0 0 100 100" '
+        'onload="window.pwned=1"><title>Map evil</title><script>window.pwned=2</script>'
+        '<style>rect{fill:red}</style><a xlink:href="javascript:window.pwned=3"><text x="1" y="10">click</text></a>'
+        '<foreignObject><div xmlns="http://www.w3.org/1999/xhtml"><img src="x" onerror="window.pwned=4"/></div>'
+        '</foreignObject><rect width="10" height="10" fill="url(https://example.com/x)" onclick="window.pwned=5"/>'
+        '<text x="1" y="30">done 3</text></svg>'
+    )
+
+    def answer(route: Any) -> None:
+        body = {"map": {"id": "evil", "name": "Evil"}, "svg": hostile, "stats": None, "steps": []}
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    page.route("**/console/api/maps/evil", answer)
+    page.goto(f"{served.url}/console#/maps/evil")
+    drawing = page.locator("#map-drawing svg")
+    drawing.wait_for()
+
+    # THEN the drawing's text and shapes are there, and nothing that runs or links
+    assert "done 3" in (drawing.text_content() or "")
+    assert drawing.locator("rect").count() == 1
+    for tag in ("script", "style", "a", "foreignObject", "img", "div"):
+        assert page.locator(f"#map-drawing {tag}").count() == 0, tag
+    attributes = page.evaluate(
+        "Array.from(document.querySelectorAll('#map-drawing *')).flatMap(e => e.getAttributeNames())"
+    )
+    assert not [name for name in attributes if name.startswith("on") or "href" in name]
+    assert page.locator("#map-drawing rect").get_attribute("fill") is None  # url() to elsewhere dropped
+    page.locator("#map-drawing rect").dispatch_event("click")
+    assert page.evaluate("window.pwned === undefined")
+    # AND what the parser's inert copy of the answer tried to run, the CSP blocked (and said so)
+    blocked = [problem for problem in page.problems if "violates the following Content Security Policy" in problem]
+    page.problems[:] = [problem for problem in page.problems if problem not in blocked]
