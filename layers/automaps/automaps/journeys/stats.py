@@ -260,7 +260,7 @@ def _step(item: dict[str, Any]) -> dict[str, Any]:
     return numbers
 
 
-def read_map(map_id: str) -> dict[str, Any]:
+def read_map(map_id: str, _order: list[str] | None = None) -> dict[str, Any]:
     """The map's numbers: ``{"map_id", "entered", "active", "exited", "exits": {reason: n},
     "steps": {step_id: {"waiting", "done", "skipped", "failed", ... , "rates": {...}}}}``; one Query
     of its counter items (the steps the registry knows are listed in reading order, with zeros)."""
@@ -278,7 +278,7 @@ def read_map(map_id: str) -> dict[str, Any]:
         if str(item.get("sk", "")).startswith(store.STEP_PREFIX)
     }
     steps: dict[str, dict[str, Any]] = {}
-    for step in _reading_order(map_id):
+    for step in _order if _order is not None else _reading_order(map_id):
         steps[step] = found.pop(step) if step in found else _step({})
     steps |= dict(sorted(found.items()))
     return {
@@ -301,6 +301,10 @@ def _reading_order(map_id: str) -> list[str]:
         return []
     if record is None:
         return []
+    return _ordered(record)
+
+
+def _ordered(record: Any) -> list[str]:
     return [step for step, _ in sorted(record.order.items(), key=lambda kv: kv[1])]
 
 
@@ -308,4 +312,4 @@ def read_all() -> list[dict[str, Any]]:
     """:func:`read_map` of every registered map (the registry names them; nothing is scanned)."""
     from automaps.journeys import enrollment
 
-    return [read_map(record.id) for record in enrollment.registered_maps()]
+    return [read_map(record.id, _ordered(record)) for record in enrollment.registered_maps()]
