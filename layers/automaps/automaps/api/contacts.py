@@ -77,27 +77,8 @@ def _limit(query: dict[str, str], default: int = 50) -> int:
 # ---------------------------------------------------------------- finding
 
 
-def find(text: str) -> str | None:
-    """The contact an email address, phone number (E.164 or with +) or contact id names."""
-    text = (text or "").strip()
-    store = ContactStore()
-    if not text:
-        return None
-    if "@" in text:
-        try:
-            normalise_email(text)
-        except ValueError:
-            return None
-        found = store.find_by_email(text)
-        return found.id if found else None
-    if text.startswith("c_"):
-        return text if store.get(text) is not None else None
-    try:
-        phone = normalise_phone(text)
-    except ValueError:
-        return None
-    found = store.find_by_phone(phone)
-    return found.id if found else None
+find = directory.find
+"""The contact an email address, phone number or contact id names (None: nobody)."""
 
 
 def summary(contact: Contact) -> dict[str, Any]:
@@ -202,13 +183,10 @@ def explain(contact_id: str, query: dict[str, str]) -> Reply:
     resolved = _resolved(contact_id)
     if isinstance(resolved, Reply):
         return resolved
-    why_not, map_id = query.get("why_not"), query.get("map")
-    if why_not and not map_id:
-        return _problem(400, "?why_not=<step> needs ?map=<map id>")
     from automaps.journeys import explain as explaining
 
-    try:
-        answer = explaining.why_not(resolved, map_id or "", why_not) if why_not else explaining.explain(resolved)
+    try:  # (?why_not=<step> without ?map=: the one map holding that step, the contact's maps first)
+        answer = explaining.answer(resolved, why_not_step=query.get("why_not"), map_id=query.get("map"))
     except explaining.UnknownStep as error:
         return _problem(400, str(error))
     except explaining.ExplainError as error:  # (an unknown map; the contact was found above)

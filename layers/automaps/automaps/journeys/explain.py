@@ -45,6 +45,7 @@ from automaps.store.contacts import (
     mask_email,
     mask_phone,
 )
+from automaps.store import directory
 from automaps.store.content import from_item, to_item
 
 if TYPE_CHECKING:
@@ -213,32 +214,8 @@ def _parse(text: Any) -> datetime | None:
 # ------------------------------------------------------------------ finding the contact
 
 
-def find_contact(text: str) -> str | None:
-    """The contact an email address, a phone number or a contact id names (None: nobody).
-    One or two GetItems: the ``EMAIL#``/``PHONE#`` marker, then the profile."""
-    from automaps.store.contacts import normalise_phone
-
-    value = (text or "").strip()
-    if not value:
-        return None
-    store = ContactStore()
-    if "@" in value:
-        try:
-            found = store.find_by_email(value)
-        except ValueError:
-            return None
-        return found.id if found else None
-    if not value.startswith("c_"):
-        try:
-            normalise_phone(value)
-        except ValueError:
-            pass
-        else:
-            found = store.find_by_phone(value)
-            if found is not None:
-                return found.id
-    contact = store.get(value)
-    return contact.id if contact else None
+find_contact = directory.find
+"""The contact an email address, a phone number or a contact id names (None: nobody)."""
 
 
 # ------------------------------------------------------------------ reading

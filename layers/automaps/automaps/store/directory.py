@@ -24,10 +24,37 @@ import json
 from typing import Any, Literal
 
 from automaps import aws, config
-from automaps.store.contacts import PROFILE, Contact
+from automaps.store.contacts import PROFILE, Contact, ContactStore, normalise_phone
 from automaps.store.content import from_item, to_item
 
 MAX_PAGE = 500
+
+
+def find(text: str) -> str | None:
+    """The contact an email address, a phone number or a contact id names (None: nobody): one or
+    two strongly consistent GetItems (the ``EMAIL#``/``PHONE#`` marker, then the profile). The
+    admin API, ``automaps explain`` and the console all find contacts here."""
+    value = (text or "").strip()
+    if not value:
+        return None
+    store = ContactStore()
+    if "@" in value:
+        try:
+            found = store.find_by_email(value)
+        except ValueError:
+            return None
+        return found.id if found else None
+    if not value.startswith("c_"):
+        try:
+            normalise_phone(value)
+        except ValueError:
+            pass
+        else:
+            found = store.find_by_phone(value)
+            if found is not None:
+                return found.id
+    contact = store.get(value)
+    return contact.id if contact else None
 SCAN_PAGE_ITEMS = 1000
 """Items a tag search or an export reads per request (before the filter)."""
 
