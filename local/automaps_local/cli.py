@@ -27,8 +27,14 @@ COMMANDS = {
     "diff": ("automaps_local.diff", "compare an edited map with HEAD or a stack: steps changed, contacts on them"),
     "explain": ("automaps_local.explain", "a contact's journeys from its history; --why-not: why a step missed them"),
     "graph": ("automaps_local.graph", "draw a map as Mermaid text or an SVG, with each step's counts from a stack"),
-    "stats": ("automaps_local.stats", "numbers per map and step: entered, active, exited, waiting, done, sent, opened..."),
-    "contacts": ("automaps_local.contacts", "contacts via the admin API: search, show, enroll, remove, import, export, erase, data"),
+    "stats": (
+        "automaps_local.stats",
+        "numbers per map and step: entered, active, exited, waiting, done, sent, opened...",
+    ),
+    "contacts": (
+        "automaps_local.contacts",
+        "contacts via the admin API: search, show, enroll, remove, import, export, erase, data",
+    ),
     "schema": ("automaps_local.schema", "write the JSON Schema of the map format (and the action settings docs)"),
 }
 

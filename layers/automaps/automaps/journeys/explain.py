@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 
 from automaps import aws, clock, config
+from automaps.store import directory
 from automaps.store.contacts import (
     ENROLL_PREFIX,
     HISTORY_PREFIX,
@@ -45,7 +46,6 @@ from automaps.store.contacts import (
     mask_email,
     mask_phone,
 )
-from automaps.store import directory
 from automaps.store.content import from_item, to_item
 
 if TYPE_CHECKING:

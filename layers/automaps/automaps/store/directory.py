@@ -55,6 +55,8 @@ def find(text: str) -> str | None:
                 return found.id
     contact = store.get(value)
     return contact.id if contact else None
+
+
 SCAN_PAGE_ITEMS = 1000
 """Items a tag search or an export reads per request (before the filter)."""
 
