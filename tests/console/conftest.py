@@ -1,11 +1,14 @@
 """The console's tests: the local runtime with welcome-leads run for a few contacts, served over
 HTTP on a free loopback port as `automaps serve` serves it (LocalApi bound to 127.0.0.1), and
 Debian's Chromium driven by Playwright (launched from /usr/bin/chromium with an empty profile;
-never `playwright install`). Screenshots go to docs/screenshots/console-*.png."""
+never `playwright install`). Screenshots go to a temporary folder, or with UPDATE_SCREENSHOTS=1 to
+docs/screenshots/console-*.png."""
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -80,7 +83,13 @@ def served() -> Iterator[Served]:
 
 # ---------------------------------------------------------------- the browser
 CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = ROOT / "docs" / "screenshots"
+# each run saves its screenshots (a temporary folder; UPDATE_SCREENSHOTS=1 writes the committed ones,
+# docs/screenshots/, so a test run leaves the working tree as it was)
+SHOTS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "automaps-console-screenshots"
+)
 ARGS = [
     "--headless",
     "--no-sandbox",
