@@ -6,54 +6,18 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import socket
-import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
-from werkzeug.serving import make_server
-from werkzeug.test import Client
 
 from automaps_local.cli import main
-from automaps_local.clock import VirtualClock
-from automaps_local.http import LocalApi
-from automaps_local.runtime import LocalRuntime
-from automaps_local.serve import push_content
-from tests.conftest import ROOT, load_event
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 WELCOME = str(ROOT / "maps/welcome-leads.yaml")
 SVG = "{http://www.w3.org/2000/svg}"
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[str]:
-    """GIVEN the backend served on 127.0.0.1, welcome-leads pushed, ann and bob signed up an hour
-    ago (both sent the welcome email, ann opened it; both wait two days)."""
-    with LocalRuntime(ROOT / "template.yaml", clock=VirtualClock(START, auto_advance=False),
-                      environment={"POWERTOOLS_METRICS_DISABLED": "true"}, schedule_events=False) as runtime:
-        push_content(runtime)
-        api = Client(LocalApi(runtime))
-        for email in ("ann@example.com", "bob@example.com"):
-            body = {**json.loads(load_event("form_post_json.json")["body"]), "email": email}
-            api.post("/forms/newsletter", data=json.dumps(body), headers={"Content-Type": "application/json"})
-        runtime.run_until_settled(until=timedelta(hours=1))
-        [ann] = [e for e in runtime.outbox()["emails"] if e["to"] == ["ann@example.com"]]
-        runtime.ses_event(ann["id"], "Open")
-        runtime.run_until_settled(until=timedelta(hours=2))
-        server = make_server("127.0.0.1", 0, LocalApi(runtime), threaded=True)
-        serving = threading.Thread(target=server.serve_forever, daemon=True)
-        serving.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_port}"
-        finally:
-            server.shutdown()
-            serving.join(5)
 
 
 def graph(*argv: str) -> tuple[int, str, str]:
