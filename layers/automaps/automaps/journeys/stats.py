@@ -260,10 +260,11 @@ def _step(item: dict[str, Any]) -> dict[str, Any]:
     return numbers
 
 
-def read_map(map_id: str, _order: list[str] | None = None) -> dict[str, Any]:
+def read_map(map_id: str, record: Any = None) -> dict[str, Any]:
     """The map's numbers: ``{"map_id", "entered", "active", "exited", "exits": {reason: n},
     "steps": {step_id: {"waiting", "done", "skipped", "failed", ... , "rates": {...}}}}``; one Query
-    of its counter items (the steps the registry knows are listed in reading order, with zeros)."""
+    of its counter items (the steps the registry knows are listed in reading order, with zeros).
+    ``record``: the map's registry record when the caller has it (else it is read)."""
     items = store.StatsStore().items_of(map_id)
     head = next((item for item in items if item.get("sk") == store.MAP_SK), {})
     entered, exited = _int(head.get("entered")), _int(head.get("exited"))
@@ -278,7 +279,7 @@ def read_map(map_id: str, _order: list[str] | None = None) -> dict[str, Any]:
         if str(item.get("sk", "")).startswith(store.STEP_PREFIX)
     }
     steps: dict[str, dict[str, Any]] = {}
-    for step in _order if _order is not None else _reading_order(map_id):
+    for step in _ordered(record) if record is not None else _reading_order(map_id):
         steps[step] = found.pop(step) if step in found else _step({})
     steps |= dict(sorted(found.items()))
     return {
@@ -308,8 +309,9 @@ def _ordered(record: Any) -> list[str]:
     return [step for step, _ in sorted(record.order.items(), key=lambda kv: kv[1])]
 
 
-def read_all() -> list[dict[str, Any]]:
-    """:func:`read_map` of every registered map (the registry names them; nothing is scanned)."""
+def read_all(records: list[Any] | None = None) -> list[dict[str, Any]]:
+    """:func:`read_map` of every registered map (the registry names them; nothing is scanned).
+    ``records``: the registry's records when the caller has read them already."""
     from automaps.journeys import enrollment
 
-    return [read_map(record.id, _ordered(record)) for record in enrollment.registered_maps()]
+    return [read_map(record.id, record) for record in (enrollment.registered_maps() if records is None else records)]

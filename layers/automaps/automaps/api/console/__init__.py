@@ -138,9 +138,10 @@ def _registry() -> dict[str, Any]:
 def maps() -> Reply:
     from automaps.journeys import stats
 
-    counted = {numbers["map_id"]: numbers for numbers in stats.read_all()}
+    registry = _registry()
+    counted = {numbers["map_id"]: numbers for numbers in stats.read_all(list(registry.values()))}
     listed = []
-    for map_id, record in sorted(_registry().items()):
+    for map_id, record in sorted(registry.items()):
         numbers = counted.get(map_id) or {}
         source = record.source or {}
         listed.append(
@@ -164,7 +165,7 @@ def map_detail(map_id: str) -> Reply:
         return _problem(404, f"no map {map_id!r} in the registry (automaps push writes it)")
     from automaps.journeys import stats
 
-    numbers = stats.read_map(map_id)
+    numbers = stats.read_map(map_id, record)
     svg: str | None = None
     drawing: str | None = "pushed before the registry kept the map: push it again to draw it"
     if record.source is not None:
