@@ -18,14 +18,12 @@ on the way back in (:class:`BadCursor`).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Any, Literal
 
 from automaps import aws, config
 from automaps.store.contacts import PROFILE, Contact, ContactStore, normalise_phone
 from automaps.store.content import from_item, to_item
+from automaps.store.tasks import BAD_CURSOR, BadCursor, decode_cursor, encode_cursor
 
 MAX_PAGE = 500
 
@@ -64,31 +62,6 @@ Members = Literal["list", "fulfillment", "segment"]
 MEMBER_PREFIX: dict[str, str] = {"list": "LIST#", "fulfillment": "FULFILL#", "segment": "SEGMENT#"}
 
 
-class BadCursor(ValueError):
-    def __init__(self) -> None:
-        super().__init__("the 'next' cursor is not one this API gave out")
-
-
-def encode_cursor(key: dict[str, Any] | None) -> str | None:
-    if not key:
-        return None
-    plain = from_item(key)
-    return base64.urlsafe_b64encode(json.dumps(plain, sort_keys=True).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, names: set[str]) -> dict[str, Any] | None:
-    """The ExclusiveStartKey a cursor stands for (its attribute names must be ``names``)."""
-    if not cursor:
-        return None
-    try:
-        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise BadCursor() from None
-    if not isinstance(plain, dict) or set(plain) != names or not all(isinstance(v, str) for v in plain.values()):
-        raise BadCursor()
-    return to_item(plain)
-
-
 class Directory:
     def __init__(self, table: str | None = None) -> None:
         self.table = table or config.contacts_table()
@@ -123,7 +96,7 @@ class Directory:
             "ProjectionExpression": "pk, sk",
             "Limit": limit,
         }
-        start = decode_cursor(cursor, {"pk", "sk"})
+        start = decode_cursor(cursor, {"pk", "sk"}) if cursor else None
         if start:
             params["ExclusiveStartKey"] = start
         answer = self._db.query(**params)
@@ -144,7 +117,7 @@ class Directory:
         if tag:
             params["FilterExpression"] += " AND contains(tags, :tag)"
             params["ExpressionAttributeValues"].update(to_item({":tag": tag}))
-        start = decode_cursor(cursor, {"pk", "sk"})
+        start = decode_cursor(cursor, {"pk", "sk"}) if cursor else None
         if start:
             params["ExclusiveStartKey"] = start
         answer = self._db.scan(**params)
@@ -185,10 +158,10 @@ class Directory:
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        start = decode_cursor(cursor, {"pk", "sk"})
+        start = decode_cursor(cursor, {"pk", "sk"}) if cursor else None
         if start:
             if not str(from_item(start)["pk"]) == f"CONTACT#{contact_id}":
-                raise BadCursor()
+                raise BadCursor(BAD_CURSOR)
             params["ExclusiveStartKey"] = start
         answer = self._db.query(**params)
         return [from_item(item) for item in answer["Items"]], encode_cursor(answer.get("LastEvaluatedKey"))

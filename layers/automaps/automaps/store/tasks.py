@@ -25,6 +25,7 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Literal
 
@@ -129,23 +130,25 @@ def _task(item: dict[str, Any]) -> Task:
     return Task.model_validate({k: v for k, v in from_item(item).items() if k not in ("pk", "sk", "gsi1pk", "gsi1sk")})
 
 
-def _encode_cursor(key: dict[str, Any] | None) -> str | None:
+BAD_CURSOR = "the 'next' cursor is not one this API gave out"
+TASK_KEYS = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})
+
+
+def encode_cursor(key: dict[str, Any] | None) -> str | None:
+    """A page's LastEvaluatedKey as the API's opaque ``next`` cursor (None at the end)."""
     if not key:
         return None
     return base64.urlsafe_b64encode(json.dumps(from_item(key), sort_keys=True).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> dict[str, Any]:
+def decode_cursor(cursor: str, names: Collection[str] = TASK_KEYS) -> dict[str, Any]:
+    """The ExclusiveStartKey a cursor stands for (its attribute names must be ``names``)."""
     try:
         plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError) as error:
-        raise BadCursor("the 'next' cursor is not one this API gave out") from error
-    if (
-        not isinstance(plain, dict)
-        or set(plain) != {"pk", "sk", "gsi1pk", "gsi1sk"}
-        or not all(isinstance(v, str) for v in plain.values())
-    ):
-        raise BadCursor("the 'next' cursor is not one this API gave out")
+        raise BadCursor(BAD_CURSOR) from error
+    if not isinstance(plain, dict) or set(plain) != set(names) or not all(isinstance(v, str) for v in plain.values()):
+        raise BadCursor(BAD_CURSOR)
     return to_item(plain)
 
 
@@ -227,9 +230,9 @@ class TaskStore:
             "ScanIndexForward": status != "done",
         }
         if cursor:
-            params["ExclusiveStartKey"] = _decode_cursor(cursor)
+            params["ExclusiveStartKey"] = decode_cursor(cursor)
         page = self._db.query(**params)
-        return [_task(item) for item in page["Items"]], _encode_cursor(page.get("LastEvaluatedKey"))
+        return [_task(item) for item in page["Items"]], encode_cursor(page.get("LastEvaluatedKey"))
 
     def complete(self, task_id: str, by: str | None = None, note: str | None = None) -> tuple[Task, bool]:
         """Mark the task done and record ``task.completed`` on its contact's history, once.
