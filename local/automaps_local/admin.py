@@ -47,8 +47,11 @@ def admin_url(stack_name: str) -> str:
     return outputs["AdminApiUrl"].rstrip("/")
 
 
-def signed_request(method: str, url: str, body: bytes | None, region: str) -> urllib.request.Request:
-    """``method url`` with SigV4 headers (Authorization, X-Amz-Date, X-Amz-Security-Token)."""
+def signed_request(
+    method: str, url: str, body: bytes | None, region: str, headers: dict[str, str] | None = None
+) -> urllib.request.Request:
+    """``method url`` with ``headers`` and SigV4's (Authorization, X-Amz-Date, X-Amz-Security-Token);
+    a body is JSON unless ``headers`` give its Content-Type."""
     import boto3
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
@@ -56,7 +59,9 @@ def signed_request(method: str, url: str, body: bytes | None, region: str) -> ur
     credentials = boto3.Session().get_credentials()
     if credentials is None:
         raise AdminCallError("no AWS credentials found (aws configure, AWS_PROFILE or the AWS_* variables)")
-    headers = {"Content-Type": "application/json"} if body else {}
+    headers = dict(headers or {})
+    if body and "Content-Type" not in headers:
+        headers["Content-Type"] = "application/json"
     request = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
     SigV4Auth(credentials.get_frozen_credentials(), SERVICE, region).add_auth(request)
     return urllib.request.Request(url, data=body or None, headers=dict(request.headers.items()), method=method)

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote, urlencode
 
-from automaps_local.admin import SERVICE, TIMEOUT_SECONDS, AdminCallError, Answer, admin_url, canonical_target
+from automaps_local.admin import TIMEOUT_SECONDS, AdminCallError, Answer, admin_url, canonical_target, signed_request
 
 CHUNK_ROWS = 500
 ATTEMPTS = 3
@@ -67,8 +67,9 @@ class Client:
         if body and "Content-Type" not in headers:
             headers["Content-Type"] = "application/json"
         if self.region is not None:
-            headers = _signed(method, url, body, headers, self.region)
-        request = urllib.request.Request(url, data=body or None, headers=headers, method=method)
+            request = signed_request(method, url, body, self.region, headers)
+        else:
+            request = urllib.request.Request(url, data=body or None, headers=headers, method=method)
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
@@ -94,20 +95,6 @@ class Client:
         data = json.dumps(body).encode() if body is not None else None
         answer = self.request(method, path, query, data, headers)
         return _checked(answer)
-
-
-def _signed(method: str, url: str, body: bytes | None, headers: dict[str, str], region: str) -> dict[str, str]:
-    """``headers`` with SigV4 (Authorization, X-Amz-Date, X-Amz-Security-Token), as `automaps admin` signs."""
-    import boto3
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-
-    credentials = boto3.Session().get_credentials()
-    if credentials is None:
-        raise AdminCallError("no AWS credentials found (aws configure, AWS_PROFILE or the AWS_* variables)")
-    request = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
-    SigV4Auth(credentials.get_frozen_credentials(), SERVICE, region).add_auth(request)
-    return dict(request.headers.items())
 
 
 def _checked(answer: Answer) -> Any:
