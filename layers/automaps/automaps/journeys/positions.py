@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from automaps import aws, clock, config
 from automaps.errors import Superseded
-from automaps.store.contacts import ENROLL_PREFIX
+from automaps.store.contacts import ENROLL_PREFIX, ContactStore
 from automaps.store.content import from_item, to_item
 
 logger = Logger(child=True)
@@ -185,8 +185,6 @@ def record_waiting(
     the contact stops waiting at a step, ``wait.entered`` when they start (a position of a waiting
     kind at another step). Written after the position changed, by the one write that changed it (a
     retry finds the position its first attempt wrote and records nothing); never fails the task."""
-    from automaps.store.contacts import ContactStore
-
     was = before.get("step") if before and (before.get("kind") in WAITING_KINDS or before.get("until")) else None
     now = after.step if after is not None and (after.kind in WAITING_KINDS or after.until) else None
     if was == now:
