@@ -37,6 +37,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from automaps import aws, clock, config
+from automaps.errors import TransientError
 from automaps.store import kinds
 from automaps.store.content import from_item, to_item
 
@@ -1063,6 +1064,8 @@ class ContactStore:
             if not request:
                 break
             _backoff(1)
+        else:  # a mark left unread must not read as "may be emailed"
+            raise TransientError("DynamoDB left an address's suppression marks unread (throttled); try again")
         if not found:
             return None
         plain = sorted((from_item(item) for item in found), key=lambda item: str(item["pk"]).startswith(HASHED))
