@@ -160,7 +160,9 @@ def maps() -> Reply:
 def map_detail(map_id: str) -> Reply:
     if not MAP_ID.match(map_id):
         return _problem(400, "a map id is lower-case letters, digits and dashes")
-    record = _registry().get(map_id)
+    from automaps.journeys.enrollment import map_record
+
+    record = map_record(map_id)  # one GetItem (the maps list reads them all)
     if record is None:
         return _problem(404, f"no map {map_id!r} in the registry (automaps push writes it)")
     from automaps.journeys import stats
