@@ -128,9 +128,12 @@ def search(query: dict[str, str]) -> Reply:
     return json_reply(200, payload)
 
 
+NO_CONTACT = "no such contact (pass its id, email address or phone)"
+
+
 def _resolved(text: str) -> str | Reply:
     contact_id = find(text)
-    return contact_id if contact_id else _problem(404, "no such contact (pass its id, email address or phone)")
+    return contact_id if contact_id else _problem(404, NO_CONTACT)
 
 
 # ---------------------------------------------------------------- reading one
@@ -139,13 +142,10 @@ def _resolved(text: str) -> str | Reply:
 def read(contact_id: str, query: dict[str, str] | None = None) -> Reply:
     """The contact's profile, memberships, enrollments, notes and a page of its timeline."""
     query = query or {}
-    resolved = _resolved(contact_id)
-    if isinstance(resolved, Reply):
-        return resolved
-    store, book = ContactStore(), directory.Directory()
-    contact = store.get(resolved)
+    contact = directory.find_contact(contact_id)
     if contact is None:
-        return _problem(404, "no such contact")
+        return _problem(404, NO_CONTACT)
+    resolved, store, book = contact.id, ContactStore(), directory.Directory()
     try:
         entries, cursor = book.history_page(resolved, _limit(query), query.get("next"))
     except (directory.BadCursor, ValueError) as error:

@@ -32,16 +32,21 @@ def find(text: str) -> str | None:
     """The contact an email address, a phone number or a contact id names (None: nobody): one or
     two strongly consistent GetItems (the ``EMAIL#``/``PHONE#`` marker, then the profile). The
     admin API, ``automaps explain`` and the console all find contacts here."""
+    found = find_contact(text)
+    return found.id if found else None
+
+
+def find_contact(text: str) -> Contact | None:
+    """:func:`find`'s contact, with the profile it read."""
     value = (text or "").strip()
     if not value:
         return None
     store = ContactStore()
     if "@" in value:
         try:
-            found = store.find_by_email(value)
+            return store.find_by_email(value)
         except ValueError:
             return None
-        return found.id if found else None
     if not value.startswith("c_"):
         try:
             normalise_phone(value)
@@ -50,9 +55,8 @@ def find(text: str) -> str | None:
         else:
             found = store.find_by_phone(value)
             if found is not None:
-                return found.id
-    contact = store.get(value)
-    return contact.id if contact else None
+                return found
+    return store.get(value)
 
 
 SCAN_PAGE_ITEMS = 1000
