@@ -46,7 +46,7 @@ def test_given_welcome_leads_counted_on_the_stack_when_graph_runs_then_each_step
                ("ann", "step.done", "tag-lead", {}), ("bob", "step.done", "tag-lead", {}),
                ("ann", "email.sent", "welcome-email", {"message_id": "m-a"}),
                ("bob", "email.sent", "welcome-email", {"message_id": "m-b"}),
-               ("ann", "step.waiting", "two-days-later", {}), ("bob", "step.waiting", "two-days-later", {}),
+               ("ann", "wait.entered", "two-days-later", {}), ("bob", "wait.entered", "two-days-later", {}),
                ("ann", "email.opened", "welcome-email", {"message_id": "m-a"})]
     records = []
     for n, (contact, kind, step, detail) in enumerate(written):

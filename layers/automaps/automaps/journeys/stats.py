@@ -40,9 +40,9 @@ STEP_OUTCOMES = {
     "step.outcome_unknown": "unknown",
     "step.deferred": "deferred",
 }
-WAITING = {"wait.entered": 1, "wait.left": -1, "step.waiting": 1, "step.waited": -1}
+WAITING = {"wait.entered": 1, "wait.left": -1}
 """The gauge's entries (written by automaps.journeys.positions when a contact starts or stops
-waiting; ``step.waiting``/``step.waited``: their first names, read too)."""
+waiting)."""
 EMAIL = {
     "email.sent": "sent",
     "email.delivered": "delivered",
