@@ -101,8 +101,11 @@ def test_given_the_journeys_run_to_their_end_then_the_numbers_agree_with_the_his
     for step_id, step in numbers["steps"].items():
         for name, kind in kinds.items():
             kind = kind or ("email.sent" if step.get("channel") == "email" else "sms.sent")
+            if name == "done" and step_id == "engaged":  # a branch is done when it decided
+                kind = "condition.evaluated"
             assert step.get(name, 0) == history[(step_id, kind)], (step_id, name)
         assert step["waiting"] == history[(step_id, "wait.entered")] - history[(step_id, "wait.left")]
+    assert numbers["steps"]["engaged"]["done"] == 3
     assert numbers["steps"]["thank-you-sms"]["sent"] == 1   # ann, who opened
     assert numbers["steps"]["thank-you-sms"]["channel"] == "sms"
     assert numbers["steps"]["two-days-later"]["waiting"] == 0

@@ -84,6 +84,8 @@ def deltas(entry: HistoryEntry) -> list[tuple[str | None, str, int]]:
         return [(step, STEP_OUTCOMES[kind], 1)]
     if kind in WAITING:
         return [(step, "waiting", WAITING[kind])]
+    if kind == "condition.evaluated":  # (only an if/switch step records one, once per visit: decided)
+        return [(step, "done", 1)]
     if kind in EMAIL:
         return [(step, EMAIL[kind], 1)]
     if kind in SMS:
