@@ -36,3 +36,41 @@ def event_destinations_from_moto(client: Any) -> None:
         return {"EventDestinations": [found] if found else []}
 
     answer(client, "GetConfigurationSetEventDestinations", destinations)
+
+
+WELCOME_COUNTED_AT = "2026-11-23T14:00:00+00:00"
+
+
+def count_on_stack(rehearsal: Any, monkeypatch: Any, written: list[tuple[str, str, str | None, dict]]) -> None:
+    """GIVEN welcome-leads registered on the rehearsal stack and the router's count of one stream
+    batch of these history entries (contact, kind, step, detail) in the stack's contacts table;
+    the environment is left pointing nowhere again (the command under test finds the stack)."""
+    from datetime import datetime
+
+    from automaps import aws as aws_clients
+    from automaps.journeys import router
+    from automaps.maps.loader import load_map
+    from automaps.store import contacts
+    from automaps.store.contacts import HistoryEntry
+    from automaps.store.content import ContentStore
+    from automaps_local.push import map_record
+    from tests.conftest import ROOT
+
+    aws_clients.reset()
+    machine = rehearsal.physical["WelcomeLeadsStateMachine"]
+    record = map_record(load_map(ROOT / "maps" / "welcome-leads.yaml"), machine, "v1")
+    ContentStore(rehearsal.physical["ContentTable"]).put("MAP", "welcome-leads", record.model_dump(mode="json"))
+    monkeypatch.setenv("CONTACTS_TABLE", rehearsal.physical["ContactsTable"])
+    monkeypatch.setenv("CONTENT_TABLE", rehearsal.physical["ContentTable"])
+    at = datetime.fromisoformat(WELCOME_COUNTED_AT)
+    records = []
+    for n, (contact, kind, step, detail) in enumerate(written):
+        image = contacts._history_item(
+            contact, HistoryEntry(at=at, kind=kind, map_id="welcome-leads", step_id=step, detail=detail)
+        )
+        records.append({"eventID": str(n), "eventName": "INSERT", "eventSourceARN": "stream",
+                        "dynamodb": {"NewImage": image, "SequenceNumber": str(100 + n)}})
+    monkeypatch.setattr(router, "route_entry", lambda *args: None)  # (the stack has no queue to enroll on here)
+    assert router.handle({"Records": records}, None)["batchItemFailures"] == []
+    monkeypatch.delenv("CONTACTS_TABLE")
+    monkeypatch.delenv("CONTENT_TABLE")

@@ -5,14 +5,13 @@ stack's contacts table (automaps.journeys.stats.read_map)."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
 
 import pytest
 
 from automaps_local.cli import main
 from tests.conftest import ROOT
+from tests.rehearsal.helpers import count_on_stack
 
-AT = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -26,38 +25,15 @@ def _tables_restored(monkeypatch):
 
 def test_given_welcome_leads_counted_on_the_stack_when_graph_runs_then_each_step_carries_its_numbers(
         rehearsal, capsys, monkeypatch):
-    from automaps import aws as aws_clients
-    from automaps.journeys import router
-    from automaps.maps.loader import load_map
-    from automaps.store import contacts
-    from automaps.store.contacts import HistoryEntry
-    from automaps.store.content import ContentStore
-    from automaps_local.push import map_record
-
     # GIVEN welcome-leads registered on the stack, and the router's count of one stream batch there:
     # two contacts entered, both sent the welcome email, one opened it, both wait two days
-    aws_clients.reset()
-    machine = rehearsal.physical["WelcomeLeadsStateMachine"]
-    record = map_record(load_map(ROOT / "maps" / "welcome-leads.yaml"), machine, "v1")
-    ContentStore(rehearsal.physical["ContentTable"]).put("MAP", "welcome-leads", record.model_dump(mode="json"))
-    monkeypatch.setenv("CONTACTS_TABLE", rehearsal.physical["ContactsTable"])
-    monkeypatch.setenv("CONTENT_TABLE", rehearsal.physical["ContentTable"])
     written = [("ann", "map.enrolled", None, {}), ("bob", "map.enrolled", None, {}),
                ("ann", "step.done", "tag-lead", {}), ("bob", "step.done", "tag-lead", {}),
                ("ann", "email.sent", "welcome-email", {"message_id": "m-a"}),
                ("bob", "email.sent", "welcome-email", {"message_id": "m-b"}),
                ("ann", "wait.entered", "two-days-later", {}), ("bob", "wait.entered", "two-days-later", {}),
                ("ann", "email.opened", "welcome-email", {"message_id": "m-a"})]
-    records = []
-    for n, (contact, kind, step, detail) in enumerate(written):
-        image = contacts._history_item(contact, HistoryEntry(at=AT, kind=kind, map_id="welcome-leads",
-                                                             step_id=step, detail=detail))
-        records.append({"eventID": str(n), "eventName": "INSERT", "eventSourceARN": "stream",
-                        "dynamodb": {"NewImage": image, "SequenceNumber": str(100 + n)}})
-    monkeypatch.setattr(router, "route_entry", lambda *args: None)   # (the stack has no queue to enroll on here)
-    assert router.handle({"Records": records}, None)["batchItemFailures"] == []
-    monkeypatch.delenv("CONTACTS_TABLE")
-    monkeypatch.delenv("CONTENT_TABLE")
+    count_on_stack(rehearsal, monkeypatch, written)
     capsys.readouterr()   # (the router's metrics, EMF on stdout)
 
     # WHEN graph draws the map as an SVG with the stack's counts, and as Mermaid
@@ -74,4 +50,6 @@ def test_given_welcome_leads_counted_on_the_stack_when_graph_runs_then_each_step
     assert "sent 2" in steps["welcome-email"] and "opened 1 (50%)" in steps["welcome-email"]
     assert "waiting 2" in steps["two-days-later"]
     assert "opened 1 (50%)" in mermaid
-    aws_clients.reset()
+    from automaps import aws as aws_clients
+
+    aws_clients.reset()  # (the clients made for the stack)
