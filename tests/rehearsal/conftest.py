@@ -24,3 +24,15 @@ def rehearsal() -> Iterator[RehearsalStack]:
         warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
         with rehearsed(STACK, ROOT, PARAMETERS) as stack:
             yield stack
+
+
+STACK_ENVIRONMENT = ("CONTACTS_TABLE", "CONTENT_TABLE", "SIGNING_SECRET_ARN", "EMAIL_FROM", "PUBLIC_API_URL")
+
+
+@pytest.fixture
+def stack_environment_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--stack-name` (use_stack) points the environment at the stack's tables: unset while the
+    test runs, and as it was after it."""
+    for name in STACK_ENVIRONMENT:
+        monkeypatch.setenv(name, "unset")
+        monkeypatch.delenv(name)

@@ -15,15 +15,7 @@ from automaps_local.cli import main
 from tests.conftest import ROOT
 
 TUESDAY = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
-NAMES = ("CONTACTS_TABLE", "CONTENT_TABLE", "SIGNING_SECRET_ARN", "EMAIL_FROM", "PUBLIC_API_URL")
-
-
-@pytest.fixture(autouse=True)
-def _tables_restored(monkeypatch):
-    """use_stack points the environment at the stack's tables: undone after the test."""
-    for name in NAMES:
-        monkeypatch.setenv(name, "unset")
-        monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("stack_environment_restored")
 
 
 @pytest.fixture

@@ -15,12 +15,7 @@ from tests.rehearsal.helpers import count_on_stack
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-@pytest.fixture(autouse=True)
-def _tables_restored(monkeypatch):
-    """use_stack points the environment at the stack's tables: undone after the test."""
-    for name in ("CONTACTS_TABLE", "CONTENT_TABLE", "SIGNING_SECRET_ARN", "EMAIL_FROM", "PUBLIC_API_URL"):
-        monkeypatch.setenv(name, "unset")
-        monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("stack_environment_restored")
 
 
 def test_given_welcome_leads_counted_on_the_stack_when_graph_runs_then_each_step_carries_its_numbers(

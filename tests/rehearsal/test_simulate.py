@@ -12,12 +12,7 @@ from automaps_local.cli import main
 from tests.conftest import ROOT
 
 
-@pytest.fixture(autouse=True)
-def _tables_restored(monkeypatch):
-    """use_stack points the environment at the stack's tables: undone after the test."""
-    for name in ("CONTACTS_TABLE", "CONTENT_TABLE", "SIGNING_SECRET_ARN", "EMAIL_FROM", "PUBLIC_API_URL"):
-        monkeypatch.setenv(name, "unset")
-        monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("stack_environment_restored")
 
 
 def test_given_a_segment_of_the_stack_when_simulated_then_its_members_run_locally(rehearsal, capsys):

@@ -13,12 +13,7 @@ from tests.rehearsal.helpers import count_on_stack
 
 
 
-@pytest.fixture(autouse=True)
-def _tables_restored(monkeypatch):
-    """use_stack points the environment at the stack's tables: undone after the test."""
-    for name in ("CONTACTS_TABLE", "CONTENT_TABLE", "SIGNING_SECRET_ARN", "EMAIL_FROM", "PUBLIC_API_URL"):
-        monkeypatch.setenv(name, "unset")
-        monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("stack_environment_restored")
 
 
 def test_given_the_rehearsal_stack_with_welcome_leads_counted_when_stats_runs_then_it_reads_the_stack_s_counters(
